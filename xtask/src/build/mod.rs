@@ -1,0 +1,3 @@
+//! Build: every image of the plan, every platform, into one OCI image layout.
+
+pub mod layout;

@@ -1,0 +1,148 @@
+//! One function per subcommand: load the workspace, run the stage, print the result.
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::ci;
+use crate::cli::{Cli, Command, JsonFlag};
+use crate::plan::Plan;
+use crate::workspace::Workspace;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Version => {
+            let ws = Workspace::load(&cli.global)?;
+            println!("{}", ws.plan.version);
+            Ok(())
+        }
+        Command::Tags(flag) => tags(&Workspace::load(&cli.global)?, flag),
+        Command::Plan(flag) => plan(&Workspace::load(&cli.global)?, flag),
+        Command::Build(_) | Command::Release(_) => {
+            anyhow::bail!("not implemented yet")
+        }
+    }
+}
+
+/// `tags --json`: version, tags, and per image every full reference.
+pub fn tags_json(plan: &Plan) -> serde_json::Value {
+    let images: serde_json::Map<String, serde_json::Value> = plan
+        .images
+        .iter()
+        .map(|i| {
+            let refs: Vec<&String> = i.targets.iter().flat_map(|t| &t.references).collect();
+            (i.name.clone(), json!(refs))
+        })
+        .collect();
+    json!({
+        "version": plan.version,
+        "tags": plan.tags,
+        "images": images,
+        "rewritten": plan.rewritten_tags,
+    })
+}
+
+fn tags(ws: &Workspace, flag: &JsonFlag) -> Result<()> {
+    let plan = &ws.plan;
+    report_rewrites(plan);
+    let doc = tags_json(plan);
+    if flag.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("version {}", plan.version);
+        for t in &plan.tags {
+            println!("tag {t}");
+        }
+        for i in &plan.images {
+            for t in &i.targets {
+                for r in &t.references {
+                    println!("{} {r}", i.name);
+                }
+            }
+        }
+    }
+    github_outputs(plan, &doc)
+}
+
+fn plan(ws: &Workspace, flag: &JsonFlag) -> Result<()> {
+    let plan = &ws.plan;
+    report_rewrites(plan);
+    if flag.json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+    } else {
+        print!("{}", render_plan(plan));
+    }
+    github_outputs(plan, &serde_json::to_value(plan)?)
+}
+
+fn report_rewrites(plan: &Plan) {
+    for r in &plan.rewritten_tags {
+        eprintln!("note: tag {:?} rewritten to {:?}: {}", r.from, r.to, r.reason);
+    }
+}
+
+fn github_outputs(plan: &Plan, json: &serde_json::Value) -> Result<()> {
+    let env = |k: &str| std::env::var(k).ok();
+    if !ci::in_github_actions(&env) {
+        return Ok(());
+    }
+    if let Some(path) = env("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        ci::write_outputs(
+            &path,
+            &[
+                ("version", plan.version.clone()),
+                ("tags", plan.tags.join("\n")),
+                ("json", serde_json::to_string(json)?),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The human-readable plan.
+pub fn render_plan(plan: &Plan) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let g = &plan.git;
+    let _ = writeln!(s, "release {} version {}", plan.name, plan.version);
+    let _ = writeln!(
+        s,
+        "commit {}{} ({:?}, {:?}) built at {}",
+        g.short_sha,
+        if g.dirty { " (dirty)" } else { "" },
+        g.event,
+        g.git_ref,
+        g.build_date
+    );
+    let _ = writeln!(s, "tags: {}", plan.tags.join(", "));
+    for i in &plan.images {
+        let builder = match &i.builder {
+            crate::plan::Builder::Native(_) => "native".to_string(),
+            crate::plan::Builder::Dockerfile {
+                dockerfile, driver, ..
+            } => format!("dockerfile {} ({driver:?})", dockerfile.display()),
+        };
+        let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
+        let _ = writeln!(s, "image {} [{}] {}", i.name, platforms.join(", "), builder);
+        for (k, v) in &i.build_args {
+            let _ = writeln!(s, "  arg {k}={v}");
+        }
+        for (k, v) in &i.labels {
+            let _ = writeln!(s, "  label {k}={v}");
+        }
+        for t in &i.targets {
+            for r in &t.references {
+                let _ = writeln!(s, "  push {r}");
+            }
+        }
+    }
+    if let Some(c) = &plan.compose {
+        let files: Vec<String> = c.files.iter().map(|f| f.display().to_string()).collect();
+        let _ = writeln!(s, "compose {} ({})", c.repository, files.join(", "));
+        for t in &c.targets {
+            for r in &t.references {
+                let _ = writeln!(s, "  push {r}");
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,742 @@
+//! `images/release.toml`: the release description, its types and its validation.
+//!
+//! Every key is known: an unknown key is an error naming the key and the file, so that a typo
+//! never silently changes a release. Everything that can be checked before anything runs is
+//! checked here, and every problem is reported at once, each naming the file and the key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::Platform;
+use crate::plan::tags::Rule;
+use crate::reference::{validate_repository, RegistryPrefix};
+
+/// Where the config lives, relative to the workspace root.
+pub const DEFAULT_PATH: &str = "images/release.toml";
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (as given, for messages).
+    pub path: PathBuf,
+    /// The workspace root: paths in the file are relative to it.
+    pub root: PathBuf,
+    pub release: Release,
+    pub images: BTreeMap<String, Image>,
+    pub compose: Option<Compose>,
+    /// Parsed forms of `release.registries`, in order.
+    pub registries: Vec<RegistryPrefix>,
+    /// Parsed forms of `release.tags`, in order.
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Release {
+    /// Project name: the compose artifact's default repository and the provenance subject.
+    pub name: String,
+    /// Registry prefixes: every image goes to every one.
+    #[serde(default)]
+    pub registries: Vec<String>,
+    /// Default platforms for every image.
+    #[serde(default = "default_platforms")]
+    pub platforms: Vec<Platform>,
+    /// Tag rules in docker/metadata-action syntax. Empty: the action's default rule set.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub latest: Latest,
+    /// Prefix and suffix added to every tag whose rule sets none (metadata-action's flavor).
+    #[serde(default)]
+    pub flavor: Flavor,
+    /// The branch `{{is_default_branch}}` and `type=edge` compare with. In GitHub Actions the
+    /// repository's default branch from the event wins.
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
+    /// `org.opencontainers.image.source`; by default the GitHub repository or git remote.
+    pub source: Option<String>,
+    /// `org.opencontainers.image.licenses`.
+    pub licenses: Option<String>,
+    /// `org.opencontainers.image.description`.
+    pub description: Option<String>,
+    /// Registry hosts reached over plain HTTP besides loopback ones (`myreg.lan:5000`).
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registries, relative to the workspace root.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Concurrent uploads per registry.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Default builder for Dockerfile images.
+    #[serde(default)]
+    pub builder: BuilderKind,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Flavor {
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    /// Also apply prefix/suffix to `latest`.
+    #[serde(default)]
+    pub onlatest: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Latest {
+    /// `latest` moves only when the version released is the highest non-prerelease version.
+    #[default]
+    Auto,
+    True,
+    False,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderKind {
+    /// buildx when available, else buildah.
+    #[default]
+    Auto,
+    Buildx,
+    Buildah,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Image {
+    // --- Dockerfile builder ---
+    pub dockerfile: Option<PathBuf>,
+    pub context: Option<PathBuf>,
+    /// Build stage (`--target`).
+    pub target: Option<String>,
+    pub builder: Option<BuilderKind>,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+
+    // --- native builder ---
+    pub native: Option<Native>,
+    /// `scratch`, an image reference, or `oci:PATH[:REF]` for an OCI layout on disk.
+    pub base: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    /// `8080/tcp`, `53/udp` or `8080`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub compression: Compression,
+    /// gzip level 0-9 (default 6) or zstd level 1-19 (default 3).
+    pub compression_level: Option<u32>,
+
+    // --- both ---
+    /// Repository under each registry prefix (default: the image name).
+    pub repository: Option<String>,
+    /// Per-image platform override.
+    pub platforms: Option<Vec<Platform>>,
+    /// Extra labels (the `org.opencontainers.image.*` ones are set from the plan).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Native {
+    /// Build this workspace binary for each platform.
+    pub cargo_bin: Option<String>,
+    /// Package holding the binary (default: let cargo find it).
+    pub package: Option<String>,
+    /// Cargo profile (default `release`).
+    pub profile: Option<String>,
+    /// Command run instead of `cargo` (e.g. `cross`, or `cargo zigbuild` as a list).
+    pub cargo: Option<Vec<String>>,
+    /// Rust target per platform (`"linux/arm64" = "aarch64-unknown-linux-musl"`).
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Where the binary goes in the image (default `/usr/local/bin/<cargo-bin>`).
+    pub dst: Option<String>,
+    /// Files copied into the image; `src` may use `{os}`, `{arch}`, `{variant}`.
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileEntry {
+    pub src: String,
+    pub dst: String,
+    /// Octal mode as a string (`"0755"`); default: the source file's mode.
+    pub mode: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Compose {
+    pub files: Vec<PathBuf>,
+    /// Repository of the compose artifact under each registry prefix (default: release name).
+    pub repository: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    release: Release,
+    #[serde(default)]
+    images: BTreeMap<String, Image>,
+    compose: Option<Compose>,
+}
+
+fn default_platforms() -> Vec<Platform> {
+    vec![Platform::linux_amd64()]
+}
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Every problem found in a config file, each naming the file and the key.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<(String, String)>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {} problem{}",
+            self.file.display(),
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (key, msg) in &self.problems {
+            if key.is_empty() {
+                write!(f, "\n  {}: {msg}", self.file.display())?;
+            } else {
+                write!(f, "\n  {}: {key}: {msg}", self.file.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Image {
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`; relative paths inside are resolved against `root`.
+    pub fn load(root: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        let fail = |key: &str, msg: String| ConfigError {
+            file: shown.clone(),
+            problems: vec![(key.to_string(), msg)],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(
+                "",
+                format!(
+                    "cannot read the release config ({e}); create it, or point at another with --config or -C"
+                ),
+            )
+        })?;
+        Config::parse(root, &shown, &text)
+    }
+
+    /// Parses and validates config text (`shown` names the file in messages).
+    pub fn parse(root: &Path, shown: &Path, text: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
+            file: shown.to_path_buf(),
+            problems: vec![(String::new(), toml_message(&e, text))],
+        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError {
+                file: shown.to_path_buf(),
+                problems: vec![(
+                    if key == "." { String::new() } else { key },
+                    toml_message(&inner, text),
+                )],
+            }
+        })?;
+        let mut cfg = Config {
+            path: shown.to_path_buf(),
+            root: root.to_path_buf(),
+            release: raw.release,
+            images: raw.images,
+            compose: raw.compose,
+            registries: Vec::new(),
+            rules: Vec::new(),
+        };
+        let problems = cfg.validate();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError {
+                file: shown.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// The repository (under each prefix) of image `name`.
+    pub fn repository_of(&self, name: &str) -> String {
+        self.images
+            .get(name)
+            .and_then(|i| i.repository.clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The platforms image `name` is built for.
+    pub fn platforms_of(&self, name: &str) -> Vec<Platform> {
+        self.images
+            .get(name)
+            .and_then(|i| i.platforms.clone())
+            .unwrap_or_else(|| self.release.platforms.clone())
+    }
+
+    /// The compose artifact's repository, when there is a `[compose]` table.
+    pub fn compose_repository(&self) -> Option<String> {
+        let c = self.compose.as_ref()?;
+        Some(
+            c.repository
+                .clone()
+                .unwrap_or_else(|| self.release.name.clone()),
+        )
+    }
+
+    fn validate(&mut self) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = Vec::new();
+        let mut add = |k: String, m: String| p.push((k, m));
+        let r = &self.release;
+
+        if r.name.trim().is_empty() {
+            add("release.name".into(), "must not be empty".into());
+        }
+        for (i, reg) in r.registries.iter().enumerate() {
+            match RegistryPrefix::parse(reg) {
+                Ok(prefix) if self.registries.contains(&prefix) => add(
+                    format!("release.registries[{i}]"),
+                    format!("{reg:?} is listed twice (as {prefix})"),
+                ),
+                Ok(prefix) => self.registries.push(prefix),
+                Err(e) => add(format!("release.registries[{i}]"), e),
+            }
+        }
+        check_platforms(&mut add, "release.platforms", &r.platforms);
+        for (i, rule) in r.tags.iter().enumerate() {
+            match rule.parse::<Rule>() {
+                Ok(rule) => self.rules.push(rule),
+                Err(e) => add(format!("release.tags[{i}]"), format!("{rule:?}: {e}")),
+            }
+        }
+        if r.tags.is_empty() {
+            self.rules = Rule::defaults();
+        }
+        if r.concurrency == 0 || r.concurrency > 64 {
+            add(
+                "release.concurrency".into(),
+                format!("{} is out of range: use 1 to 64", r.concurrency),
+            );
+        }
+        for (i, f) in r.ca_files.iter().enumerate() {
+            check_file(&mut add, &self.root, &format!("release.ca-files[{i}]"), f);
+        }
+        for (i, h) in r.insecure_registries.iter().enumerate() {
+            if h.contains('/') {
+                add(
+                    format!("release.insecure-registries[{i}]"),
+                    format!("{h:?}: give a host[:port] only"),
+                );
+            }
+        }
+
+        if self.images.is_empty() {
+            add(
+                "images".into(),
+                "no images: add an [images.<name>] table".into(),
+            );
+        }
+        let mut repos: BTreeMap<String, String> = BTreeMap::new();
+        for (name, img) in &self.images {
+            let key = |k: &str| format!("images.{name}.{k}");
+            let repo = img.repository.clone().unwrap_or_else(|| name.clone());
+            let repo_key = if img.repository.is_some() {
+                key("repository")
+            } else {
+                format!("images.{name}")
+            };
+            if let Err(e) = validate_repository(&repo) {
+                add(repo_key.clone(), e);
+            } else if let Some(other) = repos.insert(repo.clone(), format!("images.{name}")) {
+                add(
+                    repo_key,
+                    format!("repository {repo:?} is already used by {other}: set a distinct `repository`"),
+                );
+            }
+            if let Some(pl) = &img.platforms {
+                if pl.is_empty() {
+                    add(key("platforms"), "must not be empty".into());
+                }
+                check_platforms(&mut add, &key("platforms"), pl);
+            }
+            match (&img.dockerfile, &img.native) {
+                (Some(_), Some(_)) => add(
+                    format!("images.{name}"),
+                    "set either `dockerfile` or `native`, not both".into(),
+                ),
+                (None, None) => add(
+                    format!("images.{name}"),
+                    "set `dockerfile = \"path/Dockerfile\"` (Dockerfile builder) or `native = {...}` (native builder)".into(),
+                ),
+                (Some(df), None) => {
+                    check_file(&mut add, &self.root, &key("dockerfile"), df);
+                    let ctx = img.context.clone().unwrap_or_else(|| {
+                        df.parent().map(Path::to_path_buf).unwrap_or_default()
+                    });
+                    let full = self.root.join(&ctx);
+                    if !full.is_dir() {
+                        add(
+                            key("context"),
+                            format!("build context {} is not a directory", ctx.display()),
+                        );
+                    }
+                    for k in ["base", "entrypoint", "cmd", "user", "workdir", "stop-signal"] {
+                        let set = match k {
+                            "base" => img.base.is_some(),
+                            "entrypoint" => img.entrypoint.is_some(),
+                            "cmd" => img.cmd.is_some(),
+                            "user" => img.user.is_some(),
+                            "workdir" => img.workdir.is_some(),
+                            _ => img.stop_signal.is_some(),
+                        };
+                        if set {
+                            add(
+                                key(k),
+                                "only the native builder uses this key: set it in the Dockerfile".into(),
+                            );
+                        }
+                    }
+                }
+                (None, Some(native)) => {
+                    if img.context.is_some() || img.target.is_some() || img.builder.is_some() {
+                        add(
+                            format!("images.{name}"),
+                            "`context`, `target` and `builder` belong to Dockerfile images".into(),
+                        );
+                    }
+                    match (&native.cargo_bin, native.files.is_empty()) {
+                        (None, true) => add(
+                            key("native"),
+                            "give `cargo-bin = \"<binary>\"` or `files = [{ src, dst }]`".into(),
+                        ),
+                        (Some(b), _) if b.trim().is_empty() => {
+                            add(key("native.cargo-bin"), "must not be empty".into())
+                        }
+                        _ => {}
+                    }
+                    for (plat, _) in &native.targets {
+                        if plat.parse::<Platform>().is_err() {
+                            add(
+                                key(&format!("native.targets.\"{plat}\"")),
+                                format!("unknown platform {plat:?}"),
+                            );
+                        }
+                    }
+                    for (i, f) in native.files.iter().enumerate() {
+                        let fk = key(&format!("native.files[{i}]"));
+                        if !f.dst.starts_with('/') {
+                            add(
+                                format!("{fk}.dst"),
+                                format!("{:?} must be an absolute path in the image", f.dst),
+                            );
+                        }
+                        if let Some(m) = &f.mode {
+                            if u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                                .map_or(true, |v| v > 0o7777)
+                            {
+                                add(
+                                    format!("{fk}.mode"),
+                                    format!("{m:?} is not an octal file mode like \"0755\""),
+                                );
+                            }
+                        }
+                        if !f.src.contains('{') {
+                            check_file(
+                                &mut add,
+                                &self.root,
+                                &format!("{fk}.src"),
+                                Path::new(&f.src),
+                            );
+                        }
+                    }
+                    if let Some(d) = &native.dst {
+                        if !d.starts_with('/') {
+                            add(
+                                key("native.dst"),
+                                format!("{d:?} must be an absolute path"),
+                            );
+                        }
+                    }
+                    if let Some(level) = img.compression_level {
+                        let max = match img.compression {
+                            Compression::Gzip => 9,
+                            Compression::Zstd => 19,
+                        };
+                        if level > max {
+                            add(
+                                key("compression-level"),
+                                format!("{level} is out of range (0-{max})"),
+                            );
+                        }
+                    }
+                    if let Some(base) = &img.base {
+                        if base.trim().is_empty() {
+                            add(
+                                key("base"),
+                                "use \"scratch\" or an image reference".into(),
+                            );
+                        }
+                    }
+                }
+            }
+            for port in &img.ports {
+                let (num, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+                if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+                    add(
+                        key("ports"),
+                        format!("{port:?}: write ports as \"8080\", \"8080/tcp\" or \"53/udp\""),
+                    );
+                }
+            }
+            for arg in img.build_args.keys() {
+                if matches!(arg.as_str(), "VERSION" | "GIT_COMMIT" | "BUILD_DATE") {
+                    add(
+                        key("build-args"),
+                        format!("{arg} is set by stevedore from git; remove it"),
+                    );
+                }
+            }
+        }
+
+        if let Some(c) = &self.compose {
+            if c.files.is_empty() {
+                add("compose.files".into(), "list at least one compose file".into());
+            }
+            for (i, f) in c.files.iter().enumerate() {
+                check_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);
+            }
+            let repo = c.repository.clone().unwrap_or_else(|| r.name.clone());
+            let k = if c.repository.is_some() {
+                "compose.repository"
+            } else {
+                "release.name"
+            };
+            if let Err(e) = validate_repository(&repo) {
+                add(k.into(), format!("compose artifact: {e}"));
+            } else if let Some(other) = repos.get(&repo) {
+                add(
+                    k.into(),
+                    format!("compose artifact repository {repo:?} is already used by {other}: set `compose.repository`"),
+                );
+            }
+        }
+        p
+    }
+}
+
+fn check_platforms(add: &mut impl FnMut(String, String), key: &str, platforms: &[Platform]) {
+    let mut seen = BTreeSet::new();
+    for p in platforms {
+        if !seen.insert(p.normalized()) {
+            add(key.to_string(), format!("platform {p} is listed twice"));
+        }
+    }
+}
+
+fn check_file(add: &mut impl FnMut(String, String), root: &Path, key: &str, rel: &Path) {
+    let full = root.join(rel);
+    match std::fs::metadata(&full) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => add(
+            key.to_string(),
+            format!("{} is not a file", rel.display()),
+        ),
+        Err(e) => add(
+            key.to_string(),
+            format!(
+                "{} does not exist or cannot be read ({}); paths are relative to the workspace root {}",
+                rel.display(),
+                e.kind(),
+                root.display()
+            ),
+        ),
+    }
+}
+
+/// A toml error as one line: `line L, column C: message`.
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("backend")).unwrap();
+        std::fs::write(d.path().join("backend/Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(d.path().join("compose.yaml"), "services: {}\n").unwrap();
+        d
+    }
+
+    const GOOD: &str = r#"
+[release]
+name = "votive"
+registries = ["ghcr.io/oxilith", "docker.io/oxilith"]
+platforms = ["linux/amd64", "linux/arm64"]
+tags = ["type=ref,event=branch", "type=semver,pattern={{major}}"]
+latest = "auto"
+
+[images.backend]
+dockerfile = "backend/Dockerfile"
+context = "backend"
+build-args = { NODE_ENV = "production" }
+
+[images.worker]
+native = { cargo-bin = "worker" }
+base = "scratch"
+entrypoint = ["/usr/local/bin/worker"]
+user = "65532:65532"
+
+[compose]
+files = ["compose.yaml"]
+repository = "votive-oci"
+"#;
+
+    fn parse(root: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse(root, Path::new("images/release.toml"), text)
+    }
+
+    #[test]
+    fn good_config_loads() {
+        let d = root();
+        let c = parse(d.path(), GOOD).unwrap();
+        assert_eq!(c.registries.len(), 2);
+        assert_eq!(c.registries[1].to_string(), "docker.io/oxilith");
+        assert_eq!(c.platforms_of("backend").len(), 2);
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.compose_repository().as_deref(), Some("votive-oci"));
+    }
+
+    fn error_of(text: &str) -> String {
+        let d = root();
+        parse(d.path(), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let e = error_of(&GOOD.replace("context = \"backend\"", "contxt = \"backend\""));
+        assert!(e.contains("images/release.toml"), "{e}");
+        assert!(e.contains("images.backend"), "{e}");
+        assert!(e.contains("contxt"), "{e}");
+    }
+
+    #[test]
+    fn bad_platform_is_named() {
+        let e = error_of(&GOOD.replace("\"linux/arm64\"]", "\"linux/arm65\"]"));
+        assert!(e.contains("release.platforms"), "{e}");
+        assert!(e.contains("linux/arm65"), "{e}");
+    }
+
+    #[test]
+    fn upper_case_repository_is_named() {
+        let e = error_of(&GOOD.replace(
+            "context = \"backend\"",
+            "context = \"backend\"\nrepository = \"Clearsplit/api\"",
+        ));
+        assert!(e.contains("images.backend.repository"), "{e}");
+        assert!(e.contains("upper-case"), "{e}");
+    }
+
+    #[test]
+    fn missing_dockerfile_is_named() {
+        let e = error_of(&GOOD.replace("backend/Dockerfile", "backend/Dockerfile.missing"));
+        assert!(e.contains("images.backend.dockerfile"), "{e}");
+        assert!(e.contains("Dockerfile.missing"), "{e}");
+    }
+
+    #[test]
+    fn several_problems_are_reported_together() {
+        let e = error_of(
+            &GOOD
+                .replace("ghcr.io/oxilith\"", "ghcr.io/Oxilith\"")
+                .replace("repository = \"votive-oci\"", "repository = \"worker\""),
+        );
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(e.contains("release.registries[0]"), "{e}");
+        assert!(e.contains("compose.repository"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_repositories_are_rejected() {
+        let e = error_of(&GOOD.replace(
+            "context = \"backend\"",
+            "context = \"backend\"\nrepository = \"worker\"",
+        ));
+        assert!(e.contains("already used by images."), "{e}");
+    }
+
+    #[test]
+    fn bad_rule_is_named() {
+        let e = error_of(&GOOD.replace("type=ref,event=branch", "type=nope"));
+        assert!(e.contains("release.tags[0]"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = error_of("[release\nname=1");
+        assert!(e.contains("line 1"), "{e}");
+    }
+}

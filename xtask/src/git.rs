@@ -1,0 +1,163 @@
+//! Facts from git: the commit, its ref, dirty state, commit time and the repository's tags.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+/// What stevedore needs to know about the checkout.
+#[derive(Debug, Clone, Default)]
+pub struct GitFacts {
+    pub sha: String,
+    /// The checked-out branch; `None` on a detached HEAD.
+    pub branch: Option<String>,
+    /// Tags pointing at HEAD.
+    pub tags_at_head: Vec<String>,
+    /// Uncommitted changes to tracked files.
+    pub dirty: bool,
+    /// Commit time, seconds since the epoch.
+    pub commit_time: i64,
+    /// Every tag of the repository.
+    pub tags: Vec<String>,
+    /// `git describe --tags --always --dirty`.
+    pub describe: Option<String>,
+    /// `remote.origin.url` as an https URL without credentials, when it names one.
+    pub source_url: Option<String>,
+    pub shallow: bool,
+}
+
+/// Reads the git facts of the repository holding `dir`.
+pub fn facts(dir: &Path) -> Result<GitFacts> {
+    let sh = Shell::new()?;
+    sh.change_dir(dir);
+    if cmd!(sh, "git --version").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+        bail!("git is not installed or not on PATH: stevedore reads the version and tags from git");
+    }
+    let inside = cmd!(sh, "git rev-parse --is-inside-work-tree")
+        .quiet()
+        .ignore_stderr()
+        .read();
+    if !inside.is_ok_and(|s| s == "true") {
+        bail!(
+            "{} is not inside a git repository: stevedore computes versions and tags from git; run `git init` and commit, or use -C to point at your checkout",
+            dir.display()
+        );
+    }
+    let sha = cmd!(sh, "git rev-parse --verify -q HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default();
+    if sha.is_empty() {
+        bail!(
+            "the git repository at {} has no commits yet: commit something first (stevedore versions releases by commit)",
+            dir.display()
+        );
+    }
+    let branch = cmd!(sh, "git symbolic-ref -q --short HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .filter(|b| !b.is_empty());
+    let tags_at_head = lines(cmd!(sh, "git tag --points-at HEAD").quiet().read()?);
+    let dirty = !cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .read()
+        .context("git status failed")?
+        .is_empty();
+    let commit_time = cmd!(sh, "git show -s --format=%ct HEAD")
+        .quiet()
+        .read()?
+        .trim()
+        .parse()
+        .context("git show gave no commit time")?;
+    let tags = lines(cmd!(sh, "git tag --list").quiet().read()?);
+    let describe = cmd!(sh, "git describe --tags --always --dirty")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .filter(|d| !d.is_empty());
+    let source_url = cmd!(sh, "git config --get remote.origin.url")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .and_then(|u| source_url(&u));
+    let shallow = cmd!(sh, "git rev-parse --is-shallow-repository")
+        .quiet()
+        .read()
+        .is_ok_and(|s| s == "true");
+    Ok(GitFacts {
+        sha,
+        branch,
+        tags_at_head,
+        dirty,
+        commit_time,
+        tags,
+        describe,
+        source_url,
+        shallow,
+    })
+}
+
+fn lines(s: String) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A remote URL as a browsable https URL, with any credentials dropped:
+/// `git@github.com:o/r.git` and `https://x:token@github.com/o/r` both give
+/// `https://github.com/o/r`.
+pub fn source_url(remote: &str) -> Option<String> {
+    let remote = remote.trim();
+    let (host, path) = if let Some(rest) = remote
+        .strip_prefix("https://")
+        .or_else(|| remote.strip_prefix("http://"))
+        .or_else(|| remote.strip_prefix("ssh://"))
+    {
+        let (authority, path) = rest.split_once('/')?;
+        let host = authority.rsplit('@').next()?;
+        let host = if remote.starts_with("ssh://") {
+            host.split(':').next()?
+        } else {
+            host
+        };
+        (host.to_string(), path.to_string())
+    } else if let Some((userhost, path)) = remote.split_once(':') {
+        if userhost.contains('/') {
+            return None;
+        }
+        (userhost.rsplit('@').next()?.to_string(), path.to_string())
+    } else {
+        return None;
+    };
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    if host.is_empty() || path.is_empty() {
+        return None;
+    }
+    Some(format!("https://{host}/{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_urls_lose_credentials() {
+        let cases = [
+            ("git@github.com:o/r.git", Some("https://github.com/o/r")),
+            ("https://x:s3cret@github.com/o/r", Some("https://github.com/o/r")),
+            ("ssh://git@gitlab.com:22/g/p.git", Some("https://gitlab.com/g/p")),
+            ("/srv/repo.git", None),
+            ("../other", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(source_url(input).as_deref(), want, "{input}");
+        }
+    }
+}

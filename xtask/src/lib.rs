@@ -1,0 +1,16 @@
+//! stevedore: build and release multi-service container images from one `cargo xtask` command.
+//!
+//! The pipeline, one module per stage: config + git → plan → build (OCI layout) → publish.
+
+pub mod build;
+pub mod ci;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod git;
+pub mod oci;
+pub mod plan;
+pub mod platform;
+pub mod publish;
+pub mod reference;
+pub mod workspace;

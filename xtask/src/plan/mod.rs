@@ -1,0 +1,257 @@
+//! The release plan: plain data computed from the config and the git/CI facts before anything
+//! runs. Every later stage (build, attest, publish, compose) reads it; `--dry-run` walks the
+//! same plan as a real release.
+
+pub mod context;
+pub mod tags;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::{BuilderKind, Compression, Config, Native};
+use crate::platform::Platform;
+use crate::reference::RegistryPrefix;
+use context::{Event, GitRef, RefContext};
+use tags::Rewrite;
+
+/// Version of the `plan --json` document shape.
+pub const PLAN_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub schema: u32,
+    pub name: String,
+    pub version: String,
+    pub git: GitSummary,
+    /// Tags in rule-priority order, de-duplicated.
+    pub tags: Vec<String>,
+    /// Tags the engine had to rewrite to fit the registry grammar.
+    pub rewritten_tags: Vec<Rewrite>,
+    pub registries: Vec<RegistryPrefix>,
+    pub images: Vec<ImagePlan>,
+    pub compose: Option<ComposePlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitSummary {
+    pub sha: String,
+    pub short_sha: String,
+    #[serde(rename = "ref")]
+    pub git_ref: GitRef,
+    pub event: Event,
+    pub dirty: bool,
+    /// `SOURCE_DATE_EPOCH`: the commit time.
+    pub source_date_epoch: i64,
+    /// The commit time as ISO 8601 UTC (`BUILD_DATE`, `org.opencontainers.image.created`).
+    pub build_date: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    pub name: String,
+    /// Repository under each registry prefix.
+    pub repository: String,
+    pub platforms: Vec<Platform>,
+    pub builder: Builder,
+    /// Build arguments (Dockerfile) or build environment (native): the user's plus
+    /// `VERSION`, `GIT_COMMIT` and `BUILD_DATE`.
+    pub build_args: BTreeMap<String, String>,
+    /// Image labels: `org.opencontainers.image.*` from the plan plus the user's.
+    pub labels: BTreeMap<String, String>,
+    /// The name of the image index in the OCI layout (`<image>:<version>`).
+    pub layout_name: String,
+    /// Where it is pushed.
+    pub targets: Vec<PushTarget>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Builder {
+    Native(NativeSpec),
+    Dockerfile {
+        dockerfile: PathBuf,
+        context: PathBuf,
+        target: Option<String>,
+        driver: BuilderKind,
+    },
+}
+
+/// Everything the native builder needs for one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct NativeSpec {
+    #[serde(flatten)]
+    pub native: Native,
+    pub base: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub compression: Compression,
+    pub compression_level: Option<u32>,
+}
+
+/// One registry an image or artifact goes to.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushTarget {
+    pub registry: String,
+    /// The API host (`registry-1.docker.io` for Docker Hub).
+    pub api_host: String,
+    /// Repository path on that host.
+    pub repository: String,
+    /// Full references, one per tag.
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposePlan {
+    pub files: Vec<PathBuf>,
+    pub repository: String,
+    pub layout_name: String,
+    pub targets: Vec<PushTarget>,
+}
+
+/// What the plan needs besides the config: the resolved ref context and a few git facts.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub ctx: RefContext,
+    pub dirty: bool,
+    /// `git describe --tags --always --dirty`, when git could give one.
+    pub describe: Option<String>,
+    /// `org.opencontainers.image.source` when the config sets none (no credentials in it).
+    pub source: Option<String>,
+}
+
+impl Plan {
+    /// Computes the plan. Pure: no I/O.
+    pub fn new(config: &Config, inputs: &Inputs) -> Result<Plan, String> {
+        let ctx = &inputs.ctx;
+        let r = &config.release;
+        let tagset = tags::compute(&config.rules, r.latest, &r.flavor, ctx)?;
+        let version = version::version(ctx, inputs.describe.as_deref(), inputs.dirty);
+        let short_sha: String = ctx.sha.chars().take(7).collect();
+        let build_date = version::iso8601(ctx.commit_time);
+
+        let mut oci_labels = BTreeMap::new();
+        oci_labels.insert("org.opencontainers.image.version".into(), version.clone());
+        oci_labels.insert("org.opencontainers.image.revision".into(), ctx.sha.clone());
+        oci_labels.insert("org.opencontainers.image.created".into(), build_date.clone());
+        if let Some(src) = r.source.clone().or_else(|| inputs.source.clone()) {
+            oci_labels.insert("org.opencontainers.image.source".into(), src);
+        }
+        if let Some(l) = &r.licenses {
+            oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
+        }
+        if let Some(d) = &r.description {
+            oci_labels.insert("org.opencontainers.image.description".into(), d.clone());
+        }
+
+        let targets_for = |repo: &str| -> Vec<PushTarget> {
+            config
+                .registries
+                .iter()
+                .map(|p| push_target(p, repo, &tagset.tags))
+                .collect()
+        };
+
+        let images = config
+            .images
+            .iter()
+            .map(|(name, img)| {
+                let repository = config.repository_of(name);
+                let mut build_args = img.build_args.clone();
+                build_args.insert("VERSION".into(), version.clone());
+                build_args.insert("GIT_COMMIT".into(), short_sha.clone());
+                build_args.insert("BUILD_DATE".into(), build_date.clone());
+                let mut labels = oci_labels.clone();
+                labels.insert("org.opencontainers.image.title".into(), name.clone());
+                labels.extend(img.labels.clone());
+                let builder = match (&img.native, &img.dockerfile) {
+                    (Some(native), _) => Builder::Native(NativeSpec {
+                        native: native.clone(),
+                        base: img.base.clone().unwrap_or_else(|| "scratch".into()),
+                        entrypoint: img.entrypoint.clone(),
+                        cmd: img.cmd.clone(),
+                        env: img.env.clone(),
+                        user: img.user.clone(),
+                        workdir: img.workdir.clone(),
+                        ports: img.ports.clone(),
+                        stop_signal: img.stop_signal.clone(),
+                        compression: img.compression,
+                        compression_level: img.compression_level,
+                    }),
+                    (None, Some(df)) => Builder::Dockerfile {
+                        dockerfile: df.clone(),
+                        context: img.context.clone().unwrap_or_else(|| {
+                            df.parent().map(PathBuf::from).unwrap_or_default()
+                        }),
+                        target: img.target.clone(),
+                        driver: img.builder.unwrap_or(r.builder),
+                    },
+                    (None, None) => unreachable!("validated: an image has a builder"),
+                };
+                ImagePlan {
+                    name: name.clone(),
+                    targets: targets_for(&repository),
+                    repository,
+                    platforms: config.platforms_of(name),
+                    builder,
+                    build_args,
+                    labels,
+                    layout_name: format!("{name}:{version}"),
+                }
+            })
+            .collect();
+
+        let compose = config.compose.as_ref().map(|c| {
+            let repository = config
+                .compose_repository()
+                .expect("compose table present");
+            ComposePlan {
+                files: c.files.clone(),
+                layout_name: format!("{repository}:{version}"),
+                targets: targets_for(&repository),
+                repository,
+            }
+        });
+
+        Ok(Plan {
+            schema: PLAN_SCHEMA,
+            name: r.name.clone(),
+            git: GitSummary {
+                sha: ctx.sha.clone(),
+                short_sha,
+                git_ref: ctx.git_ref.clone(),
+                event: ctx.event.clone(),
+                dirty: inputs.dirty,
+                source_date_epoch: ctx.commit_time,
+                build_date,
+            },
+            version,
+            tags: tagset.tags,
+            rewritten_tags: tagset.rewritten,
+            registries: config.registries.clone(),
+            images,
+            compose,
+        })
+    }
+
+    pub fn image(&self, name: &str) -> Option<&ImagePlan> {
+        self.images.iter().find(|i| i.name == name)
+    }
+}
+
+fn push_target(prefix: &RegistryPrefix, repo: &str, tags: &[String]) -> PushTarget {
+    let image = prefix.image(repo);
+    PushTarget {
+        registry: prefix.to_string(),
+        api_host: prefix.api_host().to_string(),
+        repository: prefix.repository(repo),
+        references: tags.iter().map(|t| format!("{image}:{t}")).collect(),
+    }
+}

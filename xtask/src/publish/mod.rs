@@ -1,0 +1,1 @@
+//! Publish: what the layout holds, to every registry of the plan.
