@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::git::GitFacts;
 use crate::plan::context::{Event, GitRef, RefContext};
-use crate::plan::version::parse_version_tag;
+use crate::plan::tags::version_of_tag;
 
 /// Where the facts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,9 @@ pub fn context(
     let mut sha = need("GITHUB_SHA")?;
     let payload: serde_json::Value = match env("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
         Some(path) => {
-            let text = read_file(&path)
-                .with_context(|| format!("cannot read the GitHub event file GITHUB_EVENT_PATH={path}"))?;
+            let text = read_file(&path).with_context(|| {
+                format!("cannot read the GitHub event file GITHUB_EVENT_PATH={path}")
+            })?;
             serde_json::from_str(&text)
                 .with_context(|| format!("the GitHub event file {path} is not valid JSON"))?
         }
@@ -71,11 +72,19 @@ pub fn context(
             .with_context(|| format!("GITHUB_REF={git_ref}: no pull request number in it"))?;
         let head_ref = env("GITHUB_HEAD_REF")
             .filter(|s| !s.is_empty())
-            .or_else(|| payload["pull_request"]["head"]["ref"].as_str().map(String::from))
+            .or_else(|| {
+                payload["pull_request"]["head"]["ref"]
+                    .as_str()
+                    .map(String::from)
+            })
             .unwrap_or_default();
         let base_ref = env("GITHUB_BASE_REF")
             .filter(|s| !s.is_empty())
-            .or_else(|| payload["pull_request"]["base"]["ref"].as_str().map(String::from))
+            .or_else(|| {
+                payload["pull_request"]["base"]["ref"]
+                    .as_str()
+                    .map(String::from)
+            })
             .unwrap_or_default();
         // The job's GITHUB_SHA is the merge commit; tags name the head commit.
         if let Some(head) = payload["pull_request"]["head"]["sha"].as_str() {
@@ -114,7 +123,7 @@ pub fn local_context(facts: &GitFacts, default_branch: &str, now: i64) -> RefCon
     let version_tag = facts
         .tags_at_head
         .iter()
-        .filter_map(|t| parse_version_tag(t).map(|v| (v, t)))
+        .filter_map(|t| version_of_tag(t).map(|v| (v, t)))
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, t)| t.clone());
     let git_ref = match (version_tag, &facts.branch, facts.tags_at_head.first()) {
@@ -171,11 +180,7 @@ mod tests {
         }
     }
 
-    fn run(
-        facts: &GitFacts,
-        vars: &[(&str, &str)],
-        payload: &str,
-    ) -> Result<(RefContext, Source)> {
+    fn run(facts: &GitFacts, vars: &[(&str, &str)], payload: &str) -> Result<(RefContext, Source)> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -197,10 +202,20 @@ mod tests {
         f.tags_at_head = vec!["v1.2.3".into(), "v1.2.3-rc.1".into(), "other".into()];
         let (ctx, src) = run(&f, &[], "").unwrap();
         assert_eq!(src, Source::Git);
-        assert_eq!(ctx.git_ref, GitRef::Tag { name: "v1.2.3".into() });
+        assert_eq!(
+            ctx.git_ref,
+            GitRef::Tag {
+                name: "v1.2.3".into()
+            }
+        );
         f.tags_at_head.clear();
         let (ctx, _) = run(&f, &[], "").unwrap();
-        assert_eq!(ctx.git_ref, GitRef::Branch { name: "main".into() });
+        assert_eq!(
+            ctx.git_ref,
+            GitRef::Branch {
+                name: "main".into()
+            }
+        );
         f.branch = None;
         assert_eq!(run(&f, &[], "").unwrap().0.git_ref, GitRef::Detached);
     }

@@ -76,7 +76,10 @@ fn plan(ws: &Workspace, flag: &JsonFlag) -> Result<()> {
 
 fn report_rewrites(plan: &Plan) {
     for r in &plan.rewritten_tags {
-        eprintln!("note: tag {:?} rewritten to {:?}: {}", r.from, r.to, r.reason);
+        eprintln!(
+            "note: tag {:?} rewritten to {:?}: {}",
+            r.from, r.to, r.reason
+        );
     }
 }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::platform::Platform;
 use crate::plan::tags::Rule;
+use crate::platform::Platform;
 use crate::reference::{validate_repository, RegistryPrefix};
 
 /// Where the config lives, relative to the workspace root.
@@ -466,7 +466,7 @@ impl Config {
                         }
                         _ => {}
                     }
-                    for (plat, _) in &native.targets {
+                    for plat in native.targets.keys() {
                         if plat.parse::<Platform>().is_err() {
                             add(
                                 key(&format!("native.targets.\"{plat}\"")),
@@ -552,7 +552,10 @@ impl Config {
 
         if let Some(c) = &self.compose {
             if c.files.is_empty() {
-                add("compose.files".into(), "list at least one compose file".into());
+                add(
+                    "compose.files".into(),
+                    "list at least one compose file".into(),
+                );
             }
             for (i, f) in c.files.iter().enumerate() {
                 check_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);

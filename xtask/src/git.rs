@@ -30,7 +30,13 @@ pub struct GitFacts {
 pub fn facts(dir: &Path) -> Result<GitFacts> {
     let sh = Shell::new()?;
     sh.change_dir(dir);
-    if cmd!(sh, "git --version").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+    if cmd!(sh, "git --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
         bail!("git is not installed or not on PATH: stevedore reads the version and tags from git");
     }
     let inside = cmd!(sh, "git rev-parse --is-inside-work-tree")
@@ -151,8 +157,14 @@ mod tests {
     fn remote_urls_lose_credentials() {
         let cases = [
             ("git@github.com:o/r.git", Some("https://github.com/o/r")),
-            ("https://x:s3cret@github.com/o/r", Some("https://github.com/o/r")),
-            ("ssh://git@gitlab.com:22/g/p.git", Some("https://gitlab.com/g/p")),
+            (
+                "https://x:s3cret@github.com/o/r",
+                Some("https://github.com/o/r"),
+            ),
+            (
+                "ssh://git@gitlab.com:22/g/p.git",
+                Some("https://gitlab.com/g/p"),
+            ),
             ("/srv/repo.git", None),
             ("../other", None),
         ];

@@ -249,7 +249,16 @@ mod tests {
 
     #[test]
     fn repository_grammar() {
-        for ok in ["a", "a/b", "a.b", "a_b", "a__b", "a---b", "votive-oci", "0x/y9"] {
+        for ok in [
+            "a",
+            "a/b",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a---b",
+            "votive-oci",
+            "0x/y9",
+        ] {
             assert!(validate_repository(ok).is_ok(), "{ok}");
         }
         for bad in ["A", "a/", "-a", "a-", "a___b", "a..b", "a b", "a._b", ""] {
@@ -261,7 +270,13 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:1234", "127.5.5.5", "[::1]:80"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:1234",
+            "127.5.5.5",
+            "[::1]:80",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
         for h in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com"] {

@@ -154,7 +154,8 @@ impl Layout {
     pub fn index(&self) -> Result<Index> {
         let path = self.root.join("index.json");
         let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a valid OCI index", path.display()))
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a valid OCI index", path.display()))
     }
 
     fn write_index(&self, index: &Index) -> Result<()> {
@@ -167,7 +168,10 @@ impl Layout {
     /// points at must already be in the layout.
     pub fn set_ref(&self, name: &str, desc: &Descriptor) -> Result<()> {
         if !self.has_blob(&desc.digest) {
-            bail!("refusing to name {name}: blob {} is not in the layout", desc.digest);
+            bail!(
+                "refusing to name {name}: blob {} is not in the layout",
+                desc.digest
+            );
         }
         let mut index = self.index()?;
         index.manifests.retain(|d| d.ref_name() != Some(name));
@@ -287,7 +291,10 @@ impl Drop for BlobWriter {
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> io::Result<()> {
         let mut f = File::create(&tmp)?;

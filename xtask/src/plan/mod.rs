@@ -70,7 +70,7 @@ pub struct ImagePlan {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Builder {
-    Native(NativeSpec),
+    Native(Box<NativeSpec>),
     Dockerfile {
         dockerfile: PathBuf,
         context: PathBuf,
@@ -140,7 +140,10 @@ impl Plan {
         let mut oci_labels = BTreeMap::new();
         oci_labels.insert("org.opencontainers.image.version".into(), version.clone());
         oci_labels.insert("org.opencontainers.image.revision".into(), ctx.sha.clone());
-        oci_labels.insert("org.opencontainers.image.created".into(), build_date.clone());
+        oci_labels.insert(
+            "org.opencontainers.image.created".into(),
+            build_date.clone(),
+        );
         if let Some(src) = r.source.clone().or_else(|| inputs.source.clone()) {
             oci_labels.insert("org.opencontainers.image.source".into(), src);
         }
@@ -172,7 +175,7 @@ impl Plan {
                 labels.insert("org.opencontainers.image.title".into(), name.clone());
                 labels.extend(img.labels.clone());
                 let builder = match (&img.native, &img.dockerfile) {
-                    (Some(native), _) => Builder::Native(NativeSpec {
+                    (Some(native), _) => Builder::Native(Box::new(NativeSpec {
                         native: native.clone(),
                         base: img.base.clone().unwrap_or_else(|| "scratch".into()),
                         entrypoint: img.entrypoint.clone(),
@@ -184,12 +187,13 @@ impl Plan {
                         stop_signal: img.stop_signal.clone(),
                         compression: img.compression,
                         compression_level: img.compression_level,
-                    }),
+                    })),
                     (None, Some(df)) => Builder::Dockerfile {
                         dockerfile: df.clone(),
-                        context: img.context.clone().unwrap_or_else(|| {
-                            df.parent().map(PathBuf::from).unwrap_or_default()
-                        }),
+                        context: img
+                            .context
+                            .clone()
+                            .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
                         target: img.target.clone(),
                         driver: img.builder.unwrap_or(r.builder),
                     },
@@ -209,9 +213,7 @@ impl Plan {
             .collect();
 
         let compose = config.compose.as_ref().map(|c| {
-            let repository = config
-                .compose_repository()
-                .expect("compose table present");
+            let repository = config.compose_repository().expect("compose table present");
             ComposePlan {
                 files: c.files.clone(),
                 layout_name: format!("{repository}:{version}"),

@@ -1,11 +1,7 @@
 //! The release version: `1.2.3` on tag `v1.2.3`, a `git describe`-style dev version otherwise.
 
 use super::context::{GitRef, RefContext};
-
-/// Parses a version tag: `v1.2.3`, `1.2.3`, `v1.3.0-rc.1` (leading `v` optional).
-pub fn parse_version_tag(tag: &str) -> Option<semver::Version> {
-    semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
-}
+use super::tags::version_of_tag;
 
 /// The version being released.
 ///
@@ -15,7 +11,7 @@ pub fn parse_version_tag(tag: &str) -> Option<semver::Version> {
 /// checkouts). Always a valid registry tag.
 pub fn version(ctx: &RefContext, describe: Option<&str>, dirty: bool) -> String {
     if let GitRef::Tag { name } = &ctx.git_ref {
-        if let Some(mut v) = parse_version_tag(name) {
+        if let Some(mut v) = version_of_tag(name) {
             v.build = semver::BuildMetadata::EMPTY;
             return v.to_string();
         }
@@ -91,14 +87,26 @@ mod tests {
     #[test]
     fn versions() {
         let tag = |n: &str| GitRef::Tag { name: n.into() };
-        let main = GitRef::Branch { name: "main".into() };
+        let main = GitRef::Branch {
+            name: "main".into(),
+        };
         let cases: &[(GitRef, Option<&str>, bool, &str)] = &[
             (tag("v1.2.3"), None, false, "1.2.3"),
             (tag("1.2.3+build.5"), None, false, "1.2.3"),
             (tag("v1.3.0-rc.1"), None, false, "1.3.0-rc.1"),
             (tag("release-x"), Some("release-x"), false, "release-x"),
-            (main.clone(), Some("v1.2.3-4-gabc1234"), false, "1.2.3-4-gabc1234"),
-            (main.clone(), Some("v1.2.3-4-gabc1234-dirty"), true, "1.2.3-4-gabc1234-dirty"),
+            (
+                main.clone(),
+                Some("v1.2.3-4-gabc1234"),
+                false,
+                "1.2.3-4-gabc1234",
+            ),
+            (
+                main.clone(),
+                Some("v1.2.3-4-gabc1234-dirty"),
+                true,
+                "1.2.3-4-gabc1234-dirty",
+            ),
             (main.clone(), None, false, "0123456"),
             (GitRef::Detached, Some("abc1234"), true, "abc1234-dirty"),
         ];

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh Debian machine: installs the real tools the tests drive
+# (a registry, skopeo, buildah, dockerd, openssl, htpasswd), builds, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A tools=(
+  [git]=git
+  [docker-registry]=docker-registry
+  [skopeo]=skopeo
+  [buildah]=buildah
+  [dockerd]=docker.io
+  [openssl]=openssl
+  [htpasswd]=apache2-utils
+  [curl]=curl
+)
+missing=()
+for cmd in "${!tools[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${missing[*]}: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo build --locked -p xtask --all-targets
+cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"

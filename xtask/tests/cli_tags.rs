@@ -1,0 +1,438 @@
+//! The foundation from outside: `cargo xtask tags|plan|version` on real git repositories made
+//! by the tests, locally and under GitHub Actions variables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SEMVER_RULES: &str = r#"tags = ["type=semver,pattern=v{{version}}", "type=semver,pattern={{major}}.{{minor}}", "type=semver,pattern={{major}}"]"#;
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A git repository with a valid config (one Dockerfile image) and one commit.
+    fn new(tag_rules: &str) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write("app/Dockerfile", "FROM scratch\nCOPY . /\n");
+        repo.write(
+            "images/release.toml",
+            &format!(
+                r#"[release]
+name = "votive"
+registries = ["ghcr.io/oxilith", "docker.io/oxilith"]
+platforms = ["linux/amd64", "linux/arm64"]
+{tag_rules}
+latest = "auto"
+
+[images.backend]
+dockerfile = "app/Dockerfile"
+context = "app"
+"#
+            ),
+        );
+        repo.commit("first");
+        repo
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00Z")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn commit(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn xtask(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        xtask(self.path(), args, env)
+    }
+
+    fn tags_json(&self, env: &[(&str, &str)]) -> Value {
+        let out = self.xtask(&["tags", "--json"], env);
+        assert!(out.status.success(), "tags --json failed: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("-C").arg(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn tags(v: &Value) -> Vec<String> {
+    v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+/// A repository with `v2.0.0` on an older commit and `head_tag` on HEAD.
+fn tagged(head_tag: &str, older: &[&str]) -> Repo {
+    let repo = Repo::new(&format!("{SEMVER_RULES}"));
+    for t in older {
+        repo.git(&["tag", t]);
+    }
+    repo.commit("second");
+    repo.git(&["tag", head_tag]);
+    repo
+}
+
+#[test]
+fn semver_floating_tags_follow_the_highest_version() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        ("v1.2.3", &["v2.0.0"], &["v1.2.3", "1.2", "1"]),
+        (
+            "v2.1.0",
+            &["v2.0.0", "v1.9.0"],
+            &["v2.1.0", "2.1", "2", "latest"],
+        ),
+        ("v0.3.1", &[], &["v0.3.1", "0.3", "latest"]),
+        ("v1.3.0-rc.1", &["v1.2.0"], &["v1.3.0-rc.1"]),
+        ("v1.9.1", &["v1.10.0"], &["v1.9.1", "1.9"]),
+    ];
+    for (head, older, want) in cases {
+        let repo = tagged(head, older);
+        let v = repo.tags_json(&[]);
+        assert_eq!(tags(&v), *want, "HEAD tagged {head}, older tags {older:?}");
+        let version = head.trim_start_matches('v');
+        assert_eq!(v["version"], *version);
+        let refs = v["images"]["backend"].as_array().unwrap();
+        assert_eq!(refs.len(), want.len() * 2, "{v}");
+        assert_eq!(refs[0], format!("ghcr.io/oxilith/backend:{}", want[0]));
+        assert!(refs.contains(&Value::from(format!(
+            "docker.io/oxilith/backend:{}",
+            want[0]
+        ))));
+    }
+}
+
+#[test]
+fn version_command_prints_the_release_version() {
+    let repo = tagged("v1.2.3", &[]);
+    let out = repo.xtask(&["version"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.2.3");
+
+    repo.commit("after the tag");
+    let out = repo.xtask(&["version"], &[]);
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(dev.starts_with("1.2.3-1-g"), "{dev}");
+}
+
+#[test]
+fn github_actions_gives_the_same_tags_as_git() {
+    // Tag push.
+    let repo = tagged("v1.2.3", &["v2.0.0"]);
+    let sha = repo.head();
+    let local = repo.tags_json(&[]);
+    // In Actions the checkout is detached: the same answer must come from the variables.
+    repo.git(&["checkout", "-q", "--detach"]);
+    let gh = repo.tags_json(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/tags/v1.2.3"),
+        ("GITHUB_SHA", &sha),
+    ]);
+    assert_eq!(gh["tags"], local["tags"]);
+    assert_eq!(gh["images"], local["images"]);
+    assert_eq!(gh["version"], local["version"]);
+
+    // Branch push, with branch and sha rules.
+    let repo = Repo::new(
+        r#"tags = ["type=ref,event=branch", "type=sha,prefix={{branch}}-,enable={{is_default_branch}}"]"#,
+    );
+    let sha = repo.head();
+    let local = repo.tags_json(&[]);
+    assert_eq!(
+        tags(&local),
+        vec!["main".to_string(), format!("main-{}", &sha[..7])]
+    );
+    repo.git(&["checkout", "-q", "--detach"]);
+    let gh = repo.tags_json(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SHA", &sha),
+    ]);
+    assert_eq!(gh["tags"], local["tags"]);
+}
+
+#[test]
+fn github_outputs_are_written() {
+    let repo = tagged("v1.2.3", &[]);
+    let sha = repo.head();
+    let out_file = repo.path().join("gh-output");
+    let out = repo.xtask(
+        &["tags"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "release"),
+            ("GITHUB_REF", "refs/tags/v1.2.3"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    assert!(written.contains("version=1.2.3\n"), "{written}");
+    assert!(written.contains("tags<<"), "{written}");
+    assert!(written.contains("\nv1.2.3\n1.2\n1\nlatest\n"), "{written}");
+    assert!(written.contains("json={"), "{written}");
+}
+
+#[test]
+fn branch_names_become_valid_tags() {
+    let repo = Repo::new(r#"tags = ["type=ref,event=branch"]"#);
+    repo.git(&["checkout", "-q", "-b", "feature/Login#12"]);
+    let v = repo.tags_json(&[]);
+    let t = tags(&v);
+    assert_eq!(t.len(), 1, "{v}");
+    assert!(valid_tag(&t[0]), "{t:?}");
+    assert_eq!(t[0], "feature-Login-12");
+    assert!(!v["rewritten"].as_array().unwrap().is_empty(), "{v}");
+
+    let long = format!("feature/{}", "x".repeat(192));
+    assert_eq!(long.len(), 200);
+    repo.git(&["checkout", "-q", "-b", &long]);
+    let v = repo.tags_json(&[]);
+    let t = tags(&v);
+    assert_eq!(t.len(), 1, "{v}");
+    assert!(t[0].len() <= 128, "{} chars", t[0].len());
+    assert!(valid_tag(&t[0]), "{t:?}");
+    // The rewrite is reported on stderr for people.
+    let out = repo.xtask(&["tags"], &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rewritten"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn pull_requests_use_the_head_commit_and_branch() {
+    let repo =
+        Repo::new(r#"tags = ["type=ref,event=pr", "type=sha", "type=raw,value={{branch}}"]"#);
+    let head = repo.head();
+    let event = repo.path().join("event.json");
+    std::fs::write(
+        &event,
+        format!(
+            r#"{{"pull_request":{{"number":42,"head":{{"sha":"{head}","ref":"feat/x"}},"base":{{"ref":"main"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let v = repo.tags_json(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/42/merge"),
+        ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
+        ("GITHUB_HEAD_REF", "feat/x"),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ]);
+    assert_eq!(
+        tags(&v),
+        vec![
+            "pr-42".to_string(),
+            "feat-x".to_string(),
+            format!("sha-{}", &head[..7])
+        ]
+    );
+}
+
+fn config_error(edit: impl Fn(&str) -> String) -> String {
+    let repo = Repo::new(SEMVER_RULES);
+    let path = repo.path().join("images/release.toml");
+    let text_now = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&text_now)).unwrap();
+    let out = repo.xtask(&["tags", "--json"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("images/release.toml"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn bad_configs_fail_naming_file_and_key() {
+    let err = config_error(|t| t.replace("context = \"app\"", "context = \"app\"\ncontxt = 1"));
+    assert!(
+        err.contains("images.backend") && err.contains("contxt"),
+        "{err}"
+    );
+
+    let err = config_error(|t| t.replace("\"linux/arm64\"", "\"linux/arm65\""));
+    assert!(
+        err.contains("release.platforms") && err.contains("linux/arm65"),
+        "{err}"
+    );
+
+    let err = config_error(|t| {
+        t.replace(
+            "context = \"app\"",
+            "context = \"app\"\nrepository = \"Clearsplit/api\"",
+        )
+    });
+    assert!(
+        err.contains("images.backend.repository") && err.contains("Clearsplit/api"),
+        "{err}"
+    );
+
+    let err = config_error(|t| t.replace("app/Dockerfile", "app/Missing.Dockerfile"));
+    assert!(
+        err.contains("images.backend.dockerfile") && err.contains("Missing.Dockerfile"),
+        "{err}"
+    );
+
+    let err = config_error(|t| t.replace("[release]", "[release]\nsurprise = true"));
+    assert!(err.contains("surprise"), "{err}");
+}
+
+#[test]
+fn workspaces_without_git_history_get_clear_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root: PathBuf = dir.path().into();
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(root.join("app/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    std::fs::write(
+        root.join("images/release.toml"),
+        "[release]\nname = \"x\"\n[images.app]\ndockerfile = \"app/Dockerfile\"\n",
+    )
+    .unwrap();
+    let out = xtask(
+        &root,
+        &["tags"],
+        &[(
+            "GIT_CEILING_DIRECTORIES",
+            root.parent().unwrap().to_str().unwrap(),
+        )],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not inside a git repository"),
+        "{}",
+        text(&out)
+    );
+
+    Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    let out = xtask(&root, &["tags"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no commits yet"),
+        "{}",
+        text(&out)
+    );
+
+    let out = xtask(&root, &["tags", "--no-such-flag"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let missing = root.join("nowhere");
+    let out = xtask(&missing, &["tags"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn detached_head_builds_commit_tags_only() {
+    let repo = Repo::new(r#"tags = ["type=ref,event=branch", "type=sha,format=long"]"#);
+    let sha = repo.head();
+    repo.git(&["checkout", "-q", "--detach"]);
+    let v = repo.tags_json(&[]);
+    assert_eq!(tags(&v), vec![format!("sha-{sha}")]);
+}
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let repo = tagged("v1.2.3", &[]);
+    let out = repo.xtask(&["plan", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["schema"], 1);
+    assert_eq!(plan["version"], "1.2.3");
+    assert_eq!(plan["git"]["source_date_epoch"], 1_714_564_800);
+    assert_eq!(plan["git"]["build_date"], "2024-05-01T12:00:00Z");
+    let img = &plan["images"][0];
+    assert_eq!(img["name"], "backend");
+    assert_eq!(
+        img["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    assert_eq!(img["builder"]["kind"], "dockerfile");
+    assert_eq!(img["build_args"]["VERSION"], "1.2.3");
+    assert_eq!(img["build_args"]["GIT_COMMIT"], &repo.head()[..7]);
+    assert_eq!(img["build_args"]["BUILD_DATE"], "2024-05-01T12:00:00Z");
+    assert_eq!(img["labels"]["org.opencontainers.image.version"], "1.2.3");
+    assert_eq!(
+        img["labels"]["org.opencontainers.image.revision"],
+        repo.head()
+    );
+    assert_eq!(img["layout_name"], "backend:1.2.3");
+    assert_eq!(img["targets"][1]["api_host"], "registry-1.docker.io");
+    assert_eq!(img["targets"][1]["repository"], "oxilith/backend");
+}
