@@ -108,6 +108,26 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
     })
 }
 
+/// The tags of `origin`, for shallow CI checkouts that fetched none (`git ls-remote`).
+pub fn remote_tags(dir: &Path) -> Result<Vec<String>> {
+    let sh = Shell::new()?;
+    sh.change_dir(dir);
+    let out = cmd!(sh, "git ls-remote --tags --refs origin")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .context("git ls-remote --tags origin failed")?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            l.split_once("refs/tags/")
+                .map(|(_, t)| t.trim().to_string())
+        })
+        .filter(|t| !t.is_empty())
+        .collect())
+}
+
 fn lines(s: String) -> Vec<String> {
     s.lines()
         .map(str::trim)

@@ -35,8 +35,21 @@ impl Workspace {
             None => root.join(config::DEFAULT_PATH),
         };
         let config = Config::load(&root, &config_path)?;
-        let facts = git::facts(&root)?;
+        let mut facts = git::facts(&root)?;
         let env = |k: &str| std::env::var(k).ok();
+        if ci::in_github_actions(&env) && facts.shallow {
+            // actions/checkout fetches no tags by default; floating tags need them all.
+            match git::remote_tags(&root) {
+                Ok(tags) => {
+                    facts.tags.extend(tags);
+                    facts.tags.sort();
+                    facts.tags.dedup();
+                }
+                Err(e) => eprintln!(
+                    "warning: shallow checkout and {e}: floating tags (latest, major, minor) are computed from the local tags only; use actions/checkout with fetch-depth: 0"
+                ),
+            }
+        }
         let now = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .and_then(|s| s.parse().ok())

@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Flavor, Latest};
 use crate::plan::context::{Event, GitRef, RefContext};
+use crate::plan::version::civil_from_days;
 use crate::reference::is_valid_tag;
 
 /// The longest tag the registry grammar allows.
@@ -664,21 +665,6 @@ fn format_time(secs: i64, format: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day), proleptic
-/// Gregorian calendar.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Parses a version tag: `v1.2.3`, `1.2.3`, `v1.3.0-rc.1`, `1.2.3+build.5`. The leading `v` is
