@@ -144,6 +144,36 @@ impl Layout {
         Ok(Digest::from_sha256(hasher.finalize().into()) == *digest)
     }
 
+    /// Copies the blob `desc` from another layout (streamed), unless already here. The copy is
+    /// checked against the digest and size: a corrupt source blob is never stored.
+    pub fn copy_blob_from(&self, src: &Layout, desc: &Descriptor) -> Result<()> {
+        if self.has_blob(&desc.digest) {
+            return Ok(());
+        }
+        let mut from = src.open_blob(&desc.digest)?;
+        let mut w = self.blob_writer()?;
+        io::copy(&mut from, &mut w).with_context(|| {
+            format!(
+                "cannot copy blob {} from {}",
+                desc.digest,
+                src.root.display()
+            )
+        })?;
+        if w.digest() != desc.digest || w.size() != desc.size {
+            // Dropping the writer removes the temp file.
+            bail!(
+                "blob {} in {} does not match its descriptor (digest {}, {} bytes; expected {} bytes): the source layout is corrupt",
+                desc.digest,
+                src.root.display(),
+                w.digest(),
+                w.size(),
+                desc.size
+            );
+        }
+        w.finish(&desc.media_type)?;
+        Ok(())
+    }
+
     /// Parses a JSON blob.
     pub fn read_json<T: serde::de::DeserializeOwned>(&self, digest: &Digest) -> Result<T> {
         let bytes = self.read_blob(digest)?;
@@ -277,6 +307,11 @@ impl BlobWriter {
     /// Bytes written so far.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The digest of the bytes written so far.
+    pub fn digest(&self) -> Digest {
+        Digest::from_sha256(self.hasher.clone().finalize().into())
     }
 }
 

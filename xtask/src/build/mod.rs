@@ -1,3 +1,360 @@
 //! Build: every image of the plan, every platform, into one OCI image layout.
+//!
+//! First every (image, platform) pair is checked: can this machine build it? Then each image is
+//! built platform by platform (native) or all platforms at once (Dockerfile), and only once all
+//! its platform manifests are in the layout is its image index named `<image>:<version>`: the
+//! layout never holds a name pointing at a partial image.
 
+pub mod base;
+pub mod cargo;
+pub mod dockerfile;
+pub mod gzip;
+pub mod layer;
 pub mod layout;
+pub mod native;
+pub mod run;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::cli::BuildArgs;
+use crate::oci::{Descriptor, Index, MEDIA_INDEX};
+use crate::plan::{Builder, ImagePlan};
+use crate::platform::Platform;
+use crate::workspace::Workspace;
+use layout::Layout;
+
+/// Why this machine cannot build a platform, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unavailable {
+    pub reason: String,
+    pub fix: String,
+}
+
+/// One platform manifest written to the layout.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformBuild {
+    pub platform: Platform,
+    /// The manifest, with its `platform`.
+    pub manifest: Descriptor,
+    /// Manifest + config + layers, compressed.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub platform: Platform,
+    pub reason: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    pub name: String,
+    /// `<image>:<version>` in the layout; set only when `index` is.
+    pub layout_name: String,
+    /// The image index; `None` when every platform was skipped.
+    pub index: Option<Descriptor>,
+    pub platforms: Vec<PlatformBuild>,
+    pub skipped: Vec<Skipped>,
+    /// The references a release pushes the index to.
+    pub references: Vec<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub layout: PathBuf,
+    pub images: Vec<ImageReport>,
+}
+
+/// What to do with platforms this machine cannot build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Build the others and report these.
+    Skip,
+    /// Fail before building anything.
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub output: PathBuf,
+    /// Only these platforms (empty: all configured).
+    pub platforms: Vec<Platform>,
+    /// Only these images (empty: all).
+    pub images: Vec<String>,
+    pub missing: Missing,
+}
+
+impl Options {
+    pub fn from_args(args: &BuildArgs) -> Result<Options> {
+        let platforms = args
+            .platform
+            .iter()
+            .map(|p| {
+                p.parse::<Platform>()
+                    .map_err(|e| anyhow::anyhow!("--platform: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // A platform asked for by name must be built: never skip it silently.
+        let missing = if args.require_all || !platforms.is_empty() {
+            Missing::Fail
+        } else {
+            Missing::Skip
+        };
+        Ok(Options {
+            output: args.output.clone(),
+            platforms,
+            images: args.image.clone(),
+            missing,
+        })
+    }
+}
+
+/// What every builder needs.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub layout: Layout,
+    pub cache_dir: PathBuf,
+    /// `SOURCE_DATE_EPOCH`.
+    pub epoch: i64,
+    /// `BUILD_DATE` (ISO 8601 of the epoch).
+    pub build_date: String,
+}
+
+/// `cargo xtask build`.
+pub fn build(ws: &Workspace, args: &BuildArgs) -> Result<BuildReport> {
+    build_with(ws, &Options::from_args(args)?)
+}
+
+/// One image's work: what to build and what is skipped.
+struct Job<'a> {
+    image: &'a ImagePlan,
+    driver: Option<dockerfile::Driver>,
+    build: Vec<Platform>,
+    skipped: Vec<Skipped>,
+}
+
+pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
+    let jobs = select(ws, opts)?;
+    let unavailable: Vec<String> = jobs
+        .iter()
+        .flat_map(|j| {
+            j.skipped.iter().map(|s| {
+                format!(
+                    "  image {} {}: {}\n    fix: {}",
+                    j.image.name, s.platform, s.reason, s.fix
+                )
+            })
+        })
+        .collect();
+    if opts.missing == Missing::Fail && !unavailable.is_empty() {
+        bail!(
+            "this machine cannot build every requested platform, so nothing was built:\n{}\n(`cargo xtask build` without --platform/--require-all, or `release --dry-run`, builds the others and lists these)",
+            unavailable.join("\n")
+        );
+    }
+
+    let output = ws.root.join(&opts.output);
+    let ctx = Ctx {
+        layout: Layout::create(&output)?,
+        cache_dir: ws.root.join("target/stevedore/cache/layers"),
+        root: ws.root.clone(),
+        epoch: ws.plan.git.source_date_epoch,
+        build_date: ws.plan.git.build_date.clone(),
+    };
+    let mut images = Vec::new();
+    for job in jobs {
+        images.push(build_image(&ctx, job)?);
+    }
+    Ok(BuildReport {
+        layout: output,
+        images,
+    })
+}
+
+/// The images and platforms selected, each checked for availability.
+fn select<'a>(ws: &'a Workspace, opts: &Options) -> Result<Vec<Job<'a>>> {
+    let plan = &ws.plan;
+    for name in &opts.images {
+        if plan.image(name).is_none() {
+            let known: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
+            bail!(
+                "--image {name}: no such image (the config has: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let want: BTreeSet<Platform> = opts.platforms.iter().map(Platform::normalized).collect();
+    let host = cargo::host_target();
+    let mut jobs = Vec::new();
+    let mut matched = BTreeSet::new();
+    for image in &plan.images {
+        if !opts.images.is_empty() && !opts.images.contains(&image.name) {
+            continue;
+        }
+        let platforms: Vec<Platform> = image
+            .platforms
+            .iter()
+            .filter(|p| want.is_empty() || want.contains(&p.normalized()))
+            .cloned()
+            .collect();
+        matched.extend(platforms.iter().map(Platform::normalized));
+        if platforms.is_empty() {
+            continue;
+        }
+        let mut job = Job {
+            image,
+            driver: None,
+            build: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let mut skip = |p: &Platform, u: Unavailable| {
+            job.skipped.push(Skipped {
+                platform: p.clone(),
+                reason: u.reason,
+                fix: u.fix,
+            })
+        };
+        match &image.builder {
+            Builder::Native(spec) => {
+                for p in &platforms {
+                    let check = match spec.native.cargo_bin {
+                        Some(_) => cargo::check(image, spec, p, host.as_deref()),
+                        None => Ok(()),
+                    };
+                    match check {
+                        Ok(()) => job.build.push(p.clone()),
+                        Err(u) => skip(p, u),
+                    }
+                }
+            }
+            Builder::Dockerfile {
+                dockerfile, driver, ..
+            } => match dockerfile::resolve(*driver, &image.name) {
+                Ok(d) => {
+                    job.driver = Some(d);
+                    for p in &platforms {
+                        match dockerfile::check_platform(&ws.root.join(dockerfile), p) {
+                            Ok(()) => job.build.push(p.clone()),
+                            Err(u) => skip(p, u),
+                        }
+                    }
+                }
+                Err(u) => {
+                    for p in &platforms {
+                        skip(p, u.clone());
+                    }
+                }
+            },
+        }
+        jobs.push(job);
+    }
+    for p in &want {
+        if !matched.contains(p) {
+            bail!("--platform {p}: no selected image is configured for it");
+        }
+    }
+    Ok(jobs)
+}
+
+fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
+    let image = job.image;
+    let started = Instant::now();
+    let mut report = ImageReport {
+        name: image.name.clone(),
+        layout_name: image.layout_name.clone(),
+        index: None,
+        platforms: Vec::new(),
+        skipped: job.skipped,
+        references: image
+            .targets
+            .iter()
+            .flat_map(|t| t.references.iter().cloned())
+            .collect(),
+        seconds: 0.0,
+    };
+    for s in &report.skipped {
+        eprintln!(
+            "[{} {}] skipped: {} (fix: {})",
+            image.name, s.platform, s.reason, s.fix
+        );
+    }
+    if job.build.is_empty() {
+        return Ok(report);
+    }
+    match &image.builder {
+        Builder::Native(spec) => {
+            for p in &job.build {
+                eprintln!("[{} {p}] building (native)", image.name);
+                let built = native::build(ctx, image, spec, p)
+                    .with_context(|| format!("image {} ({p})", image.name))?;
+                report.platforms.push(built);
+            }
+        }
+        Builder::Dockerfile {
+            dockerfile,
+            context,
+            target,
+            ..
+        } => {
+            let driver = job.driver.expect("resolved with the job");
+            let shown: Vec<String> = job.build.iter().map(|p| p.to_string()).collect();
+            let tmp = TempDir(ctx.root.join(format!(
+                "target/stevedore/tmp/{}-{}",
+                image.name,
+                std::process::id()
+            )));
+            let _ = std::fs::remove_dir_all(&tmp.0);
+            let req = dockerfile::Request {
+                image,
+                dockerfile: ctx.root.join(dockerfile),
+                context: ctx.root.join(context),
+                target: target.as_deref(),
+                platforms: &job.build,
+                epoch: ctx.epoch,
+                out: tmp.0.clone(),
+            };
+            eprintln!(
+                "[{} {}] building with {}",
+                image.name,
+                shown.join(","),
+                driver.name()
+            );
+            report.platforms = dockerfile::build(ctx, driver, &req)
+                .with_context(|| format!("image {} ({})", image.name, shown.join(", ")))?;
+        }
+    }
+    let mut index = Index::new(
+        report
+            .platforms
+            .iter()
+            .map(|b| b.manifest.clone())
+            .collect(),
+    );
+    index.annotations = native::oci_annotations(&image.labels);
+    let desc = ctx.layout.write_json(MEDIA_INDEX, &index)?;
+    // Every manifest is in place: now the name may point at the index.
+    ctx.layout.set_ref(&image.layout_name, &desc)?;
+    report.index = Some(desc);
+    report.seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "[{}] {} in {:.2} s",
+        image.name, image.layout_name, report.seconds
+    );
+    Ok(report)
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,219 @@
+//! Base images for the native builder: `scratch`, or an image in an OCI layout on disk
+//! (`oci:PATH[:REF]`), whose blobs are copied into our layout untouched.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::layout::Layout;
+use crate::oci::{
+    Descriptor, Digest, ImageConfig, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX,
+    MEDIA_MANIFEST,
+};
+use crate::platform::Platform;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    Scratch,
+    /// An OCI layout on disk and the name of the image in it (the only one when `None`).
+    Oci {
+        path: PathBuf,
+        name: Option<String>,
+    },
+    /// A registry reference: not supported yet.
+    Registry(String),
+}
+
+/// The base's parts the new image is built on.
+#[derive(Debug, Clone, Default)]
+pub struct BaseImage {
+    pub config: ImageConfig,
+    pub layers: Vec<Descriptor>,
+    /// `org.opencontainers.image.base.name` / `.digest`, when there is a base.
+    pub name: Option<String>,
+    pub digest: Option<Digest>,
+}
+
+impl Base {
+    /// Parses `base`; relative `oci:` paths are resolved against `root`.
+    pub fn parse(base: &str, root: &Path) -> Base {
+        let base = base.trim();
+        if base == "scratch" {
+            return Base::Scratch;
+        }
+        let Some(rest) = base.strip_prefix("oci:") else {
+            return Base::Registry(base.to_string());
+        };
+        if root.join(rest).join("oci-layout").is_file() {
+            return Base::Oci {
+                path: root.join(rest),
+                name: None,
+            };
+        }
+        // `PATH:NAME`, where NAME may itself hold a colon (`alpine:3.20`): the first split
+        // whose left side is a directory wins.
+        for (i, _) in rest.match_indices(':') {
+            let (path, name) = (&rest[..i], &rest[i + 1..]);
+            if root.join(path).is_dir() {
+                return Base::Oci {
+                    path: root.join(path),
+                    name: Some(name.to_string()).filter(|n| !n.is_empty()),
+                };
+            }
+        }
+        let (path, name) = match rest.split_once(':') {
+            Some((p, n)) => (p, Some(n.to_string())),
+            None => (rest, None),
+        };
+        Base::Oci {
+            path: root.join(path),
+            name,
+        }
+    }
+
+    /// Resolves the base for `platform` and copies its blobs into `into`.
+    pub fn load(&self, platform: &Platform, into: &Layout) -> Result<BaseImage> {
+        match self {
+            Base::Scratch => Ok(BaseImage::default()),
+            Base::Registry(r) => bail!(
+                "base image {r:?} is a registry reference, and pulling a base image from a registry is not supported yet: export it into an OCI layout (skopeo copy docker://{r} oci:target/base:{r}) and set base = \"oci:target/base:{r}\", or use base = \"scratch\""
+            ),
+            Base::Oci { path, name } => load_oci(path, name.as_deref(), platform, into),
+        }
+    }
+}
+
+fn load_oci(
+    path: &Path,
+    name: Option<&str>,
+    platform: &Platform,
+    into: &Layout,
+) -> Result<BaseImage> {
+    if !path.join("oci-layout").is_file() {
+        bail!(
+            "base image: {} is not an OCI image layout (no oci-layout file): check the path in `base = \"oci:PATH[:NAME]\"`",
+            path.display()
+        );
+    }
+    let src = Layout::open(path)?;
+    let top = match name {
+        Some(n) => src
+            .resolve(n)
+            .with_context(|| format!("base image: no image named {n:?} in {}", path.display()))?,
+        None => {
+            let index = src.index()?;
+            match index.manifests.as_slice() {
+                [one] => one.clone(),
+                [] => bail!("base image: the OCI layout {} is empty", path.display()),
+                _ => bail!(
+                    "base image: the OCI layout {} holds {} images: name one with base = \"oci:{}:NAME\"",
+                    path.display(),
+                    index.manifests.len(),
+                    path.display()
+                ),
+            }
+        }
+    };
+    let shown = format!(
+        "oci:{}{}",
+        path.display(),
+        name.map(|n| format!(":{n}")).unwrap_or_default()
+    );
+    let manifest_desc = match top.media_type.as_str() {
+        MEDIA_INDEX | DOCKER_LIST => {
+            let index: Index = src.read_json(&top.digest)?;
+            pick_platform(&index, platform).with_context(|| {
+                let have: Vec<String> = index
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref())
+                    .map(|p| p.to_platform().to_string())
+                    .collect();
+                format!(
+                    "base image {shown} has no {platform} variant (it has: {})",
+                    have.join(", ")
+                )
+            })?
+        }
+        MEDIA_MANIFEST | DOCKER_MANIFEST => top.clone(),
+        other => bail!("base image {shown}: unsupported media type {other}"),
+    };
+    let manifest: Manifest = src.read_json(&manifest_desc.digest)?;
+    let config: ImageConfig = src.read_json(&manifest.config.digest)?;
+    let base_platform = Platform::new(&config.os, &config.architecture, config.variant.as_deref());
+    if base_platform.normalized() != platform.normalized() {
+        bail!("base image {shown} is {base_platform}, not {platform}");
+    }
+    for layer in &manifest.layers {
+        into.copy_blob_from(&src, layer)
+            .with_context(|| format!("base image {shown}"))?;
+    }
+    Ok(BaseImage {
+        config,
+        layers: manifest.layers,
+        name: Some(shown),
+        digest: Some(manifest_desc.digest),
+    })
+}
+
+/// The manifest of `index` for `platform` (`linux/arm64` matches `linux/arm64/v8`).
+pub fn pick_platform(index: &Index, platform: &Platform) -> Option<Descriptor> {
+    let want = platform.normalized();
+    index
+        .manifests
+        .iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.to_platform().normalized() == want)
+        })
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bases() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("base/oci")).unwrap();
+        std::fs::write(d.path().join("base/oci/oci-layout"), "{}").unwrap();
+        let root = d.path();
+        assert_eq!(Base::parse("scratch", root), Base::Scratch);
+        assert_eq!(
+            Base::parse("alpine:3.20", root),
+            Base::Registry("alpine:3.20".into())
+        );
+        assert_eq!(
+            Base::parse("oci:base/oci", root),
+            Base::Oci {
+                path: root.join("base/oci"),
+                name: None
+            }
+        );
+        assert_eq!(
+            Base::parse("oci:base/oci:alpine:3.20", root),
+            Base::Oci {
+                path: root.join("base/oci"),
+                name: Some("alpine:3.20".into())
+            }
+        );
+        let err = Base::parse("alpine", root)
+            .load(
+                &Platform::linux_amd64(),
+                &Layout::create(&root.join("l")).unwrap(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not supported yet"), "{err}");
+        let err = Base::parse("oci:nowhere:x", root)
+            .load(
+                &Platform::linux_amd64(),
+                &Layout::create(&root.join("l")).unwrap(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an OCI image layout"), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! The native builder: an image assembled from files (and a `cargo-bin` binary) with no
+//! Dockerfile and no daemon: base layers re-used untouched, one reproducible layer on top, the
+//! image config, the manifest.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+
+use super::base::{Base, BaseImage};
+use super::layer::{self, LayerFile, LayerSpec};
+use super::{cargo, Ctx, PlatformBuild};
+use crate::config::Compression;
+use crate::oci::{History, ImageConfig, Manifest, RootFs, MEDIA_CONFIG, MEDIA_MANIFEST};
+use crate::plan::{ImagePlan, NativeSpec};
+use crate::platform::Platform;
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Builds `platform` of the native image `image`.
+pub fn build(
+    ctx: &Ctx,
+    image: &ImagePlan,
+    spec: &NativeSpec,
+    platform: &Platform,
+) -> Result<PlatformBuild> {
+    if spec.compression == Compression::Zstd {
+        bail!(
+            "zstd layers are not supported yet: set images.{}.compression = \"gzip\"",
+            image.name
+        );
+    }
+    let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout)?;
+
+    let mut files = Vec::new();
+    if let Some(bin) = &spec.native.cargo_bin {
+        let path = cargo::build(&ctx.root, image, spec, platform, ctx.epoch)?;
+        files.push(LayerFile {
+            src: path,
+            dst: spec
+                .native
+                .dst
+                .clone()
+                .unwrap_or_else(|| format!("/usr/local/bin/{bin}")),
+            mode: Some(0o755),
+            uid: 0,
+            gid: 0,
+        });
+    }
+    for f in &spec.native.files {
+        let src = expand(&f.src, platform);
+        let full = ctx.root.join(&src);
+        if !full.is_file() {
+            bail!(
+                "file {src} (native.files src {:?}) does not exist or is not a file: add it, or fix the path (relative to {})",
+                f.src,
+                ctx.root.display()
+            );
+        }
+        files.push(LayerFile {
+            src: full,
+            dst: f.dst.clone(),
+            mode: f
+                .mode
+                .as_deref()
+                .map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8))
+                .transpose()
+                .with_context(|| format!("mode of {}", f.dst))?,
+            uid: f.uid.unwrap_or(0),
+            gid: f.gid.unwrap_or(0),
+        });
+    }
+    let level = spec.compression_level.unwrap_or(layer::DEFAULT_GZIP_LEVEL);
+    let built = layer::build(
+        &ctx.layout,
+        Some(&ctx.cache_dir),
+        &LayerSpec {
+            files: files.clone(),
+            epoch: ctx.epoch,
+            level,
+        },
+    )?;
+    if built.cached {
+        eprintln!(
+            "[{} {platform}] layer unchanged: re-using {}",
+            image.name, built.descriptor.digest
+        );
+    }
+
+    let config = image_config(ctx, image, spec, platform, &base, &files, &built.diff_id);
+    let config_desc = ctx.layout.write_json(MEDIA_CONFIG, &config)?;
+    let mut layers = base.layers.clone();
+    layers.push(built.descriptor.clone());
+    let mut annotations = oci_annotations(&image.labels);
+    if let (Some(name), Some(digest)) = (&base.name, &base.digest) {
+        annotations.insert("org.opencontainers.image.base.name".into(), name.clone());
+        annotations.insert(
+            "org.opencontainers.image.base.digest".into(),
+            digest.to_string(),
+        );
+    }
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_MANIFEST.into()),
+        artifact_type: None,
+        config: config_desc.clone(),
+        layers,
+        subject: None,
+        annotations,
+    };
+    let mut desc = ctx.layout.write_json(MEDIA_MANIFEST, &manifest)?;
+    desc.platform = Some(platform.into());
+    let size = config_desc.size + manifest.layers.iter().map(|l| l.size).sum::<u64>() + desc.size;
+    Ok(PlatformBuild {
+        platform: platform.clone(),
+        manifest: desc,
+        size,
+    })
+}
+
+/// `bin/{os}/{arch}{variant}` with the platform's parts (`{variant}` is empty when unset).
+pub fn expand(src: &str, platform: &Platform) -> String {
+    src.replace("{os}", &platform.os)
+        .replace("{arch}", &platform.arch)
+        .replace("{variant}", platform.variant.as_deref().unwrap_or(""))
+}
+
+/// The `org.opencontainers.image.*` labels, used as manifest and index annotations.
+pub fn oci_annotations(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| k.starts_with("org.opencontainers.image."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn image_config(
+    ctx: &Ctx,
+    image: &ImagePlan,
+    spec: &NativeSpec,
+    platform: &Platform,
+    base: &BaseImage,
+    files: &[LayerFile],
+    diff_id: &crate::oci::Digest,
+) -> ImageConfig {
+    let mut c = base.config.config.clone().unwrap_or_default();
+    // Env: the base's, then ours by key; PATH by default on scratch.
+    let mut env: Vec<(String, String)> = c
+        .env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (e.clone(), String::new()),
+        })
+        .collect();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        let (k, v) = DEFAULT_PATH.split_once('=').expect("KEY=VALUE");
+        env.insert(0, (k.into(), v.into()));
+    }
+    for (k, v) in &spec.env {
+        match env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => env.push((k.clone(), v.clone())),
+        }
+    }
+    c.env = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if let Some(ep) = &spec.entrypoint {
+        c.entrypoint = Some(ep.clone());
+        // As in a Dockerfile: a new ENTRYPOINT resets the base's CMD.
+        c.cmd = None;
+    }
+    if let Some(cmd) = &spec.cmd {
+        c.cmd = Some(cmd.clone());
+    }
+    if spec.user.is_some() {
+        c.user = spec.user.clone();
+    }
+    if spec.workdir.is_some() {
+        c.working_dir = spec.workdir.clone();
+    }
+    if spec.stop_signal.is_some() {
+        c.stop_signal = spec.stop_signal.clone();
+    }
+    for p in &spec.ports {
+        let port = if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        };
+        c.exposed_ports.insert(port, serde_json::json!({}));
+    }
+    c.labels.extend(image.labels.clone());
+
+    let mut rootfs = base.config.rootfs.clone();
+    rootfs.kind = "layers".into();
+    rootfs.diff_ids.push(diff_id.clone());
+    let mut history = base.config.history.clone();
+    let created_by: Vec<String> = files.iter().map(|f| f.dst.clone()).collect();
+    history.push(History {
+        created: Some(ctx.build_date.clone()),
+        created_by: Some(format!("stevedore native: {}", created_by.join(" "))),
+        comment: None,
+        empty_layer: false,
+    });
+    ImageConfig {
+        created: Some(ctx.build_date.clone()),
+        author: None,
+        architecture: platform.arch.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
+        config: Some(c),
+        rootfs: RootFs {
+            kind: rootfs.kind,
+            diff_ids: rootfs.diff_ids,
+        },
+        history,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_expand() {
+        let p: Platform = "linux/arm/v7".parse().unwrap();
+        assert_eq!(
+            expand("bin/{os}/{arch}{variant}/app", &p),
+            "bin/linux/armv7/app"
+        );
+        let p = Platform::linux_amd64();
+        assert_eq!(expand("bin/{arch}/app{variant}", &p), "bin/amd64/app");
+    }
+}

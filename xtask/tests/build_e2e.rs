@@ -1,0 +1,267 @@
+//! Must show 3 and 5: `cargo xtask release --dry-run` on a fresh copy of this repository builds
+//! stevedore's own image (compiling the xtask binary, statically, for linux/amd64), prints the
+//! table, and the layout copies into a real registry from which dockerd pulls and runs it.
+//!
+//! This is the only test that compiles stevedore itself; the cargo target dir is kept in
+//! `CARGO_TARGET_TMPDIR` so that re-runs only rebuild the xtask crate.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn run_limited(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let pump = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = pump(Box::new(child.stdout.take().unwrap()));
+    let err = pump(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("{cmd:?} took more than {limit:?}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A fresh repository holding this workspace's files as they are now (tracked and untracked,
+/// not ignored): what a clone of the next commit would hold. Tagged `v1.2.3`.
+fn fresh_copy(dest: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let files = git(root, &["ls-files", "-co", "--exclude-standard", "-z"]);
+    for rel in files.split('\0').filter(|f| !f.is_empty()) {
+        let src = root.join(rel);
+        if !src.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dest.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&src, &to).unwrap();
+    }
+    git(dest, &["init", "-q", "-b", "main"]);
+    git(dest, &["add", "-A"]);
+    git(dest, &["commit", "-q", "-m", "fresh"]);
+    git(dest, &["tag", "v1.2.3"]);
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// dockerd on a private socket and data root; stopped (SIGTERM, then SIGKILL) when dropped.
+struct Dockerd {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        // Short paths: unix socket paths are limited to 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("dk")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let child = Command::new("dockerd")
+            .args(["--iptables=false", "--bridge=none", "--storage-driver=vfs"])
+            .arg(format!("--data-root={}", d.join("data").display()))
+            .arg(format!("--exec-root={}", d.join("x").display()))
+            .arg(format!("--pidfile={}", d.join("pid").display()))
+            .arg(format!("--host=unix://{}", d.join("s").display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        let dockerd = Dockerd { child, dir };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if dockerd.docker(&["version"]).status.success() {
+                return dockerd;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("dockerd did not start:\n{}", dockerd.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker");
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.dir.path().join("s").display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.path().join("cfg"));
+        run_limited(cmd, Duration::from_secs(180))
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
+    let ws = tempfile::tempdir().unwrap();
+    fresh_copy(ws.path());
+    let cargo_dir: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stevedore-e2e-cargo");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("-C").arg(ws.path()).args(["release", "--dry-run"]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_") || k == "CI" {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env("STEVEDORE_CARGO_TARGET_DIR", &cargo_dir);
+    let out = run_limited(cmd, Duration::from_secs(1200));
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "IMAGE",
+        "stevedore  linux/amd64  sha256:",
+        "stevedore:1.2.3 index sha256:",
+        "would push ghcr.io/stevedore-rs/stevedore:v1.2.3",
+        "would push docker.io/stevedore/stevedore:1",
+        "dry run: nothing was pushed",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{}", text(&out));
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[stevedore linux/amd64]"),
+        "{}",
+        text(&out)
+    );
+    let arm64_built = stdout.contains("stevedore  linux/arm64  sha256:");
+    assert!(
+        arm64_built || stdout.contains("skipped stevedore linux/arm64: "),
+        "{stdout}"
+    );
+
+    if !have("skopeo") || !have("docker-registry") {
+        eprintln!("SKIPPED the registry part: skopeo and docker-registry are needed");
+        return;
+    }
+    let registry = support::Registry::plain();
+    let image = format!("{}/stevedore:1.2.3", registry.host);
+    let layout = ws.path().join("target/stevedore/oci");
+    let copy = Command::new("skopeo")
+        .args(["copy", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:stevedore:1.2.3", layout.display()))
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "skopeo copy: {copy:?}");
+
+    if !have("dockerd") {
+        eprintln!("SKIPPED docker pull/run: dockerd is not installed (apt-get install docker.io)");
+        return;
+    }
+    let dockerd = Dockerd::start();
+    let pull = dockerd.docker(&["pull", &image]);
+    assert!(
+        pull.status.success(),
+        "docker pull: {}\n{}",
+        text(&pull),
+        dockerd.log()
+    );
+    let run = dockerd.docker(&["run", "--rm", "--network", "none", &image, "--version"]);
+    assert!(
+        run.status.success(),
+        "docker run: {}\n{}",
+        text(&run),
+        dockerd.log()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "stevedore 1.2.3"
+    );
+}
+
+/// A release that publishes: build every platform, then push to the registry of the config.
+#[test]
+fn release_builds_then_publishes() {
+    if !have("docker-registry") || !have("skopeo") {
+        eprintln!("SKIPPED: docker-registry and skopeo are needed");
+        return;
+    }
+    let registry = support::Registry::plain();
+    let prefix = format!("{}/demo", registry.host);
+    let ws = support::Workspace::new(&[prefix], &["hello"], "");
+    let out = ws.xtask(&["release"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("hello  linux/arm64  sha256:"), "{stdout}");
+    assert_eq!(registry.tags("demo/hello"), support::TAGS);
+    let raw = registry.inspect_raw("demo/hello:v1.2.3").expect("pushed");
+    let index: xtask::oci::Index = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(index.manifests.len(), 2);
+}
