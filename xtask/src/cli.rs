@@ -4,11 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// stevedore's version: `VERSION` when it was built by a release (the native builder sets it
+/// from git), else the crate version.
+pub const VERSION: &str = match option_env!("VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 #[derive(Debug, Parser)]
 #[command(
-    name = "xtask",
+    name = "stevedore",
     bin_name = "cargo xtask",
-    version,
+    version = VERSION,
     about = "stevedore: build and release multi-service container images",
     long_about = "stevedore: build every image for every platform into an OCI layout, push to every \
                   registry, and publish the compose file, from one command that runs the same on a \
@@ -46,6 +53,57 @@ pub enum Command {
     Build(BuildArgs),
     /// Run the whole release: plan, build, publish (with --dry-run: everything but the registry writes).
     Release(ReleaseArgs),
+    /// Publish the images of the OCI layout to every registry; tags move only when every image
+    /// reached every registry.
+    Push(PushArgs),
+    /// Assemble multi-platform indexes from `push --by-digest` digest files, then move the tags.
+    Merge(MergeArgs),
+    /// Per registry: where the credentials come from and whether a push would be allowed.
+    ///
+    /// Credentials are looked up in this order: `STEVEDORE_AUTH_<HOST>=user:secret` (the
+    /// registry host upper-cased, other characters than A-Z0-9 as `_`: STEVEDORE_AUTH_GHCR_IO,
+    /// STEVEDORE_AUTH_DOCKER_IO, STEVEDORE_AUTH_LOCALHOST_5000); in GitHub Actions GITHUB_TOKEN
+    /// (user GITHUB_ACTOR) for ghcr.io; docker's config.json ($DOCKER_CONFIG or ~/.docker:
+    /// credHelpers, auths, credsStore); else anonymous. No secret is ever printed.
+    LoginCheck,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PushArgs {
+    /// The OCI image layout to publish from.
+    #[arg(long, value_name = "DIR", default_value = "target/stevedore/oci")]
+    pub layout: PathBuf,
+    /// Push blobs and platform manifests only (no tags) and write a digest file for `merge`.
+    #[arg(long)]
+    pub by_digest: bool,
+    /// Where `--by-digest` writes its digest file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "target/stevedore/digests.json"
+    )]
+    pub digest_file: PathBuf,
+    #[command(flatten)]
+    pub publish: PublishFlags,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// Digest files written by `push --by-digest` (one per platform job).
+    #[arg(value_name = "DIGEST_FILE", required = true)]
+    pub digest_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub publish: PublishFlags,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PublishFlags {
+    /// Write what was pushed (per image: index digest, platform digests, references) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Concurrent requests per registry (default: release.concurrency).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +124,10 @@ pub struct BuildArgs {
     /// Build only these images (repeatable, or comma-separated).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub image: Vec<String>,
-    /// Build the platforms this machine can and list the others, instead of failing.
+    /// Fail, before building anything, if this machine cannot build every configured platform
+    /// (by default those are skipped and listed with the reason and the fix).
     #[arg(long)]
-    pub skip_unavailable: bool,
+    pub require_all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,10 +17,67 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Tags(flag) => tags(&Workspace::load(&cli.global)?, flag),
         Command::Plan(flag) => plan(&Workspace::load(&cli.global)?, flag),
-        Command::Build(_) | Command::Release(_) => {
-            anyhow::bail!("not implemented yet")
+        Command::Build(args) => crate::release::build_cmd(&Workspace::load(&cli.global)?, args),
+        Command::Release(args) => {
+            crate::release::release(&Workspace::load(&cli.global)?, args, cli.global.verbose)
         }
+        Command::Push(args) => push(&Workspace::load(&cli.global)?, args, cli.global.verbose),
+        Command::Merge(args) => merge(&Workspace::load(&cli.global)?, args, cli.global.verbose),
+        Command::LoginCheck => login_check(&Workspace::load(&cli.global)?, cli.global.verbose),
     }
+}
+
+/// Publish options from the config and the command line.
+pub fn publish_options(
+    ws: &Workspace,
+    flags: &crate::cli::PublishFlags,
+    verbose: bool,
+) -> Result<crate::publish::Options> {
+    let r = &ws.config.release;
+    let concurrency = flags.concurrency.unwrap_or(r.concurrency);
+    if concurrency == 0 || concurrency > 64 {
+        anyhow::bail!("--concurrency {concurrency} is out of range: use 1 to 64");
+    }
+    Ok(crate::publish::Options {
+        concurrency,
+        metadata_file: flags.metadata_file.as_ref().map(|p| ws.path(p)),
+        verbose,
+        insecure: r.insecure_registries.clone(),
+        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
+        ..Default::default()
+    })
+}
+
+fn push(ws: &Workspace, args: &crate::cli::PushArgs, verbose: bool) -> Result<()> {
+    report_rewrites(&ws.plan);
+    let layout = crate::build::layout::Layout::open(&ws.path(&args.layout))?;
+    let mut opts = publish_options(ws, &args.publish, verbose)?;
+    opts.by_digest = args.by_digest;
+    opts.digest_file = Some(ws.path(&args.digest_file));
+    crate::publish::publish(&ws.plan, &layout, &opts).map(|_| ())
+}
+
+fn merge(ws: &Workspace, args: &crate::cli::MergeArgs, verbose: bool) -> Result<()> {
+    report_rewrites(&ws.plan);
+    let opts = publish_options(ws, &args.publish, verbose)?;
+    let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
+    crate::publish::merge(&ws.plan, &files, &opts).map(|_| ())
+}
+
+fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
+    let flags = crate::cli::PublishFlags {
+        metadata_file: None,
+        concurrency: None,
+    };
+    let opts = publish_options(ws, &flags, verbose)?;
+    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts)?;
+    for l in lines {
+        println!("{l}");
+    }
+    if !ok {
+        anyhow::bail!("some registries would refuse the push (see above)");
+    }
+    Ok(())
 }
 
 /// `tags --json`: version, tags, and per image every full reference.

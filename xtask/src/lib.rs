@@ -11,6 +11,8 @@ pub mod git;
 pub mod oci;
 pub mod plan;
 pub mod platform;
+pub mod progress;
 pub mod publish;
 pub mod reference;
+pub mod release;
 pub mod workspace;

@@ -129,7 +129,7 @@ fn valid_tag(t: &str) -> bool {
 
 /// A repository with `v2.0.0` on an older commit and `head_tag` on HEAD.
 fn tagged(head_tag: &str, older: &[&str]) -> Repo {
-    let repo = Repo::new(&format!("{SEMVER_RULES}"));
+    let repo = Repo::new(SEMVER_RULES);
     for t in older {
         repo.git(&["tag", t]);
     }

@@ -1,0 +1,1122 @@
+//! A registry client: `oci-client` for authentication, reqwest for the data plane, both over
+//! rustls (ring provider), wrapped for what real registries need.
+//!
+//! Why the split: `oci-client` does the token handshake well (the `/v2/` challenge, the token
+//! request with the user's credentials, the basic-auth fallback) and that is what it is used
+//! for ([`Registry::authorization`], and `login-check`). Its data-plane calls do not fit a
+//! release tool: their errors drop the response headers (so `Retry-After` cannot be honoured),
+//! `mount_blob` treats the legal 202 as an error, a failed streamed upload cannot be restarted
+//! from a fresh upload session, and there is no per-byte progress or stall detection. Those
+//! calls are made here with reqwest (the same reqwest `oci-client` uses, so nothing more is
+//! compiled), with the token `oci-client` obtained.
+//!
+//! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
+//! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
+//! retried with exponential backoff and jitter, honouring `Retry-After`, a bounded number of
+//! times. A 401 refreshes the token once and retries. Blob uploads stream from the layout file
+//! (one monolithic PUT with `Content-Length`); a failed upload restarts with a new session.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use oci_client::secrets::RegistryAuth;
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode, Url};
+
+use super::auth::{Credential, Credentials};
+use crate::oci::Digest;
+use crate::reference::is_loopback_host;
+
+/// Accept header for manifest requests.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+/// Tuning shared by every registry of a run.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Hosts reached over plain HTTP besides loopback ones (`release.insecure-registries`).
+    pub insecure: Vec<String>,
+    /// Extra trusted CA certificates (PEM), from `release.ca-files` and `SSL_CERT_FILE`.
+    pub ca_pems: Vec<Vec<u8>>,
+    pub connect_timeout: Duration,
+    /// A request with no progress (no byte sent, no answer) for this long is abandoned.
+    pub idle_timeout: Duration,
+    /// Tries per operation (first try included).
+    pub max_tries: u32,
+    /// First backoff delay; doubles each retry, capped at `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: Vec::new(),
+            ca_pems: Vec::new(),
+            connect_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            max_tries: 6,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(15),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Defaults with `STEVEDORE_TIMEOUT` (idle timeout, seconds) and `STEVEDORE_RETRIES`
+    /// (tries per operation) from the environment.
+    pub fn from_env() -> ClientOptions {
+        let mut o = ClientOptions::default();
+        let num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let Some(s) = num("STEVEDORE_TIMEOUT").filter(|s| *s > 0) {
+            o.idle_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = num("STEVEDORE_RETRIES").filter(|n| *n > 0) {
+            o.max_tries = n.min(20) as u32;
+        }
+        o
+    }
+}
+
+/// Installs rustls' ring crypto provider (once per process).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Logger for retries and verbose detail (never given a secret).
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How one try of an operation ended, when it did not succeed.
+#[derive(Debug)]
+pub enum Step {
+    /// Worth another try (connection error, 408, 429, 5xx, stall), after `after` if the
+    /// registry said so.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// 401: refresh the token and try again (once).
+    Unauthorized(String),
+    /// Retrying will not help.
+    Fatal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Step {
+    fn from(e: anyhow::Error) -> Step {
+        Step::Fatal(e)
+    }
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    Pushed,
+    Mounted,
+}
+
+/// A token check for `login-check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginStatus {
+    /// No credentials needed to talk to the registry (it may still refuse writes).
+    Open,
+    /// Basic auth accepted on `/v2/`.
+    BasicAccepted,
+    /// A bearer token was granted; `Some(true)` when its claims list `push` for the repository,
+    /// `None` when the token is opaque.
+    Token {
+        push: Option<bool>,
+    },
+    Refused(String),
+}
+
+/// One registry host, its credentials and its token cache.
+pub struct Registry {
+    /// The host as written in the config (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
+    pub name: String,
+    /// The host the API is reached at (`registry-1.docker.io` for Docker Hub).
+    pub api_host: String,
+    pub creds: Credentials,
+    base: Url,
+    http: reqwest::Client,
+    oci: oci_client::Client,
+    oci_auth: RegistryAuth,
+    tokens: tokio::sync::Mutex<HashMap<String, (Option<HeaderValue>, Instant)>>,
+    opts: ClientOptions,
+    log: Log,
+}
+
+/// Cached tokens are refreshed after this long even without a 401 (Docker Hub's last ~5 min).
+const TOKEN_TTL: Duration = Duration::from_secs(240);
+
+impl Registry {
+    /// Sets up the client for `name` (reached at `api_host`). For loopback and insecure hosts,
+    /// HTTPS is tried first and plain HTTP used when the registry speaks only that.
+    pub async fn connect(
+        name: &str,
+        api_host: &str,
+        creds: Credentials,
+        opts: &ClientOptions,
+        log: Log,
+    ) -> Result<Registry> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
+        let mut certs = Vec::new();
+        for pem in &opts.ca_pems {
+            certs.extend(
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
+            );
+        }
+        if !certs.is_empty() {
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
+
+        let plain_allowed =
+            is_loopback_host(api_host) || opts.insecure.iter().any(|h| h == name || h == api_host);
+        let https = Url::parse(&format!("https://{api_host}/"))
+            .with_context(|| format!("invalid registry host {api_host:?}"))?;
+        let base = if plain_allowed {
+            let probe = |url: Url| {
+                let http = http.clone();
+                async move {
+                    tokio::time::timeout(
+                        Duration::from_secs(10),
+                        http.get(url.join("v2/").expect("static path")).send(),
+                    )
+                    .await
+                    .map_err(|_| anyhow!("no answer within 10 s"))?
+                    .map_err(|e| anyhow!(error_chain(&e)))
+                }
+            };
+            match probe(https.clone()).await {
+                Ok(_) => https,
+                Err(tls_err) => {
+                    let plain = Url::parse(&format!("http://{api_host}/"))?;
+                    match probe(plain.clone()).await {
+                        Ok(r) if matches!(r.status().as_u16(), 200 | 401) => plain,
+                        _ => {
+                            return Err(tls_err).with_context(|| {
+                                format!("cannot reach registry {name} over HTTPS or HTTP")
+                            })
+                        }
+                    }
+                }
+            }
+        } else {
+            https
+        };
+        let protocol = if base.scheme() == "http" {
+            oci_client::client::ClientProtocol::Http
+        } else {
+            oci_client::client::ClientProtocol::Https
+        };
+        let oci = oci_client::Client::try_from(oci_client::client::ClientConfig {
+            protocol,
+            extra_root_certificates: opts
+                .ca_pems
+                .iter()
+                .flat_map(|pem| split_pem(pem))
+                .map(|data| oci_client::client::Certificate {
+                    encoding: oci_client::client::CertificateEncoding::Pem,
+                    data,
+                })
+                .collect(),
+            connect_timeout: Some(opts.connect_timeout),
+            read_timeout: Some(opts.idle_timeout),
+            user_agent: concat!("stevedore/", env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow!("cannot set up the registry client: {e}"))?;
+        let oci_auth = match &creds.credential {
+            Credential::Anonymous => RegistryAuth::Anonymous,
+            Credential::Basic { user, secret } => {
+                RegistryAuth::Basic(user.clone(), secret.expose().to_string())
+            }
+        };
+        Ok(Registry {
+            name: name.to_string(),
+            api_host: api_host.to_string(),
+            creds,
+            base,
+            http,
+            oci,
+            oci_auth,
+            tokens: Default::default(),
+            opts: opts.clone(),
+            log,
+        })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &str {
+        self.base.scheme()
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base
+            .join(path)
+            .expect("registry paths are valid URL paths")
+    }
+
+    /// Removes the secret from a message that may echo it (defence in depth).
+    fn scrub(&self, msg: &str) -> String {
+        match self.creds.secret() {
+            Some(s) if !s.expose().is_empty() => msg.replace(s.expose(), "<redacted>"),
+            _ => msg.to_string(),
+        }
+    }
+
+    fn oci_reference(&self, repo: &str) -> Result<oci_client::Reference> {
+        Ok(oci_client::Reference::with_tag(
+            self.api_host.clone(),
+            repo.to_string(),
+            "latest".into(),
+        ))
+    }
+
+    /// The `Authorization` header for pushing to `repo`: a bearer token for
+    /// `repository:<repo>:pull,push` from the registry's token server, basic auth for
+    /// registries that ask for it, or nothing. `refresh` drops the cached token.
+    pub async fn authorization(&self, repo: &str, refresh: bool) -> Result<Option<HeaderValue>> {
+        let mut cache = self.tokens.lock().await;
+        if !refresh {
+            if let Some((h, at)) = cache.get(repo) {
+                if at.elapsed() < TOKEN_TTL {
+                    return Ok(h.clone());
+                }
+            }
+        }
+        let reference = self.oci_reference(repo)?;
+        let mut tries = 0;
+        let token = loop {
+            tries += 1;
+            match self
+                .oci
+                .auth(
+                    &reference,
+                    &self.oci_auth,
+                    oci_client::RegistryOperation::Push,
+                )
+                .await
+            {
+                Ok(t) => break t,
+                Err(oci_client::errors::OciDistributionError::AuthenticationFailure(reason)) => {
+                    bail!(
+                        "{}: the token server refused the credentials from {} for {repo}: {}",
+                        self.name,
+                        self.creds.source,
+                        self.scrub(reason.trim())
+                    );
+                }
+                Err(e) if tries < self.opts.max_tries => {
+                    let wait = backoff(tries, self.opts.base_backoff, self.opts.max_backoff);
+                    (self.log)(&format!(
+                        "retry: {} authentication in {:.1}s ({}; try {}/{})",
+                        self.name,
+                        wait.as_secs_f64(),
+                        self.scrub(&error_chain(&e)),
+                        tries + 1,
+                        self.opts.max_tries
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => bail!(
+                    "{}: authentication failed after {tries} tries: {}",
+                    self.name,
+                    self.scrub(&error_chain(&e))
+                ),
+            }
+        };
+        let header = match (token, &self.creds.credential) {
+            (Some(token), _) => Some(sensitive(&format!("Bearer {token}"))?),
+            (None, Credential::Basic { user, secret }) => {
+                let raw = format!("{user}:{}", secret.expose());
+                Some(sensitive(&format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))?)
+            }
+            (None, Credential::Anonymous) => None,
+        };
+        cache.insert(repo.to_string(), (header.clone(), Instant::now()));
+        Ok(header)
+    }
+
+    /// Runs `op` with retries: `op` gets the `Authorization` header and the try number.
+    pub async fn run<T, F, Fut>(&self, repo: &str, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut(Option<HeaderValue>, u32) -> Fut,
+        Fut: Future<Output = Result<T, Step>>,
+    {
+        let mut refreshed = false;
+        let mut refresh = false;
+        let mut last = String::new();
+        let mut attempt = 0;
+        while attempt < self.opts.max_tries {
+            attempt += 1;
+            let auth = self.authorization(repo, refresh).await?;
+            refresh = false;
+            match op(auth, attempt).await {
+                Ok(v) => return Ok(v),
+                Err(Step::Fatal(e)) => return Err(e),
+                Err(Step::Unauthorized(msg)) => {
+                    if refreshed {
+                        bail!(
+                            "{what}: {} refused the credentials from {} (401 {}): check them, then re-run",
+                            self.name,
+                            self.creds.source,
+                            self.scrub(&msg)
+                        );
+                    }
+                    // An expired token: fetch a new one and try again at once.
+                    refreshed = true;
+                    refresh = true;
+                    attempt -= 1;
+                    if self.creds.credential == Credential::Anonymous {
+                        bail!(
+                            "{what}: {} requires credentials and none were found: set {} or run `docker login {}`",
+                            self.name,
+                            super::auth::env_var_name(&self.name),
+                            self.name
+                        );
+                    }
+                }
+                Err(Step::Retry { reason, after }) => {
+                    last = self.scrub(&reason);
+                    if attempt >= self.opts.max_tries {
+                        break;
+                    }
+                    let wait = match after {
+                        Some(d) if d > Duration::from_secs(300) => bail!(
+                            "{what}: {} asks to wait {}s before retrying ({last}): try again later",
+                            self.name,
+                            d.as_secs()
+                        ),
+                        Some(d) => d,
+                        None => backoff(attempt, self.opts.base_backoff, self.opts.max_backoff),
+                    };
+                    (self.log)(&format!(
+                        "retry: {what} in {:.1}s ({last}; try {}/{})",
+                        wait.as_secs_f64(),
+                        attempt + 1,
+                        self.opts.max_tries
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        bail!(
+            "{what}: gave up after {} tries: {last}",
+            self.opts.max_tries
+        )
+    }
+
+    /// Sends one request, abandoning it when nothing moved for the idle timeout.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        activity: Option<&Activity>,
+    ) -> Result<reqwest::Response, Step> {
+        let local = Activity::new();
+        let activity = activity.unwrap_or(&local);
+        activity.touch();
+        let fut = req.send();
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                r = &mut fut => {
+                    return r.map_err(|e| Step::Retry {
+                        reason: error_chain(&e.without_url()),
+                        after: None,
+                    });
+                }
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if activity.idle() > self.opts.idle_timeout {
+                        return Err(Step::Retry {
+                            reason: format!(
+                                "no progress for {}s (stalled connection)",
+                                self.opts.idle_timeout.as_secs()
+                            ),
+                            after: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a small response body with the idle timeout.
+    async fn body(&self, resp: reqwest::Response) -> Result<bytes::Bytes, Step> {
+        match tokio::time::timeout(self.opts.idle_timeout, resp.bytes()).await {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(e)) => Err(Step::Retry {
+                reason: error_chain(&e.without_url()),
+                after: None,
+            }),
+            Err(_) => Err(Step::Retry {
+                reason: "response body stalled".into(),
+                after: None,
+            }),
+        }
+    }
+
+    /// Turns retryable and auth statuses into [`Step`]s; passes the rest through.
+    async fn check(&self, resp: reqwest::Response) -> Result<reqwest::Response, Step> {
+        let status = resp.status();
+        let retryable = status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status.is_server_error();
+        if status != StatusCode::UNAUTHORIZED && !retryable {
+            return Ok(resp);
+        }
+        let after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = self.body(resp).await.unwrap_or_default();
+        let reason = format!("{status}{}", error_summary(&body));
+        if status == StatusCode::UNAUTHORIZED {
+            Err(Step::Unauthorized(reason))
+        } else {
+            Err(Step::Retry { reason, after })
+        }
+    }
+
+    /// An error for an unexpected status.
+    async fn unexpected(&self, what: &str, resp: reqwest::Response) -> Step {
+        let status = resp.status();
+        let body = self.body(resp).await.unwrap_or_default();
+        let hint = match status {
+            StatusCode::FORBIDDEN => {
+                format!(
+                    " (the credentials from {} may lack push access)",
+                    self.creds.source
+                )
+            }
+            StatusCode::NOT_FOUND => {
+                " (does the repository exist, and may these credentials create it?)".into()
+            }
+            _ => String::new(),
+        };
+        Step::Fatal(anyhow!(
+            "{what}: {} answered {status}{}{hint}",
+            self.name,
+            self.scrub(&error_summary(&body))
+        ))
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: Url,
+        auth: &Option<HeaderValue>,
+    ) -> reqwest::RequestBuilder {
+        let same_host = url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default();
+        let mut req = self.http.request(method, url);
+        if let (Some(h), true) = (auth, same_host) {
+            req = req.header(reqwest::header::AUTHORIZATION, h.clone());
+        }
+        req
+    }
+
+    /// `HEAD /v2/<repo>/blobs/<digest>`.
+    pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        let what = format!("check blob {} in {}/{repo}", short(digest), self.name);
+        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self.request(Method::HEAD, url.clone(), &auth);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                match resp.status() {
+                    s if s.is_success() => Ok(true),
+                    StatusCode::NOT_FOUND => Ok(false),
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Uploads the blob stored at `path` (size `size`) to `repo`, first trying a mount from
+    /// `mount_from` (another repository of this registry) when given. `progress` is called
+    /// with the bytes sent so far in the current try.
+    pub async fn upload_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+        mount_from: Option<&str>,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Uploaded> {
+        let what = format!("upload blob {} to {}/{repo}", short(digest), self.name);
+        let on_disk = std::fs::metadata(path)
+            .with_context(|| {
+                format!(
+                    "blob {digest} is missing from the layout ({})",
+                    path.display()
+                )
+            })?
+            .len();
+        if on_disk != size {
+            bail!(
+                "blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt; rebuild it"
+            );
+        }
+        let mount_refused = std::sync::atomic::AtomicBool::new(false);
+        let mount_refused = &mount_refused;
+        self.run(repo, &what, |auth, _| {
+            let what = &what;
+            let progress = progress.clone();
+            let mount = mount_from.filter(|_| !mount_refused.load(Ordering::SeqCst));
+            async move {
+                progress(0);
+                // 1. Open a session (or mount).
+                let mut location = None;
+                if let Some(from) = mount {
+                    let mut url = self.url(&format!("v2/{repo}/blobs/uploads/"));
+                    url.query_pairs_mut()
+                        .append_pair("mount", digest.as_str())
+                        .append_pair("from", from);
+                    let req = self
+                        .request(Method::POST, url, &auth)
+                        .header(reqwest::header::CONTENT_LENGTH, 0);
+                    // A transient failure is retried like any other; any refusal (401, 403,
+                    // 404, …) means: upload normally.
+                    let resp = self.send(req, None).await?;
+                    match resp.status() {
+                        StatusCode::CREATED => return Ok(Uploaded::Mounted),
+                        StatusCode::ACCEPTED => location = self.location(&resp),
+                        s if s == StatusCode::REQUEST_TIMEOUT
+                            || s == StatusCode::TOO_MANY_REQUESTS
+                            || s.is_server_error() =>
+                        {
+                            self.check(resp).await?;
+                        }
+                        _ => {
+                            mount_refused.store(true, Ordering::SeqCst);
+                            (self.log)(&format!(
+                                "note: {} refused to mount {} from {from} ({}): uploading it",
+                                self.name,
+                                short(digest),
+                                resp.status()
+                            ));
+                        }
+                    }
+                }
+                let location = match location {
+                    Some(l) => l,
+                    None => {
+                        let req = self
+                            .request(Method::POST, self.url(&format!("v2/{repo}/blobs/uploads/")), &auth)
+                            .header(reqwest::header::CONTENT_LENGTH, 0);
+                        let resp = self.check(self.send(req, None).await?).await?;
+                        if resp.status() != StatusCode::ACCEPTED {
+                            return Err(self.unexpected(what, resp).await);
+                        }
+                        self.location(&resp).ok_or_else(|| {
+                            Step::Fatal(anyhow!("{what}: the registry gave no upload location"))
+                        })?
+                    }
+                };
+                // 2. One PUT streaming the file.
+                let mut url = location;
+                url.query_pairs_mut().append_pair("digest", digest.as_str());
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                let activity = Activity::new();
+                let sent = Arc::new(AtomicU64::new(0));
+                let stream = {
+                    let (activity, sent) = (activity.clone(), sent.clone());
+                    tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
+                        if let Ok(c) = &chunk {
+                            activity.touch();
+                            let total = sent.fetch_add(c.len() as u64, Ordering::Relaxed) + c.len() as u64;
+                            progress(total);
+                        }
+                        chunk
+                    })
+                };
+                let req = self
+                    .request(Method::PUT, url, &auth)
+                    .header(reqwest::header::CONTENT_LENGTH, size)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(reqwest::Body::wrap_stream(stream));
+                let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+                match resp.status() {
+                    StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(Uploaded::Pushed),
+                    // GHCR sometimes forgets sessions under load: start over.
+                    StatusCode::NOT_FOUND => Err(Step::Retry {
+                        reason: format!("{what}: upload session lost (404)"),
+                        after: None,
+                    }),
+                    StatusCode::BAD_REQUEST => {
+                        let body = self.body(resp).await.unwrap_or_default();
+                        let summary = error_summary(&body);
+                        if summary.contains("DIGEST_INVALID") {
+                            Err(Step::Fatal(anyhow!(
+                                "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
+                            )))
+                        } else {
+                            Err(Step::Fatal(anyhow!("{what}: 400 Bad Request{summary}")))
+                        }
+                    }
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+
+    fn location(&self, resp: &reqwest::Response) -> Option<Url> {
+        let loc = resp
+            .headers()
+            .get(reqwest::header::LOCATION)?
+            .to_str()
+            .ok()?;
+        self.base.join(loc).ok()
+    }
+
+    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
+    pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
+        let what = format!(
+            "check manifest {}",
+            display_ref(&self.name, repo, reference)
+        );
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::HEAD, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                match resp.status() {
+                    s if s.is_success() => Ok(resp
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .or_else(|| reference.parse().ok())),
+                    StatusCode::NOT_FOUND => Ok(None),
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+
+    /// `PUT /v2/<repo>/manifests/<reference>` with the exact bytes whose digest is `digest`.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &bytes::Bytes,
+        digest: &Digest,
+    ) -> Result<()> {
+        let what = format!("push manifest {}", display_ref(&self.name, repo, reference));
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::PUT, url.clone(), &auth)
+                .header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(bytes.clone());
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let echoed = resp
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                match echoed {
+                    Some(d) if d != digest.as_str() => Err(Step::Fatal(anyhow!(
+                        "{what}: the registry stored digest {d}, expected {digest}"
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// `GET /v2/<repo>/manifests/<digest>`: `(media type, bytes)`, checked against the digest.
+    pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
+        let what = format!("fetch manifest {}/{repo}@{}", self.name, short(digest));
+        let url = self.url(&format!("v2/{repo}/manifests/{digest}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::GET, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let media = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = self.body(resp).await?;
+                if Digest::of(&body) != *digest {
+                    return Err(Step::Fatal(anyhow!(
+                        "{what}: content does not match its digest"
+                    )));
+                }
+                Ok((media, body.to_vec()))
+            }
+        })
+        .await
+    }
+
+    /// Whether these credentials may push to `repo` (for `login-check`).
+    pub async fn check_login(&self, repo: &str) -> LoginStatus {
+        let header = match self.authorization(repo, true).await {
+            Ok(h) => h,
+            Err(e) => return LoginStatus::Refused(self.scrub(&format!("{e:#}"))),
+        };
+        let is_bearer = header
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("Bearer "));
+        if is_bearer {
+            let token = header
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            return LoginStatus::Token {
+                push: token_grants_push(token, repo),
+            };
+        }
+        let req = self.request(Method::GET, self.url("v2/"), &header);
+        match self.send(req, None).await {
+            Ok(resp) if resp.status().is_success() => {
+                if header.is_some() {
+                    LoginStatus::BasicAccepted
+                } else {
+                    LoginStatus::Open
+                }
+            }
+            Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                LoginStatus::Refused(if header.is_some() {
+                    format!(
+                        "401: the credentials from {} were refused",
+                        self.creds.source
+                    )
+                } else {
+                    "401: credentials required, none found".into()
+                })
+            }
+            Ok(resp) => LoginStatus::Refused(format!("/v2/ answered {}", resp.status())),
+            Err(Step::Retry { reason, .. }) | Err(Step::Unauthorized(reason)) => {
+                LoginStatus::Refused(self.scrub(&reason))
+            }
+            Err(Step::Fatal(e)) => LoginStatus::Refused(self.scrub(&format!("{e:#}"))),
+        }
+    }
+}
+
+/// Last time bytes moved for a request (shared with its body stream).
+#[derive(Clone)]
+pub struct Activity(Arc<AtomicU64>, Instant);
+
+impl Activity {
+    pub fn new() -> Activity {
+        Activity(Arc::new(AtomicU64::new(0)), Instant::now())
+    }
+
+    pub fn touch(&self) {
+        self.0
+            .store(self.1.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn idle(&self) -> Duration {
+        self.1
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity::new()
+    }
+}
+
+fn sensitive(v: &str) -> Result<HeaderValue> {
+    let mut h = HeaderValue::from_str(v)
+        .map_err(|_| anyhow!("credentials contain characters not allowed in an HTTP header"))?;
+    h.set_sensitive(true);
+    Ok(h)
+}
+
+/// `host/repo:tag` or `host/repo@<digest12>`, for logs.
+fn display_ref(host: &str, repo: &str, reference: &str) -> String {
+    match reference.strip_prefix("sha256:") {
+        Some(hex) => format!("{host}/{repo}@{}", &hex[..hex.len().min(12)]),
+        None => format!("{host}/{repo}:{reference}"),
+    }
+}
+
+/// First 12 hex characters of a digest, for logs.
+pub fn short(d: &Digest) -> &str {
+    &d.hex()[..12]
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// `: CODE message` from a registry error body (`{"errors":[{"code","message"}]}`), short.
+pub fn error_summary(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        return if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", text.chars().take(200).collect::<String>())
+        };
+    };
+    let parts: Vec<String> = v["errors"]
+        .as_array()
+        .map(|errs| {
+            errs.iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["code"].as_str().unwrap_or_default(),
+                        e["message"].as_str().unwrap_or_default()
+                    )
+                    .trim()
+                    .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ": {}",
+            parts.join("; ").chars().take(300).collect::<String>()
+        )
+    }
+}
+
+/// Exponential backoff with ±25 % jitter: `base · 2^(try-1)`, capped at `cap`.
+pub fn backoff(try_no: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << (try_no.saturating_sub(1)).min(16));
+    let d = exp.min(cap);
+    // Jitter from the clock (no RNG needed): a factor in [0.75, 1.25).
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos() as u64);
+    let mix = nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54; // 0..1024
+    d.mul_f64(0.75 + mix as f64 / 2048.0)
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = parse_http_date(v)?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(v: &str) -> Option<SystemTime> {
+    let rest = v.split_once(", ")?.1;
+    let mut it = rest.split_whitespace();
+    let day: u64 = it.next()?.parse().ok()?;
+    let month = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if it.next()? != "GMT" || day == 0 || day > 31 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + (h * 3600 + m * 60 + s) as i64;
+    u64::try_from(secs)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// Whether a JWT bearer token's `access` claim grants `push` on `repo`; `None` for opaque
+/// tokens. The token is only decoded, never printed.
+pub fn token_grants_push(token: &str, repo: &str) -> Option<bool> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let access = claims["access"].as_array()?;
+    Some(access.iter().any(|a| {
+        a["type"] == "repository"
+            && a["name"] == repo
+            && a["actions"]
+                .as_array()
+                .is_some_and(|acts| acts.iter().any(|x| x == "push" || x == "*"))
+    }))
+}
+
+/// Splits a PEM bundle into single certificates (oci-client wants one per entry).
+fn split_pem(pem: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN CERTIFICATE-----") {
+            cur.clear();
+        }
+        cur.push_str(line);
+        cur.push('\n');
+        if line.starts_with("-----END CERTIFICATE-----") {
+            out.push(std::mem::take(&mut cur).into_bytes());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_770); // Sun, 06 Nov 1994 08:49:30 GMT
+        assert_eq!(parse_retry_after("1", now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        // A date in the past: retry now.
+        assert_eq!(
+            parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now),
+            None
+        );
+        assert_eq!(
+            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(UNIX_EPOCH)
+        );
+        assert_eq!(
+            parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(UNIX_EPOCH + Duration::from_secs(951_825_600))
+        );
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let base = Duration::from_millis(100);
+        let cap = Duration::from_secs(2);
+        for (try_no, nominal) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1600), (9, 2000)] {
+            let d = backoff(try_no, base, cap).as_millis() as u64;
+            assert!(
+                d >= nominal * 3 / 4 && d <= nominal * 5 / 4,
+                "try {try_no}: {d} ms vs {nominal}"
+            );
+        }
+        assert!(backoff(40, base, cap) <= Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn registry_errors_summarise() {
+        let body = br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#;
+        assert_eq!(error_summary(body), ": TOOMANYREQUESTS slow down");
+        assert_eq!(error_summary(b""), "");
+        assert_eq!(error_summary(b"plain text"), ": plain text");
+    }
+
+    #[test]
+    fn jwt_push_claims() {
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = |claims: &str| format!("{}.{}.sig", enc("{}"), enc(claims));
+        let push =
+            r#"{"access":[{"type":"repository","name":"org/app","actions":["pull","push"]}]}"#;
+        let pull = r#"{"access":[{"type":"repository","name":"org/app","actions":["pull"]}]}"#;
+        assert_eq!(token_grants_push(&token(push), "org/app"), Some(true));
+        assert_eq!(token_grants_push(&token(pull), "org/app"), Some(false));
+        assert_eq!(token_grants_push(&token(push), "org/other"), Some(false));
+        assert_eq!(token_grants_push("opaque-token", "org/app"), None);
+    }
+
+    #[test]
+    fn pem_bundles_split() {
+        let one = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n";
+        let two = format!("# comment\n{one}{one}");
+        assert_eq!(split_pem(two.as_bytes()).len(), 2);
+        assert_eq!(split_pem(b"nothing").len(), 0);
+    }
+}
