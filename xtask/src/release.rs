@@ -35,6 +35,13 @@ pub fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> 
     }
     let report = build::build_with(ws, &opts)?;
     print!("{}", render(&report, Some(args.dry_run)));
+    if let Some(compose) = &ws.plan.compose {
+        // Said plainly rather than skipped silently: the stage is not part of stevedore yet.
+        eprintln!(
+            "note: [compose] is configured ({}), but publishing the compose artifact is not implemented yet: it is not built or pushed by this release",
+            compose.repository
+        );
+    }
     if args.dry_run {
         println!("dry run: nothing was pushed");
         return Ok(());

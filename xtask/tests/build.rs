@@ -2,138 +2,16 @@
 //! Dockerfile (buildah) images for two platforms, reproducibility across builds and clones,
 //! and failures that name the image, the platform and the cause while leaving the layout valid.
 
+mod support;
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
+use support::{git, have, output_text, xtask, Repo};
 use xtask::build::layout::Layout;
 use xtask::oci::{Descriptor, ImageConfig, Index, Manifest, MEDIA_INDEX};
-
-struct Repo {
-    dir: tempfile::TempDir,
-}
-
-impl Repo {
-    /// A git repository with `files` (path, contents), committed and tagged `v1.2.3`.
-    fn new(files: &[(&str, &str)]) -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        for (path, text) in files {
-            repo.write(path, text);
-        }
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["add", "-A"]);
-        repo.git(&["commit", "-q", "-m", "release"]);
-        repo.git(&["tag", "v1.2.3"]);
-        repo
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        git(self.path(), args)
-    }
-
-    fn xtask(&self, args: &[&str]) -> Output {
-        xtask(self.path(), args, &[])
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00Z")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Runs a command with a time limit, capturing its output.
-fn run_limited(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("command starts");
-    let pump = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = pump(Box::new(child.stdout.take().unwrap()));
-    let err = pump(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-            panic!("{cmd:?} took more than {limit:?}; stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-/// Runs the xtask binary with `-C dir`, CI variables removed, `env` added.
-fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C").arg(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_") || k.starts_with("STEVEDORE_") || k == "CI" {
-            cmd.env_remove(&k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_limited(cmd, Duration::from_secs(300))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// The layout is valid: `index.json` parses, every blob it reaches exists and matches its
 /// digest, and no temp file is left anywhere in it.
@@ -170,6 +48,15 @@ fn assert_layout_valid(dir: &Path) {
             }
         }
     }
+}
+
+/// The build driver's temp output (`target/stevedore/tmp`) is gone.
+fn assert_no_temp_left(repo: &Repo) {
+    let tmp = repo.path().join("target/stevedore/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// `(platform, manifest, config)` of each platform of the index named `name`.
@@ -246,16 +133,16 @@ fn native_and_dockerfile_images_for_two_platforms() {
     let mut files = APP_FILES.to_vec();
     files.push(("images/release.toml", &config));
     files.push(("web/Dockerfile", dockerfile));
-    let repo = Repo::new(&files);
+    let repo = Repo::release(&files);
     let sha = repo.git(&["rev-parse", "HEAD"]);
 
-    let out = repo.xtask(&["build", "--output", "out/oci"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = repo.xtask(&["build", "--output", "out/oci"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("[web linux/amd64,linux/arm64]"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("tool:1.2.3 index sha256:"), "{stdout}");
@@ -321,12 +208,7 @@ fn native_and_dockerfile_images_for_two_platforms() {
             }
         }
     }
-    // The driver's temp output is gone.
-    let tmp = repo.path().join("target/stevedore/tmp");
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_temp_left(&repo);
 }
 
 /// Must show 2: the native image, built twice and from a second clone, has one digest.
@@ -335,31 +217,31 @@ fn native_builds_are_reproducible_across_builds_and_clones() {
     let config = release_toml(NATIVE_IMAGE);
     let mut files = APP_FILES.to_vec();
     files.push(("images/release.toml", &config));
-    let repo = Repo::new(&files);
+    let repo = Repo::release(&files);
     let index_digest = |dir: &Path| -> String {
         let layout = Layout::open(&dir.join("target/stevedore/oci")).unwrap();
         layout.resolve("tool:1.2.3").unwrap().digest.to_string()
     };
 
-    let out = repo.xtask(&["build"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = repo.xtask(&["build"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     let first = index_digest(repo.path());
 
     let start = Instant::now();
-    let out = repo.xtask(&["build"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = repo.xtask(&["build"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("layer unchanged"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     eprintln!("rebuild took {:?}", start.elapsed());
     assert_eq!(index_digest(repo.path()), first, "rebuild");
 
     // Without the cache (a fresh compression) and without the layout: same digest.
     std::fs::remove_dir_all(repo.path().join("target")).unwrap();
-    let out = repo.xtask(&["build"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = repo.xtask(&["build"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(index_digest(repo.path()), first, "fresh build");
 
     let clone = tempfile::tempdir().unwrap();
@@ -370,7 +252,7 @@ fn native_builds_are_reproducible_across_builds_and_clones() {
     );
     git(&dest, &["checkout", "-q", "v1.2.3"]);
     let out = xtask(&dest, &["build"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(index_digest(&dest), first, "second clone");
     assert_layout_valid(&dest.join("target/stevedore/oci"));
 }
@@ -418,12 +300,12 @@ fn failures_name_image_platform_and_cause() {
     files.push(("bad/Dockerfile", "FROMM scratch\nCOPY nothing /\n"));
     files.push(("run/Dockerfile", "FROM scratch\nRUN exit 3\n"));
     files.push(("web/Dockerfile", "FROM scratch\nCOPY bin/amd64/app /app\n"));
-    let repo = Repo::new(&files);
+    let repo = Repo::release(&files);
     let layout_dir = repo.path().join("target/stevedore/oci");
 
     // A good image first: failures must leave it named and intact.
-    let out = repo.xtask(&["build", "--image", "tool"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = repo.xtask(&["build", "--image", "tool"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     let good = Layout::open(&layout_dir)
         .unwrap()
         .resolve("tool:1.2.3")
@@ -431,7 +313,11 @@ fn failures_name_image_platform_and_cause() {
 
     let fail = |args: &[&str], env: &[(&str, &str)]| -> String {
         let out = xtask(repo.path(), args, env);
-        assert!(!out.status.success(), "expected a failure: {}", text(&out));
+        assert!(
+            !out.status.success(),
+            "expected a failure: {}",
+            output_text(&out)
+        );
         assert_layout_valid(&layout_dir);
         let layout = Layout::open(&layout_dir).unwrap();
         assert_eq!(layout.resolve("tool:1.2.3").unwrap(), good);
@@ -517,7 +403,7 @@ fn failures_name_image_platform_and_cause() {
         &["release", "--dry-run", "--image", "no-builder"],
         &env,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_names(
         &String::from_utf8_lossy(&out.stdout),
         &[
@@ -550,11 +436,7 @@ fn failures_name_image_platform_and_cause() {
             "| ",
         ],
     );
-    let tmp = repo.path().join("target/stevedore/tmp");
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_temp_left(&repo);
 }
 
 /// A base image from an OCI layout on disk: its layer is re-used untouched, its config
@@ -569,11 +451,11 @@ fn native_image_on_an_oci_layout_base() {
     );
     let mut files = APP_FILES.to_vec();
     files.push(("images/release.toml", &config));
-    let repo = Repo::new(&files);
-    let out = repo.xtask(&["build", "--image", "base"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = repo.xtask(&["build", "--image", "top"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let repo = Repo::release(&files);
+    let out = repo.xtask(&["build", "--image", "base"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = repo.xtask(&["build", "--image", "top"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
     let layout = Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
     let base = platforms(&layout, "base:1.2.3");
     let top = platforms(&layout, "top:1.2.3");

@@ -7,69 +7,11 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn run_limited(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let pump = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = pump(Box::new(child.stdout.take().unwrap()));
-    let err = pump(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-            panic!("{cmd:?} took more than {limit:?}; stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::{git, have, output_text, run_limited, xtask_command};
 
 /// A fresh repository holding this workspace's files as they are now (tracked and untracked,
 /// not ignored): what a clone of the next commit would hold. Tagged `v1.2.3`.
@@ -89,15 +31,6 @@ fn fresh_copy(dest: &Path) {
     git(dest, &["add", "-A"]);
     git(dest, &["commit", "-q", "-m", "fresh"]);
     git(dest, &["tag", "v1.2.3"]);
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// dockerd on a private socket and data root; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -174,16 +107,13 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
     fresh_copy(ws.path());
     let cargo_dir: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stevedore-e2e-cargo");
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C").arg(ws.path()).args(["release", "--dry-run"]);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_") || k == "CI" {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env("STEVEDORE_CARGO_TARGET_DIR", &cargo_dir);
+    let cmd = xtask_command(
+        ws.path(),
+        &["release", "--dry-run"],
+        &[("STEVEDORE_CARGO_TARGET_DIR", cargo_dir.to_str().unwrap())],
+    );
     let out = run_limited(cmd, Duration::from_secs(1200));
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
         "IMAGE",
@@ -193,12 +123,16 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
         "would push docker.io/stevedore/stevedore:1",
         "dry run: nothing was pushed",
     ] {
-        assert!(stdout.contains(want), "{want:?} missing:\n{}", text(&out));
+        assert!(
+            stdout.contains(want),
+            "{want:?} missing:\n{}",
+            output_text(&out)
+        );
     }
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("[stevedore linux/amd64]"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let arm64_built = stdout.contains("stevedore  linux/arm64  sha256:");
     assert!(
@@ -230,14 +164,14 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
     assert!(
         pull.status.success(),
         "docker pull: {}\n{}",
-        text(&pull),
+        output_text(&pull),
         dockerd.log()
     );
     let run = dockerd.docker(&["run", "--rm", "--network", "none", &image, "--version"]);
     assert!(
         run.status.success(),
         "docker run: {}\n{}",
-        text(&run),
+        output_text(&run),
         dockerd.log()
     );
     assert_eq!(
@@ -257,7 +191,7 @@ fn release_builds_then_publishes() {
     let prefix = format!("{}/demo", registry.host);
     let ws = support::Workspace::new(&[prefix], &["hello"], "");
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("hello  linux/arm64  sha256:"), "{stdout}");
     assert_eq!(registry.tags("demo/hello"), support::TAGS);

@@ -1,28 +1,24 @@
 //! The foundation from outside: `cargo xtask tags|plan|version` on real git repositories made
 //! by the tests, locally and under GitHub Actions variables.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::Value;
+use support::{output_text, xtask, Repo};
 
 const SEMVER_RULES: &str = r#"tags = ["type=semver,pattern=v{{version}}", "type=semver,pattern={{major}}.{{minor}}", "type=semver,pattern={{major}}"]"#;
 
-struct Repo {
-    dir: tempfile::TempDir,
-}
-
-impl Repo {
-    /// A git repository with a valid config (one Dockerfile image) and one commit.
-    fn new(tag_rules: &str) -> Repo {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repo { dir };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.write("app/Dockerfile", "FROM scratch\nCOPY . /\n");
-        repo.write(
-            "images/release.toml",
-            &format!(
-                r#"[release]
+/// A git repository with a valid config (one Dockerfile image) and one commit.
+fn new_repo(tag_rules: &str) -> Repo {
+    let repo = Repo::init();
+    repo.write("app/Dockerfile", "FROM scratch\nCOPY . /\n");
+    repo.write(
+        "images/release.toml",
+        format!(
+            r#"[release]
 name = "votive"
 registries = ["ghcr.io/oxilith", "docker.io/oxilith"]
 platforms = ["linux/amd64", "linux/arm64"]
@@ -33,80 +29,21 @@ latest = "auto"
 dockerfile = "app/Dockerfile"
 context = "app"
 "#
-            ),
-        );
-        repo.commit("first");
-        repo
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let p = self.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00Z")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    fn commit(&self, msg: &str) {
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
-    }
-
-    fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"])
-    }
-
-    fn xtask(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        xtask(self.path(), args, env)
-    }
-
-    fn tags_json(&self, env: &[(&str, &str)]) -> Value {
-        let out = self.xtask(&["tags", "--json"], env);
-        assert!(out.status.success(), "tags --json failed: {}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
+        ),
+    );
+    repo.commit("first");
+    repo
 }
 
-fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.arg("-C").arg(dir).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("SOURCE_DATE_EPOCH");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// `tags --json` in `repo`, parsed.
+fn tags_json(repo: &Repo, env: &[(&str, &str)]) -> Value {
+    let out = repo.xtask(&["tags", "--json"], env);
+    assert!(
+        out.status.success(),
+        "tags --json failed: {}",
+        output_text(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn tags(v: &Value) -> Vec<String> {
@@ -129,7 +66,7 @@ fn valid_tag(t: &str) -> bool {
 
 /// A repository with `v2.0.0` on an older commit and `head_tag` on HEAD.
 fn tagged(head_tag: &str, older: &[&str]) -> Repo {
-    let repo = Repo::new(SEMVER_RULES);
+    let repo = new_repo(SEMVER_RULES);
     for t in older {
         repo.git(&["tag", t]);
     }
@@ -153,7 +90,7 @@ fn semver_floating_tags_follow_the_highest_version() {
     ];
     for (head, older, want) in cases {
         let repo = tagged(head, older);
-        let v = repo.tags_json(&[]);
+        let v = tags_json(&repo, &[]);
         assert_eq!(tags(&v), *want, "HEAD tagged {head}, older tags {older:?}");
         let version = head.trim_start_matches('v');
         assert_eq!(v["version"], *version);
@@ -171,7 +108,7 @@ fn semver_floating_tags_follow_the_highest_version() {
 fn version_command_prints_the_release_version() {
     let repo = tagged("v1.2.3", &[]);
     let out = repo.xtask(&["version"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.2.3");
 
     repo.commit("after the tag");
@@ -185,36 +122,42 @@ fn github_actions_gives_the_same_tags_as_git() {
     // Tag push.
     let repo = tagged("v1.2.3", &["v2.0.0"]);
     let sha = repo.head();
-    let local = repo.tags_json(&[]);
+    let local = tags_json(&repo, &[]);
     // In Actions the checkout is detached: the same answer must come from the variables.
     repo.git(&["checkout", "-q", "--detach"]);
-    let gh = repo.tags_json(&[
-        ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_EVENT_NAME", "push"),
-        ("GITHUB_REF", "refs/tags/v1.2.3"),
-        ("GITHUB_SHA", &sha),
-    ]);
+    let gh = tags_json(
+        &repo,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/tags/v1.2.3"),
+            ("GITHUB_SHA", &sha),
+        ],
+    );
     assert_eq!(gh["tags"], local["tags"]);
     assert_eq!(gh["images"], local["images"]);
     assert_eq!(gh["version"], local["version"]);
 
     // Branch push, with branch and sha rules.
-    let repo = Repo::new(
+    let repo = new_repo(
         r#"tags = ["type=ref,event=branch", "type=sha,prefix={{branch}}-,enable={{is_default_branch}}"]"#,
     );
     let sha = repo.head();
-    let local = repo.tags_json(&[]);
+    let local = tags_json(&repo, &[]);
     assert_eq!(
         tags(&local),
         vec!["main".to_string(), format!("main-{}", &sha[..7])]
     );
     repo.git(&["checkout", "-q", "--detach"]);
-    let gh = repo.tags_json(&[
-        ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_EVENT_NAME", "push"),
-        ("GITHUB_REF", "refs/heads/main"),
-        ("GITHUB_SHA", &sha),
-    ]);
+    let gh = tags_json(
+        &repo,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("GITHUB_SHA", &sha),
+        ],
+    );
     assert_eq!(gh["tags"], local["tags"]);
 }
 
@@ -233,7 +176,7 @@ fn github_outputs_are_written() {
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let written = std::fs::read_to_string(&out_file).unwrap();
     assert!(written.contains("version=1.2.3\n"), "{written}");
     assert!(written.contains("tags<<"), "{written}");
@@ -243,9 +186,9 @@ fn github_outputs_are_written() {
 
 #[test]
 fn branch_names_become_valid_tags() {
-    let repo = Repo::new(r#"tags = ["type=ref,event=branch"]"#);
+    let repo = new_repo(r#"tags = ["type=ref,event=branch"]"#);
     repo.git(&["checkout", "-q", "-b", "feature/Login#12"]);
-    let v = repo.tags_json(&[]);
+    let v = tags_json(&repo, &[]);
     let t = tags(&v);
     assert_eq!(t.len(), 1, "{v}");
     assert!(valid_tag(&t[0]), "{t:?}");
@@ -255,7 +198,7 @@ fn branch_names_become_valid_tags() {
     let long = format!("feature/{}", "x".repeat(192));
     assert_eq!(long.len(), 200);
     repo.git(&["checkout", "-q", "-b", &long]);
-    let v = repo.tags_json(&[]);
+    let v = tags_json(&repo, &[]);
     let t = tags(&v);
     assert_eq!(t.len(), 1, "{v}");
     assert!(t[0].len() <= 128, "{} chars", t[0].len());
@@ -265,14 +208,13 @@ fn branch_names_become_valid_tags() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("rewritten"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 }
 
 #[test]
 fn pull_requests_use_the_head_commit_and_branch() {
-    let repo =
-        Repo::new(r#"tags = ["type=ref,event=pr", "type=sha", "type=raw,value={{branch}}"]"#);
+    let repo = new_repo(r#"tags = ["type=ref,event=pr", "type=sha", "type=raw,value={{branch}}"]"#);
     let head = repo.head();
     let event = repo.path().join("event.json");
     std::fs::write(
@@ -282,15 +224,18 @@ fn pull_requests_use_the_head_commit_and_branch() {
         ),
     )
     .unwrap();
-    let v = repo.tags_json(&[
-        ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_EVENT_NAME", "pull_request"),
-        ("GITHUB_REF", "refs/pull/42/merge"),
-        ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
-        ("GITHUB_HEAD_REF", "feat/x"),
-        ("GITHUB_BASE_REF", "main"),
-        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
-    ]);
+    let v = tags_json(
+        &repo,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REF", "refs/pull/42/merge"),
+            ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
+            ("GITHUB_HEAD_REF", "feat/x"),
+            ("GITHUB_BASE_REF", "main"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+        ],
+    );
     assert_eq!(
         tags(&v),
         vec![
@@ -302,13 +247,13 @@ fn pull_requests_use_the_head_commit_and_branch() {
 }
 
 fn config_error(edit: impl Fn(&str) -> String) -> String {
-    let repo = Repo::new(SEMVER_RULES);
+    let repo = new_repo(SEMVER_RULES);
     let path = repo.path().join("images/release.toml");
     let text_now = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, edit(&text_now)).unwrap();
     let out = repo.xtask(&["tags", "--json"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(out.stdout.is_empty(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(out.stdout.is_empty(), "{}", output_text(&out));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(err.contains("images/release.toml"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -370,11 +315,11 @@ fn workspaces_without_git_history_get_clear_answers() {
             root.parent().unwrap().to_str().unwrap(),
         )],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not inside a git repository"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     Command::new("git")
@@ -383,27 +328,27 @@ fn workspaces_without_git_history_get_clear_answers() {
         .status()
         .unwrap();
     let out = xtask(&root, &["tags"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no commits yet"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     let out = xtask(&root, &["tags", "--no-such-flag"], &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
 
     let missing = root.join("nowhere");
     let out = xtask(&missing, &["tags"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
 }
 
 #[test]
 fn detached_head_builds_commit_tags_only() {
-    let repo = Repo::new(r#"tags = ["type=ref,event=branch", "type=sha,format=long"]"#);
+    let repo = new_repo(r#"tags = ["type=ref,event=branch", "type=sha,format=long"]"#);
     let sha = repo.head();
     repo.git(&["checkout", "-q", "--detach"]);
-    let v = repo.tags_json(&[]);
+    let v = tags_json(&repo, &[]);
     assert_eq!(tags(&v), vec![format!("sha-{sha}")]);
 }
 
@@ -411,7 +356,7 @@ fn detached_head_builds_commit_tags_only() {
 fn plan_json_has_the_documented_shape() {
     let repo = tagged("v1.2.3", &[]);
     let out = repo.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["schema"], 1);
     assert_eq!(plan["version"], "1.2.3");

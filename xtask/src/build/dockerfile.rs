@@ -263,6 +263,13 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                 cmd.args(args)
                     .current_dir(&ctx.root)
                     .env("SOURCE_DATE_EPOCH", req.epoch.to_string());
+                // buildah refuses to run when DOCKER_CONFIG names a folder without a
+                // config.json; no credentials are needed then, so do not pass it on.
+                if std::env::var_os("DOCKER_CONFIG")
+                    .is_some_and(|d| !Path::new(&d).join("config.json").is_file())
+                {
+                    cmd.env_remove("DOCKER_CONFIG");
+                }
                 cmd
             };
             let cleanup = Cleanup {

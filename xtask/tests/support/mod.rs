@@ -384,12 +384,73 @@ pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Test workspaces and layouts
+// Test repositories, workspaces and the xtask binary
+
+/// A git repository in a temp dir (removed when dropped). Commits made with [`git`] have a
+/// fixed author, committer and date (2024-05-01T12:00:00Z).
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// An empty repository (`git init -b main`), no commit yet.
+    pub fn init() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A repository holding `files` (`(relative path, contents)`), committed ("release") and
+    /// tagged `v1.2.3`.
+    pub fn release<T: AsRef<[u8]>>(files: &[(&str, T)]) -> Repo {
+        let repo = Repo::init();
+        for (rel, contents) in files {
+            repo.write(rel, contents);
+        }
+        repo.commit("release");
+        repo.git(&["tag", "v1.2.3"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (and its parent directories) under the repository.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+
+    /// Runs git here; returns its trimmed stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        git(self.path(), args)
+    }
+
+    /// Commits everything (`add -A`), even when nothing changed.
+    pub fn commit(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+
+    /// The full sha of HEAD.
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Runs `cargo xtask -C <here> ARGS` (see [`xtask`]).
+    pub fn xtask(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        xtask(self.path(), args, env)
+    }
+}
 
 /// A git repository holding `images/release.toml`, tagged `v1.2.3` (so the version is
-/// `1.2.3` and the tags are `v1.2.3`, `1.2`, `1`, `latest`).
+/// `1.2.3` and the tags are `v1.2.3`, `1.2`, `1`, `latest`). Derefs to its [`Repo`].
 pub struct Workspace {
-    pub dir: tempfile::TempDir,
+    pub repo: Repo,
 }
 
 pub const VERSION: &str = "1.2.3";
@@ -409,15 +470,6 @@ impl Workspace {
         extra: &str,
         files: &[(&str, &[u8])],
     ) -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace { dir };
-        ws.write("files/hello.txt", "hello\n");
-        for (rel, bytes) in files {
-            let p = ws.path().join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, bytes).unwrap();
-        }
-        ws.write(".gitignore", "target/\n");
         let regs: Vec<String> = registries.iter().map(|r| format!("{r:?}")).collect();
         let mut toml = format!(
             "[release]\nname = \"demo\"\nregistries = [{}]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
@@ -430,74 +482,133 @@ impl Workspace {
                 "\n[images.{name}]\nnative = {{ files = [{{ src = \"files/hello.txt\", dst = \"/hello.txt\" }}] }}\n"
             ));
         }
-        ws.write("images/release.toml", &toml);
-        ws.git(&["init", "-q", "-b", "main"]);
-        ws.git(&["add", "-A"]);
-        ws.git(&["commit", "-q", "-m", "release"]);
-        ws.git(&["tag", "v1.2.3"]);
-        ws
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn write(&self, rel: &str, text: &str) {
-        let p = self.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00Z")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        let mut all: Vec<(&str, &[u8])> = vec![("files/hello.txt", b"hello\n")];
+        all.extend_from_slice(files);
+        all.push((".gitignore", b"target/\n"));
+        all.push(("images/release.toml", toml.as_bytes()));
+        Workspace {
+            repo: Repo::release(&all),
+        }
     }
 
     /// The default layout directory (`target/stevedore/oci`).
     pub fn layout(&self) -> Layout {
         Layout::create(&self.path().join("target/stevedore/oci")).unwrap()
     }
+}
 
-    /// Runs `cargo xtask ARGS` here with a clean environment (no CI, no docker config unless
-    /// given in `env`).
-    pub fn xtask(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        xtask(self.path(), args, env)
+impl std::ops::Deref for Workspace {
+    type Target = Repo;
+
+    fn deref(&self) -> &Repo {
+        &self.repo
     }
 }
 
-/// Runs the xtask binary in `dir`. CI variables and docker credentials of the machine running
-/// the tests are removed; `env` adds variables.
-pub fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// Runs git in `dir` with a fixed author, committer and date (2024-05-01T12:00:00Z); asserts
+/// success and returns the trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00Z")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A docker config directory that does not exist: no credentials of the machine running the
+/// tests are read (stevedore, and the buildah it drives, must cope with it).
+pub fn no_docker_credentials() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-docker-credentials-here")
+}
+
+/// The xtask binary with `-C dir` and `args`. CI variables, stevedore settings,
+/// `SOURCE_DATE_EPOCH` and docker credentials of the machine running the tests are removed
+/// (`DOCKER_CONFIG` is [`no_docker_credentials`]); `env` adds variables.
+pub fn xtask_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.current_dir(dir).args(args).stdin(Stdio::null());
+    cmd.arg("-C").arg(dir).args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("GITHUB_")
             || k.starts_with("STEVEDORE_")
             || k == "CI"
             || k == "DOCKER_CONFIG"
             || k == "RUNNER_TEMP"
+            || k == "SOURCE_DATE_EPOCH"
         {
             cmd.env_remove(&k);
         }
     }
     // Never read the real ~/.docker/config.json.
-    cmd.env("DOCKER_CONFIG", dir.join(".no-docker-config"));
+    cmd.env("DOCKER_CONFIG", no_docker_credentials());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    cmd
 }
+
+/// Runs [`xtask_command`] with a time limit of 300 s.
+pub fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_limited(xtask_command(dir, args, env), Duration::from_secs(300))
+}
+
+/// Runs a command (stdin closed) with a time limit, capturing its output; panics with its
+/// stderr when it takes longer.
+pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let pump = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = pump(Box::new(child.stdout.take().unwrap()));
+    let err = pump(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+            panic!("{cmd:?} took more than {limit:?}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Whether `tool --version` runs and succeeds.
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated layouts
 
 /// Deterministic, incompressible bytes (xorshift).
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
