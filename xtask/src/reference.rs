@@ -95,6 +95,112 @@ impl fmt::Display for RegistryPrefix {
     }
 }
 
+/// An image reference as `docker pull` reads it: `alpine:3.20` is
+/// `docker.io/library/alpine:3.20`, `ghcr.io/o/r:tag`, `host:port/repo@sha256:…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Canonical host (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
+    pub host: String,
+    /// Repository path on the host (`library/alpine`).
+    pub repository: String,
+    /// The tag, when one is written; `latest` when neither a tag nor a digest is.
+    pub tag: Option<String>,
+    pub digest: Option<crate::oci::Digest>,
+}
+
+impl ImageRef {
+    /// Parses and normalises a reference, with the host rules of [`RegistryPrefix::parse`].
+    pub fn parse(s: &str) -> Result<ImageRef, String> {
+        let s = s.trim();
+        let (name, digest) = match s.split_once('@') {
+            Some((n, d)) => (
+                n,
+                Some(
+                    d.parse::<crate::oci::Digest>()
+                        .map_err(|e| format!("{s:?}: {e}"))?,
+                ),
+            ),
+            None => (s, None),
+        };
+        // A tag is after the last `:` that follows the last `/` (`host:port/repo` has none).
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let (name, tag) = match last.rsplit_once(':') {
+            Some((_, t)) => (&name[..name.len() - t.len() - 1], Some(t.to_string())),
+            None => (name, None),
+        };
+        if let Some(t) = &tag {
+            if !is_valid_tag(t) {
+                return Err(format!(
+                    "{s:?}: invalid tag {t:?} (a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+                ));
+            }
+        }
+        let prefix = RegistryPrefix::parse(name)?;
+        if prefix.namespace.is_empty() {
+            return Err(format!(
+                "{s:?}: no repository after the registry host (write e.g. \"{}/repo:tag\")",
+                prefix.host
+            ));
+        }
+        // The whole path is the repository: `library/` applies to one-component Hub names.
+        let host = RegistryPrefix {
+            host: prefix.host,
+            namespace: String::new(),
+        };
+        let repository = host.repository(&prefix.namespace);
+        let tag = match (tag, &digest) {
+            (None, None) => Some("latest".to_string()),
+            (t, _) => t,
+        };
+        Ok(ImageRef {
+            host: host.host,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The registry this image lives in (no namespace).
+    pub fn registry(&self) -> RegistryPrefix {
+        RegistryPrefix {
+            host: self.host.clone(),
+            namespace: String::new(),
+        }
+    }
+
+    /// The host the registry API is reached at (`registry-1.docker.io` for Docker Hub).
+    pub fn api_host(&self) -> String {
+        self.registry().api_host().to_string()
+    }
+
+    /// What to ask the registry for: the digest when one is written, else the tag.
+    pub fn reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        }
+    }
+
+    /// `host/repository`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.host, self.repository)
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
 /// `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
 pub fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
@@ -281,6 +387,67 @@ mod tests {
         }
         for h in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com"] {
             assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn image_refs_parse_like_docker() {
+        let r = ImageRef::parse("alpine:3.20").unwrap();
+        assert_eq!(r.host, "docker.io");
+        assert_eq!(r.repository, "library/alpine");
+        assert_eq!(r.tag.as_deref(), Some("3.20"));
+        assert_eq!(r.digest, None);
+        assert_eq!(r.api_host(), "registry-1.docker.io");
+        assert_eq!(r.to_string(), "docker.io/library/alpine:3.20");
+        assert_eq!(r.reference(), "3.20");
+
+        let r = ImageRef::parse("alpine").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/alpine:latest");
+        let r = ImageRef::parse("index.docker.io/org/app").unwrap();
+        assert_eq!(r.to_string(), "docker.io/org/app:latest");
+        let r = ImageRef::parse("org/app:v1").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str()),
+            ("docker.io", "org/app")
+        );
+
+        let r = ImageRef::parse("ghcr.io/o/r:tag").unwrap();
+        assert_eq!(r.host, "ghcr.io");
+        assert_eq!(r.repository, "o/r");
+        assert_eq!(r.api_host(), "ghcr.io");
+
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!("127.0.0.1:5000/repo@{d}")).unwrap();
+        assert_eq!(r.host, "127.0.0.1:5000");
+        assert_eq!(r.repository, "repo");
+        assert_eq!(r.tag, None);
+        assert_eq!(r.reference(), d);
+        assert!(r.registry().is_loopback());
+        let r = ImageRef::parse(&format!("localhost:5000/a/b:1@{d}")).unwrap();
+        assert_eq!(r.tag.as_deref(), Some("1"));
+        assert_eq!(r.reference(), d, "the digest wins over the tag");
+        assert_eq!(r.to_string(), format!("localhost:5000/a/b:1@{d}"));
+        let r = ImageRef::parse("localhost/app").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str()),
+            ("localhost", "app")
+        );
+    }
+
+    #[test]
+    fn bad_image_refs_are_rejected() {
+        for bad in [
+            "",
+            "Alpine:3",
+            "alpine:",
+            "alpine:-x",
+            "alpine@sha256:short",
+            "ghcr.io",
+            "localhost:5000",
+            "https://ghcr.io/x",
+            "ghcr.io/x//y",
+        ] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
     }
 

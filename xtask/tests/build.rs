@@ -288,7 +288,7 @@ fn failures_name_image_platform_and_cause() {
         ),
         broken(
             "registry-base",
-            "native = { files = [{ src = \"bin/amd64/app\", dst = \"/app\" }] }\nbase = \"registry.example/base:1\""
+            "native = { files = [{ src = \"bin/amd64/app\", dst = \"/app\" }] }\nbase = \"127.0.0.1:1/base:1\""
         ),
         broken(
             "no-builder",
@@ -353,9 +353,8 @@ fn failures_name_image_platform_and_cause() {
         &[
             "image registry-base",
             "linux/amd64",
-            "registry.example/base:1",
-            "not supported yet",
-            "oci:",
+            "127.0.0.1:1/base:1",
+            "cannot connect to registry",
         ],
     );
 

@@ -1,16 +1,20 @@
-//! Base images for the native builder: `scratch`, or an image in an OCI layout on disk
-//! (`oci:PATH[:REF]`), whose blobs are copied into our layout untouched.
+//! Base images for the native builder: `scratch`, an image in a registry (`alpine:3.20`,
+//! `ghcr.io/org/image:tag`, `host:port/repo@sha256:…`, pulled by digest through the cache
+//! layout of [`super::pull`]), or an image in an OCI layout on disk (`oci:PATH[:REF]`). The
+//! base's blobs are copied into our layout untouched.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use super::layout::Layout;
+use super::pull::Puller;
 use crate::oci::{
-    Descriptor, Digest, ImageConfig, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX,
-    MEDIA_MANIFEST,
+    Descriptor, Digest, ImageConfig, Index, Manifest, DOCKER_LAYER_GZIP, DOCKER_LIST,
+    DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST,
 };
 use crate::platform::Platform;
+use crate::reference::ImageRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {
@@ -20,7 +24,7 @@ pub enum Base {
         path: PathBuf,
         name: Option<String>,
     },
-    /// A registry reference: not supported yet.
+    /// A registry reference, as written (`alpine:3.20`).
     Registry(String),
 }
 
@@ -71,13 +75,25 @@ impl Base {
         }
     }
 
-    /// Resolves the base for `platform` and copies its blobs into `into`.
-    pub fn load(&self, platform: &Platform, into: &Layout) -> Result<BaseImage> {
+    /// Resolves the base for `platform` (pulling it with `pull` when it is in a registry) and
+    /// copies its blobs into `into`.
+    pub fn load(&self, platform: &Platform, into: &Layout, pull: &Puller) -> Result<BaseImage> {
         match self {
             Base::Scratch => Ok(BaseImage::default()),
-            Base::Registry(r) => bail!(
-                "base image {r:?} is a registry reference, and pulling a base image from a registry is not supported yet: export it into an OCI layout (skopeo copy docker://{r} oci:target/base:{r}) and set base = \"oci:target/base:{r}\", or use base = \"scratch\""
-            ),
+            Base::Registry(r) => {
+                let image = ImageRef::parse(r).map_err(|e| {
+                    anyhow!(
+                        "base image {e}: write a registry reference (alpine:3.20, ghcr.io/org/image:tag, host:port/repo@sha256:…), oci:PATH[:NAME] for an OCI layout, or scratch"
+                    )
+                })?;
+                let pulled = pull.pull(r, &image, platform)?;
+                let src = Layout::open(&pulled.layout)?;
+                let top = src.resolve(&pulled.name)?;
+                let mut base = load_from(&src, &top, r.trim(), platform, into)?;
+                base.name = Some(r.trim().to_string());
+                base.digest = Some(pulled.digest);
+                Ok(base)
+            }
             Base::Oci { path, name } => load_oci(path, name.as_deref(), platform, into),
         }
     }
@@ -119,21 +135,23 @@ fn load_oci(
         path.display(),
         name.map(|n| format!(":{n}")).unwrap_or_default()
     );
+    load_from(&src, &top, &shown, platform, into)
+}
+
+/// The `platform` image of `top` (an index or a manifest) in `src`, its blobs copied into
+/// `into`. `shown` names the base in messages.
+fn load_from(
+    src: &Layout,
+    top: &Descriptor,
+    shown: &str,
+    platform: &Platform,
+    into: &Layout,
+) -> Result<BaseImage> {
     let manifest_desc = match top.media_type.as_str() {
         MEDIA_INDEX | DOCKER_LIST => {
             let index: Index = src.read_json(&top.digest)?;
-            pick_platform(&index, platform).with_context(|| {
-                let have: Vec<String> = index
-                    .manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref())
-                    .map(|p| p.to_platform().to_string())
-                    .collect();
-                format!(
-                    "base image {shown} has no {platform} variant (it has: {})",
-                    have.join(", ")
-                )
-            })?
+            pick_platform(&index, platform)
+                .ok_or_else(|| anyhow!(no_variant(shown, &index, platform)))?
         }
         MEDIA_MANIFEST | DOCKER_MANIFEST => top.clone(),
         other => bail!("base image {shown}: unsupported media type {other}"),
@@ -145,15 +163,38 @@ fn load_oci(
         bail!("base image {shown} is {base_platform}, not {platform}");
     }
     for layer in &manifest.layers {
-        into.copy_blob_from(&src, layer)
+        into.copy_blob_from(src, layer)
             .with_context(|| format!("base image {shown}"))?;
     }
     Ok(BaseImage {
         config,
-        layers: manifest.layers,
-        name: Some(shown),
+        layers: manifest.layers.into_iter().map(oci_layer).collect(),
+        name: Some(shown.to_string()),
         digest: Some(manifest_desc.digest),
     })
+}
+
+/// A Docker v2 layer descriptor as its OCI equivalent (same bytes, same digest), for our OCI
+/// manifest.
+fn oci_layer(mut d: Descriptor) -> Descriptor {
+    if d.media_type == DOCKER_LAYER_GZIP {
+        d.media_type = MEDIA_LAYER_GZIP.into();
+    }
+    d
+}
+
+/// "base image X has no linux/arm64 variant (it has: …)".
+pub(super) fn no_variant(shown: &str, index: &Index, platform: &Platform) -> String {
+    let have: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .map(|p| p.to_platform().to_string())
+        .collect();
+    format!(
+        "base image {shown} has no {platform} variant (it has: {})",
+        have.join(", ")
+    )
 }
 
 /// The manifest of `index` for `platform` (`linux/arm64` matches `linux/arm64/v8`).
@@ -199,18 +240,21 @@ mod tests {
                 name: Some("alpine:3.20".into())
             }
         );
-        let err = Base::parse("alpine", root)
+        let pull = Puller::new(root.join("cache"), Default::default());
+        let err = Base::parse("Alpine:3", root)
             .load(
                 &Platform::linux_amd64(),
                 &Layout::create(&root.join("l")).unwrap(),
+                &pull,
             )
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not supported yet"), "{err}");
+        assert!(err.contains("upper-case"), "{err}");
         let err = Base::parse("oci:nowhere:x", root)
             .load(
                 &Platform::linux_amd64(),
                 &Layout::create(&root.join("l")).unwrap(),
+                &pull,
             )
             .unwrap_err()
             .to_string();

@@ -12,6 +12,7 @@ pub mod gzip;
 pub mod layer;
 pub mod layout;
 pub mod native;
+pub mod pull;
 pub mod run;
 
 use std::collections::BTreeSet;
@@ -125,6 +126,8 @@ pub struct Ctx {
     pub epoch: i64,
     /// `BUILD_DATE` (ISO 8601 of the epoch).
     pub build_date: String,
+    /// Base images from registries, cached in `target/stevedore/base`.
+    pub pull: pull::Puller,
 }
 
 /// `cargo xtask build`.
@@ -167,6 +170,20 @@ pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
         root: ws.root.clone(),
         epoch: ws.plan.git.source_date_epoch,
         build_date: ws.plan.git.build_date.clone(),
+        pull: pull::Puller::new(
+            ws.root.join("target/stevedore/base"),
+            crate::publish::Options {
+                insecure: ws.config.release.insecure_registries.clone(),
+                ca_files: ws
+                    .config
+                    .release
+                    .ca_files
+                    .iter()
+                    .map(|p| ws.path(p))
+                    .collect(),
+                ..Default::default()
+            },
+        ),
     };
     let mut images = Vec::new();
     for job in jobs {

@@ -29,7 +29,7 @@ pub fn build(
             image.name
         );
     }
-    let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout)?;
+    let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout, &ctx.pull)?;
 
     let mut files = Vec::new();
     if let Some(bin) = &spec.native.cargo_bin {

@@ -154,6 +154,8 @@ pub struct Registry {
     oci: oci_client::Client,
     oci_auth: RegistryAuth,
     tokens: tokio::sync::Mutex<HashMap<String, (Option<HeaderValue>, Instant)>>,
+    /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
+    operation: oci_client::RegistryOperation,
     opts: ClientOptions,
     log: Log,
 }
@@ -258,9 +260,16 @@ impl Registry {
             oci,
             oci_auth,
             tokens: Default::default(),
+            operation: oci_client::RegistryOperation::Push,
             opts: opts.clone(),
             log,
         })
+    }
+
+    /// Asks for pull-only tokens (reading base images), so read-only credentials suffice.
+    pub fn for_pull(mut self) -> Registry {
+        self.operation = oci_client::RegistryOperation::Pull;
+        self
     }
 
     /// `http` or `https`.
@@ -291,7 +300,7 @@ impl Registry {
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
-    /// `repository:<repo>:pull,push` from the registry's token server, basic auth for
+    /// `repository:<repo>:pull,push` (`:pull` after [`Registry::for_pull`]) from the registry's token server, basic auth for
     /// registries that ask for it, or nothing. `refresh` drops the cached token.
     pub async fn authorization(&self, repo: &str, refresh: bool) -> Result<Option<HeaderValue>> {
         let mut cache = self.tokens.lock().await;
@@ -308,11 +317,7 @@ impl Registry {
             tries += 1;
             match self
                 .oci
-                .auth(
-                    &reference,
-                    &self.oci_auth,
-                    oci_client::RegistryOperation::Push,
-                )
+                .auth(&reference, &self.oci_auth, self.operation)
                 .await
             {
                 Ok(t) => break t,
@@ -791,6 +796,128 @@ impl Registry {
                     )));
                 }
                 Ok((media, body.to_vec()))
+            }
+        })
+        .await
+    }
+
+    /// `GET /v2/<repo>/manifests/<reference>` (a tag or a digest): `(media type, bytes)`, or
+    /// `None` when the registry has no such manifest (404). The caller checks the digest.
+    pub async fn fetch_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        let what = format!(
+            "fetch manifest {}",
+            display_ref(&self.name, repo, reference)
+        );
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::GET, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                match resp.status() {
+                    s if s.is_success() => {
+                        let media = resp
+                            .headers()
+                            .get(reqwest::header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        Ok(Some((media, self.body(resp).await?.to_vec())))
+                    }
+                    StatusCode::NOT_FOUND => Ok(None),
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+
+    /// `GET /v2/<repo>/blobs/<digest>`, streamed into `into` (never whole in memory) and
+    /// checked against `digest` and `size` before it is stored. Redirects (to a CDN) are
+    /// followed without the credentials. A broken or stalled transfer is retried from the
+    /// start; `progress` gets the bytes received so far in the current try.
+    pub async fn download_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        media_type: &str,
+        into: &crate::build::layout::Layout,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<()> {
+        use std::io::Write as _;
+        let what = format!("download blob {} from {}/{repo}", short(digest), self.name);
+        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self.request(Method::GET, url.clone(), &auth);
+            let what = &what;
+            let progress = progress.clone();
+            async move {
+                progress(0);
+                let resp = self.check(self.send(req, None).await?).await?;
+                if resp.status() == StatusCode::NOT_FOUND {
+                    return Err(Step::Fatal(anyhow!(
+                        "{what}: {} has no such blob, though the image's manifest lists it",
+                        self.name
+                    )));
+                }
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let mut w = into.blob_writer().map_err(Step::Fatal)?;
+                let mut body = resp.bytes_stream();
+                loop {
+                    let chunk = match tokio::time::timeout(self.opts.idle_timeout, body.next())
+                        .await
+                    {
+                        Err(_) => {
+                            return Err(Step::Retry {
+                                reason: format!(
+                                    "no data for {}s (stalled download)",
+                                    self.opts.idle_timeout.as_secs()
+                                ),
+                                after: None,
+                            })
+                        }
+                        Ok(None) => break,
+                        Ok(Some(Err(e))) => {
+                            return Err(Step::Retry {
+                                reason: error_chain(&e.without_url()),
+                                after: None,
+                            })
+                        }
+                        Ok(Some(Ok(c))) => c,
+                    };
+                    w.write_all(&chunk)
+                        .with_context(|| format!("{what}: cannot write to the layout"))?;
+                    progress(w.size());
+                    if w.size() > size {
+                        return Err(Step::Fatal(anyhow!(
+                            "{what}: the registry sent more than the {size} bytes its manifest lists"
+                        )));
+                    }
+                }
+                if w.size() < size {
+                    // A connection closed early: try again.
+                    return Err(Step::Retry {
+                        reason: format!("transfer ended after {} of {size} bytes", w.size()),
+                        after: None,
+                    });
+                }
+                if w.digest() != *digest {
+                    return Err(Step::Fatal(anyhow!(
+                        "{what}: the content does not match its digest (got {})",
+                        w.digest()
+                    )));
+                }
+                w.finish(media_type)?;
+                Ok(())
             }
         })
         .await

@@ -268,7 +268,8 @@ impl Ctx {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The async runtime registry work runs on (also used by the build to pull base images).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -276,7 +277,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Reads `release.ca-files` and `SSL_CERT_FILE`.
-fn client_options(opts: &Options) -> Result<ClientOptions> {
+pub(crate) fn client_options(opts: &Options) -> Result<ClientOptions> {
     let mut c = ClientOptions::from_env();
     c.insecure = opts.insecure.clone();
     for f in &opts.ca_files {
@@ -290,6 +291,18 @@ fn client_options(opts: &Options) -> Result<ClientOptions> {
         }
     }
     Ok(c)
+}
+
+/// A client for the registry `name` (reached at `api_host`) with the credentials
+/// [`auth::resolve_from_env`] finds for it.
+pub(crate) async fn connect(
+    name: &str,
+    api_host: &str,
+    copts: &ClientOptions,
+    log: client::Log,
+) -> Result<Registry> {
+    let creds = auth::resolve_from_env(name)?;
+    Registry::connect(name, api_host, creds, copts, log).await
 }
 
 /// One client per registry host of the plan.
@@ -306,10 +319,9 @@ async fn connect_all(
             if out.contains_key(&name) {
                 continue;
             }
-            let creds = auth::resolve_from_env(&name)?;
             let log_progress = progress.clone();
             let log: client::Log = Arc::new(move |m: &str| log_progress.println(m));
-            let reg = Registry::connect(&name, &t.api_host, creds, &copts, log).await?;
+            let reg = connect(&name, &t.api_host, &copts, log).await?;
             progress.verbose(&format!(
                 "registry {name}: {}://{}, credentials: {}{}",
                 reg.scheme(),
