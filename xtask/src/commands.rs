@@ -33,19 +33,15 @@ pub fn publish_options(
     flags: &crate::cli::PublishFlags,
     verbose: bool,
 ) -> Result<crate::publish::Options> {
-    let r = &ws.config.release;
-    let concurrency = flags.concurrency.unwrap_or(r.concurrency);
-    if concurrency == 0 || concurrency > 64 {
-        anyhow::bail!("--concurrency {concurrency} is out of range: use 1 to 64");
+    let mut opts = ws.publish_options(verbose);
+    if let Some(n) = flags.concurrency {
+        if n == 0 || n > 64 {
+            anyhow::bail!("--concurrency {n} is out of range: use 1 to 64");
+        }
+        opts.concurrency = n;
     }
-    Ok(crate::publish::Options {
-        concurrency,
-        metadata_file: flags.metadata_file.as_ref().map(|p| ws.path(p)),
-        verbose,
-        insecure: r.insecure_registries.clone(),
-        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
-        ..Default::default()
-    })
+    opts.metadata_file = flags.metadata_file.as_ref().map(|p| ws.path(p));
+    Ok(opts)
 }
 
 fn push(ws: &Workspace, args: &crate::cli::PushArgs, verbose: bool) -> Result<()> {

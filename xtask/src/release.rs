@@ -54,14 +54,7 @@ pub fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> 
             .iter()
             .any(|r| r.name == i.name && r.index.is_some())
     });
-    let r = &ws.config.release;
-    let opts = publish::Options {
-        concurrency: r.concurrency,
-        verbose,
-        insecure: r.insecure_registries.clone(),
-        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
-        ..Default::default()
-    };
+    let opts = ws.publish_options(verbose);
     let layout = Layout::open(&report.layout)?;
     let pushed = publish::publish(&plan, &layout, &opts)?;
     for (name, image) in &pushed.images {

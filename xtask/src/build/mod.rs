@@ -172,17 +172,7 @@ pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
         build_date: ws.plan.git.build_date.clone(),
         pull: pull::Puller::new(
             ws.root.join("target/stevedore/base"),
-            crate::publish::Options {
-                insecure: ws.config.release.insecure_registries.clone(),
-                ca_files: ws
-                    .config
-                    .release
-                    .ca_files
-                    .iter()
-                    .map(|p| ws.path(p))
-                    .collect(),
-                ..Default::default()
-            },
+            ws.publish_options(false),
         ),
     };
     let mut images = Vec::new();
