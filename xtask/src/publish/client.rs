@@ -13,13 +13,15 @@
 //! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
 //! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
 //! retried with exponential backoff and jitter, honouring `Retry-After`, a bounded number of
-//! times. A 401 refreshes the token once and retries. Blob uploads stream from the layout file
-//! (one monolithic PUT with `Content-Length`); a failed upload restarts with a new session.
+//! times. A 401 refreshes the token once and retries. Blob uploads stream from the layout file:
+//! one monolithic PUT with `Content-Length` up to [`ClientOptions::chunk_size`] (a failed upload
+//! restarts with a new session), larger blobs as a resumable session of PATCHes of one chunk
+//! each (see [`Registry::upload_blob`]).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -55,7 +57,16 @@ pub struct ClientOptions {
     /// First backoff delay; doubles each retry, capped at `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// Blobs larger than this are uploaded in chunks of this size (resumable PATCHes); smaller
+    /// ones in one PUT. 0: always one PUT.
+    pub chunk_size: u64,
 }
+
+/// Default [`ClientOptions::chunk_size`].
+pub const DEFAULT_CHUNK_SIZE: u64 = 16 << 20;
+/// The smallest chunk accepted from `STEVEDORE_CHUNK_SIZE` (registries on object storage want
+/// large parts; tiny chunks only add requests).
+pub const MIN_CHUNK_SIZE: u64 = 256 << 10;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -67,13 +78,15 @@ impl Default for ClientOptions {
             max_tries: 6,
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(15),
+            chunk_size: DEFAULT_CHUNK_SIZE,
         }
     }
 }
 
 impl ClientOptions {
-    /// Defaults with `STEVEDORE_TIMEOUT` (idle timeout, seconds) and `STEVEDORE_RETRIES`
-    /// (tries per operation) from the environment.
+    /// Defaults with `STEVEDORE_TIMEOUT` (idle timeout, seconds), `STEVEDORE_RETRIES` (tries
+    /// per operation) and `STEVEDORE_CHUNK_SIZE` (see [`parse_chunk_size`]) from the
+    /// environment.
     pub fn from_env() -> ClientOptions {
         let mut o = ClientOptions::default();
         let num = |k: &str| {
@@ -87,8 +100,40 @@ impl ClientOptions {
         if let Some(n) = num("STEVEDORE_RETRIES").filter(|n| *n > 0) {
             o.max_tries = n.min(20) as u32;
         }
+        if let Some(c) = std::env::var("STEVEDORE_CHUNK_SIZE")
+            .ok()
+            .and_then(|v| parse_chunk_size(&v))
+        {
+            o.chunk_size = c;
+        }
         o
     }
+}
+
+/// `STEVEDORE_CHUNK_SIZE`: bytes (`8388608`) or with a binary suffix (`8MiB`, `8M`, `512KiB`,
+/// `1GiB`); `0` or `off` turns chunked uploads off. Values below [`MIN_CHUNK_SIZE`] are raised to
+/// it; unparsable values are ignored (`None`).
+pub fn parse_chunk_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Some(0);
+    }
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    let bytes = n.checked_mul(mult)?;
+    Some(if bytes == 0 {
+        0
+    } else {
+        bytes.max(MIN_CHUNK_SIZE)
+    })
 }
 
 /// Installs rustls' ring crypto provider (once per process).
@@ -158,6 +203,8 @@ pub struct Registry {
     operation: oci_client::RegistryOperation,
     opts: ClientOptions,
     log: Log,
+    /// Blob bytes handed to the network, retried and abandoned tries included.
+    sent: Arc<AtomicU64>,
 }
 
 /// Cached tokens are refreshed after this long even without a 401 (Docker Hub's last ~5 min).
@@ -263,6 +310,7 @@ impl Registry {
             operation: oci_client::RegistryOperation::Push,
             opts: opts.clone(),
             log,
+            sent: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -270,6 +318,12 @@ impl Registry {
     pub fn for_pull(mut self) -> Registry {
         self.operation = oci_client::RegistryOperation::Pull;
         self
+    }
+
+    /// Blob bytes sent to this registry so far, retried and abandoned tries included (the
+    /// bytes of the blobs pushed, plus what faults wasted).
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// `http` or `https`.
@@ -563,7 +617,12 @@ impl Registry {
 
     /// Uploads the blob stored at `path` (size `size`) to `repo`, first trying a mount from
     /// `mount_from` (another repository of this registry) when given. `progress` is called
-    /// with the bytes sent so far in the current try.
+    /// with the bytes the registry holds or is being sent in the current try (it goes back
+    /// when a try loses bytes).
+    ///
+    /// Blobs up to [`ClientOptions::chunk_size`] go in one streamed PUT, and a failed try
+    /// starts over with a new session. Larger blobs go in chunks that survive a failed try
+    /// ([`Registry::upload_chunked`]).
     pub async fn upload_blob(
         &self,
         repo: &str,
@@ -587,89 +646,46 @@ impl Registry {
                 "blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt; rebuild it"
             );
         }
-        let mount_refused = std::sync::atomic::AtomicBool::new(false);
-        let mount_refused = &mount_refused;
-        self.run(repo, &what, |auth, _| {
-            let what = &what;
+        let blob = BlobRef {
+            repo,
+            digest,
+            size,
+            path,
+            mount_from,
+            mount_refused: AtomicBool::new(false),
+            what,
+        };
+        if self.opts.chunk_size > 0 && size > self.opts.chunk_size {
+            if let Some(u) = self.upload_chunked(&blob, progress.clone()).await? {
+                return Ok(u);
+            }
+            // The registry refused chunks: one PUT, as for a small blob.
+        }
+        let blob = &blob;
+        self.run(repo, &blob.what, |auth, _| {
             let progress = progress.clone();
-            let mount = mount_from.filter(|_| !mount_refused.load(Ordering::SeqCst));
             async move {
+                let what = &blob.what;
                 progress(0);
                 // 1. Open a session (or mount).
-                let mut location = None;
-                if let Some(from) = mount {
-                    let mut url = self.url(&format!("v2/{repo}/blobs/uploads/"));
-                    url.query_pairs_mut()
-                        .append_pair("mount", digest.as_str())
-                        .append_pair("from", from);
-                    let req = self
-                        .request(Method::POST, url, &auth)
-                        .header(reqwest::header::CONTENT_LENGTH, 0);
-                    // A transient failure is retried like any other; any refusal (401, 403,
-                    // 404, …) means: upload normally.
-                    let resp = self.send(req, None).await?;
-                    match resp.status() {
-                        StatusCode::CREATED => return Ok(Uploaded::Mounted),
-                        StatusCode::ACCEPTED => location = self.location(&resp),
-                        s if s == StatusCode::REQUEST_TIMEOUT
-                            || s == StatusCode::TOO_MANY_REQUESTS
-                            || s.is_server_error() =>
-                        {
-                            self.check(resp).await?;
-                        }
-                        _ => {
-                            mount_refused.store(true, Ordering::SeqCst);
-                            (self.log)(&format!(
-                                "note: {} refused to mount {} from {from} ({}): uploading it",
-                                self.name,
-                                short(digest),
-                                resp.status()
-                            ));
-                        }
-                    }
-                }
-                let location = match location {
-                    Some(l) => l,
-                    None => {
-                        let req = self
-                            .request(Method::POST, self.url(&format!("v2/{repo}/blobs/uploads/")), &auth)
-                            .header(reqwest::header::CONTENT_LENGTH, 0);
-                        let resp = self.check(self.send(req, None).await?).await?;
-                        if resp.status() != StatusCode::ACCEPTED {
-                            return Err(self.unexpected(what, resp).await);
-                        }
-                        self.location(&resp).ok_or_else(|| {
-                            Step::Fatal(anyhow!("{what}: the registry gave no upload location"))
-                        })?
-                    }
+                let mut url = match self.open_upload(blob, &auth).await? {
+                    Opened::Mounted => return Ok(Uploaded::Mounted),
+                    Opened::Session(url) => url,
                 };
                 // 2. One PUT streaming the file.
-                let mut url = location;
                 url.query_pairs_mut().append_pair("digest", digest.as_str());
-                let file = tokio::fs::File::open(path)
-                    .await
-                    .with_context(|| format!("cannot open {}", path.display()))?;
                 let activity = Activity::new();
-                let sent = Arc::new(AtomicU64::new(0));
-                let stream = {
-                    let (activity, sent) = (activity.clone(), sent.clone());
-                    tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
-                        if let Ok(c) = &chunk {
-                            activity.touch();
-                            let total = sent.fetch_add(c.len() as u64, Ordering::Relaxed) + c.len() as u64;
-                            progress(total);
-                        }
-                        chunk
-                    })
-                };
+                let body = self.file_body(path, 0, size, &activity, progress).await?;
                 let req = self
                     .request(Method::PUT, url, &auth)
                     .header(reqwest::header::CONTENT_LENGTH, size)
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(reqwest::Body::wrap_stream(stream));
+                    .body(body);
                 let resp = self.check(self.send(req, Some(&activity)).await?).await?;
                 match resp.status() {
-                    StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(Uploaded::Pushed),
+                    StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {
+                        Ok(Uploaded::Pushed)
+                    }
                     // GHCR sometimes forgets sessions under load: start over.
                     StatusCode::NOT_FOUND => Err(Step::Retry {
                         reason: format!("{what}: upload session lost (404)"),
@@ -691,6 +707,403 @@ impl Registry {
             }
         })
         .await
+    }
+
+    /// Opens an upload session for the blob, or mounts it from `mount_from` when that was not
+    /// refused before (any refusal: upload normally, and do not ask again).
+    async fn open_upload(
+        &self,
+        blob: &BlobRef<'_>,
+        auth: &Option<HeaderValue>,
+    ) -> Result<Opened, Step> {
+        let (repo, digest, what) = (blob.repo, blob.digest, &blob.what);
+        let mount = blob
+            .mount_from
+            .filter(|_| !blob.mount_refused.load(Ordering::SeqCst));
+        if let Some(from) = mount {
+            let mut url = self.url(&format!("v2/{repo}/blobs/uploads/"));
+            url.query_pairs_mut()
+                .append_pair("mount", digest.as_str())
+                .append_pair("from", from);
+            let req = self
+                .request(Method::POST, url, auth)
+                .header(reqwest::header::CONTENT_LENGTH, 0);
+            // A transient failure is retried like any other; any refusal (401, 403, 404, …)
+            // means: upload normally.
+            let resp = self.send(req, None).await?;
+            match resp.status() {
+                StatusCode::CREATED => return Ok(Opened::Mounted),
+                StatusCode::ACCEPTED => {
+                    if let Some(l) = self.location(&resp) {
+                        return Ok(Opened::Session(l));
+                    }
+                }
+                s if s == StatusCode::REQUEST_TIMEOUT
+                    || s == StatusCode::TOO_MANY_REQUESTS
+                    || s.is_server_error() =>
+                {
+                    self.check(resp).await?;
+                }
+                _ => {
+                    blob.mount_refused.store(true, Ordering::SeqCst);
+                    (self.log)(&format!(
+                        "note: {} refused to mount {} from {from} ({}): uploading it",
+                        self.name,
+                        short(digest),
+                        resp.status()
+                    ));
+                }
+            }
+        }
+        let req = self
+            .request(
+                Method::POST,
+                self.url(&format!("v2/{repo}/blobs/uploads/")),
+                auth,
+            )
+            .header(reqwest::header::CONTENT_LENGTH, 0);
+        let resp = self.check(self.send(req, None).await?).await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.unexpected(what, resp).await);
+        }
+        self.location(&resp)
+            .map(Opened::Session)
+            .ok_or_else(|| Step::Fatal(anyhow!("{what}: the registry gave no upload location")))
+    }
+
+    /// A request body streaming `len` bytes of `path` from `offset` (never more than a read
+    /// buffer in memory). Each piece touches `activity`, counts into [`Registry::bytes_sent`]
+    /// and reports `offset + bytes so far` to `progress`.
+    async fn file_body(
+        &self,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        activity: &Activity,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<reqwest::Body, Step> {
+        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        if offset > 0 {
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        let (activity, sent) = (activity.clone(), self.sent.clone());
+        let mut at = offset;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).map(
+            move |chunk| {
+                if let Ok(c) = &chunk {
+                    activity.touch();
+                    sent.fetch_add(c.len() as u64, Ordering::Relaxed);
+                    at += c.len() as u64;
+                    progress(at);
+                }
+                chunk
+            },
+        );
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+
+    /// A resumable upload in chunks of [`ClientOptions::chunk_size`] (OCI distribution spec,
+    /// "pushing a blob in chunks"): a session (POST, or the answer to a refused mount), one
+    /// PATCH per chunk with `Content-Range`, `Content-Length` and
+    /// `Content-Type: application/octet-stream`, each sent to the `Location` the previous
+    /// answer gave, then a PUT `?digest=` without a body.
+    ///
+    /// Each request is one [`Registry::run`] (with its retries, backoff, `Retry-After` and token
+    /// refresh), while the session and the offset the registry confirmed live across tries.
+    /// After a failed request the registry's offset is unknown: the next try asks
+    /// (`GET <session>`: 204 with `Range: 0-<last>`) and goes on from `last + 1`, re-reading the
+    /// file there. A session the registry no longer knows (404; Distribution 2.x also drops a
+    /// session that received part of a broken PATCH) or that could not be asked about twice
+    /// in a row ends the chunked upload, unless the blob turns out to be there already (a
+    /// finishing PUT whose answer was lost).
+    ///
+    /// `None` when the session was lost that way, or when the registry refuses chunked uploads (a 4xx to a PATCH other than 401, 404
+    /// and 416): the caller uploads the blob in one PUT instead.
+    async fn upload_chunked(
+        &self,
+        blob: &BlobRef<'_>,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Option<Uploaded>> {
+        let (size, what) = (blob.size, &blob.what);
+        let chunk = self.opts.chunk_size;
+        let state = std::sync::Mutex::new(Resumable::default());
+        let state = &state;
+        loop {
+            let step = self
+                .run(blob.repo, what, |auth, _| {
+                    let progress = progress.clone();
+                    async move {
+                        let (url, offset) = match self.resume_point(blob, &auth, state).await? {
+                            Resume::Mounted => return Ok(ChunkStep::Done(Uploaded::Mounted)),
+                            Resume::Present => return Ok(ChunkStep::Done(Uploaded::Pushed)),
+                            Resume::At(url, offset) => (url, offset),
+                            Resume::Lost(why) => return Ok(ChunkStep::Lost(why)),
+                        };
+                        progress(offset);
+                        // Until this request's answer is known, the registry's offset is not.
+                        state.lock().expect("upload state").resync = true;
+                        if offset < size {
+                            self.patch_chunk(blob, &auth, url, offset, chunk, progress, state)
+                                .await
+                        } else {
+                            self.finish_chunked(blob, &auth, url, state).await
+                        }
+                    }
+                })
+                .await?;
+            match step {
+                ChunkStep::More => {}
+                ChunkStep::Done(u) => {
+                    if u == Uploaded::Pushed {
+                        progress(size);
+                    }
+                    return Ok(Some(u));
+                }
+                ChunkStep::Refused(why) => {
+                    (self.log)(&format!(
+                        "note: {what}: {} refused a chunk ({why}): uploading the blob in one request",
+                        self.name
+                    ));
+                    return Ok(None);
+                }
+                ChunkStep::Lost(why) => {
+                    (self.log)(&format!(
+                        "note: {what}: the upload session is gone ({why}): uploading the blob in one request"
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Where a chunked upload stands: the session's URL and the registry's offset, after
+    /// asking the registry when the last request failed; a fresh session (or a mount) when
+    /// there is none or it is gone.
+    async fn resume_point(
+        &self,
+        blob: &BlobRef<'_>,
+        auth: &Option<HeaderValue>,
+        state: &std::sync::Mutex<Resumable>,
+    ) -> Result<Resume, Step> {
+        let what = &blob.what;
+        let (session, resync, failures) = {
+            let s = state.lock().expect("upload state");
+            (s.session.clone(), s.resync, s.status_failures)
+        };
+        if let Some((url, offset)) = session {
+            if !resync {
+                return Ok(Resume::At(url, offset));
+            }
+            let mut gone = format!("status unknown after {failures} failed queries");
+            if failures < 2 {
+                let req = self.request(Method::GET, url.clone(), auth);
+                let resp = match self.send(req, None).await {
+                    Ok(r) => self.check(r).await,
+                    Err(e) => Err(e),
+                };
+                let resp = match resp {
+                    Ok(r) => r,
+                    Err(Step::Retry { reason, after }) => {
+                        state.lock().expect("upload state").status_failures += 1;
+                        return Err(Step::Retry {
+                            reason: format!("upload status: {reason}"),
+                            after,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                let status = resp.status();
+                let next = upload_range(&resp).filter(|n| *n <= blob.size);
+                match next {
+                    Some(next) if status.is_success() => {
+                        let url = self.location(&resp).unwrap_or(url);
+                        (self.log)(&format!(
+                            "resume: {what} from byte {next} of {} ({} confirmed before)",
+                            blob.size, offset
+                        ));
+                        let mut s = state.lock().expect("upload state");
+                        s.session = Some((url.clone(), next));
+                        s.resync = false;
+                        s.status_failures = 0;
+                        return Ok(Resume::At(url, next));
+                    }
+                    _ => {
+                        let body = self.body(resp).await.unwrap_or_default();
+                        gone = format!("{status}{}", error_summary(&body));
+                    }
+                }
+            }
+            let gone = self.scrub(&gone);
+            // A finishing PUT whose answer was lost leaves no session, but the blob.
+            let url = self.url(&format!("v2/{}/blobs/{}", blob.repo, blob.digest));
+            let resp = self
+                .check(
+                    self.send(self.request(Method::HEAD, url, auth), None)
+                        .await?,
+                )
+                .await?;
+            if resp.status().is_success() {
+                return Ok(Resume::Present);
+            }
+            state.lock().expect("upload state").session = None;
+            // A registry that drops sessions on broken requests (Distribution 2.x does) would
+            // drop a fresh one at the next cut too, with every chunk sent before it: one
+            // request for the whole blob loses at most what that request sent.
+            return Ok(Resume::Lost(gone));
+        }
+        let opened = state.lock().expect("upload state").sessions;
+        if opened > self.opts.max_tries {
+            return Err(Step::Fatal(anyhow!(
+                "{what}: {} lost the upload session {opened} times: giving up",
+                self.name
+            )));
+        }
+        match self.open_upload(blob, auth).await? {
+            Opened::Mounted => Ok(Resume::Mounted),
+            Opened::Session(url) => {
+                let mut s = state.lock().expect("upload state");
+                s.sessions += 1;
+                s.session = Some((url.clone(), 0));
+                s.resync = false;
+                s.status_failures = 0;
+                Ok(Resume::At(url, 0))
+            }
+        }
+    }
+
+    /// One PATCH of the chunk at `offset`; records the registry's new offset and `Location`.
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_chunk(
+        &self,
+        blob: &BlobRef<'_>,
+        auth: &Option<HeaderValue>,
+        url: Url,
+        offset: u64,
+        chunk: u64,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+        state: &std::sync::Mutex<Resumable>,
+    ) -> Result<ChunkStep, Step> {
+        let what = &blob.what;
+        let end = offset.saturating_add(chunk).min(blob.size);
+        let activity = Activity::new();
+        let body = self
+            .file_body(blob.path, offset, end - offset, &activity, progress.clone())
+            .await?;
+        let req = self
+            .request(Method::PATCH, url.clone(), auth)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(
+                reqwest::header::CONTENT_RANGE,
+                format!("{offset}-{}", end - 1),
+            )
+            .header(reqwest::header::CONTENT_LENGTH, end - offset)
+            .body(body);
+        let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+        match resp.status() {
+            StatusCode::ACCEPTED | StatusCode::NO_CONTENT | StatusCode::OK => {
+                // The registry's word on its offset (its `Range`), else what was sent.
+                let next = match upload_range(&resp) {
+                    Some(n) if n <= blob.size => n,
+                    _ => end,
+                };
+                if next <= offset {
+                    return Err(Step::Retry {
+                        reason: format!(
+                            "{what}: the registry kept none of the chunk at {offset} (Range ends at {next})"
+                        ),
+                        after: None,
+                    });
+                }
+                let url = self.location(&resp).unwrap_or(url);
+                progress(next);
+                let mut s = state.lock().expect("upload state");
+                s.session = Some((url, next));
+                s.resync = false;
+                s.status_failures = 0;
+                Ok(ChunkStep::More)
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => Err(Step::Retry {
+                reason: format!("{what}: the registry is not at byte {offset} (416)"),
+                after: None,
+            }),
+            StatusCode::NOT_FOUND => Err(Step::Retry {
+                reason: format!("{what}: upload session lost (404)"),
+                after: None,
+            }),
+            // No chunked uploads here (or not like this): the caller falls back to one PUT.
+            s @ (StatusCode::BAD_REQUEST
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::LENGTH_REQUIRED
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
+                let body = self.body(resp).await.unwrap_or_default();
+                Ok(ChunkStep::Refused(format!(
+                    "{s}{}",
+                    self.scrub(&error_summary(&body))
+                )))
+            }
+            _ => Err(self.unexpected(what, resp).await),
+        }
+    }
+
+    /// The PUT `?digest=` (no body) that completes a chunked upload.
+    async fn finish_chunked(
+        &self,
+        blob: &BlobRef<'_>,
+        auth: &Option<HeaderValue>,
+        mut url: Url,
+        state: &std::sync::Mutex<Resumable>,
+    ) -> Result<ChunkStep, Step> {
+        let what = &blob.what;
+        url.query_pairs_mut()
+            .append_pair("digest", blob.digest.as_str());
+        let req = self
+            .request(Method::PUT, url, auth)
+            .header(reqwest::header::CONTENT_LENGTH, 0);
+        let resp = self.check(self.send(req, None).await?).await?;
+        match resp.status() {
+            StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {
+                Ok(ChunkStep::Done(Uploaded::Pushed))
+            }
+            StatusCode::NOT_FOUND => Err(Step::Retry {
+                reason: format!("{what}: upload session lost (404)"),
+                after: None,
+            }),
+            StatusCode::BAD_REQUEST => {
+                let body = self.body(resp).await.unwrap_or_default();
+                let summary = error_summary(&body);
+                if summary.contains("DIGEST_INVALID") {
+                    // A session mixed up by a broken request gets one fresh start; twice, the
+                    // layout's blob is what is wrong.
+                    let mut s = state.lock().expect("upload state");
+                    if s.digest_refused {
+                        return Err(Step::Fatal(anyhow!(
+                            "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
+                        )));
+                    }
+                    s.digest_refused = true;
+                    s.session = None;
+                    s.resync = false;
+                    Err(Step::Retry {
+                        reason: format!("{what}: the registry computed another digest{summary}; uploading it again"),
+                        after: None,
+                    })
+                } else if summary.contains("BLOB_UPLOAD") || summary.contains("SIZE_INVALID") {
+                    Err(Step::Retry {
+                        reason: format!("{what}: 400 Bad Request{summary}"),
+                        after: None,
+                    })
+                } else {
+                    Err(Step::Fatal(anyhow!("{what}: 400 Bad Request{summary}")))
+                }
+            }
+            _ => Err(self.unexpected(what, resp).await),
+        }
     }
 
     fn location(&self, resp: &reqwest::Response) -> Option<Url> {
@@ -971,6 +1384,79 @@ impl Registry {
     }
 }
 
+/// A blob being uploaded, as the upload steps see it.
+struct BlobRef<'a> {
+    repo: &'a str,
+    digest: &'a Digest,
+    size: u64,
+    path: &'a Path,
+    mount_from: Option<&'a str>,
+    /// The registry refused the mount once: do not ask again.
+    mount_refused: AtomicBool,
+    /// `upload blob <digest> to <registry>/<repo>`, for messages.
+    what: String,
+}
+
+/// What opening an upload gave.
+enum Opened {
+    Mounted,
+    /// An upload session at this URL.
+    Session(Url),
+}
+
+/// A chunked upload's progress, kept across the tries of its requests.
+#[derive(Debug, Default)]
+struct Resumable {
+    /// The session (the last `Location` given) and the bytes the registry confirmed.
+    session: Option<(Url, u64)>,
+    /// The last request failed: the registry's offset is unknown until asked.
+    resync: bool,
+    /// Status queries that failed in a row (two, and the session is given up).
+    status_failures: u32,
+    /// Sessions opened so far.
+    sessions: u32,
+    /// A finishing PUT was refused with DIGEST_INVALID once.
+    digest_refused: bool,
+}
+
+/// Where a chunked upload goes on from.
+enum Resume {
+    Mounted,
+    /// The blob is in the repository already.
+    Present,
+    At(Url, u64),
+    /// The session is gone (why): upload the blob in one PUT instead.
+    Lost(String),
+}
+
+/// What one step of a chunked upload did.
+enum ChunkStep {
+    More,
+    Done(Uploaded),
+    /// The registry refused a chunk (why): upload in one PUT instead.
+    Refused(String),
+    /// The registry lost the session (why): upload in one PUT instead.
+    Lost(String),
+}
+
+/// The offset after the `Range: 0-<last>` of an upload answer (`None` without one).
+fn upload_range(resp: &reqwest::Response) -> Option<u64> {
+    parse_upload_range(resp.headers().get(reqwest::header::RANGE)?.to_str().ok()?)
+}
+
+/// `0-<last>` (or `bytes=0-<last>`) → `last + 1`; `0-0` means nothing yet (Distribution sends
+/// it for an empty session; chunks are never a single byte).
+pub fn parse_upload_range(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let v = v.strip_prefix("bytes=").unwrap_or(v);
+    let (first, last) = v.split_once('-')?;
+    if first.trim() != "0" {
+        return None;
+    }
+    let last: u64 = last.trim().parse().ok()?;
+    Some(if last == 0 { 0 } else { last + 1 })
+}
+
 /// Last time bytes moved for a request (shared with its body stream).
 #[derive(Clone)]
 pub struct Activity(Arc<AtomicU64>, Instant);
@@ -1202,6 +1688,24 @@ mod tests {
             parse_http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
             Some(UNIX_EPOCH + Duration::from_secs(951_825_600))
         );
+    }
+
+    #[test]
+    fn chunk_sizes_and_upload_ranges_parse() {
+        assert_eq!(parse_chunk_size("4MiB"), Some(4 << 20));
+        assert_eq!(parse_chunk_size(" 16 M "), Some(16 << 20));
+        assert_eq!(parse_chunk_size("8388608"), Some(8 << 20));
+        assert_eq!(parse_chunk_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_chunk_size("1"), Some(MIN_CHUNK_SIZE));
+        assert_eq!(parse_chunk_size("0"), Some(0));
+        assert_eq!(parse_chunk_size("off"), Some(0));
+        assert_eq!(parse_chunk_size("4 parsecs"), None);
+        assert_eq!(parse_chunk_size(""), None);
+        assert_eq!(parse_upload_range("0-1048575"), Some(1 << 20));
+        assert_eq!(parse_upload_range("bytes=0-99"), Some(100));
+        assert_eq!(parse_upload_range("0-0"), Some(0));
+        assert_eq!(parse_upload_range("5-9"), None);
+        assert_eq!(parse_upload_range("junk"), None);
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct Uploads {
     /// Blobs uploaded, and their bytes.
     pub pushed: u64,
     pub bytes: u64,
+    /// Blob bytes sent over the network, including tries that failed and were sent again
+    /// (`sent - bytes` is what faults cost).
+    pub sent: u64,
     /// Blobs mounted from another repository of the same registry.
     pub mounted: u64,
     /// Blobs the registry already had.
@@ -682,6 +685,7 @@ async fn run(
         uploads: Uploads {
             pushed: c.pushed.load(Ordering::SeqCst),
             bytes: c.bytes.load(Ordering::SeqCst),
+            sent: regs.values().map(|r| r.bytes_sent()).sum(),
             mounted: c.mounted.load(Ordering::SeqCst),
             exists: c.exists.load(Ordering::SeqCst),
         },
@@ -803,7 +807,8 @@ async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
     let on_bytes: Arc<dyn Fn(u64) + Send + Sync> = {
         let (bar, ticker, last) = (job.bar.clone(), ticker.clone(), last.clone());
         Arc::new(move |sent: u64| {
-            // `sent` restarts from 0 when an upload is retried.
+            // `sent` goes back when a try fails (to 0, or for a chunked upload to what the
+            // registry confirmed).
             let prev = last.swap(sent, Ordering::Relaxed);
             if sent >= prev {
                 bar.inc(sent - prev);
@@ -913,11 +918,16 @@ async fn push_tag(ctx: &Ctx, t: &Target, tag: &str, top: &Doc) -> Result<()> {
 fn finish(plan: &Plan, report: &Report, opts: &Options, progress: &Progress) -> Result<()> {
     let u = &report.uploads;
     progress.println(&format!(
-        "published {} image(s) in {}: {} blob(s) pushed ({}), {} mounted, {} already present; {} manifest(s) pushed; tags: {} moved, {} unchanged",
+        "published {} image(s) in {}: {} blob(s) pushed ({}{}), {} mounted, {} already present; {} manifest(s) pushed; tags: {} moved, {} unchanged",
         report.images.len(),
         human_duration(report.elapsed),
         u.pushed,
         human_bytes(u.bytes),
+        if u.sent > u.bytes {
+            format!(", {} sent with retries", human_bytes(u.sent))
+        } else {
+            String::new()
+        },
         u.mounted,
         u.exists,
         report.manifests_pushed,

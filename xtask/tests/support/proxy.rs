@@ -3,7 +3,8 @@
 //! It understands just enough HTTP to frame requests and responses (Content-Length and chunked
 //! bodies), so that a rule can decide, per request, to pass it through, cut the connection in
 //! the middle of the request body, answer a status itself (500, 429 with `Retry-After`), or
-//! stall without answering. It counts requests and the request-body bytes it forwarded.
+//! stall without answering. It counts requests, the request-body bytes it forwarded and those
+//! it read from the client (forwarded or not).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -18,6 +19,11 @@ pub enum Fault {
     Pass,
     /// Forward the head and half the body, then close both connections.
     ResetMidBody,
+    /// Read the head and `bytes` of the body, then close both connections. With `forward`
+    /// the head and those bytes reach the registry first (it sees a broken request); without,
+    /// nothing reaches it (an edge that buffers request bodies, like nginx's default, lost
+    /// the client).
+    ResetAfter { bytes: u64, forward: bool },
     /// Answer this status with an empty body (and `Retry-After: 1` for 429).
     Status(u16),
     /// Read the request, answer nothing for this long, then close.
@@ -40,6 +46,9 @@ pub struct Stats {
     pub requests: AtomicUsize,
     /// Request-body bytes forwarded to the registry (also the partial ones).
     pub upload_bytes: AtomicU64,
+    /// Request-body bytes read from the client: forwarded, dropped by a fault, or answered
+    /// with an injected status.
+    pub client_bytes: AtomicU64,
     pub faults: AtomicUsize,
     /// `METHOD path -> status` of every request (faults included).
     pub log: Mutex<Vec<String>>,
@@ -95,6 +104,10 @@ impl Proxy {
 
     pub fn upload_bytes(&self) -> u64 {
         self.stats.upload_bytes.load(Ordering::SeqCst)
+    }
+
+    pub fn client_bytes(&self) -> u64 {
+        self.stats.client_bytes.load(Ordering::SeqCst)
     }
 
     pub fn faults(&self) -> usize {
@@ -163,13 +176,13 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
 }
 
 /// Copies a framed body from `r` to `w` (`w` may be `io::sink()`); stops after `limit` bytes
-/// of payload when given (returns `Ok(false)` then). Counts payload bytes into `count`.
+/// of payload when given (returns `Ok(false)` then). Counts payload bytes into each of `counts`.
 fn copy_body(
     r: &mut impl BufRead,
     w: &mut impl Write,
     head: &Head,
     limit: Option<u64>,
-    count: &AtomicU64,
+    counts: &[&AtomicU64],
 ) -> io::Result<bool> {
     let mut sent = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
@@ -188,7 +201,9 @@ fn copy_body(
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
             }
             w.write_all(&buf[..got])?;
-            count.fetch_add(got as u64, Ordering::SeqCst);
+            for count in counts {
+                count.fetch_add(got as u64, Ordering::SeqCst);
+            }
             *sent += got as u64;
             n -= got as u64;
         }
@@ -278,13 +293,25 @@ fn serve(
                 if fault == Fault::ResetMidBody {
                     stats.faults.fetch_add(1, Ordering::SeqCst);
                     let half = req.content_length.unwrap_or(0) / 2;
-                    let _ = copy_body(&mut client_r, up_w, &req, Some(half), &stats.upload_bytes);
+                    let _ = copy_body(
+                        &mut client_r,
+                        up_w,
+                        &req,
+                        Some(half),
+                        &[&stats.upload_bytes, &stats.client_bytes],
+                    );
                     log("reset".into());
                     let _ = up_w.shutdown(Shutdown::Both);
                     let _ = client.shutdown(Shutdown::Both);
                     return Ok(());
                 }
-                copy_body(&mut client_r, up_w, &req, None, &stats.upload_bytes)?;
+                copy_body(
+                    &mut client_r,
+                    up_w,
+                    &req,
+                    None,
+                    &[&stats.upload_bytes, &stats.client_bytes],
+                )?;
                 up_w.flush()?;
                 let Some(resp) = read_head(up_r)? else {
                     return Ok(());
@@ -300,7 +327,7 @@ fn serve(
                 let no_body = method == "HEAD" || status == 204 || status == 304 || status < 200;
                 if !no_body {
                     if resp.chunked || resp.content_length.is_some() {
-                        copy_body(up_r, &mut client_w, &resp, None, &sink_count)?;
+                        copy_body(up_r, &mut client_w, &resp, None, &[&sink_count])?;
                     } else {
                         io::copy(up_r, &mut client_w)?;
                         let _ = client.shutdown(Shutdown::Both);
@@ -313,9 +340,49 @@ fn serve(
                     return Ok(());
                 }
             }
+            Fault::ResetAfter { bytes, forward } => {
+                stats.faults.fetch_add(1, Ordering::SeqCst);
+                if forward {
+                    if up.is_none() {
+                        let s = TcpStream::connect(upstream)?;
+                        up = Some((BufReader::new(s.try_clone()?), s));
+                    }
+                    let (_, up_w) = up.as_mut().unwrap();
+                    up_w.write_all(req.text.as_bytes())?;
+                    let _ = copy_body(
+                        &mut client_r,
+                        up_w,
+                        &req,
+                        Some(bytes),
+                        &[&stats.upload_bytes, &stats.client_bytes],
+                    );
+                    let _ = up_w.flush();
+                    let _ = up_w.shutdown(Shutdown::Both);
+                } else {
+                    let _ = copy_body(
+                        &mut client_r,
+                        &mut io::sink(),
+                        &req,
+                        Some(bytes),
+                        &[&stats.client_bytes],
+                    );
+                    if let Some((_, up_w)) = &up {
+                        let _ = up_w.shutdown(Shutdown::Both);
+                    }
+                }
+                log(format!("reset after {bytes}"));
+                let _ = client.shutdown(Shutdown::Both);
+                return Ok(());
+            }
             Fault::Status(code) => {
                 stats.faults.fetch_add(1, Ordering::SeqCst);
-                copy_body(&mut client_r, &mut io::sink(), &req, None, &sink_count)?;
+                copy_body(
+                    &mut client_r,
+                    &mut io::sink(),
+                    &req,
+                    None,
+                    &[&sink_count, &stats.client_bytes],
+                )?;
                 let retry = if code == 429 {
                     "Retry-After: 1\r\n"
                 } else {
@@ -333,7 +400,13 @@ fn serve(
             }
             Fault::Stall(d) => {
                 stats.faults.fetch_add(1, Ordering::SeqCst);
-                copy_body(&mut client_r, &mut io::sink(), &req, None, &sink_count)?;
+                copy_body(
+                    &mut client_r,
+                    &mut io::sink(),
+                    &req,
+                    None,
+                    &[&sink_count, &stats.client_bytes],
+                )?;
                 log("stalled".into());
                 std::thread::sleep(d);
                 let _ = client.shutdown(Shutdown::Both);
