@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh Debian machine: installs the real tools the tests drive
-# (a registry, skopeo, buildah, dockerd, openssl, htpasswd), builds, and runs every test.
+# (a registry, skopeo, buildah, dockerd, openssl, htpasswd, zstd), builds, and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ declare -A tools=(
   [openssl]=openssl
   [htpasswd]=apache2-utils
   [curl]=curl
+  [zstd]=zstd
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -31,3 +32,5 @@ fi
 
 cargo build --locked -p xtask --all-targets
 cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
+# zstd layers are behind the xtask feature `zstd` (libzstd, off by default): test them too.
+cargo test --locked -p xtask --features zstd --lib --test build_zstd -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"

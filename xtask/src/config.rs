@@ -144,7 +144,7 @@ pub struct Image {
     pub stop_signal: Option<String>,
     #[serde(default)]
     pub compression: Compression,
-    /// gzip level 0-9 (default 6) or zstd level 1-19 (default 3).
+    /// gzip level 0-9 (default 1) or zstd level 1-19 (default 3; needs the `zstd` feature).
     pub compression_level: Option<u32>,
 
     // --- both ---
@@ -510,14 +510,21 @@ impl Config {
                         }
                     }
                     if let Some(level) = img.compression_level {
-                        let max = match img.compression {
-                            Compression::Gzip => 9,
-                            Compression::Zstd => 19,
+                        let (min, max) = match img.compression {
+                            Compression::Gzip => (0, 9),
+                            Compression::Zstd => (1, 19),
                         };
-                        if level > max {
+                        if !(min..=max).contains(&level) {
+                            let codec = match img.compression {
+                                Compression::Gzip => "gzip",
+                                Compression::Zstd => "zstd",
+                            };
                             add(
                                 key("compression-level"),
-                                format!("{level} is out of range (0-{max})"),
+                                format!(
+                                    "{level} is out of range for {codec} ({min}-{max}; higher \
+                                     is smaller and slower)"
+                                ),
                             );
                         }
                     }
@@ -741,5 +748,32 @@ repository = "votive-oci"
     fn syntax_error_has_a_line() {
         let e = error_of("[release\nname=1");
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn compression_levels_are_checked_per_codec() {
+        let with = |extra: &str| {
+            GOOD.replace(
+                "user = \"65532:65532\"",
+                &format!("user = \"65532:65532\"\n{extra}"),
+            )
+        };
+        let d = root();
+        for ok in [
+            "compression-level = 9",
+            "compression = \"zstd\"\ncompression-level = 19",
+            "compression = \"zstd\"\ncompression-level = 1",
+        ] {
+            parse(d.path(), &with(ok)).unwrap();
+        }
+        let e = error_of(&with("compression-level = 10"));
+        assert!(e.contains("images.worker.compression-level"), "{e}");
+        assert!(e.contains("gzip (0-9"), "{e}");
+        for bad in [0, 20] {
+            let e = error_of(&with(&format!(
+                "compression = \"zstd\"\ncompression-level = {bad}"
+            )));
+            assert!(e.contains("zstd (1-19"), "{e}");
+        }
     }
 }

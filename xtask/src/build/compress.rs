@@ -1,13 +1,17 @@
-//! Parallel, deterministic gzip (the pigz scheme).
+//! Parallel, deterministic layer compression (the pigz scheme), for gzip and zstd.
 //!
-//! The input is cut into fixed 1 MiB chunks. Each chunk is deflated on its own by a worker
-//! thread, primed with the previous 32 KiB of input as its dictionary (so the ratio stays close
-//! to a single-stream deflate), and ended with a sync flush (the last one with a final block),
-//! which byte-aligns it: the chunks concatenate into one valid deflate stream. The CRC-32 of the
-//! chunks is combined in order. Chunking does not depend on the number of threads, so the output
-//! is byte-identical on every machine with the same deflate backend.
-//!
+//! The input is cut into fixed 1 MiB chunks, each compressed on its own by a worker thread; a
+//! writer thread puts the results back in input order. Chunking does not depend on the number
+//! of threads, so the output is byte-identical on every machine with the same codec backend.
 //! Memory is bounded: a few chunks per thread are in flight, whatever the input size.
+//!
+//! - [`Gzip`]: each chunk is deflated primed with the previous 32 KiB of input as its
+//!   dictionary (so the ratio stays close to a single-stream deflate), and ended with a sync
+//!   flush (the last one with a final block), which byte-aligns it: the chunks concatenate into
+//!   one valid deflate stream inside one gzip member. The CRC-32 of the chunks is combined in
+//!   order for the trailer.
+//! - `Zstd` (cargo feature `zstd`): each chunk is one complete zstd frame (content size and
+//!   checksum included); concatenated frames are one valid zstd stream.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -16,14 +20,162 @@ use std::thread;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
-/// Uncompressed bytes per independently deflated chunk (fixed: the output depends on it).
+/// Uncompressed bytes per independently compressed chunk (fixed: the output depends on it).
 pub const CHUNK: usize = 1 << 20;
+
+/// A chunk compressor driven by [`compress`].
+pub trait Codec: Sync {
+    /// Per-worker compressor state (made on the worker thread).
+    type State;
+    /// Bytes at the end of a chunk handed to the next one as its dictionary (0: none).
+    const DICT: usize;
+    /// Whether [`Codec::trailer`] needs the CRC-32 of the input.
+    const CRC: bool;
+    /// For messages: `gzip`, `zstd`.
+    const NAME: &'static str;
+
+    fn state(&self) -> io::Result<Self::State>;
+    /// Compresses one chunk. `last` is set on the final chunk (which may be empty).
+    fn chunk(
+        &self,
+        state: &mut Self::State,
+        data: &[u8],
+        dict: Option<&[u8]>,
+        last: bool,
+    ) -> io::Result<Vec<u8>>;
+    /// Written before the first chunk.
+    fn header(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+    /// Written after the last chunk; `crc` is 0 unless [`Codec::CRC`].
+    fn trailer(&self, _out: &mut dyn Write, _crc: u32, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Deflate's window: the dictionary handed from one chunk to the next.
-const DICT: usize = 32 << 10;
+const GZIP_DICT: usize = 32 << 10;
 
 /// gzip header: no name, no mtime, no extra flags, OS = 255 ("unknown"): nothing about the
 /// machine or the time ends up in the blob.
-const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// One gzip member over a single deflate stream, on the zlib-rs backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Gzip {
+    level: Compression,
+}
+
+impl Gzip {
+    /// Level 0-9 (higher values are clamped to 9).
+    pub fn new(level: u32) -> Gzip {
+        Gzip {
+            level: Compression::new(level.min(9)),
+        }
+    }
+}
+
+impl Codec for Gzip {
+    type State = Compress;
+    const DICT: usize = GZIP_DICT;
+    const CRC: bool = true;
+    const NAME: &'static str = "gzip";
+
+    fn state(&self) -> io::Result<Compress> {
+        Ok(Compress::new(self.level, false))
+    }
+
+    fn chunk(
+        &self,
+        c: &mut Compress,
+        data: &[u8],
+        dict: Option<&[u8]>,
+        last: bool,
+    ) -> io::Result<Vec<u8>> {
+        c.reset();
+        if let Some(dict) = dict {
+            c.set_dictionary(dict).map_err(io::Error::other)?;
+        }
+        let flush = if last {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::Sync
+        };
+        let mut out = Vec::with_capacity(data.len() / 2 + 1024);
+        loop {
+            if out.capacity() - out.len() < 16 << 10 {
+                out.reserve(data.len() / 4 + (64 << 10));
+            }
+            let consumed = c.total_in() as usize;
+            let status = c
+                .compress_vec(&data[consumed..], &mut out, flush)
+                .map_err(io::Error::other)?;
+            let all_in = c.total_in() as usize == data.len();
+            match (last, status) {
+                (true, Status::StreamEnd) => break,
+                (false, _) if all_in && out.len() < out.capacity() => break,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn header(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&GZIP_HEADER)
+    }
+
+    fn trailer(&self, out: &mut dyn Write, crc: u32, len: u64) -> io::Result<()> {
+        out.write_all(&crc.to_le_bytes())?;
+        out.write_all(&(len as u32).to_le_bytes())
+    }
+}
+
+/// Concatenated zstd frames, one per chunk, on libzstd (the `zstd` crate).
+#[cfg(feature = "zstd")]
+#[derive(Debug, Clone, Copy)]
+pub struct Zstd {
+    level: i32,
+}
+
+#[cfg(feature = "zstd")]
+impl Zstd {
+    /// Highest level accepted (levels 20-22 need far more memory per worker).
+    pub const MAX_LEVEL: u32 = 19;
+
+    /// Level 1-19 (0 is zstd's default, 3; higher values are clamped to 19).
+    pub fn new(level: u32) -> Zstd {
+        Zstd {
+            level: level.min(Self::MAX_LEVEL) as i32,
+        }
+    }
+}
+
+#[cfg(feature = "zstd")]
+impl Codec for Zstd {
+    type State = zstd::bulk::Compressor<'static>;
+    const DICT: usize = 0;
+    const CRC: bool = false;
+    const NAME: &'static str = "zstd";
+
+    fn state(&self) -> io::Result<Self::State> {
+        let mut c = zstd::bulk::Compressor::new(self.level)?;
+        // Every frame records its size and a checksum: both depend only on the chunk.
+        c.include_contentsize(true)?;
+        c.include_checksum(true)?;
+        c.include_dictid(false)?;
+        Ok(c)
+    }
+
+    fn chunk(
+        &self,
+        c: &mut Self::State,
+        data: &[u8],
+        _dict: Option<&[u8]>,
+        _last: bool,
+    ) -> io::Result<Vec<u8>> {
+        c.compress(data)
+    }
+}
 
 struct Job {
     data: Vec<u8>,
@@ -38,38 +190,43 @@ struct Done {
     len: u64,
 }
 
-/// Compresses everything `produce` writes into one gzip stream written to `out`, using
-/// `threads` deflate workers. Returns `out` and the number of uncompressed bytes.
-pub fn compress<W, F>(out: W, level: u32, threads: usize, produce: F) -> io::Result<(W, u64)>
+/// Compresses everything `produce` writes into one `codec` stream written to `out`, using
+/// `threads` workers. Returns `out` and the number of uncompressed bytes.
+pub fn compress<W, C, F>(out: W, codec: &C, threads: usize, produce: F) -> io::Result<(W, u64)>
 where
     W: Write + Send,
+    C: Codec,
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
     let threads = threads.max(1);
-    let level = Compression::new(level.min(9));
     thread::scope(|s| {
         let (job_tx, job_rx) = sync_channel::<Job>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let rx = Arc::clone(&job_rx);
-                s.spawn(move || worker(&rx, level))
+                s.spawn(move || worker(&rx, codec))
             })
             .collect();
         let (order_tx, order_rx) = sync_channel::<Receiver<io::Result<Done>>>(threads * 2);
-        let writer = s.spawn(move || write_in_order(out, &order_rx));
+        let writer = s.spawn(move || write_in_order(out, codec, &order_rx));
 
         let mut sink = ChunkSink {
             buf: Vec::with_capacity(CHUNK),
             dict: None,
+            dict_len: C::DICT,
+            name: C::NAME,
             job_tx,
             order_tx,
         };
         let produced = produce(&mut sink).and_then(|()| sink.finish());
         drop(sink);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("gzip writer thread panicked")));
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(io::Error::other(format!(
+                "{} writer thread panicked",
+                C::NAME
+            )))
+        });
         for w in workers {
             let _ = w.join();
         }
@@ -80,70 +237,59 @@ where
     })
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>, level: Compression) {
-    let mut c = Compress::new(level, false);
+fn worker<C: Codec>(rx: &Mutex<Receiver<Job>>, codec: &C) {
+    let mut state = codec.state();
     loop {
         let job = {
             let Ok(guard) = rx.lock() else { return };
             guard.recv()
         };
         let Ok(job) = job else { return };
-        let result = deflate_chunk(&mut c, &job);
+        let result = match &mut state {
+            Ok(state) => codec
+                .chunk(
+                    state,
+                    &job.data,
+                    job.dict.as_deref().map(Vec::as_slice),
+                    job.last,
+                )
+                .map(|compressed| Done {
+                    crc: if C::CRC {
+                        crc32fast::hash(&job.data)
+                    } else {
+                        0
+                    },
+                    len: job.data.len() as u64,
+                    compressed,
+                }),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot set up {}: {e}", C::NAME),
+            )),
+        };
         let _ = job.reply.send(result);
     }
 }
 
-fn deflate_chunk(c: &mut Compress, job: &Job) -> io::Result<Done> {
-    c.reset();
-    if let Some(dict) = &job.dict {
-        c.set_dictionary(dict).map_err(io::Error::other)?;
-    }
-    let data = &job.data;
-    let flush = if job.last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    loop {
-        if out.capacity() - out.len() < 16 << 10 {
-            out.reserve(data.len() / 4 + (64 << 10));
-        }
-        let consumed = c.total_in() as usize;
-        let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        let all_in = c.total_in() as usize == data.len();
-        match (job.last, status) {
-            (true, Status::StreamEnd) => break,
-            (false, _) if all_in && out.len() < out.capacity() => break,
-            _ => {}
-        }
-    }
-    Ok(Done {
-        crc: crc32fast::hash(data),
-        len: data.len() as u64,
-        compressed: out,
-    })
-}
-
-fn write_in_order<W: Write>(
+fn write_in_order<W: Write, C: Codec>(
     mut out: W,
+    codec: &C,
     order: &Receiver<Receiver<io::Result<Done>>>,
 ) -> io::Result<(W, u64)> {
-    out.write_all(&HEADER)?;
+    codec.header(&mut out)?;
     let mut crc = crc32fast::Hasher::new();
     let mut total = 0u64;
     while let Ok(rx) = order.recv() {
         let done = rx
             .recv()
-            .map_err(|_| io::Error::other("a gzip worker stopped"))??;
+            .map_err(|_| io::Error::other(format!("a {} worker stopped", C::NAME)))??;
         out.write_all(&done.compressed)?;
-        crc.combine(&crc32fast::Hasher::new_with_initial_len(done.crc, done.len));
+        if C::CRC {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(done.crc, done.len));
+        }
         total += done.len;
     }
-    out.write_all(&crc.finalize().to_le_bytes())?;
-    out.write_all(&(total as u32).to_le_bytes())?;
+    codec.trailer(&mut out, crc.finalize(), total)?;
     out.flush()?;
     Ok((out, total))
 }
@@ -152,6 +298,8 @@ fn write_in_order<W: Write>(
 struct ChunkSink {
     buf: Vec<u8>,
     dict: Option<Arc<Vec<u8>>>,
+    dict_len: usize,
+    name: &'static str,
     job_tx: SyncSender<Job>,
     order_tx: SyncSender<Receiver<io::Result<Done>>>,
 }
@@ -159,11 +307,11 @@ struct ChunkSink {
 impl ChunkSink {
     fn send(&mut self, last: bool) -> io::Result<()> {
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let next_dict = (!last).then(|| Arc::new(data[data.len().saturating_sub(DICT)..].to_vec()));
+        let next_dict = (!last && self.dict_len > 0)
+            .then(|| Arc::new(data[data.len().saturating_sub(self.dict_len)..].to_vec()));
         let (reply, rx) = sync_channel(1);
-        fn stopped<T>(_: T) -> io::Error {
-            io::Error::other("the gzip pipeline stopped")
-        }
+        let name = self.name;
+        let stopped = |_| io::Error::other(format!("the {name} pipeline stopped"));
         // Queue the result slot first: the writer then waits for jobs in submission order.
         self.order_tx.send(rx).map_err(stopped)?;
         self.job_tx
@@ -173,7 +321,7 @@ impl ChunkSink {
                 last,
                 reply,
             })
-            .map_err(stopped)?;
+            .map_err(|_| io::Error::other(format!("the {name} pipeline stopped")))?;
         self.dict = next_dict;
         Ok(())
     }
@@ -227,7 +375,10 @@ mod tests {
     }
 
     fn gz(data: &[u8], level: u32, threads: usize) -> Vec<u8> {
-        let (out, n) = compress(Vec::new(), level, threads, |w| w.write_all(data)).unwrap();
+        let (out, n) = compress(Vec::new(), &Gzip::new(level), threads, |w| {
+            w.write_all(data)
+        })
+        .unwrap();
         assert_eq!(n, data.len() as u64);
         out
     }
@@ -255,7 +406,7 @@ mod tests {
         let data = sample(2 * CHUNK + 7);
         for level in [0, 1, 6, 9] {
             let out = gz(&data, level, 2);
-            assert_eq!(&out[..10], &HEADER);
+            assert_eq!(&out[..10], &GZIP_HEADER);
             assert_eq!(gunzip(&out), data, "level {level}");
         }
         assert!(gz(&data, 9, 2).len() < gz(&data, 0, 2).len());
@@ -274,7 +425,61 @@ mod tests {
             }
         }
         let data = sample(5 * CHUNK);
-        let err = compress(Full, 1, 2, |w| w.write_all(&data)).unwrap_err();
+        let err = compress(Full, &Gzip::new(1), 2, |w| w.write_all(&data)).unwrap_err();
         assert!(err.to_string().contains("disk full"), "{err}");
+    }
+
+    #[cfg(feature = "zstd")]
+    fn zst(data: &[u8], level: u32, threads: usize) -> Vec<u8> {
+        let (out, n) = compress(Vec::new(), &Zstd::new(level), threads, |w| {
+            w.write_all(data)
+        })
+        .unwrap();
+        assert_eq!(n, data.len() as u64);
+        out
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_round_trips_and_is_thread_count_independent() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12345] {
+            let data = sample(len);
+            let one = zst(&data, 3, 1);
+            // Concatenated frames decode as one stream.
+            assert_eq!(
+                zstd::stream::decode_all(&one[..]).unwrap(),
+                data,
+                "len {len}"
+            );
+            assert_eq!(
+                zst(&data, 3, 4),
+                one,
+                "len {len}: output depends on threads"
+            );
+        }
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_levels_work_and_frames_are_per_chunk() {
+        let data = sample(2 * CHUNK + 7);
+        for level in [1, 3, 9, 19] {
+            let out = zst(&data, level, 2);
+            assert_eq!(&out[..4], &[0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
+            assert_eq!(
+                zstd::stream::decode_all(&out[..]).unwrap(),
+                data,
+                "level {level}"
+            );
+        }
+        // One frame per chunk: the second frame starts where the first one ends.
+        let out = zst(&data, 1, 2);
+        let first = zstd::zstd_safe::find_frame_compressed_size(&out).unwrap();
+        assert_eq!(&out[first..first + 4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        assert_eq!(
+            zstd::bulk::decompress(&out[..first], CHUNK).unwrap(),
+            &data[..CHUNK]
+        );
+        assert!(zst(&data, 19, 2).len() < zst(&data, 1, 2).len());
     }
 }

@@ -1,4 +1,5 @@
-//! Reproducible layers: a tar of files streamed through the parallel gzip into the layout.
+//! Reproducible layers: a tar of files streamed through the parallel gzip (or zstd) into the
+//! layout.
 //!
 //! Entries are sorted, parent directories are created, owners are fixed (uid/gid 0 unless
 //! configured), every mtime is `SOURCE_DATE_EPOCH`, file modes are normalised (0755 when the
@@ -7,7 +8,8 @@
 //! are computed while streaming: a layer is never held in memory.
 //!
 //! Rebuilds are cheap: a cache keyed by the inputs' metadata (path, size, mtime, inode, mode,
-//! destination, owner, epoch, compression) maps to the blob and diff_id already in the layout.
+//! destination, owner, epoch, codec and level) maps to the blob and diff_id already in the
+//! layout.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -19,13 +21,16 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::gzip;
+use super::compress::{self, Codec};
 use super::layout::{write_atomic, Layout};
+use crate::config::Compression;
 use crate::oci::{Descriptor, Digest, MEDIA_LAYER_GZIP};
 
 /// Default gzip level: level 1 keeps a 200 MB layer at disk speed on two cores; the size gain
 /// of higher levels is small for typical binaries (set `compression-level` to trade).
 pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+/// Default zstd level: zstd's own default, about as fast as level 1 and a little smaller.
+pub const DEFAULT_ZSTD_LEVEL: u32 = 3;
 
 /// Bump when the layer format changes, so old cache entries are not reused.
 const CACHE_VERSION: &str = "stevedore-layer-v1";
@@ -47,6 +52,8 @@ pub struct LayerSpec {
     pub files: Vec<LayerFile>,
     /// `SOURCE_DATE_EPOCH`: every entry's mtime.
     pub epoch: i64,
+    pub compression: Compression,
+    /// Codec level (gzip 0-9, zstd 1-19).
     pub level: u32,
 }
 
@@ -75,21 +82,30 @@ pub fn build(layout: &Layout, cache_dir: Option<&Path>, spec: &LayerSpec) -> Res
     }
 
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let blob = layout.blob_writer()?;
-    let mut diff = Sha256::new();
-    let (blob, _) = gzip::compress(blob, spec.level, threads, |out| {
-        let mut tar = tar::Builder::new(HashWriter {
-            inner: out,
-            hasher: &mut diff,
-        });
-        write_tar(&mut tar, &entries, spec.epoch)?;
-        tar.into_inner()?;
-        Ok(())
-    })?;
-    let descriptor = blob.finish(MEDIA_LAYER_GZIP)?;
+    let (descriptor, diff_id) = match spec.compression {
+        Compression::Gzip => write_layer(
+            layout,
+            &compress::Gzip::new(spec.level),
+            MEDIA_LAYER_GZIP,
+            threads,
+            &entries,
+            spec.epoch,
+        )?,
+        #[cfg(feature = "zstd")]
+        Compression::Zstd => write_layer(
+            layout,
+            &compress::Zstd::new(spec.level),
+            crate::oci::MEDIA_LAYER_ZSTD,
+            threads,
+            &entries,
+            spec.epoch,
+        )?,
+        #[cfg(not(feature = "zstd"))]
+        Compression::Zstd => bail!("{ZSTD_DISABLED}"),
+    };
     let layer = BuiltLayer {
         descriptor,
-        diff_id: Digest::from_sha256(diff.finalize().into()),
+        diff_id,
         cached: false,
     };
     if let Some(f) = cache_file {
@@ -100,6 +116,37 @@ pub fn build(layout: &Layout, cache_dir: Option<&Path>, spec: &LayerSpec) -> Res
         let _ = write_atomic(&f, &serde_json::to_vec(&layer)?);
     }
     Ok(layer)
+}
+
+/// Why `compression = "zstd"` fails in a build without the `zstd` feature, and the fix.
+pub const ZSTD_DISABLED: &str = "zstd layers need stevedore built with its `zstd` cargo feature \
+     (libzstd, off by default to keep the first build fast): run `cargo xtask` as \
+     `cargo run -p xtask --features zstd -- ...`, or add `--features zstd` to the `xtask` alias \
+     in .cargo/config.toml; or set compression = \"gzip\"";
+
+/// Streams the tar of `entries` through `codec` into a new blob; returns its descriptor and
+/// the tar's digest (the `diff_id`).
+fn write_layer<C: Codec>(
+    layout: &Layout,
+    codec: &C,
+    media_type: &str,
+    threads: usize,
+    entries: &BTreeMap<String, Entry<'_>>,
+    epoch: i64,
+) -> Result<(Descriptor, Digest)> {
+    let blob = layout.blob_writer()?;
+    let mut diff = Sha256::new();
+    let (blob, _) = compress::compress(blob, codec, threads, |out| {
+        let mut tar = tar::Builder::new(HashWriter {
+            inner: out,
+            hasher: &mut diff,
+        });
+        write_tar(&mut tar, entries, epoch)?;
+        tar.into_inner()?;
+        Ok(())
+    })?;
+    let descriptor = blob.finish(media_type)?;
+    Ok((descriptor, Digest::from_sha256(diff.finalize().into())))
 }
 
 fn cached(layout: &Layout, file: &Path) -> Option<BuiltLayer> {
@@ -239,6 +286,14 @@ impl<W: Write + ?Sized> Write for HashWriter<'_, W> {
     }
 }
 
+/// The codec's name in the cache key (gzip keeps the key it always had).
+fn codec_name(c: Compression) -> &'static str {
+    match c {
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+    }
+}
+
 fn cache_key(spec: &LayerSpec, entries: &BTreeMap<String, Entry<'_>>) -> Digest {
     let mut h = Sha256::new();
     let mut line = |s: String| {
@@ -246,10 +301,11 @@ fn cache_key(spec: &LayerSpec, entries: &BTreeMap<String, Entry<'_>>) -> Digest 
         h.update(b"\n");
     };
     line(format!(
-        "{CACHE_VERSION} epoch={} gzip={} chunk={}",
+        "{CACHE_VERSION} epoch={} {}={} chunk={}",
         spec.epoch,
+        codec_name(spec.compression),
         spec.level,
-        gzip::CHUNK
+        compress::CHUNK
     ));
     for (path, entry) in entries {
         match entry {
@@ -326,6 +382,7 @@ mod tests {
                 },
             ],
             epoch: 1_700_000_000,
+            compression: Compression::Gzip,
             level: 1,
         };
         let one = build(&layout, None, &spec).unwrap();
@@ -377,6 +434,7 @@ mod tests {
             let spec = LayerSpec {
                 files,
                 epoch: 0,
+                compression: Compression::Gzip,
                 level: 1,
             };
             assert!(build(&layout, None, &spec).is_err());
@@ -387,9 +445,127 @@ mod tests {
                 ..f("/m")
             }],
             epoch: 0,
+            compression: Compression::Gzip,
             level: 1,
         };
         let err = build(&layout, None, &spec).unwrap_err().to_string();
         assert!(err.contains("missing"), "{err}");
+    }
+
+    fn two_files(src: &Path) -> Vec<LayerFile> {
+        let a = file(src, "a", &b"alpha ".repeat(300_000));
+        let b = file(src, "b", b"beta");
+        vec![
+            LayerFile {
+                src: a,
+                dst: "/etc/a".into(),
+                mode: None,
+                uid: 0,
+                gid: 0,
+            },
+            LayerFile {
+                src: b,
+                dst: "/usr/bin/b".into(),
+                mode: Some(0o755),
+                uid: 0,
+                gid: 0,
+            },
+        ]
+    }
+
+    #[test]
+    fn cache_key_covers_codec_and_level() {
+        let src = tempfile::tempdir().unwrap();
+        let files = two_files(src.path());
+        let spec = |compression, level| LayerSpec {
+            files: files.clone(),
+            epoch: 0,
+            compression,
+            level,
+        };
+        let key = |s: &LayerSpec| cache_key(s, &entries(s).unwrap());
+        let gz1 = key(&spec(Compression::Gzip, 1));
+        assert_eq!(gz1, key(&spec(Compression::Gzip, 1)));
+        assert_ne!(gz1, key(&spec(Compression::Gzip, 6)));
+        assert_ne!(gz1, key(&spec(Compression::Zstd, 1)));
+        assert_ne!(
+            key(&spec(Compression::Zstd, 3)),
+            key(&spec(Compression::Zstd, 19))
+        );
+    }
+
+    #[cfg(not(feature = "zstd"))]
+    #[test]
+    fn zstd_without_the_feature_says_how_to_enable_it() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let layout = Layout::create(out.path()).unwrap();
+        let spec = LayerSpec {
+            files: two_files(src.path()),
+            epoch: 0,
+            compression: Compression::Zstd,
+            level: 3,
+        };
+        let err = build(&layout, None, &spec).unwrap_err().to_string();
+        assert!(err.contains("--features zstd"), "{err}");
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_layers_hold_the_same_tar_as_gzip_layers() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let layout = Layout::create(out.path()).unwrap();
+        let cache = out.path().join("cache");
+        let files = two_files(src.path());
+        let spec = |compression, level| LayerSpec {
+            files: files.clone(),
+            epoch: 1_700_000_000,
+            compression,
+            level,
+        };
+        let gz = build(&layout, Some(&cache), &spec(Compression::Gzip, 1)).unwrap();
+        let zs = build(&layout, Some(&cache), &spec(Compression::Zstd, 3)).unwrap();
+        // The gzip entry of the cache is not taken for the zstd layer.
+        assert!(!zs.cached);
+        assert_eq!(zs.descriptor.media_type, crate::oci::MEDIA_LAYER_ZSTD);
+        assert_ne!(zs.descriptor.digest, gz.descriptor.digest);
+
+        let read = |layer: &BuiltLayer| {
+            let mut v = Vec::new();
+            layout
+                .open_blob(&layer.descriptor.digest)
+                .unwrap()
+                .read_to_end(&mut v)
+                .unwrap();
+            v
+        };
+        let mut tar_gz = Vec::new();
+        flate2::read::GzDecoder::new(&read(&gz)[..])
+            .read_to_end(&mut tar_gz)
+            .unwrap();
+        let tar_zst = zstd::stream::decode_all(&read(&zs)[..]).unwrap();
+        assert_eq!(tar_zst, tar_gz);
+        assert_eq!(zs.diff_id, gz.diff_id);
+        assert_eq!(
+            zs.diff_id,
+            Digest::from_sha256(Sha256::digest(&tar_zst).into())
+        );
+
+        // Reproducible, cached, and a new level is a new layer.
+        let again = build(&layout, Some(&cache), &spec(Compression::Zstd, 3)).unwrap();
+        assert!(again.cached);
+        assert_eq!(again.descriptor, zs.descriptor);
+        let other = build(&layout, None, &spec(Compression::Zstd, 19)).unwrap();
+        assert_eq!(other.diff_id, zs.diff_id);
+        assert_ne!(other.descriptor.digest, zs.descriptor.digest);
+        let fresh = tempfile::tempdir().unwrap();
+        let fresh = Layout::create(fresh.path()).unwrap();
+        assert_eq!(
+            build(&fresh, None, &spec(Compression::Zstd, 3))
+                .unwrap()
+                .descriptor,
+            zs.descriptor
+        );
     }
 }

@@ -8,7 +8,7 @@
 pub mod base;
 pub mod cargo;
 pub mod dockerfile;
-pub mod gzip;
+pub mod compress;
 pub mod layer;
 pub mod layout;
 pub mod native;

@@ -23,10 +23,12 @@ pub fn build(
     spec: &NativeSpec,
     platform: &Platform,
 ) -> Result<PlatformBuild> {
+    #[cfg(not(feature = "zstd"))]
     if spec.compression == Compression::Zstd {
         bail!(
-            "zstd layers are not supported yet: set images.{}.compression = \"gzip\"",
-            image.name
+            "images.{}.compression = \"zstd\": {}",
+            image.name,
+            layer::ZSTD_DISABLED
         );
     }
     let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout, &ctx.pull)?;
@@ -69,13 +71,17 @@ pub fn build(
             gid: f.gid.unwrap_or(0),
         });
     }
-    let level = spec.compression_level.unwrap_or(layer::DEFAULT_GZIP_LEVEL);
+    let level = spec.compression_level.unwrap_or(match spec.compression {
+        Compression::Gzip => layer::DEFAULT_GZIP_LEVEL,
+        Compression::Zstd => layer::DEFAULT_ZSTD_LEVEL,
+    });
     let built = layer::build(
         &ctx.layout,
         Some(&ctx.cache_dir),
         &LayerSpec {
             files: files.clone(),
             epoch: ctx.epoch,
+            compression: spec.compression,
             level,
         },
     )?;
