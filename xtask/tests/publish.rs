@@ -18,17 +18,6 @@ fn assert_ok(out: &std::process::Output) {
     assert!(out.status.success(), "{}", output_text(out));
 }
 
-/// Every tag of `repo` in `reg` holds exactly `bytes`.
-fn assert_tags(reg: &Registry, repo: &str, bytes: &[u8]) {
-    assert_eq!(reg.tags(repo), TAGS.to_vec(), "tags of {}/{repo}", reg.host);
-    for tag in TAGS {
-        let raw = reg
-            .inspect_raw(&format!("{repo}:{tag}"))
-            .expect("tag exists");
-        assert_eq!(raw, bytes, "{}/{repo}:{tag}", reg.host);
-    }
-}
-
 #[test]
 fn plain_http_push_then_noop_repush() {
     let reg = Registry::plain();
@@ -39,8 +28,8 @@ fn plain_http_push_then_noop_repush() {
     let meta = ws.path().join("meta.json");
     let out = ws.xtask(&["push", "--metadata-file", meta.to_str().unwrap()], &[]);
     assert_ok(&out);
-    assert_tags(&reg, "team/app", &app.index_bytes);
-    assert_tags(&reg, "team/web", &web.index_bytes);
+    support::assert_tags(&reg, "team/app", &app.index_bytes);
+    support::assert_tags(&reg, "team/web", &web.index_bytes);
     let m = metadata(&meta);
     // 2 images × (2 configs + 1 shared + 2 own layers) = 10 blob pushes, but the shared layer is
     // uploaded once and mounted into the second repository.
@@ -152,10 +141,10 @@ fn two_registries_one_with_auth_from_docker_config() {
         "-v names the credential source:\n{text}"
     );
 
-    assert_tags(&open, "org/app", &app.index_bytes);
-    assert_tags(&open, "org/web", &web.index_bytes);
-    assert_tags(&locked, "app", &app.index_bytes);
-    assert_tags(&locked, "web", &web.index_bytes);
+    support::assert_tags(&open, "org/app", &app.index_bytes);
+    support::assert_tags(&open, "org/web", &web.index_bytes);
+    support::assert_tags(&locked, "app", &app.index_bytes);
+    support::assert_tags(&locked, "web", &web.index_bytes);
 
     // Copy a tag back out and compare with the layout.
     let out_dir = tempfile::tempdir().unwrap();
@@ -192,7 +181,7 @@ fn tls_registry_with_ca_from_config() {
     let app = write_image(&ws.layout(), &small_image("app", 5), VERSION);
     let out = ws.xtask(&["push"], &[]);
     assert_ok(&out);
-    assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
 
     // The same registry without the CA: refused, nothing tagged.
     let reg2 = Registry::tls();
@@ -267,8 +256,8 @@ fn wrong_password_moves_no_tag_and_rerun_resumes() {
         second < 20_000,
         "re-uploaded {second} bytes to the open registry"
     );
-    assert_tags(&open, "app", &app.index_bytes);
-    assert_tags(&locked, "web", &web.index_bytes);
+    support::assert_tags(&open, "app", &app.index_bytes);
+    support::assert_tags(&locked, "web", &web.index_bytes);
 }
 
 /// Must-show 2: a proxy that cuts connections mid-body, answers 500s, 429s with
@@ -330,8 +319,8 @@ fn faults_are_retried_and_bytes_stay_bounded() {
     assert!(text.contains("retry:"), "{text}");
     assert!(text.contains("429"), "{text}");
     assert!(text.contains("stalled"), "{text}");
-    assert_tags(&reg, "app", &app.index_bytes);
-    assert_tags(&reg, "web", &web.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "web", &web.index_bytes);
     let sent = proxy.upload_bytes();
     eprintln!(
         "uploaded {sent} bytes for {unique} unique ({:.3}×), {} faults",
@@ -421,7 +410,7 @@ fn by_digest_per_platform_then_merge() {
     );
     assert_ok(&out);
     let expected = xtask::oci::to_bytes(&xtask::oci::Index::new(descs.clone()));
-    assert_tags(&reg, "app", &expected);
+    support::assert_tags(&reg, "app", &expected);
     let m = metadata(&meta);
     assert_eq!(
         m["images"]["app"]["digest"],
@@ -522,5 +511,5 @@ fn credential_helper_from_docker_config() {
     let out = ws.xtask(&["-v", "push"], &env);
     assert_ok(&out);
     assert!(!output_text(&out).contains("helper-secret-42"));
-    assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
 }

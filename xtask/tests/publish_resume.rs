@@ -19,17 +19,6 @@ fn metadata(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// Every tag of `repo` in `reg` holds exactly `bytes` (`skopeo inspect --raw`).
-fn assert_tags(reg: &Registry, repo: &str, bytes: &[u8]) {
-    assert_eq!(reg.tags(repo), TAGS.to_vec(), "tags of {}/{repo}", reg.host);
-    for tag in TAGS {
-        let raw = reg
-            .inspect_raw(&format!("{repo}:{tag}"))
-            .expect("tag exists");
-        assert_eq!(raw, bytes, "{}/{repo}:{tag}", reg.host);
-    }
-}
-
 /// One image, two platforms sharing `large` layers (`(seed, size)`), each with a small layer
 /// of its own. Returns the image and the bytes of its unique blobs.
 fn large_image(ws: &Workspace, large: Vec<(u64, usize)>) -> (WrittenImage, u64) {
@@ -95,7 +84,7 @@ fn large_blobs_resume_after_broken_chunks() {
     let took = start.elapsed();
     let text = output_text(&out);
     assert!(out.status.success(), "{text}\n{:#?}", proxy.log());
-    assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
 
     let log = proxy.log();
     let patched = log
@@ -165,7 +154,7 @@ fn session_dropped_by_the_registry_falls_back_to_one_put() {
     );
     let text = output_text(&out);
     assert!(out.status.success(), "{text}\n{:#?}", proxy.log());
-    assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
     assert!(
         text.contains("the upload session is gone") && text.contains("in one request"),
         "{text}"
@@ -213,7 +202,7 @@ fn registry_refusing_chunks_gets_one_put() {
     let out = ws.xtask(&["push"], &[("STEVEDORE_CHUNK_SIZE", "4MiB")]);
     let text = output_text(&out);
     assert!(out.status.success(), "{text}\n{:#?}", proxy.log());
-    assert_tags(&reg, "app", &app.index_bytes);
+    support::assert_tags(&reg, "app", &app.index_bytes);
     assert!(text.contains("refused a chunk (405"), "{text}");
     // The refused first chunk, then the whole blob (and the manifests).
     assert!(

@@ -456,6 +456,18 @@ pub struct Workspace {
 pub const VERSION: &str = "1.2.3";
 pub const TAGS: [&str; 4] = ["1", "1.2", "latest", "v1.2.3"];
 
+/// Every tag of `repo` in `reg` is one of [`TAGS`] and holds exactly `bytes`
+/// (`skopeo inspect --raw`).
+pub fn assert_tags(reg: &Registry, repo: &str, bytes: &[u8]) {
+    assert_eq!(reg.tags(repo), TAGS.to_vec(), "tags of {}/{repo}", reg.host);
+    for tag in TAGS {
+        let raw = reg
+            .inspect_raw(&format!("{repo}:{tag}"))
+            .expect("tag exists");
+        assert_eq!(raw, bytes, "{}/{repo}:{tag}", reg.host);
+    }
+}
+
 impl Workspace {
     /// `registries`: prefixes as in the config; `images`: image names (native `files` images);
     /// `extra`: more `[release]` keys (e.g. `ca-files = [...]`).
