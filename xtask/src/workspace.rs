@@ -66,14 +66,13 @@ impl Workspace {
             &|p| std::fs::read_to_string(p),
             &|sha| commit_time_of(&root, sha),
         )?;
+        // git's describe and dirty state speak of HEAD: they apply when HEAD is the commit
+        // released (always locally; in Actions unless HEAD is a pull request's merge commit).
+        let head_released = ctx.sha == facts.sha;
         let inputs = Inputs {
             ctx,
-            dirty: facts.dirty,
-            describe: if source == Source::Git {
-                facts.describe.clone()
-            } else {
-                None
-            },
+            dirty: head_released && facts.dirty,
+            describe: facts.describe.clone().filter(|_| head_released),
             source: github_source(&env).or_else(|| facts.source_url.clone()),
         };
         let plan = Plan::new(&config, &inputs)

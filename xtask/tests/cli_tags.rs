@@ -138,12 +138,15 @@ fn github_actions_gives_the_same_tags_as_git() {
     assert_eq!(gh["images"], local["images"]);
     assert_eq!(gh["version"], local["version"]);
 
-    // Branch push, with branch and sha rules.
+    // Branch push one commit after a release, with branch and sha rules.
     let repo = new_repo(
         r#"tags = ["type=ref,event=branch", "type=sha,prefix={{branch}}-,enable={{is_default_branch}}"]"#,
     );
+    repo.git(&["tag", "v1.0.0"]);
+    repo.commit("after the release");
     let sha = repo.head();
     let local = tags_json(&repo, &[]);
+    assert_eq!(local["version"], format!("1.0.0-1-g{}", &sha[..7]));
     assert_eq!(
         tags(&local),
         vec!["main".to_string(), format!("main-{}", &sha[..7])]
@@ -159,6 +162,8 @@ fn github_actions_gives_the_same_tags_as_git() {
         ],
     );
     assert_eq!(gh["tags"], local["tags"]);
+    assert_eq!(gh["images"], local["images"]);
+    assert_eq!(gh["version"], local["version"]);
 }
 
 #[test]
