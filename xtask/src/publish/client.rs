@@ -431,13 +431,28 @@ impl Registry {
             attempt += 1;
             let auth = self.authorization(repo, refresh).await?;
             refresh = false;
-            match op(auth, attempt).await {
+            match op(auth.clone(), attempt).await {
                 Ok(v) => return Ok(v),
                 Err(Step::Fatal(e)) => return Err(e),
                 Err(Step::Unauthorized(msg)) => {
+                    if refreshed && self.push_denied(repo, &auth, &msg) {
+                        bail!(
+                            "{what}: {} refused push to {}/{repo}: the credentials from {}{} were accepted, \
+                             but the token they got grants no push access to {repo} ({}): give them write \
+                             access to the repository (or use credentials that have it), then re-run",
+                            self.name,
+                            self.name,
+                            self.creds.source,
+                            self.creds
+                                .user()
+                                .map(|u| format!(" (user {u})"))
+                                .unwrap_or_default(),
+                            self.scrub(&msg)
+                        );
+                    }
                     if refreshed {
                         bail!(
-                            "{what}: {} refused the credentials from {} (401 {}): check them, then re-run",
+                            "{what}: {} refused the credentials from {} ({}): check them, then re-run",
                             self.name,
                             self.creds.source,
                             self.scrub(&msg)
@@ -484,6 +499,25 @@ impl Registry {
             "{what}: gave up after {} tries: {last}",
             self.opts.max_tries
         )
+    }
+
+    /// Whether a 401 (`msg`, from [`Registry::check`]) that a fresh token did not cure means the
+    /// token lacks push on `repo`: its claims say so, or the registry's challenge says
+    /// `error="insufficient_scope"` (Distribution's answer to a pull-only token).
+    fn push_denied(&self, repo: &str, auth: &Option<HeaderValue>, msg: &str) -> bool {
+        if self.operation != oci_client::RegistryOperation::Push {
+            return false;
+        }
+        let token = auth
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        match token {
+            Some(t) => {
+                token_grants_push(t, repo) == Some(false) || msg.contains("insufficient_scope")
+            }
+            None => false,
+        }
     }
 
     /// Sends one request, abandoning it when nothing moved for the idle timeout.
@@ -549,8 +583,17 @@ impl Registry {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        // A bearer challenge's `error="insufficient_scope"`: the token is valid, its grant is not.
+        let scope_error = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("error=\"insufficient_scope\""));
         let body = self.body(resp).await.unwrap_or_default();
-        let reason = format!("{status}{}", error_summary(&body));
+        let mut reason = format!("{status}{}", error_summary(&body));
+        if scope_error {
+            reason.push_str(" (insufficient_scope)");
+        }
         if status == StatusCode::UNAUTHORIZED {
             Err(Step::Unauthorized(reason))
         } else {
