@@ -7,8 +7,8 @@
 
 pub mod base;
 pub mod cargo;
-pub mod dockerfile;
 pub mod compress;
+pub mod dockerfile;
 pub mod layer;
 pub mod layout;
 pub mod native;
