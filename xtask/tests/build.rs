@@ -122,7 +122,7 @@ const APP_FILES: [(&str, &str); 2] = [
 #[test]
 fn native_and_dockerfile_images_for_two_platforms() {
     if !have("buildah") || !have("skopeo") {
-        eprintln!("SKIPPED: buildah and skopeo are needed (apt-get install buildah skopeo)");
+        support::skipped("SKIPPED: buildah and skopeo are needed (apt-get install buildah skopeo)");
         return;
     }
     let config = release_toml(&format!(
@@ -412,8 +412,8 @@ fn failures_name_image_platform_and_cause() {
     );
 
     if !buildah {
-        eprintln!(
-            "SKIPPED the Dockerfile failures: buildah is not installed (apt-get install buildah)"
+        support::skipped(
+            "SKIPPED the Dockerfile failures: buildah is not installed (apt-get install buildah)",
         );
         return;
     }

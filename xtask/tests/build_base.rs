@@ -15,7 +15,7 @@ fn tools() -> bool {
     if have("skopeo") && have("docker-registry") {
         return true;
     }
-    eprintln!("SKIPPED: skopeo and docker-registry are needed");
+    support::skipped("SKIPPED: skopeo and docker-registry are needed");
     false
 }
 
@@ -299,12 +299,13 @@ fn unknown_base_image_fails_and_leaves_the_layout_valid() {
 #[test]
 fn registry_base_over_tls_with_credentials() {
     if !tools() || !runs("openssl") || !runs("htpasswd") {
-        eprintln!("SKIPPED: openssl and htpasswd are needed too");
+        support::skipped("SKIPPED: openssl and htpasswd are needed too");
         return;
     }
     let reg = Registry::start(support::RegistryOptions {
         tls: true,
         htpasswd: Some(("puller".into(), "s3cret-pull".into())),
+        ..Default::default()
     });
     let (_, base_digest) = push_base(&reg, &small_image("base", 4), "org/base", "1");
     let base_ref = format!("{}/org/base:1", reg.host);

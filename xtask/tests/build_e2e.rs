@@ -141,7 +141,7 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
     );
 
     if !have("skopeo") || !have("docker-registry") {
-        eprintln!("SKIPPED the registry part: skopeo and docker-registry are needed");
+        support::skipped("SKIPPED the registry part: skopeo and docker-registry are needed");
         return;
     }
     let registry = support::Registry::plain();
@@ -156,7 +156,9 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
     assert!(copy.status.success(), "skopeo copy: {copy:?}");
 
     if !have("dockerd") {
-        eprintln!("SKIPPED docker pull/run: dockerd is not installed (apt-get install docker.io)");
+        support::skipped(
+            "SKIPPED docker pull/run: dockerd is not installed (apt-get install docker.io)",
+        );
         return;
     }
     let dockerd = Dockerd::start();
@@ -184,7 +186,7 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
 #[test]
 fn release_builds_then_publishes() {
     if !have("docker-registry") || !have("skopeo") {
-        eprintln!("SKIPPED: docker-registry and skopeo are needed");
+        support::skipped("SKIPPED: docker-registry and skopeo are needed");
         return;
     }
     let registry = support::Registry::plain();

@@ -25,6 +25,11 @@ pub struct RegistryOptions {
     pub tls: bool,
     /// Require HTTP basic auth with this `(user, password)` (bcrypt htpasswd file).
     pub htpasswd: Option<(String, String)>,
+    /// Another `auth:` section (e.g. token auth), and the `(user, password)` skopeo logs in
+    /// with.
+    pub auth: Option<(String, (String, String))>,
+    /// The registry's log level (default `error`).
+    pub log_level: Option<&'static str>,
 }
 
 /// A `docker-registry serve` child on `127.0.0.1:<free port>`, with its own storage.
@@ -94,8 +99,16 @@ impl Registry {
                     file.display()
                 )
             }
-            None => String::new(),
+            None => opts
+                .auth
+                .as_ref()
+                .map_or_else(String::new, |(yaml, _)| yaml.clone()),
         };
+        let creds = opts
+            .htpasswd
+            .clone()
+            .or_else(|| opts.auth.as_ref().map(|(_, c)| c.clone()));
+        let log_level = opts.log_level.unwrap_or("error");
         // A freshly freed port can be taken by someone else before the registry binds it:
         // try a few ports.
         for _ in 0..5 {
@@ -104,7 +117,7 @@ impl Registry {
             std::fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                    "version: 0.1\nlog:\n  level: {log_level}\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
                      http:\n  addr: 127.0.0.1:{port}\n{tls_yaml}{auth_yaml}",
                     storage.display()
@@ -127,7 +140,7 @@ impl Registry {
                 tls: opts.tls,
                 ca_file: ca_file.clone(),
                 cert_dir: cert_dir.clone(),
-                creds: opts.htpasswd.clone(),
+                creds: creds.clone(),
                 dir,
             };
             if reg.wait_ready(Duration::from_secs(20)) {
@@ -534,6 +547,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .unwrap();
     assert!(out.status.success(), "git {args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Reports a test part that cannot run on this machine: printed on a developer's machine, a
+/// failure under `CI` (where scripts/test.sh installs every tool, so a skip would hide a test).
+pub fn skipped(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{why}: CI must run every test (scripts/test.sh installs the tools)");
+    }
+    eprintln!("{why}");
 }
 
 /// A docker config directory that does not exist: no credentials of the machine running the

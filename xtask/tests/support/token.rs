@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 
-use super::{free_port, Registry};
+use super::{Registry, RegistryOptions};
 
 /// The `service` the registry names in its challenge and expects as the tokens' `aud`.
 pub const SERVICE: &str = "test-registry";
@@ -173,53 +173,17 @@ impl TokenServer {
     /// Starts a `docker-registry` whose `auth.token` trusts this server. `creds` are what the
     /// returned [`Registry`]'s skopeo helpers log in with (skopeo does the token flow itself).
     pub fn registry(&self, creds: (&str, &str)) -> Registry {
-        let mut dir = tempfile::tempdir().unwrap();
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        for _ in 0..5 {
-            let port = free_port();
-            let config = dir.path().join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n\
-                     storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n\
-                     auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    \
-                     rootcertbundle: {}\n",
-                    storage.display(),
-                    self.realm,
-                    self.cert.display()
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-            let child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("docker-registry is installed");
-            let mut reg = Registry {
-                child,
-                host: format!("127.0.0.1:{port}"),
-                port,
-                tls: false,
-                ca_file: None,
-                cert_dir: None,
-                creds: Some((creds.0.to_string(), creds.1.to_string())),
-                dir,
-            };
-            if reg.wait_ready(Duration::from_secs(20)) {
-                return reg;
-            }
-            let _ = reg.child.kill();
-            let _ = reg.child.wait();
-            dir = reg.take_dir();
-        }
-        panic!("docker-registry (token auth) did not start");
+        let auth = format!(
+            "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    \
+             rootcertbundle: {}\n",
+            self.realm,
+            self.cert.display()
+        );
+        Registry::start(RegistryOptions {
+            auth: Some((auth, (creds.0.to_string(), creds.1.to_string()))),
+            log_level: Some("info"),
+            ..Default::default()
+        })
     }
 }
 
