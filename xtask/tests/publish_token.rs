@@ -83,21 +83,34 @@ fn push_with_bearer_tokens_from_docker_config() {
     support::assert_tags(&reg, "team/web", &web.index_bytes);
 
     // 2 images × (2 configs + 1 shared + 2 own layers) = 10 blobs. The layer both images share
-    // is mounted from the first repository only if the token also grants pull on it; a token
-    // for the target repository alone gets the mount refused (401), and the blob is uploaded.
+    // is uploaded to the first repository and mounted into the second, with a token that grants
+    // push on the target and pull on the source (one token request with both scopes).
     let m = metadata(&meta);
     let counts = (
         m["uploads"]["pushed"].as_u64(),
         m["uploads"]["mounted"].as_u64(),
     );
-    if counts == (Some(9), Some(1)) {
-        eprintln!("cross-repository mount: mounted");
-    } else {
-        assert_eq!(counts, (Some(10), Some(0)), "{m:#}\n{text}");
-        assert!(text.contains("refused to mount"), "{text}");
-        assert!(text.contains("401"), "{text}");
-        eprintln!("cross-repository mount: refused (401), uploaded instead");
-    }
+    assert_eq!(counts, (Some(9), Some(1)), "{m:#}\n{text}");
+    assert!(!text.contains("refused to mount"), "{text}");
+    let both: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.scopes.len() == 2)
+        .collect();
+    assert!(
+        both.iter().any(|r| {
+            let (target, source) = (&r.scopes[0], &r.scopes[1]);
+            r.status == 200
+                && [target, source]
+                    .iter()
+                    .all(|s| s.starts_with("repository:team/"))
+                && target.ends_with(":pull,push")
+                && source.ends_with(":pull")
+                && target != source
+        }),
+        "no token request with both scopes: {:#?}",
+        server.requests()
+    );
 
     let requests = server.requests();
     assert!(!requests.is_empty());

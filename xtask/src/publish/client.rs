@@ -8,7 +8,9 @@
 //! `mount_blob` treats the legal 202 as an error, a failed streamed upload cannot be restarted
 //! from a fresh upload session, and there is no per-byte progress or stall detection. Those
 //! calls are made here with reqwest (the same reqwest `oci-client` uses, so nothing more is
-//! compiled), with the token `oci-client` obtained.
+//! compiled), with the token `oci-client` obtained. A cross-repository mount on a token
+//! registry needs a token for two repositories (push on the target, pull on the source), which
+//! `oci-client` cannot ask for: that token request is made here ([`Registry::mount_token`]).
 //!
 //! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
 //! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
@@ -198,7 +200,10 @@ pub struct Registry {
     http: reqwest::Client,
     oci: oci_client::Client,
     oci_auth: RegistryAuth,
-    tokens: tokio::sync::Mutex<HashMap<String, (Option<HeaderValue>, Instant)>>,
+    /// Headers by `(repository, repository also pulled from)` and when they were obtained.
+    tokens: tokio::sync::Mutex<TokenCache>,
+    /// The `realm` and `service` of the registry's bearer challenge, once asked for.
+    challenge: tokio::sync::OnceCell<(String, Option<String>)>,
     /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
     operation: oci_client::RegistryOperation,
     opts: ClientOptions,
@@ -206,6 +211,8 @@ pub struct Registry {
     /// Blob bytes handed to the network, retried and abandoned tries included.
     sent: Arc<AtomicU64>,
 }
+
+type TokenCache = HashMap<(String, Option<String>), (Option<HeaderValue>, Instant)>;
 
 /// Cached tokens are refreshed after this long even without a 401 (Docker Hub's last ~5 min).
 const TOKEN_TTL: Duration = Duration::from_secs(240);
@@ -307,6 +314,7 @@ impl Registry {
             oci,
             oci_auth,
             tokens: Default::default(),
+            challenge: Default::default(),
             operation: oci_client::RegistryOperation::Push,
             opts: opts.clone(),
             log,
@@ -354,55 +362,63 @@ impl Registry {
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
-    /// `repository:<repo>:pull,push` (`:pull` after [`Registry::for_pull`]) from the registry's token server, basic auth for
-    /// registries that ask for it, or nothing. `refresh` drops the cached token.
+    /// `repository:<repo>:pull,push` (`:pull` after [`Registry::for_pull`]) from the registry's
+    /// token server, basic auth for registries that ask for it, or nothing. `refresh` drops the
+    /// cached token.
     pub async fn authorization(&self, repo: &str, refresh: bool) -> Result<Option<HeaderValue>> {
+        self.cached_authorization(repo, None, refresh).await
+    }
+
+    /// [`Registry::authorization`], cached per `(repo, mount_from)`; with `mount_from`, a token
+    /// that also grants `repository:<mount_from>:pull` (see [`Registry::mount_token`]).
+    async fn cached_authorization(
+        &self,
+        repo: &str,
+        mount_from: Option<&str>,
+        refresh: bool,
+    ) -> Result<Option<HeaderValue>> {
+        let key = (repo.to_string(), mount_from.map(str::to_string));
         let mut cache = self.tokens.lock().await;
         if !refresh {
-            if let Some((h, at)) = cache.get(repo) {
+            if let Some((h, at)) = cache.get(&key) {
                 if at.elapsed() < TOKEN_TTL {
                     return Ok(h.clone());
                 }
             }
         }
-        let reference = self.oci_reference(repo)?;
-        let mut tries = 0;
-        let token = loop {
-            tries += 1;
-            match self
-                .oci
-                .auth(&reference, &self.oci_auth, self.operation)
-                .await
-            {
-                Ok(t) => break t,
-                Err(oci_client::errors::OciDistributionError::AuthenticationFailure(reason)) => {
-                    bail!(
-                        "{}: the token server refused the credentials from {} for {repo}: {}",
-                        self.name,
-                        self.creds.source,
-                        self.scrub(reason.trim())
-                    );
-                }
-                Err(e) if tries < self.opts.max_tries => {
-                    let wait = backoff(tries, self.opts.base_backoff, self.opts.max_backoff);
-                    (self.log)(&format!(
-                        "retry: {} authentication in {:.1}s ({}; try {}/{})",
-                        self.name,
-                        wait.as_secs_f64(),
-                        self.scrub(&error_chain(&e)),
-                        tries + 1,
-                        self.opts.max_tries
-                    ));
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => bail!(
-                    "{}: authentication failed after {tries} tries: {}",
-                    self.name,
-                    self.scrub(&error_chain(&e))
-                ),
-            }
+        let header = match mount_from {
+            None => self.fetch_authorization(repo).await?,
+            Some(from) => Some(self.mount_token(repo, from).await?),
         };
-        let header = match (token, &self.creds.credential) {
+        cache.insert(key, (header.clone(), Instant::now()));
+        Ok(header)
+    }
+
+    /// The token handshake, done by `oci-client` (one repository scope).
+    async fn fetch_authorization(&self, repo: &str) -> Result<Option<HeaderValue>> {
+        let reference = self.oci_reference(repo)?;
+        let token = self
+            .retry_auth(|| async {
+                self.oci
+                    .auth(&reference, &self.oci_auth, self.operation)
+                    .await
+                    .map_err(|e| match e {
+                        oci_client::errors::OciDistributionError::AuthenticationFailure(why) => {
+                            Step::Fatal(anyhow!(
+                                "{}: the token server refused the credentials from {} for {repo}: {}",
+                                self.name,
+                                self.creds.source,
+                                self.scrub(why.trim())
+                            ))
+                        }
+                        e => Step::Retry {
+                            reason: error_chain(&e),
+                            after: None,
+                        },
+                    })
+            })
+            .await?;
+        Ok(match (token, &self.creds.credential) {
             (Some(token), _) => Some(sensitive(&format!("Bearer {token}"))?),
             (None, Credential::Basic { user, secret }) => {
                 let raw = format!("{user}:{}", secret.expose());
@@ -412,9 +428,116 @@ impl Registry {
                 ))?)
             }
             (None, Credential::Anonymous) => None,
-        };
-        cache.insert(repo.to_string(), (header.clone(), Instant::now()));
-        Ok(header)
+        })
+    }
+
+    /// A bearer token for pushing to `repo` and pulling from `from`, which a cross-repository
+    /// mount needs (`oci-client` asks for one repository only): the token request is made
+    /// here, with two `scope` parameters, to the realm and service of the registry's challenge.
+    async fn mount_token(&self, repo: &str, from: &str) -> Result<HeaderValue> {
+        let (realm, service) = self.bearer_challenge().await?;
+        let mut url = Url::parse(realm)
+            .map_err(|_| anyhow!("{}: the token realm is not a URL", self.name))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", &format!("repository:{repo}:pull,push"));
+            q.append_pair("scope", &format!("repository:{from}:pull"));
+        }
+        let token = self
+            .retry_auth(|| async {
+                let mut req = self.http.get(url.clone());
+                if let Credential::Basic { user, secret } = &self.creds.credential {
+                    req = req.basic_auth(user, Some(secret.expose()));
+                }
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(Step::Fatal(anyhow!(
+                        "{}: the token server answered {}",
+                        self.name,
+                        resp.status()
+                    )));
+                }
+                let body: serde_json::Value = serde_json::from_slice(&self.body(resp).await?)
+                    .map_err(|_| anyhow!("{}: the token server's answer is not JSON", self.name))?;
+                ["token", "access_token"]
+                    .iter()
+                    .find_map(|k| body[k].as_str().filter(|t| !t.is_empty()))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        Step::Fatal(anyhow!("{}: the token server gave no token", self.name))
+                    })
+            })
+            .await?;
+        sensitive(&format!("Bearer {token}"))
+    }
+
+    /// The `realm` and `service` of the registry's `WWW-Authenticate: Bearer` challenge to an
+    /// anonymous `GET /v2/` (asked once).
+    async fn bearer_challenge(&self) -> Result<&(String, Option<String>)> {
+        self.challenge
+            .get_or_try_init(|| {
+                self.retry_auth(|| async {
+                    let resp = self
+                        .send(self.request(Method::GET, self.url("v2/"), &None), None)
+                        .await?;
+                    if resp.status().is_server_error() {
+                        return Err(Step::Retry {
+                            reason: format!("/v2/ answered {}", resp.status()),
+                            after: None,
+                        });
+                    }
+                    resp.headers()
+                        .get_all(reqwest::header::WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| parse_bearer_challenge(v.to_str().ok()?))
+                        .next()
+                        .ok_or_else(|| {
+                            Step::Fatal(anyhow!("{}: no bearer challenge on /v2/", self.name))
+                        })
+                })
+            })
+            .await
+    }
+
+    /// Runs an authentication step with retries (connection errors, 408, 429, 5xx).
+    async fn retry_auth<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Step>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let reason = match op().await {
+                Ok(v) => return Ok(v),
+                Err(Step::Fatal(e)) => return Err(e),
+                Err(Step::Unauthorized(why)) => bail!(
+                    "{}: the token server refused the credentials from {}: {}",
+                    self.name,
+                    self.creds.source,
+                    self.scrub(&why)
+                ),
+                Err(Step::Retry { reason, .. }) => self.scrub(&reason),
+            };
+            if tries >= self.opts.max_tries {
+                bail!(
+                    "{}: authentication failed after {tries} tries: {reason}",
+                    self.name
+                );
+            }
+            let wait = backoff(tries, self.opts.base_backoff, self.opts.max_backoff);
+            (self.log)(&format!(
+                "retry: {} authentication in {:.1}s ({reason}; try {}/{})",
+                self.name,
+                wait.as_secs_f64(),
+                tries + 1,
+                self.opts.max_tries
+            ));
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Runs `op` with retries: `op` gets the `Authorization` header and the try number.
@@ -768,34 +891,49 @@ impl Registry {
             url.query_pairs_mut()
                 .append_pair("mount", digest.as_str())
                 .append_pair("from", from);
-            let req = self
-                .request(Method::POST, url, auth)
-                .header(reqwest::header::CONTENT_LENGTH, 0);
-            // A transient failure is retried like any other; any refusal (401, 403, 404, …)
-            // means: upload normally.
-            let resp = self.send(req, None).await?;
-            match resp.status() {
-                StatusCode::CREATED => return Ok(Opened::Mounted),
-                StatusCode::ACCEPTED => {
-                    if let Some(l) = self.location(&resp) {
-                        return Ok(Opened::Session(l));
+            // A token registry wants a token that also grants pull on `from`; an expired one
+            // (401 without `insufficient_scope`) is renewed once.
+            let mut refreshed = false;
+            let outcome = loop {
+                let mount_auth = match self.mount_authorization(repo, from, auth, refreshed).await {
+                    Ok(h) => h,
+                    Err(e) => break Err(self.scrub(&format!("{e:#}"))),
+                };
+                let req = self
+                    .request(Method::POST, url.clone(), &mount_auth)
+                    .header(reqwest::header::CONTENT_LENGTH, 0);
+                // A transient failure is retried like any other; any refusal (401, 403, 404,
+                // …) means: upload normally.
+                let resp = self.send(req, None).await?;
+                let expired = resp.status() == StatusCode::UNAUTHORIZED
+                    && !resp
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.contains("insufficient_scope"));
+                if expired && !refreshed && mount_auth != *auth {
+                    refreshed = true;
+                    continue;
+                }
+                break Ok(resp);
+            };
+            match outcome {
+                Ok(resp) => match resp.status() {
+                    StatusCode::CREATED => return Ok(Opened::Mounted),
+                    StatusCode::ACCEPTED => {
+                        if let Some(l) = self.location(&resp) {
+                            return Ok(Opened::Session(l));
+                        }
                     }
-                }
-                s if s == StatusCode::REQUEST_TIMEOUT
-                    || s == StatusCode::TOO_MANY_REQUESTS
-                    || s.is_server_error() =>
-                {
-                    self.check(resp).await?;
-                }
-                _ => {
-                    blob.mount_refused.store(true, Ordering::SeqCst);
-                    (self.log)(&format!(
-                        "note: {} refused to mount {} from {from} ({}): uploading it",
-                        self.name,
-                        short(digest),
-                        resp.status()
-                    ));
-                }
+                    s if s == StatusCode::REQUEST_TIMEOUT
+                        || s == StatusCode::TOO_MANY_REQUESTS
+                        || s.is_server_error() =>
+                    {
+                        self.check(resp).await?;
+                    }
+                    s => self.refuse_mount(blob, from, &s.to_string()),
+                },
+                Err(why) => self.refuse_mount(blob, from, &why),
             }
         }
         let req = self
@@ -812,6 +950,36 @@ impl Registry {
         self.location(&resp)
             .map(Opened::Session)
             .ok_or_else(|| Step::Fatal(anyhow!("{what}: the registry gave no upload location")))
+    }
+
+    /// The `Authorization` header for mounting into `repo` from `from`: on a token registry
+    /// (`auth`, the header for `repo`, is a bearer token) one also granting pull on `from`,
+    /// else `auth` itself.
+    async fn mount_authorization(
+        &self,
+        repo: &str,
+        from: &str,
+        auth: &Option<HeaderValue>,
+        refresh: bool,
+    ) -> Result<Option<HeaderValue>> {
+        let bearer = auth
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("Bearer "));
+        if !bearer {
+            return Ok(auth.clone());
+        }
+        self.cached_authorization(repo, Some(from), refresh).await
+    }
+
+    /// A mount was refused (`why`): upload the blob, and do not ask again.
+    fn refuse_mount(&self, blob: &BlobRef<'_>, from: &str, why: &str) {
+        blob.mount_refused.store(true, Ordering::SeqCst);
+        (self.log)(&format!(
+            "note: {} refused to mount {} from {from} ({why}): uploading it",
+            self.name,
+            short(blob.digest)
+        ));
     }
 
     /// A request body streaming `len` bytes of `path` from `offset` (never more than a read
@@ -1661,6 +1829,55 @@ fn parse_http_date(v: &str) -> Option<SystemTime> {
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
 }
 
+/// The `realm` and `service` of a `WWW-Authenticate: Bearer realm="…",service="…",…`
+/// challenge (`None` for another scheme or without a realm).
+pub fn parse_bearer_challenge(v: &str) -> Option<(String, Option<String>)> {
+    let (scheme, mut rest) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let (mut realm, mut service) = (None, None);
+    loop {
+        rest = rest.trim_start_matches([' ', ',']);
+        if rest.is_empty() {
+            break;
+        }
+        let (key, after) = rest.split_once('=')?;
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            // A quoted-string, with `\` escapes.
+            Some(quoted) => {
+                let (mut value, mut escaped, mut end) = (String::new(), false, None);
+                for (i, c) in quoted.char_indices() {
+                    match (escaped, c) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') => {
+                            end = Some(i + 1);
+                            break;
+                        }
+                        _ => {
+                            value.push(c);
+                            escaped = false;
+                        }
+                    }
+                }
+                (value, &quoted[end?..])
+            }
+            None => {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim().to_string(), &after[end..])
+            }
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "realm" => realm = Some(value),
+            "service" => service = Some(value),
+            _ => {}
+        }
+        rest = next;
+    }
+    Some((realm?, service))
+}
+
 /// Whether a JWT bearer token's `access` claim grants `push` on `repo`; `None` for opaque
 /// tokens. The token is only decoded, never printed.
 pub fn token_grants_push(token: &str, repo: &str) -> Option<bool> {
@@ -1784,6 +2001,27 @@ mod tests {
         assert_eq!(token_grants_push(&token(pull), "org/app"), Some(false));
         assert_eq!(token_grants_push(&token(push), "org/other"), Some(false));
         assert_eq!(token_grants_push("opaque-token", "org/app"), None);
+    }
+
+    #[test]
+    fn bearer_challenges_parse() {
+        let ghcr =
+            r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:o/a:pull""#;
+        assert_eq!(
+            parse_bearer_challenge(ghcr),
+            Some(("https://ghcr.io/token".into(), Some("ghcr.io".into())))
+        );
+        let odd = r#"bearer scope="a,b", service = svc , realm="http://h/t?x=\"1\"""#;
+        assert_eq!(
+            parse_bearer_challenge(odd),
+            Some((r#"http://h/t?x="1""#.into(), Some("svc".into())))
+        );
+        assert_eq!(parse_bearer_challenge(r#"Basic realm="x""#), None);
+        assert_eq!(parse_bearer_challenge(r#"Bearer service="x""#), None);
+        assert_eq!(
+            parse_bearer_challenge(r#"Bearer realm="unterminated"#),
+            None
+        );
     }
 
     #[test]
