@@ -1167,18 +1167,11 @@ impl Registry {
             // request for the whole blob loses at most what that request sent.
             return Ok(Resume::Lost(gone));
         }
-        let opened = state.lock().expect("upload state").sessions;
-        if opened > self.opts.max_tries {
-            return Err(Step::Fatal(anyhow!(
-                "{what}: {} lost the upload session {opened} times: giving up",
-                self.name
-            )));
-        }
+        // No session yet, or a fresh start after one DIGEST_INVALID (at most two sessions).
         match self.open_upload(blob, auth).await? {
             Opened::Mounted => Ok(Resume::Mounted),
             Opened::Session(url) => {
                 let mut s = state.lock().expect("upload state");
-                s.sessions += 1;
                 s.session = Some((url.clone(), 0));
                 s.resync = false;
                 s.status_failures = 0;
@@ -1624,8 +1617,6 @@ struct Resumable {
     resync: bool,
     /// Status queries that failed in a row (two, and the session is given up).
     status_failures: u32,
-    /// Sessions opened so far.
-    sessions: u32,
     /// A finishing PUT was refused with DIGEST_INVALID once.
     digest_refused: bool,
 }
