@@ -202,6 +202,21 @@ impl fmt::Display for ImageRef {
 }
 
 /// `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
+/// `url` without what must not leave the process: userinfo (`user:token@`), the query
+/// (`?token=…`) and the fragment. For URLs placed in labels, provenance and output.
+pub fn public_url(url: &str) -> String {
+    let url = url.trim();
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 pub fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
@@ -322,6 +337,25 @@ pub fn is_valid_tag(tag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls_lose_userinfo_query_and_fragment() {
+        for (input, want) in [
+            ("https://github.com/o/r", "https://github.com/o/r"),
+            (
+                "https://x:s3cret@github.com/o/r?token=abc#frag",
+                "https://github.com/o/r",
+            ),
+            (
+                "http://127.0.0.1:5000/v2/r/blobs/uploads/u?_state=x",
+                "http://127.0.0.1:5000/v2/r/blobs/uploads/u",
+            ),
+            ("https://h.example?token=t", "https://h.example"),
+            ("no-scheme/path?q=1", "no-scheme/path"),
+        ] {
+            assert_eq!(public_url(input), want, "{input}");
+        }
+    }
 
     #[test]
     fn prefixes_normalise_like_docker() {

@@ -114,6 +114,59 @@ impl Credentials {
             Credential::Anonymous => None,
         }
     }
+
+    /// `msg` with every form of the secret that stevedore sends removed: the raw secret,
+    /// `user:secret`, its base64 (padded or not, standard or URL-safe alphabet), and any
+    /// `Basic …` / `Bearer …` credential a registry echoes back. For every text that came from
+    /// a registry and leaves the process (errors, `-v` logs, summaries, metadata files).
+    pub fn redact(&self, msg: &str) -> String {
+        let mut out = redact_auth_schemes(msg);
+        if let Credential::Basic { user, secret } = &self.credential {
+            let secret = secret.expose();
+            if !secret.is_empty() {
+                let pair = format!("{user}:{secret}");
+                let engines = [
+                    &base64::engine::general_purpose::STANDARD,
+                    &base64::engine::general_purpose::STANDARD_NO_PAD,
+                    &base64::engine::general_purpose::URL_SAFE,
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                ];
+                let mut forms: Vec<String> = engines.iter().map(|e| e.encode(&pair)).collect();
+                forms.push(pair);
+                forms.push(secret.to_string());
+                // Longest first, so `user:secret` goes before the secret inside it.
+                forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+                for form in forms {
+                    out = out.replace(&form, "<redacted>");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Replaces the credential after every `Basic` / `Bearer` auth scheme word (as an echoed
+/// `Authorization` header shows it) with `<redacted>`. A credential is a run of at least 8
+/// base64/token characters with a digit, a symbol or mixed case, so that prose such as
+/// "bearer challenge" stays readable.
+pub fn redact_auth_schemes(msg: &str) -> String {
+    static PATTERN: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        regex_lite::Regex::new(r"(?i)\b(basic|bearer)(\s+)([A-Za-z0-9+/=._~-]{8,})")
+            .expect("static pattern")
+    });
+    re.replace_all(msg, |c: &regex_lite::Captures<'_>| {
+        let cred = &c[3];
+        let lower = cred.chars().any(|ch| ch.is_ascii_lowercase());
+        let upper = cred.chars().any(|ch| ch.is_ascii_uppercase());
+        let other = cred.chars().any(|ch| !ch.is_ascii_alphabetic());
+        if other || (lower && upper) {
+            format!("{}{}<redacted>", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    })
+    .into_owned()
 }
 
 /// `STEVEDORE_AUTH_<HOST>` for `host`.
@@ -367,6 +420,46 @@ pub fn resolve_from_env(host: &str) -> Result<Credentials> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_removes_every_form_of_a_basic_credential() {
+        let creds = Credentials {
+            credential: Credential::Basic {
+                user: "dave".into(),
+                secret: Secret::new("s3cr3t-Pa55"),
+            },
+            source: Source::Anonymous,
+        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode("dave:s3cr3t-Pa55");
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("dave:s3cr3t-Pa55");
+        for echoed in [
+            "denied: s3cr3t-Pa55".to_string(),
+            "denied: dave:s3cr3t-Pa55".to_string(),
+            format!("Authorization: Basic {b64}"),
+            format!("auth={b64url}"),
+            format!("Authorization: Basic {}…", &b64[..10]),
+            "authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl".to_string(),
+        ] {
+            let out = creds.redact(&echoed);
+            assert!(!out.contains("s3cr3t"), "{out}");
+            assert!(!out.contains(&b64[..10]), "{out}");
+            assert!(!out.contains(&b64url[..10]), "{out}");
+            assert!(!out.contains("eyJzdWIi"), "{out}");
+            assert!(out.contains("<redacted>"), "{out}");
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_prose_about_auth_schemes() {
+        let creds = Credentials::anonymous();
+        for prose in [
+            "no bearer challenge on /v2/",
+            "basic auth accepted",
+            "Bearer realm=\"https://h/token\",service=\"h\"",
+        ] {
+            assert_eq!(creds.redact(prose), prose);
+        }
+    }
     use std::collections::HashMap;
 
     fn no_helper(_: &str, _: &str) -> Result<Option<(String, Secret)>> {

@@ -1,16 +1,17 @@
-//! A registry client: `oci-client` for authentication, reqwest for the data plane, both over
-//! rustls (ring provider), wrapped for what real registries need.
+//! A registry client over reqwest and rustls (ring provider), wrapped for what real registries
+//! need.
 //!
-//! Why the split: `oci-client` does the token handshake well (the `/v2/` challenge, the token
-//! request with the user's credentials, the basic-auth fallback) and that is what it is used
-//! for ([`Registry::authorization`], and `login-check`). Its data-plane calls do not fit a
-//! release tool: their errors drop the response headers (so `Retry-After` cannot be honoured),
-//! `mount_blob` treats the legal 202 as an error, a failed streamed upload cannot be restarted
-//! from a fresh upload session, and there is no per-byte progress or stall detection. Those
-//! calls are made here with reqwest (the same reqwest `oci-client` uses, so nothing more is
-//! compiled), with the token `oci-client` obtained. A cross-repository mount on a token
-//! registry needs a token for two repositories (push on the target, pull on the source), which
-//! `oci-client` cannot ask for: that token request is made here ([`Registry::mount_token`]).
+//! The token handshake (the `/v2/` challenge, the token request with the user's credentials,
+//! the basic-auth fallback) is done here: stevedore checks every URL a registry hands it before
+//! a credential goes there (a token realm over plain HTTP, an upload `Location` or a redirect
+//! that downgrades HTTPS to HTTP), and asks for tokens with several scopes when needed (a
+//! cross-repository mount needs push on the target and pull on the source).
+//!
+//! Credentials go only over TLS to the registry that asked for them: once a registry spoke
+//! HTTPS, nothing for it goes over plain HTTP (Location, redirects, token realms; loopback
+//! too), and the `Authorization` header goes only to the registry's own scheme, host and port.
+//! Every text that came from a registry is redacted ([`Credentials::redact`]) before it reaches
+//! a message.
 //!
 //! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
 //! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
@@ -30,13 +31,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use futures_util::StreamExt as _;
-use oci_client::secrets::RegistryAuth;
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{Credential, Credentials};
 use crate::oci::Digest;
-use crate::reference::is_loopback_host;
+use crate::reference::{is_loopback_host, public_url};
 
 /// Accept header for manifest requests.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -86,6 +86,12 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// Whether `release.insecure-registries` lets `name` (as configured) or `api_host` be
+    /// reached over plain HTTP.
+    pub fn may_be_plain(&self, name: &str, api_host: &str) -> bool {
+        self.insecure.iter().any(|h| h == name || h == api_host)
+    }
+
     /// Defaults with `STEVEDORE_TIMEOUT` (idle timeout, seconds), `STEVEDORE_RETRIES` (tries
     /// per operation) and `STEVEDORE_CHUNK_SIZE` (see [`parse_chunk_size`]) from the
     /// environment.
@@ -189,6 +195,13 @@ pub enum LoginStatus {
     Refused(String),
 }
 
+/// What the tokens asked for allow: `pull,push` (publishing) or `pull` (reading base images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Pull,
+    Push,
+}
+
 /// One registry host, its credentials and its token cache.
 pub struct Registry {
     /// The host as written in the config (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
@@ -198,14 +211,15 @@ pub struct Registry {
     pub creds: Credentials,
     base: Url,
     http: reqwest::Client,
-    oci: oci_client::Client,
-    oci_auth: RegistryAuth,
     /// Headers by `(repository, repository also pulled from)` and when they were obtained.
     tokens: tokio::sync::Mutex<TokenCache>,
-    /// The `realm` and `service` of the registry's bearer challenge, once asked for.
-    challenge: tokio::sync::OnceCell<(String, Option<String>)>,
+    /// Every token the token server issued, so that an echo of one is redacted.
+    issued: std::sync::Mutex<Vec<String>>,
+    /// The `realm` and `service` of the registry's bearer challenge, once asked for (`None`:
+    /// the registry gave no bearer challenge on `/v2/`).
+    challenge: tokio::sync::OnceCell<Option<(Url, Option<String>)>>,
     /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
-    operation: oci_client::RegistryOperation,
+    operation: Operation,
     opts: ClientOptions,
     log: Log,
     /// Blob bytes handed to the network, retried and abandoned tries included.
@@ -228,6 +242,7 @@ impl Registry {
         log: Log,
     ) -> Result<Registry> {
         let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
             .connect_timeout(opts.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
@@ -243,8 +258,7 @@ impl Registry {
         }
         let http = builder.build().context("cannot set up the HTTP client")?;
 
-        let plain_allowed =
-            is_loopback_host(api_host) || opts.insecure.iter().any(|h| h == name || h == api_host);
+        let plain_allowed = is_loopback_host(api_host) || opts.may_be_plain(name, api_host);
         let https = Url::parse(&format!("https://{api_host}/"))
             .with_context(|| format!("invalid registry host {api_host:?}"))?;
         let base = if plain_allowed {
@@ -277,45 +291,16 @@ impl Registry {
         } else {
             https
         };
-        let protocol = if base.scheme() == "http" {
-            oci_client::client::ClientProtocol::Http
-        } else {
-            oci_client::client::ClientProtocol::Https
-        };
-        let oci = oci_client::Client::try_from(oci_client::client::ClientConfig {
-            protocol,
-            extra_root_certificates: opts
-                .ca_pems
-                .iter()
-                .flat_map(|pem| split_pem(pem))
-                .map(|data| oci_client::client::Certificate {
-                    encoding: oci_client::client::CertificateEncoding::Pem,
-                    data,
-                })
-                .collect(),
-            connect_timeout: Some(opts.connect_timeout),
-            read_timeout: Some(opts.idle_timeout),
-            user_agent: concat!("stevedore/", env!("CARGO_PKG_VERSION")),
-            ..Default::default()
-        })
-        .map_err(|e| anyhow!("cannot set up the registry client: {e}"))?;
-        let oci_auth = match &creds.credential {
-            Credential::Anonymous => RegistryAuth::Anonymous,
-            Credential::Basic { user, secret } => {
-                RegistryAuth::Basic(user.clone(), secret.expose().to_string())
-            }
-        };
         Ok(Registry {
             name: name.to_string(),
             api_host: api_host.to_string(),
             creds,
             base,
             http,
-            oci,
-            oci_auth,
             tokens: Default::default(),
+            issued: Default::default(),
             challenge: Default::default(),
-            operation: oci_client::RegistryOperation::Push,
+            operation: Operation::Push,
             opts: opts.clone(),
             log,
             sent: Arc::new(AtomicU64::new(0)),
@@ -324,7 +309,7 @@ impl Registry {
 
     /// Asks for pull-only tokens (reading base images), so read-only credentials suffice.
     pub fn for_pull(mut self) -> Registry {
-        self.operation = oci_client::RegistryOperation::Pull;
+        self.operation = Operation::Pull;
         self
     }
 
@@ -345,20 +330,63 @@ impl Registry {
             .expect("registry paths are valid URL paths")
     }
 
-    /// Removes the secret from a message that may echo it (defence in depth).
+    /// Removes every form of the credentials and every issued token from a message that may
+    /// echo them.
     fn scrub(&self, msg: &str) -> String {
-        match self.creds.secret() {
-            Some(s) if !s.expose().is_empty() => msg.replace(s.expose(), "<redacted>"),
-            _ => msg.to_string(),
+        let mut out = self.creds.redact(msg);
+        for token in self.issued.lock().expect("issued tokens").iter() {
+            out = out.replace(token.as_str(), "<redacted>");
         }
+        out
     }
 
-    fn oci_reference(&self, repo: &str) -> Result<oci_client::Reference> {
-        Ok(oci_client::Reference::with_tag(
-            self.api_host.clone(),
-            repo.to_string(),
-            "latest".into(),
-        ))
+    /// A registry's error body as one short, redacted line (`: CODE message`).
+    fn summary(&self, body: &[u8]) -> String {
+        error_summary(self.scrub(&String::from_utf8_lossy(body)).as_bytes())
+    }
+
+    /// Refuses a URL the registry handed out (upload `Location`) that would take its traffic
+    /// from HTTPS to plain HTTP.
+    fn refuse_downgrade(&self, url: &Url) -> Result<(), Step> {
+        if self.base.scheme() == "https" && url.scheme() != "https" {
+            return Err(Step::Fatal(anyhow!(
+                "{}: the registry speaks HTTPS but sent stevedore to {} (plain HTTP): refused, \
+                 nothing was sent there. Fix the URL the registry advertises (distribution's \
+                 `http.host`, or the TLS proxy in front of it)",
+                self.name,
+                public_url(url.as_str())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether plain HTTP may carry credentials to a token realm: only when the registry
+    /// itself is plain HTTP, and the realm's host is one plain HTTP is allowed for (loopback or
+    /// `release.insecure-registries`).
+    fn check_realm(&self, realm: &Url) -> Result<()> {
+        if realm.scheme() == "https" {
+            return Ok(());
+        }
+        let host = realm.host_str().unwrap_or_default();
+        let host_port = match realm.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let plain_host = is_loopback_host(&host_port) || self.opts.may_be_plain(host, &host_port);
+        if realm.scheme() == "http" && self.base.scheme() == "http" && plain_host {
+            return Ok(());
+        }
+        let why = if self.base.scheme() == "https" {
+            "the registry speaks HTTPS, so its token server must too"
+        } else {
+            "credentials go over plain HTTP only to loopback hosts and release.insecure-registries"
+        };
+        bail!(
+            "{}: the registry's token realm {} is not HTTPS ({why}): refused, no credential was \
+             sent. Configure the registry to advertise an https:// token realm",
+            self.name,
+            public_url(realm.as_str())
+        )
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
@@ -394,57 +422,59 @@ impl Registry {
         Ok(header)
     }
 
-    /// The token handshake, done by `oci-client` (one repository scope).
+    /// The token handshake: a bearer token for one repository scope when the registry gave a
+    /// bearer challenge, else basic auth with the credentials (or nothing, anonymous).
     async fn fetch_authorization(&self, repo: &str) -> Result<Option<HeaderValue>> {
-        let reference = self.oci_reference(repo)?;
-        let token = self
-            .retry_auth(|| async {
-                self.oci
-                    .auth(&reference, &self.oci_auth, self.operation)
-                    .await
-                    .map_err(|e| match e {
-                        oci_client::errors::OciDistributionError::AuthenticationFailure(why) => {
-                            Step::Fatal(anyhow!(
-                                "{}: the token server refused the credentials from {} for {repo}: {}",
-                                self.name,
-                                self.creds.source,
-                                self.scrub(why.trim())
-                            ))
-                        }
-                        e => Step::Retry {
-                            reason: error_chain(&e),
-                            after: None,
-                        },
-                    })
-            })
-            .await?;
-        Ok(match (token, &self.creds.credential) {
-            (Some(token), _) => Some(sensitive(&format!("Bearer {token}"))?),
-            (None, Credential::Basic { user, secret }) => {
+        let actions = match self.operation {
+            Operation::Push => "pull,push",
+            Operation::Pull => "pull",
+        };
+        if self.bearer_challenge().await?.is_some() {
+            let scope = format!("repository:{repo}:{actions}");
+            return Ok(Some(self.token(repo, &[scope]).await?));
+        }
+        match &self.creds.credential {
+            Credential::Basic { user, secret } => {
                 let raw = format!("{user}:{}", secret.expose());
-                Some(sensitive(&format!(
+                Ok(Some(sensitive(&format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(raw)
-                ))?)
+                ))?))
             }
-            (None, Credential::Anonymous) => None,
-        })
+            Credential::Anonymous => Ok(None),
+        }
     }
 
     /// A bearer token for pushing to `repo` and pulling from `from`, which a cross-repository
-    /// mount needs (`oci-client` asks for one repository only): the token request is made
-    /// here, with two `scope` parameters, to the realm and service of the registry's challenge.
+    /// mount needs: one token request with two `scope` parameters.
     async fn mount_token(&self, repo: &str, from: &str) -> Result<HeaderValue> {
-        let (realm, service) = self.bearer_challenge().await?;
-        let mut url = Url::parse(realm)
-            .map_err(|_| anyhow!("{}: the token realm is not a URL", self.name))?;
+        self.token(
+            repo,
+            &[
+                format!("repository:{repo}:pull,push"),
+                format!("repository:{from}:pull"),
+            ],
+        )
+        .await
+    }
+
+    /// A token for `scopes` from the realm and service of the registry's bearer challenge,
+    /// asked with the user's credentials (basic auth) when there are any. The realm is checked
+    /// first ([`Registry::check_realm`]): no credential goes over plain HTTP to it.
+    async fn token(&self, repo: &str, scopes: &[String]) -> Result<HeaderValue> {
+        let Some((realm, service)) = self.bearer_challenge().await? else {
+            bail!("{}: no bearer challenge on /v2/", self.name);
+        };
+        self.check_realm(realm)?;
+        let mut url = realm.clone();
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = service {
                 q.append_pair("service", s);
             }
-            q.append_pair("scope", &format!("repository:{repo}:pull,push"));
-            q.append_pair("scope", &format!("repository:{from}:pull"));
+            for scope in scopes {
+                q.append_pair("scope", scope);
+            }
         }
         let token = self
             .retry_auth(|| async {
@@ -454,10 +484,13 @@ impl Registry {
                 }
                 let resp = self.check(self.send(req, None).await?).await?;
                 if !resp.status().is_success() {
+                    let status = resp.status();
+                    let body = self.body(resp).await.unwrap_or_default();
                     return Err(Step::Fatal(anyhow!(
-                        "{}: the token server answered {}",
+                        "{}: the token server refused the credentials from {} for {repo}: {status}{}",
                         self.name,
-                        resp.status()
+                        self.creds.source,
+                        self.summary(&body)
                     )));
                 }
                 let body: serde_json::Value = serde_json::from_slice(&self.body(resp).await?)
@@ -471,32 +504,45 @@ impl Registry {
                     })
             })
             .await?;
+        self.issued
+            .lock()
+            .expect("issued tokens")
+            .push(token.clone());
         sensitive(&format!("Bearer {token}"))
     }
 
     /// The `realm` and `service` of the registry's `WWW-Authenticate: Bearer` challenge to an
-    /// anonymous `GET /v2/` (asked once).
-    async fn bearer_challenge(&self) -> Result<&(String, Option<String>)> {
+    /// anonymous `GET /v2/` (asked once); `None` when it gave none (basic auth, or open).
+    async fn bearer_challenge(&self) -> Result<&Option<(Url, Option<String>)>> {
         self.challenge
             .get_or_try_init(|| {
                 self.retry_auth(|| async {
                     let resp = self
                         .send(self.request(Method::GET, self.url("v2/"), &None), None)
                         .await?;
-                    if resp.status().is_server_error() {
+                    if resp.status().is_server_error()
+                        || resp.status() == StatusCode::TOO_MANY_REQUESTS
+                    {
                         return Err(Step::Retry {
                             reason: format!("/v2/ answered {}", resp.status()),
                             after: None,
                         });
                     }
-                    resp.headers()
+                    let challenge = resp
+                        .headers()
                         .get_all(reqwest::header::WWW_AUTHENTICATE)
                         .iter()
                         .filter_map(|v| parse_bearer_challenge(v.to_str().ok()?))
-                        .next()
-                        .ok_or_else(|| {
-                            Step::Fatal(anyhow!("{}: no bearer challenge on /v2/", self.name))
-                        })
+                        .next();
+                    match challenge {
+                        None => Ok(None),
+                        Some((realm, service)) => {
+                            let realm = self.base.join(&realm).map_err(|_| {
+                                anyhow!("{}: the token realm {realm:?} is not a URL", self.name)
+                            })?;
+                            Ok(Some((realm, service)))
+                        }
+                    }
                 })
             })
             .await
@@ -628,7 +674,7 @@ impl Registry {
     /// token lacks push on `repo`: its claims say so, or the registry's challenge says
     /// `error="insufficient_scope"` (Distribution's answer to a pull-only token).
     fn push_denied(&self, repo: &str, auth: &Option<HeaderValue>, msg: &str) -> bool {
-        if self.operation != oci_client::RegistryOperation::Push {
+        if self.operation != Operation::Push {
             return false;
         }
         let token = auth
@@ -657,9 +703,15 @@ impl Registry {
         loop {
             tokio::select! {
                 r = &mut fut => {
-                    return r.map_err(|e| Step::Retry {
-                        reason: error_chain(&e.without_url()),
-                        after: None,
+                    return r.map_err(|e| {
+                        if e.is_redirect() {
+                            Step::Fatal(anyhow!("{}: {}", self.name, error_chain(&e.without_url())))
+                        } else {
+                            Step::Retry {
+                                reason: error_chain(&e.without_url()),
+                                after: None,
+                            }
+                        }
                     });
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
@@ -713,7 +765,7 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("error=\"insufficient_scope\""));
         let body = self.body(resp).await.unwrap_or_default();
-        let mut reason = format!("{status}{}", error_summary(&body));
+        let mut reason = format!("{status}{}", self.summary(&body));
         if scope_error {
             reason.push_str(" (insufficient_scope)");
         }
@@ -743,7 +795,7 @@ impl Registry {
         Step::Fatal(anyhow!(
             "{what}: {} answered {status}{}{hint}",
             self.name,
-            self.scrub(&error_summary(&body))
+            self.summary(&body)
         ))
     }
 
@@ -753,10 +805,12 @@ impl Registry {
         url: Url,
         auth: &Option<HeaderValue>,
     ) -> reqwest::RequestBuilder {
-        let same_host = url.host_str() == self.base.host_str()
+        // The credentials go to the registry's own origin only: scheme, host and port.
+        let same_origin = url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
             && url.port_or_known_default() == self.base.port_or_known_default();
         let mut req = self.http.request(method, url);
-        if let (Some(h), true) = (auth, same_host) {
+        if let (Some(h), true) = (auth, same_origin) {
             req = req.header(reqwest::header::AUTHORIZATION, h.clone());
         }
         req
@@ -859,7 +913,7 @@ impl Registry {
                     }),
                     StatusCode::BAD_REQUEST => {
                         let body = self.body(resp).await.unwrap_or_default();
-                        let summary = error_summary(&body);
+                        let summary = self.summary(&body);
                         if summary.contains("DIGEST_INVALID") {
                             Err(Step::Fatal(anyhow!(
                                 "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
@@ -921,7 +975,7 @@ impl Registry {
                 Ok(resp) => match resp.status() {
                     StatusCode::CREATED => return Ok(Opened::Mounted),
                     StatusCode::ACCEPTED => {
-                        if let Some(l) = self.location(&resp) {
+                        if let Some(l) = self.location(&resp)? {
                             return Ok(Opened::Session(l));
                         }
                     }
@@ -947,7 +1001,7 @@ impl Registry {
         if resp.status() != StatusCode::ACCEPTED {
             return Err(self.unexpected(what, resp).await);
         }
-        self.location(&resp)
+        self.location(&resp)?
             .map(Opened::Session)
             .ok_or_else(|| Step::Fatal(anyhow!("{what}: the registry gave no upload location")))
     }
@@ -1132,7 +1186,7 @@ impl Registry {
                 let next = upload_range(&resp).filter(|n| *n <= blob.size);
                 match next {
                     Some(next) if status.is_success() => {
-                        let url = self.location(&resp).unwrap_or(url);
+                        let url = self.location(&resp)?.unwrap_or(url);
                         (self.log)(&format!(
                             "resume: {what} from byte {next} of {} ({} confirmed before)",
                             blob.size, offset
@@ -1145,7 +1199,7 @@ impl Registry {
                     }
                     _ => {
                         let body = self.body(resp).await.unwrap_or_default();
-                        gone = format!("{status}{}", error_summary(&body));
+                        gone = format!("{status}{}", self.summary(&body));
                     }
                 }
             }
@@ -1223,7 +1277,7 @@ impl Registry {
                         after: None,
                     });
                 }
-                let url = self.location(&resp).unwrap_or(url);
+                let url = self.location(&resp)?.unwrap_or(url);
                 progress(next);
                 let mut s = state.lock().expect("upload state");
                 s.session = Some((url, next));
@@ -1246,10 +1300,7 @@ impl Registry {
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
                 let body = self.body(resp).await.unwrap_or_default();
-                Ok(ChunkStep::Refused(format!(
-                    "{s}{}",
-                    self.scrub(&error_summary(&body))
-                )))
+                Ok(ChunkStep::Refused(format!("{s}{}", self.summary(&body))))
             }
             _ => Err(self.unexpected(what, resp).await),
         }
@@ -1280,7 +1331,7 @@ impl Registry {
             }),
             StatusCode::BAD_REQUEST => {
                 let body = self.body(resp).await.unwrap_or_default();
-                let summary = error_summary(&body);
+                let summary = self.summary(&body);
                 if summary.contains("DIGEST_INVALID") {
                     // A session mixed up by a broken request gets one fresh start; twice, the
                     // layout's blob is what is wrong.
@@ -1310,13 +1361,21 @@ impl Registry {
         }
     }
 
-    fn location(&self, resp: &reqwest::Response) -> Option<Url> {
-        let loc = resp
+    /// The `Location` of an answer, resolved against the registry's URL; an error when it
+    /// would downgrade HTTPS to plain HTTP.
+    fn location(&self, resp: &reqwest::Response) -> Result<Option<Url>, Step> {
+        let Some(loc) = resp
             .headers()
-            .get(reqwest::header::LOCATION)?
-            .to_str()
-            .ok()?;
-        self.base.join(loc).ok()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok(None);
+        };
+        let Ok(url) = self.base.join(loc) else {
+            return Ok(None);
+        };
+        self.refuse_downgrade(&url)?;
+        Ok(Some(url))
     }
 
     /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
@@ -1887,22 +1946,22 @@ pub fn token_grants_push(token: &str, repo: &str) -> Option<bool> {
     }))
 }
 
-/// Splits a PEM bundle into single certificates (oci-client wants one per entry).
-fn split_pem(pem: &[u8]) -> Vec<Vec<u8>> {
-    let text = String::from_utf8_lossy(pem);
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for line in text.lines() {
-        if line.starts_with("-----BEGIN CERTIFICATE-----") {
-            cur.clear();
-        }
-        cur.push_str(line);
-        cur.push('\n');
-        if line.starts_with("-----END CERTIFICATE-----") {
-            out.push(std::mem::take(&mut cur).into_bytes());
-        }
+/// A redirect policy that refuses to follow a redirect from HTTPS to plain HTTP (credentials
+/// and blobs would go in plaintext), and stops after 10 hops.
+fn refuse_redirect_downgrade(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let downgrade = attempt.url().scheme() != "https"
+        && attempt.previous().iter().any(|u| u.scheme() == "https");
+    if downgrade {
+        let msg = format!(
+            "a redirect from HTTPS to {} (plain HTTP) was refused: fix the registry's redirect",
+            public_url(attempt.url().as_str())
+        );
+        attempt.error(msg)
+    } else if attempt.previous().len() > 10 {
+        attempt.error("more than 10 redirects")
+    } else {
+        attempt.follow()
     }
-    out
 }
 
 #[cfg(test)]
@@ -2013,13 +2072,5 @@ mod tests {
             parse_bearer_challenge(r#"Bearer realm="unterminated"#),
             None
         );
-    }
-
-    #[test]
-    fn pem_bundles_split() {
-        let one = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n";
-        let two = format!("# comment\n{one}{one}");
-        assert_eq!(split_pem(two.as_bytes()).len(), 2);
-        assert_eq!(split_pem(b"nothing").len(), 0);
     }
 }
