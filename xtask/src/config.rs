@@ -371,7 +371,7 @@ impl Config {
             );
         }
         for (i, f) in r.ca_files.iter().enumerate() {
-            check_file(&mut add, &self.root, &format!("release.ca-files[{i}]"), f);
+            check_inside_file(&mut add, &self.root, &format!("release.ca-files[{i}]"), f);
         }
         for (i, h) in r.insecure_registries.iter().enumerate() {
             if h.contains('/') {
@@ -390,6 +390,15 @@ impl Config {
         }
         let mut repos: BTreeMap<String, String> = BTreeMap::new();
         for (name, img) in &self.images {
+            if !is_path_component(name) {
+                add(
+                    format!("images.{name:?}"),
+                    "an image name is a repository path component: lower-case letters and \
+                     digits, separated by `.`, `_`, `__` or `-` (e.g. `api`, `web-ui`)"
+                        .into(),
+                );
+                continue;
+            }
             let key = |k: &str| format!("images.{name}.{k}");
             let repo = img.repository.clone().unwrap_or_else(|| name.clone());
             let repo_key = if img.repository.is_some() {
@@ -421,12 +430,14 @@ impl Config {
                     "set `dockerfile = \"path/Dockerfile\"` (Dockerfile builder) or `native = {...}` (native builder)".into(),
                 ),
                 (Some(df), None) => {
-                    check_file(&mut add, &self.root, &key("dockerfile"), df);
+                    check_inside_file(&mut add, &self.root, &key("dockerfile"), df);
                     let ctx = img.context.clone().unwrap_or_else(|| {
                         df.parent().map(Path::to_path_buf).unwrap_or_default()
                     });
                     let full = self.root.join(&ctx);
-                    if !full.is_dir() {
+                    if let Err(e) = resolve_inside(&self.root, &ctx) {
+                        add(key("context"), e);
+                    } else if !full.is_dir() {
                         add(
                             key("context"),
                             format!("build context {} is not a directory", ctx.display()),
@@ -493,12 +504,26 @@ impl Config {
                             }
                         }
                         if !f.src.contains('{') {
-                            check_file(
+                            check_inside_file(
                                 &mut add,
                                 &self.root,
                                 &format!("{fk}.src"),
                                 Path::new(&f.src),
                             );
+                        } else {
+                            // Every platform's path stays inside the workspace (existence is
+                            // checked when that platform is built).
+                            let mut seen = BTreeSet::new();
+                            for p in img.platforms.as_ref().unwrap_or(&r.platforms) {
+                                let src = p.expand(&f.src);
+                                if !seen.insert(src.clone()) {
+                                    continue;
+                                }
+                                if let Err(e) = resolve_inside(&self.root, Path::new(&src)) {
+                                    add(format!("{fk}.src"), e);
+                                    break;
+                                }
+                            }
                         }
                     }
                     if let Some(d) = &native.dst {
@@ -565,7 +590,7 @@ impl Config {
                 );
             }
             for (i, f) in c.files.iter().enumerate() {
-                check_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);
+                check_inside_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);
             }
             let repo = c.repository.clone().unwrap_or_else(|| r.name.clone());
             let k = if c.repository.is_some() {
@@ -592,6 +617,79 @@ fn check_platforms(add: &mut impl FnMut(String, String), key: &str, platforms: &
         if !seen.insert(p.normalized()) {
             add(key.to_string(), format!("platform {p} is listed twice"));
         }
+    }
+}
+
+/// Where `rel` (a path from the config, relative to the workspace `root`) resolves, when it
+/// stays inside the workspace: an absolute path, a `..` that climbs out of the root, or a
+/// symbolic link whose target lies outside it is refused, so no host file (`/etc/shadow`, a
+/// key in the home directory) can reach an image. A path that does not exist yet is returned
+/// as it is (existence is checked where it matters).
+pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, String> {
+    use std::path::Component;
+    if rel.is_absolute() {
+        return Err(format!(
+            "{} is an absolute path: give a path relative to the workspace root {} (only \
+             files inside the workspace may be used)",
+            rel.display(),
+            root.display()
+        ));
+    }
+    let mut depth = 0usize;
+    for c in rel.components() {
+        match c {
+            Component::ParentDir if depth == 0 => {
+                return Err(format!(
+                    "{} leaves the workspace root {} through `..`: only files inside the \
+                     workspace may be used; copy the file into it",
+                    rel.display(),
+                    root.display()
+                ))
+            }
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    let full = root.join(rel);
+    if full.symlink_metadata().is_err() {
+        return Ok(full);
+    }
+    let (Ok(real), Ok(real_root)) = (full.canonicalize(), root.canonicalize()) else {
+        return Err(format!(
+            "{} is a symbolic link whose target does not exist",
+            rel.display()
+        ));
+    };
+    if !real.starts_with(&real_root) {
+        return Err(format!(
+            "{} resolves to {}, outside the workspace root {} (through a symbolic link): only \
+             files inside the workspace may be used; copy the file into it",
+            rel.display(),
+            real.display(),
+            root.display()
+        ));
+    }
+    Ok(full)
+}
+
+/// Whether `name` is one repository path component: `[a-z0-9]+` runs separated by `.`, `_`,
+/// `__` or runs of `-` (the distribution grammar). Image names become paths and repositories.
+fn is_path_component(name: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| {
+            regex_lite::Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+                .expect("static pattern")
+        })
+        .is_match(name)
+}
+
+/// [`check_file`], after [`resolve_inside`].
+fn check_inside_file(add: &mut impl FnMut(String, String), root: &Path, key: &str, rel: &Path) {
+    match resolve_inside(root, rel) {
+        Ok(_) => check_file(add, root, key, rel),
+        Err(e) => add(key.to_string(), e),
     }
 }
 
@@ -736,6 +834,61 @@ repository = "votive-oci"
             "context = \"backend\"\nrepository = \"worker\"",
         ));
         assert!(e.contains("already used by images."), "{e}");
+    }
+
+    #[test]
+    fn files_outside_the_workspace_are_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let d = root();
+        std::fs::create_dir_all(d.path().join("files")).unwrap();
+        std::fs::write(d.path().join("files/ok"), "ok").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("files/link"))
+            .unwrap();
+        std::os::unix::fs::symlink("ok", d.path().join("files/inner-link")).unwrap();
+        let with_src = |src: &str| {
+            GOOD.replace(
+                "native = { cargo-bin = \"worker\" }",
+                &format!("native = {{ files = [{{ src = \"{src}\", dst = \"/x\" }}] }}"),
+            )
+        };
+        let cases = [
+            ("/etc/hostname", "absolute path"),
+            ("../../outside/secret", "leaves the workspace"),
+            ("files/../../x/{arch}", "leaves the workspace"),
+            ("files/link", "outside the workspace root"),
+        ];
+        for (src, why) in cases {
+            let e = parse(d.path(), &with_src(src)).unwrap_err().to_string();
+            assert!(
+                e.contains("images.worker.native.files[0].src"),
+                "{src}: {e}"
+            );
+            assert!(e.contains(why), "{src}: {e}");
+        }
+        parse(d.path(), &with_src("files/inner-link")).unwrap();
+        let e = parse(
+            d.path(),
+            &GOOD.replace("\"backend/Dockerfile\"", "\"/etc/hostname\""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("images.backend.dockerfile"), "{e}");
+        let e = parse(
+            d.path(),
+            &GOOD.replace("context = \"backend\"", "context = \"..\""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("images.backend.context"), "{e}");
+    }
+
+    #[test]
+    fn image_names_follow_the_repository_grammar() {
+        for bad in ["../../ESCAPE", "Web", "a/b", "-x", "x_"] {
+            let e = error_of(&GOOD.replace("[images.worker]", &format!("[images.\"{bad}\"]")));
+            assert!(e.contains("repository path component"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -140,7 +140,8 @@ fn lines(s: String) -> Vec<String> {
 /// `git@github.com:o/r.git` and `https://x:token@github.com/o/r` both give
 /// `https://github.com/o/r`.
 pub fn source_url(remote: &str) -> Option<String> {
-    let remote = remote.trim();
+    // A query (`?token=…`) or fragment never goes into a label.
+    let remote = remote.trim().split(['?', '#']).next().unwrap_or_default();
     let (host, path) = if let Some(rest) = remote
         .strip_prefix("https://")
         .or_else(|| remote.strip_prefix("http://"))
@@ -179,6 +180,10 @@ mod tests {
             ("git@github.com:o/r.git", Some("https://github.com/o/r")),
             (
                 "https://x:s3cret@github.com/o/r",
+                Some("https://github.com/o/r"),
+            ),
+            (
+                "https://github.com/o/r.git?token=s3cret#main",
                 Some("https://github.com/o/r"),
             ),
             (

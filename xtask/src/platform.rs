@@ -29,6 +29,14 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// `bin/{os}/{arch}{variant}` with this platform's parts (`{variant}` is empty when unset).
+    pub fn expand(&self, template: &str) -> String {
+        template
+            .replace("{os}", &self.os)
+            .replace("{arch}", &self.arch)
+            .replace("{variant}", self.variant.as_deref().unwrap_or(""))
+    }
+
     pub fn new(os: &str, arch: &str, variant: Option<&str>) -> Self {
         Platform {
             os: os.into(),
@@ -107,6 +115,17 @@ impl<'de> Deserialize<'de> for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_expand() {
+        let p: Platform = "linux/arm/v7".parse().unwrap();
+        assert_eq!(
+            p.expand("bin/{os}/{arch}{variant}/app"),
+            "bin/linux/armv7/app"
+        );
+        let p = Platform::linux_amd64();
+        assert_eq!(p.expand("bin/{arch}/app{variant}"), "bin/amd64/app");
+    }
 
     #[test]
     fn parses_known_platforms_and_rejects_others() {

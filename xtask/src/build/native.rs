@@ -3,13 +3,14 @@
 //! image config, the manifest.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
 use super::base::{Base, BaseImage};
 use super::layer::{self, LayerFile, LayerSpec};
 use super::{cargo, Ctx, PlatformBuild};
-use crate::config::Compression;
+use crate::config::{resolve_inside, Compression};
 use crate::oci::{History, ImageConfig, Manifest, RootFs, MEDIA_CONFIG, MEDIA_MANIFEST};
 use crate::plan::{ImagePlan, NativeSpec};
 use crate::platform::Platform;
@@ -49,8 +50,9 @@ pub fn build(
         });
     }
     for f in &spec.native.files {
-        let src = expand(&f.src, platform);
-        let full = ctx.root.join(&src);
+        let src = platform.expand(&f.src);
+        let full = resolve_inside(&ctx.root, Path::new(&src))
+            .map_err(|e| anyhow::anyhow!("native.files src {:?}: {e}", f.src))?;
         if !full.is_file() {
             bail!(
                 "file {src} (native.files src {:?}) does not exist or is not a file: add it, or fix the path (relative to {})",
@@ -121,13 +123,6 @@ pub fn build(
         manifest: desc,
         size,
     })
-}
-
-/// `bin/{os}/{arch}{variant}` with the platform's parts (`{variant}` is empty when unset).
-pub fn expand(src: &str, platform: &Platform) -> String {
-    src.replace("{os}", &platform.os)
-        .replace("{arch}", &platform.arch)
-        .replace("{variant}", platform.variant.as_deref().unwrap_or(""))
 }
 
 /// The `org.opencontainers.image.*` labels, used as manifest and index annotations.
@@ -225,15 +220,4 @@ fn image_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_expand() {
-        let p: Platform = "linux/arm/v7".parse().unwrap();
-        assert_eq!(
-            expand("bin/{os}/{arch}{variant}/app", &p),
-            "bin/linux/armv7/app"
-        );
-        let p = Platform::linux_amd64();
-        assert_eq!(expand("bin/{arch}/app{variant}", &p), "bin/amd64/app");
-    }
 }

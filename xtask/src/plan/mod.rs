@@ -144,8 +144,11 @@ impl Plan {
             "org.opencontainers.image.created".into(),
             build_date.clone(),
         );
-        if let Some(src) = r.source.clone().or_else(|| inputs.source.clone()) {
-            oci_labels.insert("org.opencontainers.image.source".into(), src);
+        if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
+            oci_labels.insert(
+                "org.opencontainers.image.source".into(),
+                crate::reference::public_url(src),
+            );
         }
         if let Some(l) = &r.licenses {
             oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
