@@ -180,6 +180,20 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
         String::from_utf8_lossy(&run.stdout).trim(),
         "stevedore 1.2.3"
     );
+
+    // The CA bundle inside the image holds Mozilla's roots only.
+    let created = dockerd.docker(&["create", &image]);
+    assert!(created.status.success(), "docker create: {}", output_text(&created));
+    let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let copied = ws.path().join("image-ca-certificates.crt");
+    let cp = dockerd.docker(&[
+        "cp",
+        &format!("{id}:/etc/ssl/certs/ca-certificates.crt"),
+        &copied.display().to_string(),
+    ]);
+    assert!(cp.status.success(), "docker cp: {}", output_text(&cp));
+    let bundle = std::fs::read_to_string(&copied).unwrap();
+    assert!(support::roots::assert_only_mozilla_roots(&bundle) > 100);
 }
 
 /// A release that publishes: build every platform, then push to the registry of the config.

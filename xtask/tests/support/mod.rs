@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod roots;
 pub mod token;
 
 use std::io::{Read, Write};
