@@ -183,7 +183,11 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
 
     // The CA bundle inside the image holds Mozilla's roots only.
     let created = dockerd.docker(&["create", &image]);
-    assert!(created.status.success(), "docker create: {}", output_text(&created));
+    assert!(
+        created.status.success(),
+        "docker create: {}",
+        output_text(&created)
+    );
     let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
     let copied = ws.path().join("image-ca-certificates.crt");
     let cp = dockerd.docker(&[

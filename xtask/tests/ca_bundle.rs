@@ -12,7 +12,9 @@ const BUNDLE: &str = "images/stevedore/ca-certificates.crt";
 
 #[test]
 fn shipped_ca_bundle_is_exactly_mozillas_root_program() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(BUNDLE);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(BUNDLE);
     let want = roots::mozilla_bundle();
     if std::env::var_os("STEVEDORE_WRITE_CA_BUNDLE").is_some() {
         std::fs::write(&path, &want).unwrap();

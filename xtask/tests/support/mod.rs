@@ -31,6 +31,8 @@ pub struct RegistryOptions {
     pub auth: Option<(String, (String, String))>,
     /// The registry's log level (default `error`).
     pub log_level: Option<&'static str>,
+    /// distribution's `http.host`: the base of the URLs it hands out (upload `Location`).
+    pub http_host: Option<String>,
 }
 
 /// A `docker-registry serve` child on `127.0.0.1:<free port>`, with its own storage.
@@ -110,6 +112,10 @@ impl Registry {
             .clone()
             .or_else(|| opts.auth.as_ref().map(|(_, c)| c.clone()));
         let log_level = opts.log_level.unwrap_or("error");
+        let host_yaml = opts
+            .http_host
+            .as_ref()
+            .map_or_else(String::new, |h| format!("  host: {h}\n"));
         // A freshly freed port can be taken by someone else before the registry binds it:
         // try a few ports.
         for _ in 0..5 {
@@ -120,7 +126,7 @@ impl Registry {
                 format!(
                     "version: 0.1\nlog:\n  level: {log_level}\n  accesslog:\n    disabled: true\n\
                      storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                     http:\n  addr: 127.0.0.1:{port}\n{tls_yaml}{auth_yaml}",
+                     http:\n  addr: 127.0.0.1:{port}\n{host_yaml}{tls_yaml}{auth_yaml}",
                     storage.display()
                 ),
             )

@@ -28,6 +28,9 @@ pub enum Fault {
     Status(u16),
     /// Read the request, answer nothing for this long, then close.
     Stall(Duration),
+    /// Answer this status with an error body that echoes the request's `Authorization`
+    /// header, as a careless registry or proxy does.
+    EchoAuthorization(u16),
 }
 
 /// What a rule sees of a request.
@@ -397,6 +400,36 @@ fn serve(
                 )?;
                 client_w.flush()?;
                 log(format!("{code} (injected)"));
+            }
+            Fault::EchoAuthorization(code) => {
+                stats.faults.fetch_add(1, Ordering::SeqCst);
+                copy_body(
+                    &mut client_r,
+                    &mut io::sink(),
+                    &req,
+                    None,
+                    &[&sink_count, &stats.client_bytes],
+                )?;
+                let auth = req
+                    .text
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.trim()
+                            .eq_ignore_ascii_case("authorization")
+                            .then(|| v.trim().to_string())
+                    })
+                    .unwrap_or_default();
+                let body = format!(
+                    r#"{{"errors":[{{"code":"DENIED","message":"access denied for Authorization: {auth}"}}]}}"#
+                );
+                write!(
+                    client_w,
+                    "HTTP/1.1 {code} Denied\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+                client_w.flush()?;
+                log(format!("{code} (echoed Authorization)"));
             }
             Fault::Stall(d) => {
                 stats.faults.fetch_add(1, Ordering::SeqCst);

@@ -173,6 +173,11 @@ impl TokenServer {
     /// Starts a `docker-registry` whose `auth.token` trusts this server. `creds` are what the
     /// returned [`Registry`]'s skopeo helpers log in with (skopeo does the token flow itself).
     pub fn registry(&self, creds: (&str, &str)) -> Registry {
+        self.registry_with(creds, false)
+    }
+
+    /// [`TokenServer::registry`] serving HTTPS (the token realm stays plain HTTP).
+    pub fn registry_with(&self, creds: (&str, &str), tls: bool) -> Registry {
         let auth = format!(
             "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    \
              rootcertbundle: {}\n",
@@ -182,6 +187,7 @@ impl TokenServer {
         Registry::start(RegistryOptions {
             auth: Some((auth, (creds.0.to_string(), creds.1.to_string()))),
             log_level: Some("info"),
+            tls,
             ..Default::default()
         })
     }
