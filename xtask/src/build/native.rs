@@ -216,8 +216,3 @@ fn image_config(
         history,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
