@@ -275,21 +275,13 @@ impl Config {
 
     /// Parses and validates config text (`shown` names the file in messages).
     pub fn parse(root: &Path, shown: &Path, text: &str) -> Result<Config, ConfigError> {
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError {
-            file: shown.to_path_buf(),
-            problems: vec![(String::new(), toml_message(&e, text))],
-        })?;
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            ConfigError {
+        let (raw, mut problems) = deserialize(text);
+        let Some(raw) = raw else {
+            return Err(ConfigError {
                 file: shown.to_path_buf(),
-                problems: vec![(
-                    if key == "." { String::new() } else { key },
-                    toml_message(&inner, text),
-                )],
-            }
-        })?;
+                problems,
+            });
+        };
         let mut cfg = Config {
             path: shown.to_path_buf(),
             root: root.to_path_buf(),
@@ -299,7 +291,7 @@ impl Config {
             registries: Vec::new(),
             rules: Vec::new(),
         };
-        let problems = cfg.validate();
+        problems.extend(cfg.validate());
         if problems.is_empty() {
             Ok(cfg)
         } else {
@@ -353,6 +345,13 @@ impl Config {
                 Ok(prefix) => self.registries.push(prefix),
                 Err(e) => add(format!("release.registries[{i}]"), e),
             }
+        }
+        if r.platforms.is_empty() {
+            add(
+                "release.platforms".into(),
+                "must not be empty: list the platforms to build, e.g. [\"linux/amd64\", \"linux/arm64\"]"
+                    .into(),
+            );
         }
         check_platforms(&mut add, "release.platforms", &r.platforms);
         for (i, rule) in r.tags.iter().enumerate() {
@@ -482,6 +481,18 @@ impl Config {
                             add(
                                 key(&format!("native.targets.\"{plat}\"")),
                                 format!("unknown platform {plat:?}"),
+                            );
+                        }
+                    }
+                    for p in img.platforms.as_ref().unwrap_or(&r.platforms) {
+                        if p.os != "linux" {
+                            add(
+                                key("native"),
+                                format!(
+                                    "the native builder makes Linux layers only, not {p}: build \
+                                     {p} with a Dockerfile, or leave it out of this image's \
+                                     `platforms`"
+                                ),
                             );
                         }
                     }
@@ -713,6 +724,104 @@ fn check_file(add: &mut impl FnMut(String, String), root: &Path, key: &str, rel:
     }
 }
 
+/// The config's raw form and every problem serde finds in it: an unknown key, a bad value or a
+/// bad platform does not hide the next one. The first problem comes from parsing the text (with
+/// its line and column); the key it names is then removed from a parsed copy and deserializing
+/// goes on, so that the following problems are found too. The raw form is what is left once
+/// every bad key is removed (`None` when that is not a config), for validation to go on.
+fn deserialize(text: &str) -> (Option<RawConfig>, Vec<(String, String)>) {
+    let de = match toml::Deserializer::parse(text) {
+        Ok(de) => de,
+        Err(e) => return (None, vec![(String::new(), toml_message(&e, text))]),
+    };
+    let first = match serde_path_to_error::deserialize::<_, RawConfig>(de) {
+        Ok(raw) => return (Some(raw), Vec::new()),
+        Err(e) => e,
+    };
+    let key = |path: &serde_path_to_error::Path| match path.to_string() {
+        p if p == "." => String::new(),
+        p => p,
+    };
+    let mut problems = vec![(key(first.path()), toml_message(first.inner(), text))];
+    let Ok(mut value) = toml::from_str::<toml::Value>(text) else {
+        return (None, problems);
+    };
+    let mut path = first.path().clone();
+    for _ in 0..100 {
+        if !remove_path(&mut value, &path) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, RawConfig>(value.clone()) {
+            Ok(raw) => return (Some(raw), problems),
+            Err(e) => {
+                let k = key(e.path());
+                let msg = e.inner().message().trim().to_string();
+                // A value removed above is now missing: that is the same problem again.
+                if msg.starts_with("missing field") {
+                    break;
+                }
+                let msg = match line_of(text, &k) {
+                    Some(line) => format!("line {line}: {msg}"),
+                    None => msg,
+                };
+                problems.push((k, msg));
+                path = e.path().clone();
+            }
+        }
+    }
+    (None, problems)
+}
+
+/// Removes the value at `path` (a key of a table, an element of an array); false when there is
+/// nothing there to remove.
+fn remove_path(value: &mut toml::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut cur = value;
+    for seg in parents {
+        cur = match (seg, cur) {
+            (Segment::Map { key }, toml::Value::Table(t)) => match t.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Segment::Seq { index }, toml::Value::Array(a)) => match a.get_mut(*index) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, cur) {
+        (Segment::Map { key }, toml::Value::Table(t)) => t.remove(key).is_some(),
+        (Segment::Seq { index }, toml::Value::Array(a)) if *index < a.len() => {
+            a.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The line of the first `name =` (the last part of a dotted key path) in `text`.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let name = key.rsplit('.').next()?.split('[').next()?;
+    if name.is_empty() {
+        return None;
+    }
+    text.lines()
+        .position(|l| {
+            l.match_indices(name).any(|(i, _)| {
+                let before = l[..i].chars().next_back();
+                let after = l[i + name.len()..].trim_start();
+                matches!(before, None | Some(' ' | '{' | ',' | '\t' | '"'))
+                    && (after.starts_with('=') || after.starts_with("\" ="))
+            })
+        })
+        .map(|i| i + 1)
+}
+
 /// A toml error as one line: `line L, column C: message`.
 fn toml_message(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().to_string();
@@ -884,11 +993,47 @@ repository = "votive-oci"
     }
 
     #[test]
+    fn empty_platforms_and_windows_native_images_are_refused() {
+        let e = error_of(&GOOD.replace(
+            "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+            "platforms = []",
+        ));
+        assert!(e.contains("release.platforms: must not be empty"), "{e}");
+        let e = error_of(&GOOD.replace(
+            "user = \"65532:65532\"",
+            "user = \"65532:65532\"\nplatforms = [\"windows/amd64\"]",
+        ));
+        assert!(e.contains("images.worker.native"), "{e}");
+        assert!(e.contains("Linux layers only"), "{e}");
+        let e = error_of(&GOOD.replace("ghcr.io/oxilith\"", "localhost:70000/oxilith\""));
+        assert!(e.contains("release.registries[0]"), "{e}");
+        assert!(e.contains("1 to 65535"), "{e}");
+    }
+
+    #[test]
     fn image_names_follow_the_repository_grammar() {
         for bad in ["../../ESCAPE", "Web", "a/b", "-x", "x_"] {
             let e = error_of(&GOOD.replace("[images.worker]", &format!("[images.\"{bad}\"]")));
             assert!(e.contains("repository path component"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn every_unknown_key_and_bad_value_is_reported_in_one_run() {
+        let text = GOOD
+            .replace("context = \"backend\"", "contxt = \"backend\"")
+            .replace(
+                "user = \"65532:65532\"",
+                "user = \"65532:65532\"\nentrypont = []",
+            )
+            .replace("\"linux/arm64\"]", "\"linux/arm65\"]");
+        let e = error_of(&text.replace("backend/Dockerfile", "backend/Dockerfile.missing"));
+        assert!(e.contains("4 problems"), "{e}");
+        assert!(e.contains("images.backend.dockerfile"), "{e}");
+        assert!(e.contains("images.backend.contxt"), "{e}");
+        assert!(e.contains("images.worker.entrypont"), "{e}");
+        assert!(e.contains("release.platforms[1]"), "{e}");
+        assert!(e.contains("linux/arm65"), "{e}");
     }
 
     #[test]

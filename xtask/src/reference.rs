@@ -242,8 +242,11 @@ fn validate_host(host: &str) -> Result<(), String> {
         _ => (host, None),
     };
     if let Some(port) = port {
-        if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.len() > 5 {
-            return Err(format!("registry host {host:?} has an invalid port"));
+        if port.parse::<u16>().map_or(true, |p| p == 0) || !port.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(format!(
+                "registry host {host:?} has an invalid port: use 1 to 65535"
+            ));
         }
     }
     let name = name.trim_start_matches('[').trim_end_matches(']');
@@ -380,6 +383,9 @@ mod tests {
             "ghcr.io/Oxilith",
             "https://ghcr.io/x",
             "ghcr.io:port/x",
+            "localhost:99999/x",
+            "127.0.0.1:65536/x",
+            "localhost:0/x",
             "ghcr.io/x//y",
             "",
         ] {

@@ -62,7 +62,7 @@ pub fn build(
         }
         files.push(LayerFile {
             src: full,
-            dst: f.dst.clone(),
+            dst: file_dst(&f.dst, &src),
             mode: f
                 .mode
                 .as_deref()
@@ -123,6 +123,21 @@ pub fn build(
         manifest: desc,
         size,
     })
+}
+
+/// Where a `files` entry lands: `dst`, or inside it when it ends with `/` (`dst = "/etc/"`,
+/// `src = "conf/app.toml"` → `/etc/app.toml`).
+fn file_dst(dst: &str, src: &str) -> String {
+    match dst.strip_suffix('/') {
+        Some(dir) => {
+            let name = Path::new(src)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{dir}/{name}")
+        }
+        None => dst.to_string(),
+    }
 }
 
 /// The `org.opencontainers.image.*` labels, used as manifest and index annotations.
@@ -214,5 +229,25 @@ fn image_config(
             diff_ids: rootfs.diff_ids,
         },
         history,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dst_ending_in_a_slash_is_a_directory() {
+        for (dst, src, want) in [
+            ("/etc/", "conf/app.toml", "/etc/app.toml"),
+            ("/", "bin/app", "/app"),
+            (
+                "/usr/local/bin/app",
+                "dist/linux-amd64/app",
+                "/usr/local/bin/app",
+            ),
+        ] {
+            assert_eq!(file_dst(dst, src), want, "{dst} {src}");
+        }
     }
 }

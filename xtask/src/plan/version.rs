@@ -23,12 +23,13 @@ pub fn version(ctx: &RefContext, describe: Option<&str>, dirty: bool) -> String 
             d.trim_end_matches("-dirty").to_string()
         }
         _ if short.is_empty() => "0.0.0-dev".to_string(),
-        _ => short,
+        _ => short.clone(),
     };
     if dirty {
         v.push_str("-dirty");
     }
-    v.chars()
+    let v: String = v
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
                 c
@@ -36,8 +37,21 @@ pub fn version(ctx: &RefContext, describe: Option<&str>, dirty: bool) -> String 
                 '-'
             }
         })
-        .take(128)
-        .collect()
+        .collect();
+    // A tag starts with `[A-Za-z0-9_]`: a describe output like `@` or `-x` falls back to the
+    // short sha.
+    let v = v.trim_start_matches(['.', '-']);
+    let v = if v.is_empty() || v.starts_with("dirty") {
+        let fallback = if short.is_empty() {
+            "0.0.0-dev"
+        } else {
+            &short
+        };
+        format!("{fallback}{}", if dirty { "-dirty" } else { "" })
+    } else {
+        v.to_string()
+    };
+    v.chars().take(128).collect()
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2024-05-01T12:00:00Z`).
@@ -109,9 +123,15 @@ mod tests {
             ),
             (main.clone(), None, false, "0123456"),
             (GitRef::Detached, Some("abc1234"), true, "abc1234-dirty"),
+            (tag("@"), Some("@"), false, "0123456"),
+            (tag("@"), Some("@"), true, "0123456-dirty"),
+            (tag("--x"), Some("--x"), false, "x"),
+            (tag(".v"), Some(".v"), false, "v"),
         ];
         for (r, describe, dirty, want) in cases {
-            assert_eq!(version(&ctx(r.clone()), *describe, *dirty), *want, "{r:?}");
+            let v = version(&ctx(r.clone()), *describe, *dirty);
+            assert_eq!(v, *want, "{r:?}");
+            assert!(crate::reference::is_valid_tag(&v), "{v}");
         }
     }
 
