@@ -152,7 +152,11 @@ fn write_layer<C: Codec>(
 fn cached(layout: &Layout, file: &Path) -> Option<BuiltLayer> {
     let layer: BuiltLayer = serde_json::from_slice(&fs::read(file).ok()?).ok()?;
     let on_disk = fs::metadata(layout.blob_path(&layer.descriptor.digest)).ok()?;
-    (on_disk.is_file() && on_disk.len() == layer.descriptor.size).then_some(BuiltLayer {
+    let intact = on_disk.len() == layer.descriptor.size
+        && layout
+            .has_intact_blob(&layer.descriptor.digest)
+            .unwrap_or(false);
+    intact.then_some(BuiltLayer {
         cached: true,
         ..layer
     })

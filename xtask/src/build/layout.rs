@@ -4,9 +4,17 @@
 //! atomically (temp file, fsync, rename) and verified against their digest; `index.json` is
 //! rewritten atomically, so an interrupted build never leaves a half-written blob or a name
 //! pointing at nothing.
+//!
+//! The layout heals: a blob is reused only after its content was checked against its digest
+//! (a stamp in `.stevedore-verified/` keyed by the file's inode, size and modification time
+//! saves re-hashing an untouched blob), and a corrupt one is replaced. `index.json` is updated
+//! under an exclusive lock (`index.json.lock`), re-read inside it, so concurrent builds into
+//! one layout never lose a name. Temp files left by processes that died are removed when the
+//! layout is opened for writing.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,10 +32,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Opens the layout at `dir`, creating an empty one if the directory has none.
+    /// Opens the layout at `dir` for writing, creating an empty one if the directory has none;
+    /// temp files of processes that are gone are removed.
     pub fn create(dir: &Path) -> Result<Layout> {
         if dir.join("oci-layout").is_file() {
-            return Layout::open(dir);
+            let layout = Layout::open(dir)?;
+            layout.remove_stale_temps();
+            return Ok(layout);
         }
         fs::create_dir_all(dir.join("blobs/sha256"))
             .with_context(|| format!("cannot create the OCI layout directory {}", dir.display()))?;
@@ -73,15 +84,57 @@ impl Layout {
         self.root.join("blobs/sha256").join(digest.hex())
     }
 
+    /// Whether a file for `digest` is there (see [`Layout::has_intact_blob`] before reusing it).
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
+    }
+
+    /// Whether the layout holds blob `digest` with content that matches it. A blob is re-hashed
+    /// unless its verified stamp (inode, size, modification time) still matches the file; a
+    /// corrupt blob is removed, so that the next write puts the right content in its place.
+    pub fn has_intact_blob(&self, digest: &Digest) -> Result<bool> {
+        let path = self.blob_path(digest);
+        let Ok(meta) = fs::metadata(&path) else {
+            return Ok(false);
+        };
+        let stamp = self.stamp_path(digest);
+        if fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_of(&meta)) {
+            return Ok(true);
+        }
+        if self.verify_blob(digest)? {
+            self.stamp(digest);
+            return Ok(true);
+        }
+        let _ = fs::remove_file(&stamp);
+        fs::remove_file(&path).with_context(|| {
+            format!(
+                "blob {} does not match its digest and cannot be removed",
+                path.display()
+            )
+        })?;
+        Ok(false)
+    }
+
+    /// Records that blob `digest` was checked (best effort: a missing stamp only costs a
+    /// re-hash).
+    fn stamp(&self, digest: &Digest) {
+        if let Ok(meta) = fs::metadata(self.blob_path(digest)) {
+            let stamp = self.stamp_path(digest);
+            let _ = fs::create_dir_all(stamp.parent().expect("stamp dir"));
+            let _ = write_atomic(&stamp, stamp_of(&meta).as_bytes());
+        }
+    }
+
+    fn stamp_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(".stevedore-verified").join(digest.hex())
     }
 
     /// Stores `bytes` as a blob and describes it.
     pub fn write_blob(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor> {
         let desc = Descriptor::of(media_type, bytes);
-        if !self.has_blob(&desc.digest) {
+        if !self.has_intact_blob(&desc.digest)? {
             write_atomic(&self.blob_path(&desc.digest), bytes)?;
+            self.stamp(&desc.digest);
         }
         Ok(desc)
     }
@@ -147,7 +200,7 @@ impl Layout {
     /// Copies the blob `desc` from another layout (streamed), unless already here. The copy is
     /// checked against the digest and size: a corrupt source blob is never stored.
     pub fn copy_blob_from(&self, src: &Layout, desc: &Descriptor) -> Result<()> {
-        if self.has_blob(&desc.digest) {
+        if self.has_intact_blob(&desc.digest)? {
             return Ok(());
         }
         let mut from = src.open_blob(&desc.digest)?;
@@ -194,6 +247,25 @@ impl Layout {
         write_atomic(&self.root.join("index.json"), &bytes)
     }
 
+    /// Reads `index.json`, applies `change` and writes it back, all under an exclusive lock on
+    /// `index.json.lock`, so that concurrent writers never lose each other's names.
+    fn update_index(&self, change: impl FnOnce(&mut Index) -> bool) -> Result<()> {
+        let lock_path = self.root.join("index.json.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        lock.lock()
+            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        let mut index = self.index()?;
+        if change(&mut index) {
+            self.write_index(&index)?;
+        }
+        Ok(())
+    }
+
     /// Names `desc` in `index.json` as `name` (replacing any entry of that name). The blob it
     /// points at must already be in the layout.
     pub fn set_ref(&self, name: &str, desc: &Descriptor) -> Result<()> {
@@ -203,27 +275,26 @@ impl Layout {
                 desc.digest
             );
         }
-        let mut index = self.index()?;
-        index.manifests.retain(|d| d.ref_name() != Some(name));
         let mut desc = desc.clone();
         desc.annotations
             .insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
-        index.manifests.push(desc);
-        index
-            .manifests
-            .sort_by(|a, b| a.ref_name().cmp(&b.ref_name()));
-        self.write_index(&index)
+        self.update_index(|index| {
+            index.manifests.retain(|d| d.ref_name() != Some(name));
+            index.manifests.push(desc);
+            index
+                .manifests
+                .sort_by(|a, b| a.ref_name().cmp(&b.ref_name()));
+            true
+        })
     }
 
     /// Removes the entry named `name`, if any.
     pub fn remove_ref(&self, name: &str) -> Result<()> {
-        let mut index = self.index()?;
-        let before = index.manifests.len();
-        index.manifests.retain(|d| d.ref_name() != Some(name));
-        if index.manifests.len() != before {
-            self.write_index(&index)?;
-        }
-        Ok(())
+        self.update_index(|index| {
+            let before = index.manifests.len();
+            index.manifests.retain(|d| d.ref_name() != Some(name));
+            index.manifests.len() != before
+        })
     }
 
     /// The descriptor named `name` in `index.json`.
@@ -249,6 +320,24 @@ impl Layout {
             .into_iter()
             .filter_map(|d| d.ref_name().map(|n| (n.to_string(), d.clone())))
             .collect())
+    }
+
+    /// Removes `.tmp-<pid>-*` blobs and `.<name>.tmp-<pid>` files whose process is gone (an
+    /// interrupted build). Best effort.
+    fn remove_stale_temps(&self) {
+        for dir in [self.root.clone(), self.root.join("blobs")] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = temp_owner(&name) {
+                    if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
     }
 
     fn temp_path(&self) -> PathBuf {
@@ -295,11 +384,12 @@ impl BlobWriter {
         drop(file);
         let digest = Digest::from_sha256(self.hasher.clone().finalize().into());
         let dest = self.layout.blob_path(&digest);
-        if dest.is_file() {
+        if self.layout.has_intact_blob(&digest)? {
             fs::remove_file(&self.tmp)?;
         } else {
             fs::rename(&self.tmp, &dest)
                 .with_context(|| format!("cannot move blob into {}", dest.display()))?;
+            self.layout.stamp(&digest);
         }
         Ok(Descriptor::new(media_type, digest, self.size))
     }
@@ -321,6 +411,24 @@ impl Drop for BlobWriter {
             let _ = fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// What a verified stamp records of a blob file.
+fn stamp_of(meta: &fs::Metadata) -> String {
+    format!(
+        "{} {} {}.{:09}",
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
+}
+
+/// The process id in a temp file name this module makes (`.tmp-<pid>-<n>`,
+/// `.<name>.tmp-<pid>`).
+fn temp_owner(name: &str) -> Option<u32> {
+    let (_, rest) = name.split_once(".tmp-")?;
+    rest.split('-').next()?.parse().ok()
 }
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
@@ -401,6 +509,66 @@ mod tests {
         fs::write(layout.blob_path(&d.digest), b"tampered").unwrap();
         assert!(layout.read_blob(&d.digest).is_err());
         assert!(!layout.verify_blob(&d.digest).unwrap());
+    }
+
+    #[test]
+    fn corrupt_blob_is_replaced_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let d = layout.write_blob(MEDIA_LAYER_TAR, b"data").unwrap();
+        assert!(layout.has_intact_blob(&d.digest).unwrap());
+        // Same size, one byte flipped.
+        fs::write(layout.blob_path(&d.digest), b"dbta").unwrap();
+        assert!(!layout.has_intact_blob(&d.digest).unwrap());
+        layout.write_blob(MEDIA_LAYER_TAR, b"data").unwrap();
+        assert_eq!(layout.read_blob(&d.digest).unwrap(), b"data");
+        // A streamed write repairs it too.
+        fs::write(layout.blob_path(&d.digest), b"dbta").unwrap();
+        let mut w = layout.blob_writer().unwrap();
+        w.write_all(b"data").unwrap();
+        w.finish(MEDIA_LAYER_TAR).unwrap();
+        assert_eq!(layout.read_blob(&d.digest).unwrap(), b"data");
+    }
+
+    #[test]
+    fn concurrent_writers_keep_every_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let layout = layout.clone();
+                std::thread::spawn(move || {
+                    for round in 0..10 {
+                        let d = layout
+                            .write_blob(MEDIA_INDEX, format!("{i}-{round}").as_bytes())
+                            .unwrap();
+                        layout.set_ref(&format!("img{i}:{round}"), &d).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(layout.refs().unwrap().len(), 80);
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        Layout::create(dir.path()).unwrap();
+        // Pid 4194305 is above Linux's pid_max limit: never a live process.
+        let stale = dir.path().join("blobs/.tmp-4194305-0");
+        let live = dir
+            .path()
+            .join(format!("blobs/.tmp-{}-99", std::process::id()));
+        fs::write(&stale, b"x").unwrap();
+        fs::write(&live, b"x").unwrap();
+        Layout::create(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(live.exists());
+        assert_eq!(temp_owner(".index.json.tmp-42"), Some(42));
+        assert_eq!(temp_owner("index.json"), None);
     }
 
     #[test]

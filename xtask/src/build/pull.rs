@@ -105,7 +105,7 @@ impl Puller {
         if is_index(&manifest_desc.media_type) {
             bail!("base image {shown}: nested image indexes are not supported");
         }
-        if !cache.has_blob(&manifest_desc.digest) {
+        if !cache.has_intact_blob(&manifest_desc.digest)? {
             let reg = self.registry(&mut st, written, image)?;
             let rt = self.runtime(&mut st)?;
             let digest = &manifest_desc.digest;
@@ -208,7 +208,7 @@ impl Puller {
         let shown = shown(written, image);
         // Pinned and cached: no network.
         if let Some(d) = &image.digest {
-            if cache.has_blob(d) {
+            if cache.has_intact_blob(d)? {
                 let bytes = cache.read_blob(d)?;
                 return Ok(Descriptor::new(
                     &media_type_of("", &bytes),
@@ -238,7 +238,7 @@ impl Puller {
             let head = rt
                 .block_on(reg.manifest_digest(&image.repository, &reference))
                 .with_context(context)?;
-            if let Some(d) = head.filter(|d| cache.has_blob(d)) {
+            if let Some(d) = head.filter(|d| cache.has_intact_blob(d).unwrap_or(false)) {
                 let bytes = cache.read_blob(&d)?;
                 eprintln!("[base {shown}] {d} (cached)");
                 return Ok(Descriptor::new(

@@ -219,9 +219,10 @@ fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec<Doc>, Vec<
             )
         })?;
         for d in std::iter::once(&manifest.config).chain(&manifest.layers) {
-            if !layout.has_blob(&d.digest) {
+            if !layout.has_intact_blob(&d.digest)? {
                 bail!(
-                    "image {}: blob {} is missing from the layout {}: run `cargo xtask build` again",
+                    "image {}: blob {} is missing from the layout {} or its content does not \
+                     match its digest: run `cargo xtask build` again to repair it",
                     image.name,
                     d.digest,
                     layout.root().display()
