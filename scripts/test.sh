@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh Debian machine: installs the real tools the tests drive
-# (a registry, skopeo, buildah, dockerd, openssl, htpasswd, zstd), builds, and runs every test.
+# (a registry, skopeo, buildah, dockerd, openssl, htpasswd, zstd, go), builds, and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ declare -A tools=(
   [htpasswd]=apache2-utils
   [curl]=curl
   [zstd]=zstd
+  [go]=golang-go
 )
 missing=()
 for cmd in "${!tools[@]}"; do

@@ -137,11 +137,17 @@ pub struct Image {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
+    #[serde(alias = "working-dir")]
     pub workdir: Option<String>,
     /// `8080/tcp`, `53/udp` or `8080`.
-    #[serde(default)]
+    #[serde(default, alias = "exposed-ports")]
     pub ports: Vec<String>,
     pub stop_signal: Option<String>,
+    /// `{ test = ["CMD", "/app", "health"], interval = "30s", timeout = "5s", start-period = "10s", retries = 3 }`.
+    pub healthcheck: Option<HealthcheckConfig>,
+    /// Mount points declared in the image (`VOLUME`).
+    #[serde(default)]
+    pub volumes: Vec<String>,
     #[serde(default)]
     pub compression: Compression,
     /// gzip level 0-9 (default 1) or zstd level 1-19 (default 3; needs the `zstd` feature).
@@ -175,6 +181,12 @@ pub struct Native {
     pub features: Vec<String>,
     /// Where the binary goes in the image (default `/usr/local/bin/<cargo-bin>`).
     pub dst: Option<String>,
+    /// Any toolchain: a command (argv) run in the workspace root once per platform before
+    /// `files` are copied, with `{os}`, `{arch}`, `{variant}` substituted and `GOOS`, `GOARCH`,
+    /// `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`, `TARGETPLATFORM`, `VERSION`, `GIT_COMMIT`,
+    /// `BUILD_DATE` and `SOURCE_DATE_EPOCH` in its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
     /// Files copied into the image; `src` may use `{os}`, `{arch}`, `{variant}`.
     #[serde(default)]
     pub files: Vec<FileEntry>,
@@ -189,6 +201,86 @@ pub struct FileEntry {
     pub mode: Option<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// With a directory `src`: glob patterns (relative to it) of files and directories left
+    /// out (`*.map`, `**/node_modules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+/// `images.<name>.healthcheck` (native images; Dockerfile images use `HEALTHCHECK`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HealthcheckConfig {
+    /// `["CMD", "/app", "health"]`, `["CMD-SHELL", "…"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub retries: Option<u32>,
+}
+
+impl HealthcheckConfig {
+    /// The OCI config form (durations in nanoseconds).
+    pub fn to_oci(&self) -> Result<crate::oci::Healthcheck, String> {
+        let ns =
+            |key: &str, v: &Option<String>| -> Result<Option<u64>, String> {
+                v.as_deref()
+                    .map(|d| {
+                        parse_duration_ns(d).ok_or_else(|| {
+                    format!("{key} = {d:?}: write a duration like \"30s\", \"1m30s\" or \"500ms\"")
+                })
+                    })
+                    .transpose()
+            };
+        match self.test.first().map(String::as_str) {
+            Some("CMD" | "CMD-SHELL") if self.test.len() > 1 => {}
+            Some("NONE") if self.test.len() == 1 => {}
+            _ => {
+                return Err(
+                    "test: start with \"CMD\" (then the argv), \"CMD-SHELL\" (then a shell \
+                     command) or be [\"NONE\"]"
+                        .into(),
+                )
+            }
+        }
+        Ok(crate::oci::Healthcheck {
+            test: self.test.clone(),
+            interval: ns("interval", &self.interval)?,
+            timeout: ns("timeout", &self.timeout)?,
+            start_period: ns("start-period", &self.start_period)?,
+            retries: self.retries,
+        })
+    }
+}
+
+/// `1m30s`, `30s`, `500ms`, `2h` in nanoseconds.
+fn parse_duration_ns(s: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let (num, tail) = rest.split_at(digits);
+        let n: u64 = num.parse().ok()?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let mult: u64 = match unit {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+        rest = tail;
+    }
+    Some(total)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -442,13 +534,24 @@ impl Config {
                             format!("build context {} is not a directory", ctx.display()),
                         );
                     }
-                    for k in ["base", "entrypoint", "cmd", "user", "workdir", "stop-signal"] {
+                    for k in [
+                        "base",
+                        "entrypoint",
+                        "cmd",
+                        "user",
+                        "workdir",
+                        "stop-signal",
+                        "healthcheck",
+                        "volumes",
+                    ] {
                         let set = match k {
                             "base" => img.base.is_some(),
                             "entrypoint" => img.entrypoint.is_some(),
                             "cmd" => img.cmd.is_some(),
                             "user" => img.user.is_some(),
                             "workdir" => img.workdir.is_some(),
+                            "healthcheck" => img.healthcheck.is_some(),
+                            "volumes" => !img.volumes.is_empty(),
                             _ => img.stop_signal.is_some(),
                         };
                         if set {
@@ -465,6 +568,29 @@ impl Config {
                             format!("images.{name}"),
                             "`context`, `target` and `builder` belong to Dockerfile images".into(),
                         );
+                    }
+                    if let Some(h) = &img.healthcheck {
+                        if let Err(e) = h.to_oci() {
+                            add(key("healthcheck"), e);
+                        }
+                    }
+                    for v in &img.volumes {
+                        if !v.starts_with('/') {
+                            add(key("volumes"), format!("{v:?} must be an absolute path"));
+                        }
+                    }
+                    if let Some(cmd) = &native.command {
+                        if cmd.first().is_none_or(|c| c.trim().is_empty()) {
+                            add(
+                                key("native.command"),
+                                "give the command as a list: [\"go\", \"build\", \"-o\", \"dist/{os}-{arch}/server\", \".\"]".into(),
+                            );
+                        } else if native.files.is_empty() {
+                            add(
+                                key("native.files"),
+                                "`command` builds files: list what goes into the image with `files = [{ src, dst }]`".into(),
+                            );
+                        }
                     }
                     match (&native.cargo_bin, native.files.is_empty()) {
                         (None, true) => add(
@@ -514,13 +640,26 @@ impl Config {
                                 );
                             }
                         }
-                        if !f.src.contains('{') {
-                            check_inside_file(
-                                &mut add,
-                                &self.root,
-                                &format!("{fk}.src"),
-                                Path::new(&f.src),
-                            );
+                        for (j, pattern) in f.exclude.iter().enumerate() {
+                            if let Err(e) = glob::Pattern::new(pattern) {
+                                add(
+                                    format!("{fk}.exclude[{j}]"),
+                                    format!("{pattern:?} is not a glob pattern: {e}"),
+                                );
+                            }
+                        }
+                        let built_by_command = native.command.is_some();
+                        if !f.src.contains('{') && !built_by_command {
+                            match resolve_inside(&self.root, Path::new(&f.src)) {
+                                Ok(full) if full.is_dir() => {}
+                                Ok(_) => check_file(
+                                    &mut add,
+                                    &self.root,
+                                    &format!("{fk}.src"),
+                                    Path::new(&f.src),
+                                ),
+                                Err(e) => add(format!("{fk}.src"), e),
+                            }
                         } else {
                             // Every platform's path stays inside the workspace (existence is
                             // checked when that platform is built).

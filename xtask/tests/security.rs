@@ -30,11 +30,10 @@ fn auth_var(host: &str) -> String {
     var
 }
 
-/// Whether every tool of `list` is on PATH (skipped with a note otherwise; a failure in CI).
+/// Whether every tool of `list` is installed (skipped with a note otherwise; a failure in CI).
 fn tools(list: &[&str]) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
     for tool in list {
-        if !std::env::split_paths(&path).any(|d| d.join(tool).is_file()) {
+        if !have(tool) {
             skipped(&format!("SKIPPED: {tool} is not installed"));
             return false;
         }

@@ -7,6 +7,7 @@
 
 pub mod base;
 pub mod cargo;
+pub mod command;
 pub mod compress;
 pub mod dockerfile;
 pub mod layer;
@@ -14,6 +15,7 @@ pub mod layout;
 pub mod native;
 pub mod pull;
 pub mod run;
+pub mod tree;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -3,13 +3,13 @@
 //! image config, the manifest.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use super::base::{Base, BaseImage};
 use super::layer::{self, LayerFile, LayerSpec};
-use super::{cargo, Ctx, PlatformBuild};
+use super::{cargo, command, tree, Ctx, PlatformBuild};
 use crate::config::{resolve_inside, Compression};
 use crate::oci::{History, ImageConfig, Manifest, RootFs, MEDIA_CONFIG, MEDIA_MANIFEST};
 use crate::plan::{ImagePlan, NativeSpec};
@@ -34,6 +34,9 @@ pub fn build(
     }
     let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout, &ctx.pull)?;
 
+    if let Some(argv) = &spec.native.command {
+        command::run(&ctx.root, image, argv, platform, ctx.epoch)?;
+    }
     let mut files = Vec::new();
     if let Some(bin) = &spec.native.cargo_bin {
         let path = cargo::build(&ctx.root, image, spec, platform, ctx.epoch)?;
@@ -53,25 +56,35 @@ pub fn build(
         let src = platform.expand(&f.src);
         let full = resolve_inside(&ctx.root, Path::new(&src))
             .map_err(|e| anyhow::anyhow!("native.files src {:?}: {e}", f.src))?;
-        if !full.is_file() {
+        let mode = f
+            .mode
+            .as_deref()
+            .map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8))
+            .transpose()
+            .with_context(|| format!("mode of {}", f.dst))?;
+        let file = |src: PathBuf, dst: String| LayerFile {
+            src,
+            dst,
+            mode,
+            uid: f.uid.unwrap_or(0),
+            gid: f.gid.unwrap_or(0),
+        };
+        if full.is_dir() {
+            let dir = f.dst.trim_end_matches('/');
+            for (rel, path) in tree::files(&ctx.root, &full, &f.exclude)
+                .with_context(|| format!("native.files src {:?}", f.src))?
+            {
+                files.push(file(path, format!("{dir}/{rel}")));
+            }
+        } else if full.is_file() {
+            files.push(file(full, file_dst(&f.dst, &src)));
+        } else {
             bail!(
                 "file {src} (native.files src {:?}) does not exist or is not a file: add it, or fix the path (relative to {})",
                 f.src,
                 ctx.root.display()
             );
         }
-        files.push(LayerFile {
-            src: full,
-            dst: file_dst(&f.dst, &src),
-            mode: f
-                .mode
-                .as_deref()
-                .map(|m| u32::from_str_radix(m.trim_start_matches("0o"), 8))
-                .transpose()
-                .with_context(|| format!("mode of {}", f.dst))?,
-            uid: f.uid.unwrap_or(0),
-            gid: f.gid.unwrap_or(0),
-        });
     }
     let level = spec.compression_level.unwrap_or(match spec.compression {
         Compression::Gzip => layer::DEFAULT_GZIP_LEVEL,
@@ -195,6 +208,13 @@ fn image_config(
     }
     if spec.stop_signal.is_some() {
         c.stop_signal = spec.stop_signal.clone();
+    }
+    if let Some(h) = &spec.healthcheck {
+        // Validated with the config.
+        c.healthcheck = h.to_oci().ok();
+    }
+    for v in &spec.volumes {
+        c.volumes.insert(v.clone(), serde_json::json!({}));
     }
     for p in &spec.ports {
         let port = if p.contains('/') {

@@ -92,6 +92,10 @@ pub struct NativeSpec {
     pub workdir: Option<String>,
     pub ports: Vec<String>,
     pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::config::HealthcheckConfig>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
     pub compression: Compression,
     pub compression_level: Option<u32>,
 }
@@ -188,6 +192,8 @@ impl Plan {
                         workdir: img.workdir.clone(),
                         ports: img.ports.clone(),
                         stop_signal: img.stop_signal.clone(),
+                        healthcheck: img.healthcheck.clone(),
+                        volumes: img.volumes.clone(),
                         compression: img.compression,
                         compression_level: img.compression_level,
                     })),

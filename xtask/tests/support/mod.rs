@@ -641,12 +641,9 @@ pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
 
 /// Whether `tool --version` runs and succeeds.
 pub fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    // Not `tool --version`: openssl, htpasswd and go have no such flag.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
 }
 
 // ---------------------------------------------------------------------------------------------
