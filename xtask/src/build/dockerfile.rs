@@ -1,6 +1,14 @@
 //! The Dockerfile builder: `docker buildx build` (the path maintainers and hosted runners use)
 //! or `buildah` (daemonless), building every platform at once into a temporary OCI layout whose
 //! index is then imported into ours (blobs copied and verified).
+//!
+//! buildah builds in Docker format (its OCI format drops `HEALTHCHECK`, `SHELL`, `ONBUILD`),
+//! converted to OCI on import ([`super::docker_format`]); an instruction the Dockerfile declares
+//! that is missing from the image is an error. Its storage lives outside the workspace (under
+//! the user's cache directory, one per workspace) and is kept between builds so that its layer
+//! cache (`--layers`) makes an unchanged rebuild fast; stevedore's own state
+//! (`target/stevedore`) is always left out of the build context. `FROM` images are pulled with
+//! stevedore's credentials and registry settings ([`super::registry_access`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -8,10 +16,14 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use super::docker_format;
 use super::layout::Layout;
+use super::registry_access::{from_images, RegistryAccess};
 use super::{run, Ctx, PlatformBuild, Unavailable};
 use crate::config::BuilderKind;
-use crate::oci::{Descriptor, ImageConfig, Index, Manifest, DOCKER_LIST, MEDIA_INDEX};
+use crate::oci::{
+    Descriptor, ImageConfig, Index, Manifest, DOCKER_LIST, MEDIA_INDEX, MEDIA_MANIFEST,
+};
 use crate::plan::ImagePlan;
 use crate::platform::Platform;
 
@@ -182,8 +194,8 @@ pub fn buildx_args(req: &Request<'_>) -> Vec<String> {
     a
 }
 
-/// buildah's global flags: vfs storage under the workspace, so builds never touch the
-/// system's container storage and need no privileges beyond chroot.
+/// buildah's global flags: vfs storage of stevedore's own (see [`buildah_storage`]), so builds
+/// never touch the system's container storage and need no privileges beyond chroot.
 pub fn buildah_globals(storage: &Path) -> Vec<String> {
     vec![
         "--root".into(),
@@ -195,26 +207,85 @@ pub fn buildah_globals(storage: &Path) -> Vec<String> {
     ]
 }
 
-/// `buildah build …` into a manifest list named `manifest`.
-pub fn buildah_build_args(req: &Request<'_>, storage: &Path, manifest: &str) -> Vec<String> {
+/// Where buildah keeps its storage for the workspace at `root`: outside it (so no build context
+/// ever holds it), under `$XDG_CACHE_HOME/stevedore/buildah/<hash of the root>` (else
+/// `~/.cache/…`, else the temp dir). `cargo xtask` builds reuse its layer cache.
+pub fn buildah_storage(root: &Path) -> PathBuf {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let hash = crate::oci::Digest::of(root.display().to_string().as_bytes());
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("stevedore/buildah").join(&hash.hex()[..16])
+}
+
+/// `buildah build …` into a manifest list named `manifest`: Docker format (converted on
+/// import), cached layers, stevedore's registry access, and `ignorefile` when the context
+/// holds stevedore's own state.
+pub fn buildah_build_args(
+    req: &Request<'_>,
+    platform: &Platform,
+    storage: &Path,
+    manifest: &str,
+    access: Option<&RegistryAccess>,
+    ignorefile: Option<&Path>,
+) -> Vec<String> {
     let mut a = buildah_globals(storage);
+    if let Some(conf) = access.and_then(|a| a.registries_conf.as_ref()) {
+        a.push("--registries-conf".into());
+        a.push(conf.display().to_string());
+    }
     a.extend([
         "build".into(),
         "--isolation".into(),
         "chroot".into(),
+        "--format".into(),
+        "docker".into(),
+        "--layers".into(),
         "--platform".into(),
-        req.platform_list(),
+        platform.to_string(),
         "--manifest".into(),
         manifest.into(),
         "--timestamp".into(),
         req.epoch.to_string(),
     ]);
+    if let Some(f) = access.and_then(|a| a.authfile.as_ref()) {
+        a.push("--authfile".into());
+        a.push(f.display().to_string());
+    }
+    if let Some(d) = access.and_then(|a| a.cert_dir.as_ref()) {
+        a.push("--cert-dir".into());
+        a.push(d.display().to_string());
+    }
+    if let Some(f) = ignorefile {
+        a.push("--ignorefile".into());
+        a.push(f.display().to_string());
+    }
     a.extend(req.common());
     a.push(req.context.display().to_string());
     a
 }
 
-/// `buildah manifest push --all …` of `manifest` into an OCI layout.
+/// An ignore file for a context that holds `state` (stevedore's `target/stevedore`): the
+/// context's own `.dockerignore` / `.containerignore` lines, then the state directory.
+/// `None` when the context does not hold it.
+pub fn ignore_lines(context: &Path, state: &Path) -> Option<String> {
+    let rel = state.strip_prefix(context).ok()?;
+    let mut text = [".containerignore", ".dockerignore"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(context.join(f)).ok())
+        .unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{}\n", rel.display()));
+    Some(text)
+}
+
+/// `buildah manifest push --all …` of `manifest` into an OCI layout, in Docker format (its
+/// conversion to OCI drops `Healthcheck`; [`super::docker_format`] converts on import).
 pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<String> {
     let mut a = buildah_globals(storage);
     a.extend([
@@ -222,7 +293,7 @@ pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<Str
         "push".into(),
         "--all".into(),
         "--format".into(),
-        "oci".into(),
+        "v2s2".into(),
         manifest.into(),
         format!("oci:{}:image", dest.display()),
     ]);
@@ -233,8 +304,9 @@ pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<Str
 pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<PlatformBuild>> {
     let prefix = format!("{} {}", req.image.name, req.platform_list());
     // A Dockerfile the driver cannot read would give a confusing driver error: say it plainly.
-    std::fs::read(&req.dockerfile)
+    let dockerfile_text = std::fs::read_to_string(&req.dockerfile)
         .with_context(|| format!("cannot read the Dockerfile {}", req.dockerfile.display()))?;
+    let declared = docker_format::declared(&dockerfile_text, req.target);
     let fail = |what: &str, failed: run::Failed| -> anyhow::Error {
         anyhow::anyhow!(
             "{} {what} failed ({}); its last lines:\n{}",
@@ -256,8 +328,30 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             req.out.join("oci")
         }
         Driver::Buildah => {
-            let storage = ctx.root.join("target/stevedore/buildah");
+            let storage = buildah_storage(&ctx.root);
             let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
+            let settings = ctx.pull.settings();
+            let access = RegistryAccess::prepare(
+                &from_images(&dockerfile_text),
+                &settings.insecure,
+                &settings.ca_files,
+            )?;
+            let ignorefile = match ignore_lines(
+                &req.context
+                    .canonicalize()
+                    .unwrap_or_else(|_| req.context.clone()),
+                &ctx.root
+                    .canonicalize()
+                    .unwrap_or_else(|_| ctx.root.clone())
+                    .join("target/stevedore"),
+            ) {
+                Some(lines) => {
+                    let path = access.dir().join("ignore");
+                    std::fs::write(&path, lines)?;
+                    Some(path)
+                }
+                None => None,
+            };
             let buildah = |args: &[String]| {
                 let mut cmd = Command::new("buildah");
                 cmd.args(args)
@@ -272,25 +366,49 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                 }
                 cmd
             };
-            let cleanup = Cleanup {
-                storage: storage.clone(),
-                manifest: manifest.clone(),
-            };
-            let args = buildah_build_args(req, &storage, &manifest);
-            eprintln!("[{prefix}] buildah {}", args.join(" "));
-            run::streamed(&mut buildah(&args), &prefix)?.map_err(|f| fail("build", f))?;
-            let dest = req.out.join("oci");
-            let args = buildah_push_args(&storage, &manifest, &dest);
-            run::streamed(&mut buildah(&args), &prefix)?.map_err(|f| fail("manifest push", f))?;
-            drop(cleanup);
-            dest
+            // One storage (and layer cache) per platform: buildah 1.28's cache can take a step
+            // built on another platform's base when their layers are alike, and resolves a
+            // multi-platform `FROM` by name in its storage.
+            let mut built = Vec::new();
+            for platform in req.platforms {
+                let slug = platform.to_string().replace('/', "-");
+                let storage = storage.join(&slug);
+                let cleanup = Cleanup {
+                    storage: storage.clone(),
+                    manifest: manifest.clone(),
+                };
+                let args = buildah_build_args(
+                    req,
+                    platform,
+                    &storage,
+                    &manifest,
+                    Some(&access),
+                    ignorefile.as_deref(),
+                );
+                eprintln!("[{prefix}] buildah {}", args.join(" "));
+                run::streamed(&mut buildah(&args), &prefix)?.map_err(|f| fail("build", f))?;
+                let dest = req.out.join(format!("oci-{slug}"));
+                let args = buildah_push_args(&storage, &manifest, &dest);
+                run::streamed(&mut buildah(&args), &prefix)?
+                    .map_err(|f| fail("manifest push", f))?;
+                drop(cleanup);
+                built.extend(
+                    import(&ctx.layout, &dest, std::slice::from_ref(platform), &declared)
+                        .with_context(|| format!("importing the buildah output for {platform}"))?,
+                );
+            }
+            return Ok(built);
         }
     };
-    import(&ctx.layout, &oci_dir, req.platforms)
+    import(&ctx.layout, &oci_dir, req.platforms, &declared)
         .with_context(|| format!("importing the {} output", driver.name()))
 }
 
-/// Removes the buildah manifest list and the images it holds, so storage does not grow.
+/// Images kept in buildah's storage (its layer cache) before it is emptied.
+const MAX_CACHED_IMAGES: usize = 200;
+
+/// Removes the buildah manifest list; the layers stay as the cache of the next build, and the
+/// storage is emptied once it holds more than [`MAX_CACHED_IMAGES`] images.
 struct Cleanup {
     storage: PathBuf,
     manifest: String,
@@ -299,20 +417,30 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let globals = buildah_globals(&self.storage);
-        let quiet = |extra: &[&str]| {
+        let buildah = |extra: &[&str]| {
             let mut cmd = Command::new("buildah");
             cmd.args(&globals).args(extra);
-            run::probe(&mut cmd)
+            cmd
         };
-        // The list, then the images it held (untagged now): the storage is ours alone.
-        quiet(&["manifest", "rm", &self.manifest]);
-        quiet(&["rmi", "--prune"]);
+        run::probe(&mut buildah(&["manifest", "rm", &self.manifest]));
+        let images = buildah(&["images", "--all", "--quiet"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0);
+        if images > MAX_CACHED_IMAGES {
+            run::probe(&mut buildah(&["rmi", "--all", "--force"]));
+        }
     }
 }
 
 /// Imports the image index of the OCI layout at `dir` into `into`: the platform manifests and
 /// every blob they reference, verified. Exactly `platforms` must be present.
-pub fn import(into: &Layout, dir: &Path, platforms: &[Platform]) -> Result<Vec<PlatformBuild>> {
+pub fn import(
+    into: &Layout,
+    dir: &Path,
+    platforms: &[Platform],
+    declared: &std::collections::BTreeMap<&'static str, String>,
+) -> Result<Vec<PlatformBuild>> {
     let src = Layout::open(dir)?;
     let top = src.index()?;
     // Either index.json lists the platform manifests, or it names one image index.
@@ -346,10 +474,19 @@ pub fn import(into: &Layout, dir: &Path, platforms: &[Platform]) -> Result<Vec<P
             );
         }
         seen.insert(platform.normalized());
-        let mut d = Descriptor::new(&desc.media_type, desc.digest.clone(), desc.size);
+        let (mut d, manifest, config) = match docker_format::to_oci(into, &manifest)? {
+            Some((oci, config)) => (into.write_json(MEDIA_MANIFEST, &oci)?, oci, config),
+            None => (
+                Descriptor::new(&desc.media_type, desc.digest.clone(), desc.size),
+                manifest,
+                config,
+            ),
+        };
+        docker_format::check_kept(declared, &config)
+            .with_context(|| format!("the {platform} image"))?;
         d.platform = Some((&platform).into());
         let size =
-            desc.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
+            d.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
         built.push(PlatformBuild {
             platform,
             manifest: d,
@@ -429,16 +566,41 @@ mod tests {
              --label org.opencontainers.image.version=1.2.3 -f /w/web/Dockerfile --target runtime /w/web"
         );
         assert_eq!(
-            buildah_build_args(&req, Path::new("/s"), "m").join(" "),
+            buildah_build_args(
+                &req,
+                &platforms[1],
+                Path::new("/s"),
+                "m",
+                None,
+                Some(Path::new("/i"))
+            )
+            .join(" "),
             "--root /s/root --runroot /s/runroot --storage-driver vfs build --isolation chroot \
-             --platform linux/amd64,linux/arm64 --manifest m --timestamp 1700000000 \
+             --format docker --layers --platform linux/arm64 --manifest m \
+             --timestamp 1700000000 --ignorefile /i \
              --build-arg VERSION=1.2.3 --label org.opencontainers.image.version=1.2.3 \
              -f /w/web/Dockerfile --target runtime /w/web"
         );
         assert_eq!(
             buildah_push_args(Path::new("/s"), "m", Path::new("/tmp/x/oci")).join(" "),
-            "--root /s/root --runroot /s/runroot --storage-driver vfs manifest push --all --format oci m oci:/tmp/x/oci:image"
+            "--root /s/root --runroot /s/runroot --storage-driver vfs manifest push --all --format v2s2 m oci:/tmp/x/oci:image"
         );
+    }
+
+    #[test]
+    fn stevedore_state_is_left_out_of_a_context_that_holds_it() {
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("target/stevedore");
+        assert_eq!(
+            ignore_lines(d.path(), &state).unwrap(),
+            "target/stevedore\n"
+        );
+        std::fs::write(d.path().join(".dockerignore"), "node_modules").unwrap();
+        assert_eq!(
+            ignore_lines(d.path(), &state).unwrap(),
+            "node_modules\ntarget/stevedore\n"
+        );
+        assert_eq!(ignore_lines(&d.path().join("web"), &state), None);
     }
 
     #[test]

@@ -9,11 +9,13 @@ pub mod base;
 pub mod cargo;
 pub mod command;
 pub mod compress;
+pub mod docker_format;
 pub mod dockerfile;
 pub mod layer;
 pub mod layout;
 pub mod native;
 pub mod pull;
+pub mod registry_access;
 pub mod run;
 pub mod tree;
 

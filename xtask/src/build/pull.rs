@@ -65,6 +65,11 @@ pub struct Pulled {
 
 impl Puller {
     /// A puller caching into `cache_dir`, reaching registries as `publish` says.
+    /// The registry settings (`insecure-registries`, `ca-files`) every builder uses.
+    pub fn settings(&self) -> &crate::publish::Options {
+        &self.publish
+    }
+
     pub fn new(cache_dir: PathBuf, publish: crate::publish::Options) -> Puller {
         Puller {
             cache_dir,

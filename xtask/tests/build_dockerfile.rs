@@ -1,0 +1,236 @@
+//! Dockerfile images built by buildah keep what the Dockerfile declares (`HEALTHCHECK`,
+//! `STOPSIGNAL`, `SHELL`), never take stevedore's own state into their context, and pull their
+//! `FROM` images with stevedore's credentials, leaving no secret in any file.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+fn tools() -> bool {
+    for tool in ["buildah", "skopeo"] {
+        if !have(tool) {
+            skipped(&format!("SKIPPED: {tool} is needed"));
+            return false;
+        }
+    }
+    true
+}
+
+fn release_toml(registry: &str, images: &str) -> String {
+    format!(
+        "[release]\nname = \"demo\"\nregistries = [\"{registry}\"]\nplatforms = [\"linux/amd64\"]\n\
+         tags = [\"type=semver,pattern={{{{version}}}}\"]\n{images}"
+    )
+}
+
+/// The image config of the first platform of `name`, as stored in the workspace's layout
+/// (`skopeo inspect --config` shows an OCI-converted config, without `Healthcheck`).
+fn config_of(ws: &Path, name: &str) -> serde_json::Value {
+    let dir = ws.join("target/stevedore/oci");
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:{name}", dir.display()))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "skopeo: {raw:?}");
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let blob = |digest: &serde_json::Value| -> serde_json::Value {
+        let hex = digest.as_str().unwrap().trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+    };
+    let manifest = blob(&index["manifests"][0]["digest"]);
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    blob(&manifest["config"]["digest"])
+}
+
+/// A buildah cache directory of the test's own (`XDG_CACHE_HOME`).
+fn cache_env(dir: &Path) -> (String, String) {
+    ("XDG_CACHE_HOME".into(), dir.display().to_string())
+}
+
+#[test]
+fn healthcheck_stopsignal_and_shell_reach_the_image() {
+    if !tools() {
+        return;
+    }
+    let dockerfile =
+        "FROM scratch\nCOPY app /app\nSTOPSIGNAL SIGQUIT\nSHELL [\"/bin/ash\", \"-c\"]\n\
+                      HEALTHCHECK --interval=5s --retries=2 CMD [\"/app\",\"health\"]\n\
+                      ENTRYPOINT [\"/app\"]\n";
+    let config = release_toml(
+        "127.0.0.1:1/demo",
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile),
+        ("app", "app\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let out = repo.xtask(&["build"], &[(&k, &v)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let c = &config_of(repo.path(), "web:1.2.3")["config"];
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/app", "health"])
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000u64);
+    assert_eq!(c["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["StopSignal"], "SIGQUIT");
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/ash", "-c"]));
+    // No container-runtime fields of Docker's format (they made builds irreproducible).
+    assert!(c.get("Hostname").is_none(), "{c}");
+    // OCI media types, readable by every tool.
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!(
+            "oci:{}:web:1.2.3",
+            repo.path().join("target/stevedore/oci").display()
+        ))
+        .output()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+}
+
+#[test]
+fn context_of_the_whole_workspace_never_holds_stevedore_state() {
+    if !tools() {
+        return;
+    }
+    let dockerfile = "FROM scratch\nCOPY . /src\n";
+    let config = release_toml(
+        "127.0.0.1:1/demo",
+        "[images.all]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile),
+        ("src/main.txt", "hello\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let mut sizes = Vec::new();
+    let mut digests = Vec::new();
+    for round in 0..3 {
+        let out = repo.xtask(&["build"], &[(&k, &v)]);
+        assert!(out.status.success(), "round {round}: {}", output_text(&out));
+        let layout =
+            xtask::build::layout::Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
+        let index: xtask::oci::Index = layout
+            .read_json(&layout.resolve("all:1.2.3").unwrap().digest)
+            .unwrap();
+        let manifest: xtask::oci::Manifest = layout.read_json(&index.manifests[0].digest).unwrap();
+        sizes.push(manifest.layers.iter().map(|l| l.size).sum::<u64>());
+        digests.push(index.manifests[0].digest.clone());
+    }
+    assert_eq!(sizes[0], sizes[1], "{sizes:?}");
+    assert_eq!(sizes[1], sizes[2], "{sizes:?}");
+    assert_eq!(digests[0], digests[2], "the same image each time");
+    assert!(
+        !repo.path().join("target/stevedore/buildah").exists(),
+        "buildah storage is outside the workspace"
+    );
+}
+
+#[test]
+fn from_an_authenticated_registry_with_stevedore_credentials_only() {
+    if !tools() || !have("docker-registry") || !have("htpasswd") {
+        skipped("SKIPPED: docker-registry and htpasswd are needed");
+        return;
+    }
+    const PASSWORD: &str = "b4se-Pa55word";
+    let registry = Registry::with_auth("builder", PASSWORD);
+    let var = format!(
+        "STEVEDORE_AUTH_{}",
+        registry.host.replace(['.', ':'], "_").to_uppercase()
+    );
+    let secret = format!("builder:{PASSWORD}");
+
+    // A base image in the registry, published by stevedore itself.
+    let base = Workspace::new(&[format!("{}/base", registry.host)], &["img"], "");
+    let out = base.xtask(&["release"], &[(&var, &secret)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    let dockerfile = format!(
+        "FROM {}/base/img:v1.2.3\nCOPY extra.txt /extra.txt\n",
+        registry.host
+    );
+    let config = release_toml(
+        &format!("{}/app", registry.host),
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n\
+         platforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile.as_str()),
+        ("extra.txt", "extra\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let tmp_s = tmp.path().display().to_string();
+    let out = repo.xtask(&["build"], &[(&k, &v), (&var, &secret), ("TMPDIR", &tmp_s)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(!output_text(&out).contains(PASSWORD));
+
+    // The base's file and ours are both in the image.
+    let c = config_of(repo.path(), "web:1.2.3");
+    assert_eq!(c["rootfs"]["diff_ids"].as_array().unwrap().len(), 2, "{c}");
+
+    // No file left anywhere stevedore or buildah wrote holds the credential.
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&secret)
+    };
+    for dir in [repo.path(), cache.path(), tmp.path()] {
+        for leaked in files_containing(dir, &[PASSWORD.as_bytes(), b64.as_bytes()]) {
+            panic!("{} holds the credential", leaked.display());
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the private temp files are removed"
+    );
+}
+
+/// Regular files under `dir` holding one of `needles`.
+fn files_containing(dir: &Path, needles: &[&[u8]]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else if kind.is_file() {
+                if let Ok(bytes) = std::fs::read(e.path()) {
+                    if needles
+                        .iter()
+                        .any(|n| bytes.windows(n.len()).any(|w| w == *n))
+                    {
+                        out.push(e.path());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
