@@ -7,8 +7,11 @@
 # one-layer image with `cargo xtask build` (the dev-profile binary `cargo xtask` runs), times
 # a rebuild with nothing changed, times `buildah build` of the equivalent `FROM scratch` +
 # `COPY` Dockerfile (and its push into an OCI layout, where buildah compresses), and
-# `tar -c | gzip -1` of the same tree; prints MB/s and ratios. Then measures peak RSS of a
-# build whose layer holds one 1 GiB file (memory must stay flat).
+# `tar -c | gzip -1` of the same tree; prints MB/s and ratios. The same tree as one `files`
+# directory entry is compared with `tar -c | pigz -1 -p $(nproc)` (when pigz is installed) and
+# buildah's `COPY`; a Dockerfile build through stevedore (buildah driver) is timed cold and
+# again with nothing changed, beside buildah's own cached rebuild (`--layers`). Then measures
+# peak RSS of a build whose layer holds one 1 GiB file (memory must stay flat).
 #
 # Environment: BENCH_DIR (default target/bench), SKIP_BIG=1 skips the 1 GiB part.
 set -euo pipefail
@@ -49,10 +52,18 @@ done
   echo 'native = { files = ['
   for f in "${files[@]}"; do echo "  { src = \"$f\", dst = \"/data/${f#tree/}\" },"; done
   echo '] }'
+  echo '[images.benchdir]'
+  echo 'native = { files = [{ src = "tree/", dst = "/data/" }] }'
+  echo '[images.benchdf]'
+  echo 'dockerfile = "Dockerfile"'
+  echo 'context = "."'
+  echo 'builder = "buildah"'
 } > release.toml
 mkdir -p images && mv release.toml images/
 printf 'FROM scratch\nCOPY tree/ /data/\n' > Dockerfile
-git init -q -b main && git add images Dockerfile && git -c user.name=b -c user.email=b@b commit -q -m bench
+printf 'target/\n' > .dockerignore
+git init -q -b main && git add images Dockerfile .dockerignore && git -c user.name=b -c user.email=b@b commit -q -m bench
+export XDG_CACHE_HOME="$BENCH/cache"
 
 echo "== native build (cold: no cache, empty layout)"
 t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> native.log; t1=$(now)
@@ -62,6 +73,25 @@ t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> rebuild.log; t1=$(no
 rebuild=$(secs "$t0" "$t1")
 layer=$(ls -S target/stevedore/oci/blobs/sha256 | head -1)
 layer_mb=$(du -m "target/stevedore/oci/blobs/sha256/$layer" | cut -f1)
+echo "== native build of the same tree as one files directory (cold)"
+rm -rf target/stevedore
+t0=$(now); "$XTASK" -C . build --image benchdir > /dev/null 2> dir.log; t1=$(now)
+dirbuild=$(secs "$t0" "$t1")
+
+dfcold=""; dfwarm=""; bcold=""; bwarm=""
+if command -v buildah > /dev/null; then
+  echo "== Dockerfile build through stevedore (buildah driver): cold, then unchanged"
+  rm -rf "$XDG_CACHE_HOME"
+  t0=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> df.log; t1=$(now)
+  t2=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> df2.log; t3=$(now)
+  dfcold=$(secs "$t0" "$t1"); dfwarm=$(secs "$t2" "$t3")
+  echo "== buildah's own cached rebuild (--layers): cold, then unchanged"
+  L=(buildah --root "$BENCH/buildah-l/root" --runroot "$BENCH/buildah-l/runroot" --storage-driver vfs)
+  t0=$(now); "${L[@]}" build -q --layers --isolation chroot -t benchl -f Dockerfile . > /dev/null 2>&1; t1=$(now)
+  t2=$(now); "${L[@]}" build -q --layers --isolation chroot -t benchl -f Dockerfile . > /dev/null 2>&1; t3=$(now)
+  bcold=$(secs "$t0" "$t1"); bwarm=$(secs "$t2" "$t3")
+  "${L[@]}" rmi --all --force > /dev/null 2>&1 || true
+fi
 
 buildah_build=""; buildah_total=""
 if command -v buildah > /dev/null; then
@@ -77,6 +107,12 @@ echo "== tar -c | gzip -1"
 t0=$(now); tar -c tree | gzip -1 > "$BENCH/tree.tar.gz"; t1=$(now)
 targz=$(secs "$t0" "$t1")
 targz_mb=$(du -m "$BENCH/tree.tar.gz" | cut -f1)
+pigz_t=""
+if command -v pigz > /dev/null; then
+  echo "== tar -c | pigz -1 -p $(nproc)"
+  t0=$(now); tar -c tree | pigz -1 -p "$(nproc)" > "$BENCH/tree.tar.pigz.gz"; t1=$(now)
+  pigz_t=$(secs "$t0" "$t1")
+fi
 
 echo
 echo "tree: ${SIZE_MB} MB ($((half / 2 * 2)) files)"
@@ -90,6 +126,22 @@ if [ -n "$buildah_build" ]; then
   echo "ratio native / buildah build + push:   $(ratio "$native" "$buildah_total")"
 fi
 echo "ratio native / tar|gzip -1:            $(ratio "$native" "$targz")  (target <= 0.75)"
+printf '%-34s %7s s  %5s MB/s\n' "native build, files directory" "$dirbuild" "$(mbps "$dirbuild")"
+if [ -n "$pigz_t" ]; then
+  printf '%-34s %7s s  %5s MB/s\n' "tar -c | pigz -1 -p $(nproc)" "$pigz_t" "$(mbps "$pigz_t")"
+  echo "ratio directory / tar|pigz:            $(ratio "$dirbuild" "$pigz_t")  (target <= 1.1)"
+fi
+if [ -n "$buildah_build" ]; then
+  echo "ratio directory / buildah COPY:        $(ratio "$dirbuild" "$buildah_build")  (target <= 0.5)"
+fi
+if [ -n "$dfcold" ]; then
+  printf '%-34s %7s s\n' "Dockerfile via stevedore, cold" "$dfcold"
+  printf '%-34s %7s s\n' "Dockerfile via stevedore, unchanged" "$dfwarm"
+  printf '%-34s %7s s\n' "buildah --layers, cold" "$bcold"
+  printf '%-34s %7s s\n' "buildah --layers, unchanged" "$bwarm"
+  echo "ratio unchanged / cold (stevedore):    $(ratio "$dfwarm" "$dfcold")  (target <= 0.2)"
+  echo "ratio unchanged / cold (buildah):      $(ratio "$bwarm" "$bcold")"
+fi
 
 if [ "${SKIP_BIG:-0}" != 1 ]; then
   echo

@@ -122,23 +122,50 @@ fn context_of_the_whole_workspace_never_holds_stevedore_state() {
     ]);
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
-    let mut sizes = Vec::new();
-    let mut digests = Vec::new();
+    let mut listings = Vec::new();
     for round in 0..3 {
+        // Touch a context file (same bytes): the build runs again rather than being reused,
+        // with the previous build's layout and caches now under `target/`.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(repo.path().join("src/main.txt"), "hello\n").unwrap();
         let out = repo.xtask(&["build"], &[(&k, &v)]);
         assert!(out.status.success(), "round {round}: {}", output_text(&out));
+        assert!(
+            !output_text(&out).contains("inputs unchanged"),
+            "round {round} was built"
+        );
         let layout =
             xtask::build::layout::Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
         let index: xtask::oci::Index = layout
             .read_json(&layout.resolve("all:1.2.3").unwrap().digest)
             .unwrap();
         let manifest: xtask::oci::Manifest = layout.read_json(&index.manifests[0].digest).unwrap();
-        sizes.push(manifest.layers.iter().map(|l| l.size).sum::<u64>());
-        digests.push(index.manifests[0].digest.clone());
+        let mut names = Vec::new();
+        for l in &manifest.layers {
+            let bytes = layout.read_blob(&l.digest).unwrap();
+            let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+            for e in tar.entries().unwrap() {
+                names.push(e.unwrap().path().unwrap().display().to_string());
+            }
+        }
+        names.sort();
+        // .git changes between builds (git refreshes its index); everything else may not.
+        names.retain(|n| !n.contains(".git/"));
+        assert!(
+            !names.iter().any(|n| n.contains("target/stevedore")),
+            "round {round}: stevedore state in the image: {names:?}"
+        );
+        listings.push(names);
     }
-    assert_eq!(sizes[0], sizes[1], "{sizes:?}");
-    assert_eq!(sizes[1], sizes[2], "{sizes:?}");
-    assert_eq!(digests[0], digests[2], "the same image each time");
+    assert_eq!(listings[0], listings[1]);
+    assert_eq!(listings[1], listings[2]);
+    // Unchanged, the image is reused as it is: the same size each time.
+    let out = repo.xtask(&["build"], &[(&k, &v)]);
+    assert!(
+        output_text(&out).contains("inputs unchanged"),
+        "{}",
+        output_text(&out)
+    );
     assert!(
         !repo.path().join("target/stevedore/buildah").exists(),
         "buildah storage is outside the workspace"
@@ -232,4 +259,44 @@ fn files_containing(dir: &Path, needles: &[&[u8]]) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn unchanged_inputs_reuse_the_image_and_a_change_rebuilds() {
+    if !tools() {
+        return;
+    }
+    let config = release_toml(
+        "127.0.0.1:1/demo",
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", "FROM scratch\nCOPY app /app\n"),
+        ("app", "v1\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let digest = |out: &std::process::Output| {
+        assert!(out.status.success(), "{}", output_text(out));
+        config_of(repo.path(), "web:1.2.3")["rootfs"]["diff_ids"].clone()
+    };
+    let first = repo.xtask(&["build"], &[(&k, &v)]);
+    let first_layers = digest(&first);
+    let again = repo.xtask(&["build"], &[(&k, &v)]);
+    assert!(
+        output_text(&again).contains("inputs unchanged"),
+        "{}",
+        output_text(&again)
+    );
+    assert_eq!(digest(&again), first_layers);
+    std::fs::write(repo.path().join("app"), "v2\n").unwrap();
+    let changed = repo.xtask(&["build"], &[(&k, &v)]);
+    assert!(!output_text(&changed).contains("inputs unchanged"));
+    assert_ne!(
+        digest(&changed),
+        first_layers,
+        "the new content is in the image"
+    );
 }

@@ -17,8 +17,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::docker_format;
+use super::dockerfile_cache;
 use super::layout::Layout;
-use super::registry_access::{from_images, RegistryAccess};
+use super::registry_access::{from_images, from_refs, RegistryAccess};
 use super::{run, Ctx, PlatformBuild, Unavailable};
 use crate::config::BuilderKind;
 use crate::oci::{
@@ -369,9 +370,58 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             // One storage (and layer cache) per platform: buildah 1.28's cache can take a step
             // built on another platform's base when their layers are alike, and resolves a
             // multi-platform `FROM` by name in its storage.
+            // Each FROM image's digest now (a moved tag must rebuild); unknown: no reuse.
+            let bases: Option<Vec<(String, crate::oci::Digest)>> = from_refs(&dockerfile_text)
+                .into_iter()
+                .map(|(written, r)| {
+                    let d = ctx.pull.resolve_digest(&written, &r).ok()?;
+                    Some((written, d))
+                })
+                .collect();
+            let state = ctx
+                .root
+                .canonicalize()
+                .unwrap_or_else(|_| ctx.root.clone())
+                .join("target/stevedore");
+            let context = req
+                .context
+                .canonicalize()
+                .unwrap_or_else(|_| req.context.clone());
             let mut built = Vec::new();
             for platform in req.platforms {
-                let slug = platform.to_string().replace('/', "-");
+                let platform_name = platform.to_string();
+                let key = match &bases {
+                    Some(bases) => Some(dockerfile_cache::key(&dockerfile_cache::Inputs {
+                        driver: "buildah",
+                        platform: &platform_name,
+                        dockerfile: dockerfile_text.as_bytes(),
+                        target: req.target,
+                        build_args: &req.image.build_args,
+                        labels: &req.image.labels,
+                        epoch: req.epoch,
+                        bases,
+                        context: &context,
+                        skip: &state,
+                    })?),
+                    None => None,
+                };
+                if let Some((mut manifest, size)) = key
+                    .as_ref()
+                    .and_then(|k| dockerfile_cache::lookup(&ctx.layout, &ctx.cache_dir, k))
+                {
+                    eprintln!(
+                        "[{} {platform}] inputs unchanged: re-using {}",
+                        req.image.name, manifest.digest
+                    );
+                    manifest.platform = Some(platform.into());
+                    built.push(PlatformBuild {
+                        platform: platform.clone(),
+                        manifest,
+                        size,
+                    });
+                    continue;
+                }
+                let slug = platform_name.replace('/', "-");
                 let storage = storage.join(&slug);
                 let cleanup = Cleanup {
                     storage: storage.clone(),
@@ -392,10 +442,19 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                 run::streamed(&mut buildah(&args), &prefix)?
                     .map_err(|f| fail("manifest push", f))?;
                 drop(cleanup);
-                built.extend(
-                    import(&ctx.layout, &dest, std::slice::from_ref(platform), &declared)
-                        .with_context(|| format!("importing the buildah output for {platform}"))?,
-                );
+                let imported = import(
+                    &ctx.layout,
+                    &dest,
+                    std::slice::from_ref(platform),
+                    &declared,
+                )
+                .with_context(|| format!("importing the buildah output for {platform}"))?;
+                if let Some(k) = &key {
+                    for b in &imported {
+                        dockerfile_cache::store(&ctx.cache_dir, k, &b.manifest, b.size);
+                    }
+                }
+                built.extend(imported);
             }
             return Ok(built);
         }

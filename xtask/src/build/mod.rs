@@ -11,6 +11,7 @@ pub mod command;
 pub mod compress;
 pub mod docker_format;
 pub mod dockerfile;
+pub mod dockerfile_cache;
 pub mod layer;
 pub mod layout;
 pub mod native;

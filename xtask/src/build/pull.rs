@@ -83,6 +83,23 @@ impl Puller {
         &self.cache_dir
     }
 
+    /// The digest `image` (written as `written`) points at now: its index, or its manifest.
+    /// Asked once per run (a HEAD; pinned references need no network).
+    pub fn resolve_digest(&self, written: &str, image: &ImageRef) -> Result<Digest> {
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| anyhow!("base image puller poisoned by an earlier panic"))?;
+        let key = image.to_string();
+        if let Some(d) = st.resolved.get(&key) {
+            return Ok(d.digest.clone());
+        }
+        let cache = Layout::create(&self.cache_dir)?;
+        let d = self.resolve(&mut st, &cache, written, image)?;
+        st.resolved.insert(key, d.clone());
+        Ok(d.digest)
+    }
+
     /// Makes sure `platform` of `image` (written as `written`) is in the cache layout.
     pub fn pull(&self, written: &str, image: &ImageRef, platform: &Platform) -> Result<Pulled> {
         let mut st = self

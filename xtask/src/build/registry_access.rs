@@ -30,11 +30,11 @@ impl Drop for RegistryAccess {
     }
 }
 
-/// The registry images the `FROM` lines of `dockerfile` name (stage names, `scratch` and
-/// references built from `ARG`s left out).
-pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
+/// Every registry image the `FROM` lines of `dockerfile` name, as written and parsed (stage
+/// names, `scratch` and references built from `ARG`s left out).
+pub fn from_refs(dockerfile: &str) -> Vec<(String, ImageRef)> {
     let mut stages: Vec<String> = Vec::new();
-    let mut out: Vec<ImageRef> = Vec::new();
+    let mut out = Vec::new();
     for line in dockerfile.lines() {
         let mut words = line.split_whitespace();
         if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("from")) {
@@ -52,9 +52,18 @@ pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
             continue;
         }
         if let Ok(r) = ImageRef::parse(image) {
-            if !out.iter().any(|o| o.host == r.host) {
-                out.push(r);
-            }
+            out.push((image.to_string(), r));
+        }
+    }
+    out
+}
+
+/// One image per registry host of [`from_refs`] (what registry access is prepared for).
+pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
+    let mut out: Vec<ImageRef> = Vec::new();
+    for (_, r) in from_refs(dockerfile) {
+        if !out.iter().any(|o| o.host == r.host) {
+            out.push(r);
         }
     }
     out
