@@ -66,24 +66,24 @@ git init -q -b main && git add images Dockerfile .dockerignore && git -c user.na
 export XDG_CACHE_HOME="$BENCH/cache"
 
 echo "== native build (cold: no cache, empty layout)"
-t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> native.log; t1=$(now)
+t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> "$BENCH/native.log"; t1=$(now)
 native=$(secs "$t0" "$t1")
 echo "== native rebuild (nothing changed)"
-t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> rebuild.log; t1=$(now)
+t0=$(now); "$XTASK" -C . build --image bench > /dev/null 2> "$BENCH/rebuild.log"; t1=$(now)
 rebuild=$(secs "$t0" "$t1")
 layer=$(ls -S target/stevedore/oci/blobs/sha256 | head -1)
 layer_mb=$(du -m "target/stevedore/oci/blobs/sha256/$layer" | cut -f1)
 echo "== native build of the same tree as one files directory (cold)"
 rm -rf target/stevedore
-t0=$(now); "$XTASK" -C . build --image benchdir > /dev/null 2> dir.log; t1=$(now)
+t0=$(now); "$XTASK" -C . build --image benchdir > /dev/null 2> "$BENCH/dir.log"; t1=$(now)
 dirbuild=$(secs "$t0" "$t1")
 
 dfcold=""; dfwarm=""; bcold=""; bwarm=""
 if command -v buildah > /dev/null; then
   echo "== Dockerfile build through stevedore (buildah driver): cold, then unchanged"
   rm -rf "$XDG_CACHE_HOME"
-  t0=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> df.log; t1=$(now)
-  t2=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> df2.log; t3=$(now)
+  t0=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> "$BENCH/df.log"; t1=$(now)
+  t2=$(now); "$XTASK" -C . build --image benchdf > /dev/null 2> "$BENCH/df2.log"; t3=$(now)
   dfcold=$(secs "$t0" "$t1"); dfwarm=$(secs "$t2" "$t3")
   echo "== buildah's own cached rebuild (--layers): cold, then unchanged"
   L=(buildah --root "$BENCH/buildah-l/root" --runroot "$BENCH/buildah-l/runroot" --storage-driver vfs)
