@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::git::GitFacts;
 use crate::plan::context::{Event, GitRef, RefContext};
-use crate::plan::tags::version_of_tag;
+use crate::plan::version::version_of_tag;
 
 /// Where the facts came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::tags::Rule;
+pub use crate::plan::tags::{Flavor, Latest, Rule};
 use crate::platform::Platform;
 use crate::reference::{validate_repository, RegistryPrefix};
 
@@ -74,28 +74,6 @@ pub struct Release {
     /// Default builder for Dockerfile images.
     #[serde(default)]
     pub builder: BuilderKind,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Flavor {
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub suffix: String,
-    /// Also apply prefix/suffix to `latest`.
-    #[serde(default)]
-    pub onlatest: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Latest {
-    /// `latest` moves only when the version released is the highest non-prerelease version.
-    #[default]
-    Auto,
-    True,
-    False,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -1,7 +1,7 @@
 //! The release version: `1.2.3` on tag `v1.2.3`, a `git describe`-style dev version otherwise.
 
 use super::context::{GitRef, RefContext};
-use super::tags::version_of_tag;
+use semver::Version;
 
 /// The version being released.
 ///
@@ -65,6 +65,12 @@ pub fn iso8601(secs: i64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// Parses a version tag: `v1.2.3`, `1.2.3`, `v1.3.0-rc.1`, `1.2.3+build.5`. The leading `v` is
+/// optional; the rest must be strict semver (`1.2`, `V1.2.3` and ` 1.2.3` are not versions).
+pub fn version_of_tag(tag: &str) -> Option<Version> {
+    Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
@@ -140,5 +146,28 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn version_of_tag_parses_strict_semver() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("v1.2.3", Some("1.2.3")),
+            ("1.2.3", Some("1.2.3")),
+            ("v1.3.0-rc.1", Some("1.3.0-rc.1")),
+            ("v1.2.3+build.5", Some("1.2.3+build.5")),
+            ("v1.2", None),
+            ("V1.2.3", None),
+            ("vv1.2.3", None),
+            (" 1.2.3", None),
+            ("release-1.2.3", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                version_of_tag(text).map(|v| v.to_string()).as_deref(),
+                *want,
+                "{text:?}"
+            );
+        }
     }
 }

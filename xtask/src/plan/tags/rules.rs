@@ -1,0 +1,488 @@
+//! The rule vocabulary: one line of metadata-action syntax parsed into a [`Rule`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use regex_lite::Regex;
+
+use super::template::{Allowed, Template};
+
+/// Attributes every rule type accepts.
+pub(super) const COMMON_ATTRS: &[&str] = &["type", "enable", "priority", "prefix", "suffix"];
+/// The rule types, as written after `type=`.
+pub(super) const TYPES: &[&str] = &[
+    "schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha",
+];
+
+/// One tag rule, parsed from metadata-action syntax: comma-separated `key=value` fields, where
+/// a value (or a whole field) may be quoted with `"` to hold commas (`""` is a literal quote).
+///
+/// | type | priority | attributes |
+/// |---|---|---|
+/// | `schedule` | 1000 | `pattern` (default `nightly`, templated) |
+/// | `semver`, `pep440` | 900 | `pattern` (required), `value`, `match` |
+/// | `match` | 800 | `pattern` (regex, required), `group` (default 0), `value` |
+/// | `edge` | 700 | `branch` (default: the default branch) |
+/// | `ref` | 600 | `event=branch\|tag\|pr` (required; `pr` has default prefix `pr-`) |
+/// | `raw` | 200 | `value` (required) |
+/// | `sha` | 100 | `format=short\|long` (default short), default prefix `sha-` |
+///
+/// Every type also takes `enable`, `priority`, `prefix` and `suffix`. `prefix`, `suffix`,
+/// `value`, `enable` and the schedule `pattern` may use the template expressions `{{branch}}`,
+/// `{{tag}}`, `{{sha}}`, `{{base_ref}}`, `{{is_default_branch}}`, `{{date 'FORMAT'}}` and
+/// `{{commit_date 'FORMAT'}}`. A semver `pattern` uses `{{version}}`, `{{major}}`,
+/// `{{minor}}`, `{{patch}}` and `{{raw}}`.
+///
+/// `type=pep440` is accepted for compatibility and behaves exactly like `type=semver`: a
+/// version that is plain semver (`1.2.3`, `v1.2.3`) renders the same; PEP 440-only forms such
+/// as `1.2` or `1.2.3rc1` emit nothing.
+///
+/// A rule without `type=` is an error (the action's bare-value shorthand is not accepted, so a
+/// typo never becomes a tag): write `type=raw,value=...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The rule as written.
+    pub text: String,
+    pub(super) kind: Kind,
+    pub(super) priority: i64,
+    pub(super) enable: Template,
+    pub(super) prefix: Option<Template>,
+    pub(super) suffix: Option<Template>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Kind {
+    Schedule {
+        pattern: Template,
+    },
+    Semver {
+        pattern: Template,
+        value: Option<Template>,
+        matcher: Option<Pattern>,
+    },
+    Match {
+        pattern: Pattern,
+        group: usize,
+        value: Option<Template>,
+    },
+    Edge {
+        branch: Option<String>,
+    },
+    Ref {
+        event: RefEvent,
+    },
+    Raw {
+        value: Template,
+    },
+    Sha {
+        long: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RefEvent {
+    Branch,
+    Tag,
+    Pr,
+}
+
+/// A compiled regex that compares by its source text.
+#[derive(Debug, Clone)]
+pub(super) struct Pattern(pub(super) Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+impl Rule {
+    /// metadata-action's default rule set: `schedule`, `ref,event=branch`, `ref,event=tag`,
+    /// `ref,event=pr`.
+    pub fn defaults() -> Vec<Rule> {
+        [
+            "type=schedule",
+            "type=ref,event=branch",
+            "type=ref,event=tag",
+            "type=ref,event=pr",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("the default rules parse"))
+        .collect()
+    }
+
+    /// The rule's type as written after `type=` (`semver` for `pep440` too).
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            Kind::Schedule { .. } => "schedule",
+            Kind::Semver { .. } => "semver",
+            Kind::Match { .. } => "match",
+            Kind::Edge { .. } => "edge",
+            Kind::Ref { .. } => "ref",
+            Kind::Raw { .. } => "raw",
+            Kind::Sha { .. } => "sha",
+        }
+    }
+
+    /// Its priority: higher priorities come first in the output.
+    pub fn priority(&self) -> i64 {
+        self.priority
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl FromStr for Rule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Rule, String> {
+        let mut attrs: Vec<(String, String)> = Vec::new();
+        for field in split_fields(s)? {
+            let (key, value) = split_key_value(&field)?;
+            if attrs.iter().any(|(k, _)| *k == key) {
+                return Err(format!("attribute `{key}` is given twice"));
+            }
+            attrs.push((key, value));
+        }
+        let ty = match attrs.iter().find(|(k, _)| k == "type") {
+            Some((_, t)) => t.clone(),
+            None => {
+                return Err(format!(
+                "missing `type`: start the rule with type={} (for a fixed tag: type=raw,value=...)",
+                TYPES.join("|")
+            ))
+            }
+        };
+        let specific: &[&str] = match ty.as_str() {
+            "schedule" => &["pattern"],
+            "semver" | "pep440" => &["pattern", "value", "match"],
+            "match" => &["pattern", "group", "value"],
+            "edge" => &["branch"],
+            "ref" => &["event"],
+            "raw" => &["value"],
+            "sha" => &["format"],
+            other => {
+                return Err(format!(
+                    "unknown type `{other}`: use one of {}",
+                    TYPES.join(", ")
+                ))
+            }
+        };
+        for (key, _) in &attrs {
+            if !COMMON_ATTRS.contains(&key.as_str()) && !specific.contains(&key.as_str()) {
+                let mut allowed = specific.to_vec();
+                allowed.extend(COMMON_ATTRS.iter().filter(|a| **a != "type"));
+                return Err(format!(
+                    "unknown attribute `{key}` for type={ty}: allowed are {}",
+                    allowed.join(", ")
+                ));
+            }
+        }
+        let get = |key: &str| {
+            attrs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let required = |key: &str, example: &str| -> Result<&str, String> {
+            match get(key) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!(
+                    "type={ty} needs the attribute `{key}` (e.g. {key}={example})"
+                )),
+            }
+        };
+        let context_template = |key: &str, text: &str| Template::parse(text, Allowed::Context, key);
+        let optional_template = |key: &str| -> Result<Option<Template>, String> {
+            get(key).map(|v| context_template(key, v)).transpose()
+        };
+
+        let mut default_prefix = None;
+        let (kind, default_priority) = match ty.as_str() {
+            "schedule" => (
+                Kind::Schedule {
+                    pattern: context_template("pattern", get("pattern").unwrap_or("nightly"))?,
+                },
+                1000,
+            ),
+            "semver" | "pep440" => (
+                Kind::Semver {
+                    pattern: Template::parse(
+                        required("pattern", "{{version}}")?,
+                        Allowed::Version,
+                        "pattern",
+                    )?,
+                    value: optional_template("value")?,
+                    matcher: get("match").map(|m| compile("match", m)).transpose()?,
+                },
+                900,
+            ),
+            "match" => {
+                let pattern = compile("pattern", required("pattern", r#""v(\d+\.\d+)""#)?)?;
+                let group = match get("group") {
+                    None => 0,
+                    Some(g) => g.parse::<usize>().map_err(|_| {
+                        format!("group={g:?} is not a capture group number: use 0, 1, 2, ...")
+                    })?,
+                };
+                let groups = pattern.0.captures_len();
+                if group >= groups {
+                    return Err(format!(
+                        "group={group} does not exist: the pattern has capture groups 0 to {}",
+                        groups - 1
+                    ));
+                }
+                (
+                    Kind::Match {
+                        pattern,
+                        group,
+                        value: optional_template("value")?,
+                    },
+                    800,
+                )
+            }
+            "edge" => (
+                Kind::Edge {
+                    branch: get("branch").map(str::to_string),
+                },
+                700,
+            ),
+            "ref" => {
+                let event = match required("event", "branch")? {
+                    "branch" => RefEvent::Branch,
+                    "tag" => RefEvent::Tag,
+                    "pr" => {
+                        default_prefix = Some("pr-");
+                        RefEvent::Pr
+                    }
+                    other => {
+                        return Err(format!(
+                        "event={other:?} is not allowed: use event=branch, event=tag or event=pr"
+                    ))
+                    }
+                };
+                (Kind::Ref { event }, 600)
+            }
+            "raw" => (
+                Kind::Raw {
+                    value: context_template("value", required("value", "latest")?)?,
+                },
+                200,
+            ),
+            // "sha": every other type was matched above.
+            _ => {
+                let long = match get("format") {
+                    None | Some("short") => false,
+                    Some("long") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "format={other:?} is not allowed: use format=short (7 characters) or format=long"
+                        ))
+                    }
+                };
+                default_prefix = Some("sha-");
+                (Kind::Sha { long }, 100)
+            }
+        };
+
+        let priority = match get("priority") {
+            None => default_priority,
+            Some(p) => p
+                .parse::<i64>()
+                .map_err(|_| format!("priority={p:?} is not an integer (e.g. priority=650)"))?,
+        };
+        let enable = context_template("enable", get("enable").unwrap_or("true"))?;
+        if enable.is_literal() {
+            let text = enable.literal_text();
+            if text != "true" && text != "false" {
+                return Err(format!(
+                    "enable={text:?} is not allowed: use true, false or a template such as {{{{is_default_branch}}}}"
+                ));
+            }
+        }
+        let prefix = match get("prefix") {
+            Some(p) => Some(context_template("prefix", p)?),
+            None => default_prefix.map(Template::literal),
+        };
+        Ok(Rule {
+            text: s.to_string(),
+            kind,
+            priority,
+            enable,
+            prefix,
+            suffix: optional_template("suffix")?,
+        })
+    }
+}
+
+/// Splits a rule into its comma-separated fields, keeping quotes (they are removed later).
+pub(super) fn split_fields(s: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => fields.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote `\"` is not closed".into());
+    }
+    fields.push(current);
+    Ok(fields
+        .into_iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect())
+}
+
+/// Splits `key=value`, `key="value"` or `"key=value"` into an unquoted key and value.
+pub(super) fn split_key_value(field: &str) -> Result<(String, String), String> {
+    let mut quoted = false;
+    let mut split = None;
+    for (i, c) in field.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '=' if !quoted => {
+                split = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (key, value) = match split {
+        Some(i) => (unquote(&field[..i]), unquote(field[i + 1..].trim())),
+        None => {
+            let whole = unquote(field);
+            match whole.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => {
+                    return Err(format!(
+                    "{field:?} is not a key=value field (e.g. type=semver,pattern={{{{version}}}})"
+                ))
+                }
+            }
+        }
+    };
+    let key = key.trim().to_string();
+    if key.is_empty() {
+        return Err(format!("{field:?} has no attribute name before `=`"));
+    }
+    Ok((key, value))
+}
+
+/// Removes CSV quoting: `"a,b"` → `a,b`, `""` inside quotes → `"`.
+pub(super) fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if quoted && chars.peek() == Some(&'"') {
+                out.push('"');
+                chars.next();
+            } else {
+                quoted = !quoted;
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub(super) fn compile(key: &str, re: &str) -> Result<Pattern, String> {
+    Regex::new(re)
+        .map(Pattern)
+        .map_err(|e| format!("{key}={re:?} is not a valid regular expression: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_problem() {
+        let cases: &[(&str, &[&str])] = &[
+            ("type=nope", &["unknown type `nope`", "semver"]),
+            ("event=branch", &["missing `type`"]),
+            ("type=semver", &["needs the attribute `pattern`"]),
+            ("type=semver,pattern=", &["needs the attribute `pattern`"]),
+            ("type=match", &["needs the attribute `pattern`"]),
+            ("type=ref", &["needs the attribute `event`"]),
+            ("type=raw", &["needs the attribute `value`"]),
+            (
+                "type=ref,event=push",
+                &["event=\"push\"", "event=branch, event=tag or event=pr"],
+            ),
+            (
+                "type=sha,format=medium",
+                &["format=\"medium\"", "format=short", "format=long"],
+            ),
+            (
+                "type=sha,pattern=x",
+                &["unknown attribute `pattern` for type=sha", "format"],
+            ),
+            (
+                "type=edge,event=tag",
+                &["unknown attribute `event` for type=edge", "branch"],
+            ),
+            (
+                "type=raw,value=x,priority=high",
+                &["priority=\"high\"", "integer"],
+            ),
+            (
+                "type=match,pattern=(",
+                &["pattern=\"(\"", "regular expression"],
+            ),
+            (
+                "type=semver,pattern={{version}},match=[",
+                &["match=\"[\"", "regular expression"],
+            ),
+            (
+                "type=match,pattern=x,group=one",
+                &["group=\"one\"", "capture group"],
+            ),
+            ("type=match,pattern=v(\\d),group=2", &["group=2", "0 to 1"]),
+            (
+                "type=raw,value=x,enable=yes",
+                &["enable=\"yes\"", "true, false"],
+            ),
+            (
+                "type=raw,value={{nope}}",
+                &["value", "unknown template expression {{nope}}"],
+            ),
+            ("type=raw,value={{branch", &["value", "not closed"]),
+            (
+                "type=semver,pattern={{branch}}",
+                &["pattern", "{{branch}}", "{{version}}"],
+            ),
+            ("type=raw,value={{date}}", &["{{date 'YYYYMMDD'}}"]),
+            (
+                "type=raw,value={{date 'YYYY' tz='Asia/Tokyo'}}",
+                &["UTC only"],
+            ),
+            ("type=raw,value=x,value=y", &["`value` is given twice"]),
+            ("type=raw,value=\"x", &["quote"]),
+            ("type=raw,latest", &["\"latest\" is not a key=value field"]),
+            ("type=raw,=x", &["no attribute name"]),
+        ];
+        for (text, needles) in cases {
+            let err = text.parse::<Rule>().unwrap_err();
+            for needle in *needles {
+                assert!(err.contains(needle), "{text:?}: {err:?} lacks {needle:?}");
+            }
+        }
+    }
+}
