@@ -1,30 +1,52 @@
 //! One function per subcommand: load the workspace, run the stage, print the result.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::ci;
 use crate::cli::{Cli, Command, JsonFlag};
+use crate::facts::github::in_github_actions;
 use crate::plan::Plan;
+use crate::report::github::write_outputs;
 use crate::workspace::Workspace;
 
 pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Version => {
-            let ws = Workspace::load(&cli.global)?;
+            let ws = load(&cli.global)?;
             println!("{}", ws.plan.version);
             Ok(())
         }
-        Command::Tags(flag) => tags(&Workspace::load(&cli.global)?, flag),
-        Command::Plan(flag) => plan(&Workspace::load(&cli.global)?, flag),
-        Command::Build(args) => crate::release::build_cmd(&Workspace::load(&cli.global)?, args),
+        Command::Tags(flag) => tags(&load(&cli.global)?, flag),
+        Command::Plan(flag) => plan(&load(&cli.global)?, flag),
+        Command::Build(args) => crate::release::build_cmd(&load(&cli.global)?, args),
         Command::Release(args) => {
-            crate::release::release(&Workspace::load(&cli.global)?, args, cli.global.verbose)
+            crate::release::release(&load(&cli.global)?, args, cli.global.verbose)
         }
-        Command::Push(args) => push(&Workspace::load(&cli.global)?, args, cli.global.verbose),
-        Command::Merge(args) => merge(&Workspace::load(&cli.global)?, args, cli.global.verbose),
-        Command::LoginCheck => login_check(&Workspace::load(&cli.global)?, cli.global.verbose),
+        Command::Push(args) => push(&load(&cli.global)?, args, cli.global.verbose),
+        Command::Merge(args) => merge(&load(&cli.global)?, args, cli.global.verbose),
+        Command::LoginCheck => login_check(&load(&cli.global)?, cli.global.verbose),
     }
+}
+
+/// Loads the workspace `-C` and `--config` name, and prints its warnings.
+fn load(global: &crate::cli::Global) -> Result<Workspace> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = match &global.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    if !root.is_dir() {
+        anyhow::bail!("-C {}: no such directory", root.display());
+    }
+    let config_path = match &global.config {
+        Some(p) => root.join(p),
+        None => root.join(crate::config::DEFAULT_PATH),
+    };
+    let ws = Workspace::load(&root, &config_path)?;
+    for w in &ws.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ws)
 }
 
 /// Publish options from the config and the command line.
@@ -138,11 +160,11 @@ fn report_rewrites(plan: &Plan) {
 
 fn github_outputs(plan: &Plan, json: &serde_json::Value) -> Result<()> {
     let env = |k: &str| std::env::var(k).ok();
-    if !ci::in_github_actions(&env) {
+    if !in_github_actions(&env) {
         return Ok(());
     }
     if let Some(path) = env("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-        ci::write_outputs(
+        write_outputs(
             &path,
             &[
                 ("version", plan.version.clone()),

@@ -3,11 +3,10 @@
 //! The pipeline, one module per stage: config + git → plan → build (OCI layout) → publish.
 
 pub mod build;
-pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod git;
+pub mod facts;
 pub mod oci;
 pub mod plan;
 pub mod platform;
@@ -15,4 +14,5 @@ pub mod progress;
 pub mod publish;
 pub mod reference;
 pub mod release;
+pub mod report;
 pub mod workspace;

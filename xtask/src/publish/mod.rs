@@ -944,7 +944,7 @@ fn finish(plan: &Plan, report: &Report, opts: &Options, progress: &Progress) -> 
         write_json_file(path, report)?;
     }
     let env = |k: &str| std::env::var(k).ok();
-    if crate::ci::in_github_actions(&env) {
+    if crate::facts::github::in_github_actions(&env) {
         let digests: BTreeMap<&String, Option<&Digest>> = report
             .images
             .iter()
@@ -952,7 +952,7 @@ fn finish(plan: &Plan, report: &Report, opts: &Options, progress: &Progress) -> 
             .collect();
         let refs: Vec<&String> = report.images.values().flat_map(|r| &r.references).collect();
         if let Some(path) = env("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            crate::ci::write_outputs(
+            crate::report::github::write_outputs(
                 &path,
                 &[
                     ("digests", serde_json::to_string(&digests)?),

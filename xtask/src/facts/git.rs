@@ -170,6 +170,20 @@ pub fn source_url(remote: &str) -> Option<String> {
     Some(format!("https://{host}/{path}"))
 }
 
+/// The commit time of `sha`, seconds since the epoch, when git knows the commit.
+pub fn commit_time_of(root: &Path, sha: &str) -> Option<i64> {
+    let sh = xshell::Shell::new().ok()?;
+    sh.change_dir(root);
+    xshell::cmd!(sh, "git show -s --format=%ct {sha}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,3 @@
+//! Everything people read: tables, JSON documents, GitHub Actions outputs, progress.
+
+pub mod github;
