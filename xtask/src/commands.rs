@@ -68,7 +68,7 @@ pub fn publish_options(
 
 fn push(ws: &Workspace, args: &crate::cli::PushArgs, verbose: bool) -> Result<()> {
     report_rewrites(&ws.plan);
-    let layout = crate::build::layout::Layout::open(&ws.path(&args.layout))?;
+    let layout = crate::oci::layout::Layout::open(&ws.path(&args.layout))?;
     let mut opts = publish_options(ws, &args.publish, verbose)?;
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));

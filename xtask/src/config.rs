@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::oci::platform::Platform;
+use crate::oci::reference::{validate_repository, RegistryPrefix};
 pub use crate::plan::tags::{Flavor, Latest, Rule};
-use crate::platform::Platform;
-use crate::reference::{validate_repository, RegistryPrefix};
 
 /// Where the config lives, relative to the workspace root.
 pub const DEFAULT_PATH: &str = "images/release.toml";

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
 
-use crate::build::layout::Layout;
 use crate::build::{self, BuildReport, Missing, Options};
 use crate::cli::{BuildArgs, ReleaseArgs};
+use crate::oci::layout::Layout;
 use crate::publish;
 use crate::workspace::Workspace;
 
@@ -167,8 +167,8 @@ fn human(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::build::{ImageReport, PlatformBuild, Skipped};
+    use crate::oci::platform::Platform;
     use crate::oci::{Descriptor, MEDIA_INDEX, MEDIA_MANIFEST};
-    use crate::platform::Platform;
 
     #[test]
     fn table_lists_builds_skips_and_references() {

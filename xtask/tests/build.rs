@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use support::{git, have, output_text, xtask, Repo};
-use xtask::build::layout::Layout;
+use xtask::oci::layout::Layout;
 use xtask::oci::{Descriptor, ImageConfig, Index, Manifest, MEDIA_INDEX};
 
 /// The layout is valid: `index.json` parses, every blob it reaches exists and matches its

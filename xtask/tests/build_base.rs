@@ -8,7 +8,7 @@ use std::path::Path;
 use support::{
     have, output_text, skopeo, small_image, write_image, ImageSpec, Registry, Repo, WrittenImage,
 };
-use xtask::build::layout::Layout;
+use xtask::oci::layout::Layout;
 use xtask::oci::{Digest, ImageConfig, Index, Manifest, MEDIA_INDEX};
 
 fn tools() -> bool {

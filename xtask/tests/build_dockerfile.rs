@@ -135,7 +135,7 @@ fn context_of_the_whole_workspace_never_holds_stevedore_state() {
             "round {round} was built"
         );
         let layout =
-            xtask::build::layout::Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
+            xtask::oci::layout::Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
         let index: xtask::oci::Index = layout
             .read_json(&layout.resolve("all:1.2.3").unwrap().digest)
             .unwrap();

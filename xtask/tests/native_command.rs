@@ -9,7 +9,7 @@ use support::*;
 use xtask::oci::{ImageConfig, Index, Manifest};
 
 /// `(path in the image, contents)` of every regular file of a gzip layer.
-fn layer_files(layout: &xtask::build::layout::Layout, digest: &xtask::oci::Digest) -> Files {
+fn layer_files(layout: &xtask::oci::layout::Layout, digest: &xtask::oci::Digest) -> Files {
     let bytes = layout.read_blob(digest).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     let mut out = Vec::new();

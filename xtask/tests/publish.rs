@@ -159,7 +159,7 @@ fn two_registries_one_with_auth_from_docker_config() {
         &[&format!("docker://{}/web:v1.2.3", locked.host), &dest],
     );
     assert!(out.status.success(), "{}", output_text(&out));
-    let copied = xtask::build::layout::Layout::open(out_dir.path()).unwrap();
+    let copied = xtask::oci::layout::Layout::open(out_dir.path()).unwrap();
     assert_eq!(copied.resolve("x").unwrap().digest, web.index.digest);
     for (digest, _) in &web.blobs {
         assert!(copied.verify_blob(digest).unwrap(), "{digest} copied back");
@@ -371,7 +371,7 @@ fn by_digest_per_platform_then_merge() {
     let mut descs = Vec::new();
     for (i, arch) in ["amd64", "arm64"].into_iter().enumerate() {
         let dir = ws.path().join(format!("layout-{arch}"));
-        let layout = xtask::build::layout::Layout::create(&dir).unwrap();
+        let layout = xtask::oci::layout::Layout::create(&dir).unwrap();
         let spec = ImageSpec {
             name: "app".into(),
             platforms: vec![("linux", arch)],

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::layout::Layout;
 use super::pull::Puller;
+use crate::oci::layout::Layout;
+use crate::oci::platform::Platform;
+use crate::oci::reference::ImageRef;
 use crate::oci::{
     Descriptor, Digest, ImageConfig, Index, Manifest, DOCKER_LAYER_GZIP, DOCKER_LIST,
     DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST,
 };
-use crate::platform::Platform;
-use crate::reference::ImageRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {

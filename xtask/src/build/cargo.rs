@@ -14,8 +14,8 @@ use anyhow::{bail, Context, Result};
 
 use super::run;
 use super::Unavailable;
+use crate::oci::platform::Platform;
 use crate::plan::{ImagePlan, NativeSpec};
-use crate::platform::Platform;
 
 /// The Rust target `platform` is built for.
 pub fn rust_target(spec: &NativeSpec, platform: &Platform) -> Option<String> {

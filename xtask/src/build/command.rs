@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use super::run;
 use crate::plan::ImagePlan;
-use crate::platform::Platform;
+use crate::oci::platform::Platform;
 
 /// The environment a command gets for `platform`: Go's and BuildKit's platform variables, and
 /// the build args (`VERSION`, `GIT_COMMIT`, `BUILD_DATE`, the user's) with `SOURCE_DATE_EPOCH`.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
-use super::layout::Layout;
+use crate::oci::layout::Layout;
 use crate::oci::{
     Descriptor, ImageConfig, Manifest, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
     MEDIA_CONFIG, MEDIA_LAYER_GZIP, MEDIA_LAYER_TAR, MEDIA_MANIFEST,

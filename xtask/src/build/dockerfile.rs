@@ -18,15 +18,15 @@ use anyhow::{bail, Context, Result};
 
 use super::docker_format;
 use super::dockerfile_cache;
-use super::layout::Layout;
 use super::registry_access::{from_images, from_refs, RegistryAccess};
 use super::{run, Ctx, PlatformBuild, Unavailable};
 use crate::config::BuilderKind;
+use crate::oci::layout::Layout;
+use crate::oci::platform::Platform;
 use crate::oci::{
     Descriptor, ImageConfig, Index, Manifest, DOCKER_LIST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
 use crate::plan::ImagePlan;
-use crate::platform::Platform;
 
 /// A concrete driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

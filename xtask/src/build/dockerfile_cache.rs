@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::layout::{write_atomic, Layout};
+use crate::oci::layout::{write_atomic, Layout};
 use crate::oci::{Descriptor, Digest, Manifest};
 
 /// Bump when what a key covers changes.

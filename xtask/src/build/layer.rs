@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::compress::{self, Codec};
-use super::layout::{write_atomic, Layout};
 use crate::config::Compression;
+use crate::oci::layout::{write_atomic, Layout};
 use crate::oci::{Descriptor, Digest, MEDIA_LAYER_GZIP};
 
 /// Default gzip level: level 1 keeps a 200 MB layer at disk speed on two cores; the size gain

@@ -13,7 +13,6 @@ pub mod docker_format;
 pub mod dockerfile;
 pub mod dockerfile_cache;
 pub mod layer;
-pub mod layout;
 pub mod native;
 pub mod pull;
 pub mod registry_access;
@@ -28,11 +27,11 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::cli::BuildArgs;
+use crate::oci::layout::Layout;
+use crate::oci::platform::Platform;
 use crate::oci::{Descriptor, Index, MEDIA_INDEX};
 use crate::plan::{Builder, ImagePlan};
-use crate::platform::Platform;
 use crate::workspace::Workspace;
-use layout::Layout;
 
 /// Why this machine cannot build a platform, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,9 +11,9 @@ use super::base::{Base, BaseImage};
 use super::layer::{self, LayerFile, LayerSpec};
 use super::{cargo, command, tree, Ctx, PlatformBuild};
 use crate::config::{resolve_inside, Compression};
+use crate::oci::platform::Platform;
 use crate::oci::{History, ImageConfig, Manifest, RootFs, MEDIA_CONFIG, MEDIA_MANIFEST};
 use crate::plan::{ImagePlan, NativeSpec};
-use crate::platform::Platform;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

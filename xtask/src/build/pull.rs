@@ -22,14 +22,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures_util::StreamExt as _;
 
 use super::base::{no_variant, pick_platform};
-use super::layout::Layout;
+use crate::oci::layout::Layout;
+use crate::oci::platform::Platform;
+use crate::oci::reference::ImageRef;
 use crate::oci::{
     Descriptor, Digest, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
-use crate::platform::Platform;
 use crate::progress::{human_bytes, human_duration};
 use crate::publish::client::{self, ClientOptions, Registry};
-use crate::reference::ImageRef;
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 
 use crate::publish::auth::{self, Credential};
-use crate::reference::{is_loopback_host, ImageRef};
+use crate::oci::reference::{is_loopback_host, ImageRef};
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{BuilderKind, Compression, Config, Native};
-use crate::platform::Platform;
-use crate::reference::RegistryPrefix;
+use crate::oci::platform::Platform;
+use crate::oci::reference::RegistryPrefix;
 use context::{Event, GitRef, RefContext};
 use tags::Rewrite;
 
@@ -151,7 +151,7 @@ impl Plan {
         if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
             oci_labels.insert(
                 "org.opencontainers.image.source".into(),
-                crate::reference::public_url(src),
+                crate::oci::reference::public_url(src),
             );
         }
         if let Some(l) = &r.licenses {

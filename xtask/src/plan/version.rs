@@ -137,7 +137,7 @@ mod tests {
         for (r, describe, dirty, want) in cases {
             let v = version(&ctx(r.clone()), *describe, *dirty);
             assert_eq!(v, *want, "{r:?}");
-            assert!(crate::reference::is_valid_tag(&v), "{v}");
+            assert!(crate::oci::reference::is_valid_tag(&v), "{v}");
         }
     }
 

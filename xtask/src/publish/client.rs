@@ -35,8 +35,8 @@ use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{Credential, Credentials};
+use crate::oci::reference::{is_loopback_host, public_url};
 use crate::oci::Digest;
-use crate::reference::{is_loopback_host, public_url};
 
 /// Accept header for manifest requests.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -1524,7 +1524,7 @@ impl Registry {
         digest: &Digest,
         size: u64,
         media_type: &str,
-        into: &crate::build::layout::Layout,
+        into: &crate::oci::layout::Layout,
         progress: Arc<dyn Fn(u64) + Send + Sync>,
     ) -> Result<()> {
         use std::io::Write as _;

@@ -25,7 +25,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore};
 
-use crate::build::layout::Layout;
+use crate::oci::layout::Layout;
 use crate::oci::{self, Descriptor, Digest, Index, Manifest};
 use crate::plan::{ImagePlan, Plan};
 use crate::progress::{human_bytes, human_duration, Progress};
@@ -1016,7 +1016,7 @@ fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     }
     let mut bytes = serde_json::to_vec_pretty(doc)?;
     bytes.push(b'\n');
-    crate::build::layout::write_atomic(path, &bytes)
+    crate::oci::layout::write_atomic(path, &bytes)
 }
 
 /// `cargo xtask login-check`: per registry, where the credentials come from and whether a push

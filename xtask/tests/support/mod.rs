@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use xtask::build::layout::Layout;
+use xtask::oci::layout::Layout;
 use xtask::oci::{self, Descriptor, Digest, ImageConfig, Index, Manifest, RootFs};
 
 /// How a test registry is set up.

@@ -6,9 +6,9 @@ use sha2::{Digest, Sha256};
 
 use super::rules::{Kind, RefEvent, Rule};
 use super::template::{short_sha, Allowed, Expr, Template, VersionVars};
+use crate::oci::reference::is_valid_tag;
 use crate::plan::context::{Event, GitRef, RefContext};
 use crate::plan::version::version_of_tag;
-use crate::reference::is_valid_tag;
 
 /// The longest tag the registry grammar allows.
 pub(super) const MAX_TAG_LEN: usize = 128;

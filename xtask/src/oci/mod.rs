@@ -1,6 +1,10 @@
 //! The OCI image-spec documents stevedore reads and writes: descriptors, manifests, indexes and
 //! image configs, as plain serde types with the spec's field names.
 
+pub mod layout;
+pub mod platform;
+pub mod reference;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -100,8 +104,8 @@ pub struct Platform {
     pub os_version: Option<String>,
 }
 
-impl From<&crate::platform::Platform> for Platform {
-    fn from(p: &crate::platform::Platform) -> Self {
+impl From<&crate::oci::platform::Platform> for Platform {
+    fn from(p: &crate::oci::platform::Platform) -> Self {
         Platform {
             architecture: p.arch.clone(),
             os: p.os.clone(),
@@ -112,8 +116,8 @@ impl From<&crate::platform::Platform> for Platform {
 }
 
 impl Platform {
-    pub fn to_platform(&self) -> crate::platform::Platform {
-        crate::platform::Platform::new(&self.os, &self.architecture, self.variant.as_deref())
+    pub fn to_platform(&self) -> crate::oci::platform::Platform {
+        crate::oci::platform::Platform::new(&self.os, &self.architecture, self.variant.as_deref())
     }
 }
 
