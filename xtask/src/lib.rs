@@ -2,15 +2,16 @@
 //!
 //! The pipeline, one module per stage: config + git → plan → build (OCI layout) → publish.
 
-pub mod build;
+pub mod builder;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod exec;
 pub mod facts;
 pub mod oci;
+pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod publish;
-pub mod release;
 pub mod report;
 pub mod workspace;

@@ -1,224 +1,73 @@
-//! Progress output for long stages (uploads, builds).
-//!
-//! On a terminal (stderr is a TTY and `CI` is not set): indicatif bars, one per task (bytes,
-//! rate, ETA), with log lines printed above them. Otherwise: plain lines, one per event, plus
-//! a periodic progress line for long-running tickers, so a CI log never looks hung.
-//!
-//! ```no_run
-//! let p = xtask::progress::Progress::new(false);
-//! let bar = p.bar("backend", 1 << 20);      // a bar on a terminal, silent otherwise
-//! let tick = p.ticker("layer 1a2b", 1 << 20); // periodic lines without a terminal
-//! bar.inc(4096);
-//! tick.set(4096);
-//! p.println("pushed backend …");
-//! ```
+//! The progress sink: how a stage reports what people follow while it runs (log lines, bars,
+//! periodic progress) without printing. The face hands a [`Sink`] in; `report::progress`
+//! implements it for terminals and logs. Also the units those lines speak in.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-#[derive(Clone)]
-pub struct Progress {
-    inner: Arc<Inner>,
+/// Where a stage writes its log lines and progress.
+pub trait Sink: Send + Sync {
+    /// One log line.
+    fn line(&self, msg: &str);
+    /// Is verbose detail wanted?
+    fn is_verbose(&self) -> bool;
+    /// One log line, when verbose detail is wanted.
+    fn verbose(&self, msg: &str) {
+        if self.is_verbose() {
+            self.line(msg);
+        }
+    }
+    /// Are bars drawn (a terminal), rather than plain lines?
+    fn is_terminal(&self) -> bool;
+    /// A byte-counting bar, drawn on a terminal, silent otherwise.
+    fn bar(&self, label: &str, total: u64) -> Box<dyn Meter>;
+    /// A byte-counting task with periodic progress lines when there is no terminal.
+    fn ticker(&self, label: &str, total: u64) -> Box<dyn Meter>;
 }
 
-struct Inner {
-    bars: Option<MultiProgress>,
-    verbose: bool,
-    interval: Duration,
+/// One task's progress, in bytes.
+pub trait Meter: Send + Sync {
+    fn inc(&self, n: u64);
+    fn dec(&self, n: u64);
+    fn set(&self, done: u64);
+    fn set_total(&self, total: u64);
+    fn elapsed(&self) -> Duration;
+    fn finish(&self);
 }
 
-impl Progress {
-    /// Bars when stderr is a terminal and `CI` is unset; lines otherwise.
-    pub fn new(verbose: bool) -> Progress {
-        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-        if std::io::stderr().is_terminal() && !ci {
-            Progress::with_bars(verbose)
-        } else {
-            Progress::lines(verbose)
-        }
-    }
+/// A sink shared by the tasks of a stage.
+pub type Shared = Arc<dyn Sink>;
 
-    /// Plain lines (for CI logs and tests).
-    pub fn lines(verbose: bool) -> Progress {
-        let interval = std::env::var("STEVEDORE_PROGRESS_INTERVAL")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(Duration::from_secs(10), Duration::from_secs);
-        Progress {
-            inner: Arc::new(Inner {
-                bars: None,
-                verbose,
-                interval,
-            }),
-        }
-    }
+/// A sink that drops everything (for callers that show nothing).
+pub struct Silent;
 
-    pub fn with_bars(verbose: bool) -> Progress {
-        Progress {
-            inner: Arc::new(Inner {
-                bars: Some(MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
-                verbose,
-                interval: Duration::from_secs(10),
-            }),
-        }
-    }
+struct SilentMeter(std::time::Instant);
 
-    pub fn is_terminal(&self) -> bool {
-        self.inner.bars.is_some()
+impl Sink for Silent {
+    fn line(&self, _: &str) {}
+    fn is_verbose(&self) -> bool {
+        false
     }
-
-    pub fn verbose_enabled(&self) -> bool {
-        self.inner.verbose
+    fn is_terminal(&self) -> bool {
+        false
     }
-
-    /// A log line (to stderr, above the bars if any).
-    pub fn println(&self, msg: &str) {
-        match &self.inner.bars {
-            Some(mp) => {
-                let _ = mp.println(msg);
-            }
-            None => eprintln!("{msg}"),
-        }
+    fn bar(&self, _: &str, _: u64) -> Box<dyn Meter> {
+        Box::new(SilentMeter(std::time::Instant::now()))
     }
-
-    /// A line only with `-v`.
-    pub fn verbose(&self, msg: &str) {
-        if self.inner.verbose {
-            self.println(msg);
-        }
-    }
-
-    /// A byte-count bar shown on a terminal (silent without one).
-    pub fn bar(&self, label: &str, total: u64) -> Task {
-        let bar = self.inner.bars.as_ref().map(|mp| {
-            let b = mp.add(ProgressBar::new(total));
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>16.bold} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}",
-                )
-                .expect("static template")
-                .progress_chars("=> "),
-            );
-            b.set_prefix(label.to_string());
-            b
-        });
-        Task::new(self.clone(), label, total, bar, false)
-    }
-
-    /// A task that, without a terminal, prints a progress line every interval (10 s, or
-    /// `STEVEDORE_PROGRESS_INTERVAL` seconds) while it runs; silent on a terminal.
-    pub fn ticker(&self, label: &str, total: u64) -> Task {
-        Task::new(self.clone(), label, total, None, self.inner.bars.is_none())
+    fn ticker(&self, _: &str, _: u64) -> Box<dyn Meter> {
+        Box::new(SilentMeter(std::time::Instant::now()))
     }
 }
 
-/// One unit of progress; see [`Progress::bar`] and [`Progress::ticker`].
-pub struct Task {
-    progress: Progress,
-    label: String,
-    total: AtomicU64,
-    done: AtomicU64,
-    start: Instant,
-    last_line: Mutex<Instant>,
-    bar: Option<ProgressBar>,
-    periodic: bool,
-}
-
-impl Task {
-    fn new(
-        progress: Progress,
-        label: &str,
-        total: u64,
-        bar: Option<ProgressBar>,
-        periodic: bool,
-    ) -> Task {
-        Task {
-            progress,
-            label: label.to_string(),
-            total: AtomicU64::new(total),
-            done: AtomicU64::new(0),
-            start: Instant::now(),
-            last_line: Mutex::new(Instant::now()),
-            bar,
-            periodic,
-        }
+impl Meter for SilentMeter {
+    fn inc(&self, _: u64) {}
+    fn dec(&self, _: u64) {}
+    fn set(&self, _: u64) {}
+    fn set_total(&self, _: u64) {}
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
     }
-
-    pub fn inc(&self, n: u64) {
-        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
-        self.update(done);
-    }
-
-    /// Takes back progress (e.g. when an upload restarts from the beginning).
-    pub fn dec(&self, n: u64) {
-        let prev = self
-            .done
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
-                Some(d.saturating_sub(n))
-            })
-            .unwrap_or(0);
-        self.update(prev.saturating_sub(n));
-    }
-
-    /// Sets the amount done (may go back, e.g. when an upload restarts).
-    pub fn set(&self, done: u64) {
-        self.done.store(done, Ordering::Relaxed);
-        self.update(done);
-    }
-
-    pub fn set_total(&self, total: u64) {
-        self.total.store(total, Ordering::Relaxed);
-        if let Some(b) = &self.bar {
-            b.set_length(total);
-        }
-    }
-
-    fn update(&self, done: u64) {
-        if let Some(b) = &self.bar {
-            b.set_position(done);
-        }
-        if self.periodic {
-            let mut last = self.last_line.lock().expect("not poisoned");
-            if last.elapsed() >= self.progress.inner.interval {
-                *last = Instant::now();
-                drop(last);
-                let total = self.total.load(Ordering::Relaxed);
-                let secs = self.start.elapsed().as_secs_f64().max(0.001);
-                let pct = (done * 100).checked_div(total).unwrap_or(100);
-                self.progress.println(&format!(
-                    "progress {} {}/{} ({pct}%) {}/s",
-                    self.label,
-                    human_bytes(done),
-                    human_bytes(total),
-                    human_bytes((done as f64 / secs) as u64)
-                ));
-            }
-        }
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
-    }
-
-    pub fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish();
-        }
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        if let Some(b) = &self.bar {
-            if !b.is_finished() {
-                b.abandon();
-            }
-        }
-    }
+    fn finish(&self) {}
 }
 
 /// `1.5 MiB`, `312 B`.
@@ -258,15 +107,5 @@ mod tests {
         assert_eq!(human_bytes(300 << 20), "300.0 MiB");
         assert_eq!(human_duration(Duration::from_millis(420)), "0.4s");
         assert_eq!(human_duration(Duration::from_secs(65)), "1m05s");
-    }
-
-    #[test]
-    fn tasks_count_without_a_terminal() {
-        let p = Progress::lines(false);
-        let t = p.ticker("x", 100);
-        t.inc(10);
-        t.set(5);
-        assert_eq!(t.done.load(Ordering::Relaxed), 5);
-        t.finish();
     }
 }

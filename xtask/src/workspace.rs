@@ -82,19 +82,6 @@ impl Workspace {
         })
     }
 
-    /// Registry settings from the config (concurrency, insecure registries, CA files), as
-    /// every stage that talks to a registry needs them.
-    pub fn publish_options(&self, verbose: bool) -> crate::publish::Options {
-        let r = &self.config.release;
-        crate::publish::Options {
-            concurrency: r.concurrency,
-            verbose,
-            insecure: r.insecure_registries.clone(),
-            ca_files: r.ca_files.iter().map(|p| self.path(p)).collect(),
-            ..Default::default()
-        }
-    }
-
     /// A path relative to the workspace root.
     pub fn path(&self, p: &Path) -> PathBuf {
         self.root.join(p)

@@ -51,6 +51,11 @@ impl Digest {
         &self.0[7..]
     }
 
+    /// The first 12 hex digits, as logs and tables show a digest.
+    pub fn short(&self) -> &str {
+        &self.hex()[..12]
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

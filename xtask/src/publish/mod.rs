@@ -28,7 +28,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::oci::layout::Layout;
 use crate::oci::{self, Descriptor, Digest, Index, Manifest};
 use crate::plan::{ImagePlan, Plan};
-use crate::progress::{human_bytes, human_duration, Progress};
+use crate::progress::{human_bytes, human_duration, Meter, Shared};
 use client::{short, ClientOptions, LoginStatus, Registry, Uploaded};
 
 /// Version of the digest file and metadata file shapes.
@@ -250,7 +250,7 @@ fn host_of(registry_prefix: &str) -> &str {
 
 /// Everything a run shares.
 struct Ctx {
-    progress: Progress,
+    progress: Shared,
     counters: Counters,
     semaphores: HashMap<String, Arc<Semaphore>>,
 }
@@ -313,7 +313,7 @@ pub(crate) async fn connect(
 async fn connect_all(
     plan: &Plan,
     opts: &Options,
-    progress: &Progress,
+    progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
     let copts = client_options(opts)?;
     let mut out = HashMap::new();
@@ -324,7 +324,7 @@ async fn connect_all(
                 continue;
             }
             let log_progress = progress.clone();
-            let log: client::Log = Arc::new(move |m: &str| log_progress.println(m));
+            let log: client::Log = Arc::new(move |m: &str| log_progress.line(m));
             let reg = connect(&name, &t.api_host, &copts, log).await?;
             progress.verbose(&format!(
                 "registry {name}: {}://{}, credentials: {}{}",
@@ -357,13 +357,8 @@ fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Tar
 }
 
 /// `cargo xtask push`: publishes every image of the plan from `layout`.
-pub fn publish(plan: &Plan, layout: &Layout, opts: &Options) -> Result<Report> {
+pub fn publish(plan: &Plan, layout: &Layout, opts: &Options, progress: &Shared) -> Result<Report> {
     client::install_crypto_provider();
-    let progress = if opts.plain_output {
-        Progress::lines(opts.verbose)
-    } else {
-        Progress::new(opts.verbose)
-    };
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in &plan.images {
@@ -371,7 +366,7 @@ pub fn publish(plan: &Plan, layout: &Layout, opts: &Options) -> Result<Report> {
     }
     let rt = runtime()?;
     let report = rt.block_on(async {
-        let regs = connect_all(plan, opts, &progress).await?;
+        let regs = connect_all(plan, opts, progress).await?;
         let images: Vec<Image> = plan
             .images
             .iter()
@@ -423,27 +418,26 @@ pub fn publish(plan: &Plan, layout: &Layout, opts: &Options) -> Result<Report> {
             .clone()
             .unwrap_or_else(|| PathBuf::from("target/stevedore/digests.json"));
         write_json_file(&path, &file)?;
-        progress.println(&format!(
+        progress.line(&format!(
             "wrote {} (give it to `cargo xtask merge` with the other platforms' files)",
             path.display()
         ));
     }
-    finish(plan, &report, opts, &progress)?;
     Ok(report)
 }
 
 /// `cargo xtask merge FILES…`: assembles each image's index from the platform manifests the
 /// digest files list (already in every registry), pushes it by digest, then moves the tags.
-pub fn merge(plan: &Plan, digest_files: &[PathBuf], opts: &Options) -> Result<Report> {
+pub fn merge(
+    plan: &Plan,
+    digest_files: &[PathBuf],
+    opts: &Options,
+    progress: &Shared,
+) -> Result<Report> {
     client::install_crypto_provider();
     if digest_files.is_empty() {
         bail!("give the digest files written by `cargo xtask push --by-digest`");
     }
-    let progress = if opts.plain_output {
-        Progress::lines(opts.verbose)
-    } else {
-        Progress::new(opts.verbose)
-    };
     let mut per_image: BTreeMap<String, Vec<Descriptor>> = BTreeMap::new();
     for f in digest_files {
         let text =
@@ -480,7 +474,7 @@ pub fn merge(plan: &Plan, digest_files: &[PathBuf], opts: &Options) -> Result<Re
     }
     let rt = runtime()?;
     let report = rt.block_on(async {
-        let regs = connect_all(plan, opts, &progress).await?;
+        let regs = connect_all(plan, opts, progress).await?;
         let mut images = Vec::new();
         for img in &plan.images {
             let mut descs = per_image.remove(&img.name).with_context(|| {
@@ -513,7 +507,6 @@ pub fn merge(plan: &Plan, digest_files: &[PathBuf], opts: &Options) -> Result<Re
         }
         run(plan, images, &regs, opts, progress.clone()).await
     })?;
-    finish(plan, &report, opts, &progress)?;
     Ok(report)
 }
 
@@ -523,7 +516,7 @@ async fn run(
     images: Vec<Image>,
     regs: &HashMap<String, Arc<Registry>>,
     opts: &Options,
-    progress: Progress,
+    progress: Shared,
 ) -> Result<Report> {
     let start = Instant::now();
     let ctx = Arc::new(Ctx {
@@ -541,12 +534,12 @@ async fn run(
     // (image, target index) pairs whose blobs all arrived.
     let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
     {
-        let bars: Vec<Arc<crate::progress::Task>> = images
+        let bars: Vec<Arc<dyn Meter>> = images
             .iter()
             .map(|img| {
                 let total: u64 =
                     img.blobs.iter().map(|b| b.size).sum::<u64>() * img.targets.len() as u64;
-                Arc::new(progress.bar(&img.name, total))
+                Arc::from(progress.bar(&img.name, total))
             })
             .collect();
         // The first repository (per registry) that needs a blob uploads it; the others wait
@@ -748,7 +741,7 @@ struct BlobJob {
     wait: Option<Uploader>,
     /// This job is that uploader: tell the waiters how it went.
     signal: Option<watch::Sender<Option<bool>>>,
-    bar: Arc<crate::progress::Task>,
+    bar: Arc<dyn Meter>,
 }
 
 /// Large blobs get periodic progress lines without a terminal.
@@ -769,7 +762,7 @@ async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
     let started = Instant::now();
     let done = |what: &str, counter: &AtomicU64| {
         counter.fetch_add(1, Ordering::SeqCst);
-        ctx.progress.println(&format!(
+        ctx.progress.line(&format!(
             "{what} {} {} {} {}",
             t.display,
             short(&b.digest),
@@ -799,7 +792,7 @@ async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
     }
     let _permit = sem.acquire().await.expect("semaphore open");
     let ticker = (b.size >= TICKER_MIN).then(|| {
-        Arc::new(
+        Arc::<dyn Meter>::from(
             ctx.progress
                 .ticker(&format!("{} {}", t.display, short(&b.digest)), b.size),
         )
@@ -911,106 +904,11 @@ async fn push_tag(ctx: &Ctx, t: &Target, tag: &str, top: &Doc) -> Result<()> {
         .await?;
     ctx.counters.tags_moved.fetch_add(1, Ordering::SeqCst);
     ctx.progress
-        .println(&format!("tagged {}:{tag} → {}", t.display, short(digest)));
+        .line(&format!("tagged {}:{tag} → {}", t.display, short(digest)));
     Ok(())
 }
 
-/// Summary line, metadata file, GitHub outputs and step summary.
-fn finish(plan: &Plan, report: &Report, opts: &Options, progress: &Progress) -> Result<()> {
-    let u = &report.uploads;
-    progress.println(&format!(
-        "published {} image(s) in {}: {} blob(s) pushed ({}{}), {} mounted, {} already present; {} manifest(s) pushed; tags: {} moved, {} unchanged",
-        report.images.len(),
-        human_duration(report.elapsed),
-        u.pushed,
-        human_bytes(u.bytes),
-        if u.sent > u.bytes {
-            format!(", {} sent with retries", human_bytes(u.sent))
-        } else {
-            String::new()
-        },
-        u.mounted,
-        u.exists,
-        report.manifests_pushed,
-        report.tags_moved,
-        report.tags_unchanged
-    ));
-    for (name, r) in &report.images {
-        if let Some(d) = &r.digest {
-            println!("{name} {d}");
-        }
-    }
-    if let Some(path) = &opts.metadata_file {
-        write_json_file(path, report)?;
-    }
-    let env = |k: &str| std::env::var(k).ok();
-    if crate::facts::github::in_github_actions(&env) {
-        let digests: BTreeMap<&String, Option<&Digest>> = report
-            .images
-            .iter()
-            .map(|(n, r)| (n, r.digest.as_ref()))
-            .collect();
-        let refs: Vec<&String> = report.images.values().flat_map(|r| &r.references).collect();
-        if let Some(path) = env("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            crate::report::github::write_outputs(
-                &path,
-                &[
-                    ("digests", serde_json::to_string(&digests)?),
-                    (
-                        "images",
-                        refs.iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ),
-                ],
-            )?;
-        }
-        if let Some(path) = env("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-                .with_context(|| format!("cannot open GITHUB_STEP_SUMMARY={path}"))?;
-            f.write_all(step_summary(plan, report).as_bytes())?;
-        }
-    }
-    Ok(())
-}
-
-/// The `$GITHUB_STEP_SUMMARY` markdown.
-pub fn step_summary(plan: &Plan, report: &Report) -> String {
-    let mut s = format!(
-        "### stevedore: published {} {}\n\n| image | platforms | digest | references |\n|---|---|---|---|\n",
-        plan.name, plan.version
-    );
-    for (name, r) in &report.images {
-        let platforms: Vec<&str> = r.platforms.keys().map(String::as_str).collect();
-        let refs: Vec<String> = r.references.iter().map(|x| format!("`{x}`")).collect();
-        s.push_str(&format!(
-            "| {name} | {} | `{}` | {} |\n",
-            platforms.join(", "),
-            r.digest
-                .as_ref()
-                .map_or("(by digest)".into(), |d| d.to_string()),
-            refs.join("<br>")
-        ));
-    }
-    let u = &report.uploads;
-    s.push_str(&format!(
-        "\n{} blob(s) pushed ({}), {} mounted, {} already present; tags: {} moved, {} unchanged.\n",
-        u.pushed,
-        human_bytes(u.bytes),
-        u.mounted,
-        u.exists,
-        report.tags_moved,
-        report.tags_unchanged
-    ));
-    s
-}
-
-fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
+pub fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -1021,9 +919,8 @@ fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
 
 /// `cargo xtask login-check`: per registry, where the credentials come from and whether a push
 /// is allowed, per repository. Returns the lines and whether every check passed.
-pub fn login_check(plan: &Plan, opts: &Options) -> Result<(Vec<String>, bool)> {
+pub fn login_check(plan: &Plan, opts: &Options, progress: &Shared) -> Result<(Vec<String>, bool)> {
     client::install_crypto_provider();
-    let progress = Progress::lines(opts.verbose);
     let rt = runtime()?;
     rt.block_on(async {
         let copts = client_options(opts)?;

@@ -1,3 +1,18 @@
-//! Everything people read: tables, JSON documents, GitHub Actions outputs, progress.
+//! Everything people read: tables and texts, JSON documents, GitHub Actions outputs and step
+//! summary, progress bars and lines. The only place, with `commands/`, that prints.
 
 pub mod github;
+pub mod json;
+pub mod progress;
+pub mod publish;
+pub mod tables;
+
+/// Prints each tag the engine had to rewrite, as a note on stderr.
+pub fn rewrites(plan: &crate::plan::Plan) {
+    for r in &plan.rewritten_tags {
+        eprintln!(
+            "note: tag {:?} rewritten to {:?}: {}",
+            r.from, r.to, r.reason
+        );
+    }
+}

@@ -240,7 +240,11 @@ mod tests {
                 name: Some("alpine:3.20".into())
             }
         );
-        let pull = Puller::new(root.join("cache"), Default::default());
+        let pull = Puller::new(
+            root.join("cache"),
+            Default::default(),
+            std::sync::Arc::new(crate::progress::Silent),
+        );
         let err = Base::parse("Alpine:3", root)
             .load(
                 &Platform::linux_amd64(),

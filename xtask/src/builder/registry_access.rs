@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use base64::Engine as _;
 
-use crate::publish::auth::{self, Credential};
 use crate::oci::reference::{is_loopback_host, ImageRef};
+use crate::publish::auth::{self, Credential};
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {

@@ -12,10 +12,11 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::run;
 use super::Unavailable;
+use crate::exec;
 use crate::oci::platform::Platform;
 use crate::plan::{ImagePlan, NativeSpec};
+use crate::progress::Sink;
 
 /// The Rust target `platform` is built for.
 pub fn rust_target(spec: &NativeSpec, platform: &Platform) -> Option<String> {
@@ -94,7 +95,7 @@ pub fn check(
         });
     };
     let cmd = command_of(spec);
-    if !run::on_path(&cmd[0]) {
+    if !exec::on_path(&cmd[0]) {
         return Err(Unavailable {
             reason: format!("{} is not installed (it builds {target})", cmd[0]),
             fix: format!("install {} or change images.{name}.native.cargo", cmd[0]),
@@ -127,7 +128,7 @@ pub fn check(
         std::env::var(linker_var(&target)).unwrap_or_else(|_| "cc".into())
     } else {
         let gcc = cross_gcc(&target);
-        if !run::on_path(&gcc) {
+        if !exec::on_path(&gcc) {
             return Err(Unavailable {
                 reason: format!("no linker for {target} ({gcc} is not installed)"),
                 fix: format!(
@@ -202,6 +203,7 @@ pub fn build(
     spec: &NativeSpec,
     platform: &Platform,
     epoch: i64,
+    log: &dyn Sink,
 ) -> Result<PathBuf> {
     let bin = spec
         .native
@@ -243,16 +245,16 @@ pub fn build(
     let linker = linker_var(&target);
     if std::env::var_os(&linker).is_none() && host_target().as_deref() != Some(target.as_str()) {
         let gcc = cross_gcc(&target);
-        if run::on_path(&gcc) {
+        if exec::on_path(&gcc) {
             cmd.env(linker, gcc);
         }
     }
     let prefix = format!("{} {platform}", image.name);
-    eprintln!(
+    log.line(&format!(
         "[{prefix}] {} build --profile {profile} --bin {bin} --target {target}",
         cmd_line.join(" ")
-    );
-    if let Err(failed) = run::streamed(&mut cmd, &prefix)? {
+    ));
+    if let Err(failed) = exec::streamed(&mut cmd, &prefix, log)? {
         bail!(
             "{} build of binary {bin} for {target} failed ({}):\n{}",
             cmd_line.join(" "),

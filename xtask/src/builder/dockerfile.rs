@@ -19,8 +19,9 @@ use anyhow::{bail, Context, Result};
 use super::docker_format;
 use super::dockerfile_cache;
 use super::registry_access::{from_images, from_refs, RegistryAccess};
-use super::{run, Ctx, PlatformBuild, Unavailable};
+use super::{Ctx, PlatformBuild, Unavailable};
 use crate::config::BuilderKind;
+use crate::exec;
 use crate::oci::layout::Layout;
 use crate::oci::platform::Platform;
 use crate::oci::{
@@ -45,11 +46,11 @@ impl Driver {
 }
 
 fn buildx_available() -> bool {
-    run::on_path("docker") && run::probe(Command::new("docker").args(["buildx", "version"]))
+    exec::on_path("docker") && exec::probe(Command::new("docker").args(["buildx", "version"]))
 }
 
 fn buildah_available() -> bool {
-    run::on_path("buildah") && run::probe(Command::new("buildah").arg("--version"))
+    exec::on_path("buildah") && exec::probe(Command::new("buildah").arg("--version"))
 }
 
 /// The driver `kind` resolves to on this machine, or why there is none.
@@ -308,7 +309,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     let dockerfile_text = std::fs::read_to_string(&req.dockerfile)
         .with_context(|| format!("cannot read the Dockerfile {}", req.dockerfile.display()))?;
     let declared = docker_format::declared(&dockerfile_text, req.target);
-    let fail = |what: &str, failed: run::Failed| -> anyhow::Error {
+    let fail = |what: &str, failed: exec::Failed| -> anyhow::Error {
         anyhow::anyhow!(
             "{} {what} failed ({}); its last lines:\n{}",
             driver.name(),
@@ -320,12 +321,13 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     let oci_dir = match driver {
         Driver::Buildx => {
             let args = buildx_args(req);
-            eprintln!("[{prefix}] docker {}", args.join(" "));
+            ctx.log
+                .line(&format!("[{prefix}] docker {}", args.join(" ")));
             let mut cmd = Command::new("docker");
             cmd.args(&args)
                 .current_dir(&ctx.root)
                 .env("SOURCE_DATE_EPOCH", req.epoch.to_string());
-            run::streamed(&mut cmd, &prefix)?.map_err(|f| fail("build", f))?;
+            exec::streamed(&mut cmd, &prefix, &*ctx.log)?.map_err(|f| fail("build", f))?;
             req.out.join("oci")
         }
         Driver::Buildah => {
@@ -409,10 +411,10 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     .as_ref()
                     .and_then(|k| dockerfile_cache::lookup(&ctx.layout, &ctx.cache_dir, k))
                 {
-                    eprintln!(
+                    ctx.log.line(&format!(
                         "[{} {platform}] inputs unchanged: re-using {}",
                         req.image.name, manifest.digest
-                    );
+                    ));
                     manifest.platform = Some(platform.into());
                     built.push(PlatformBuild {
                         platform: platform.clone(),
@@ -435,11 +437,13 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     Some(&access),
                     ignorefile.as_deref(),
                 );
-                eprintln!("[{prefix}] buildah {}", args.join(" "));
-                run::streamed(&mut buildah(&args), &prefix)?.map_err(|f| fail("build", f))?;
+                ctx.log
+                    .line(&format!("[{prefix}] buildah {}", args.join(" ")));
+                exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
+                    .map_err(|f| fail("build", f))?;
                 let dest = req.out.join(format!("oci-{slug}"));
                 let args = buildah_push_args(&storage, &manifest, &dest);
-                run::streamed(&mut buildah(&args), &prefix)?
+                exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
                     .map_err(|f| fail("manifest push", f))?;
                 drop(cleanup);
                 let imported = import(
@@ -481,13 +485,13 @@ impl Drop for Cleanup {
             cmd.args(&globals).args(extra);
             cmd
         };
-        run::probe(&mut buildah(&["manifest", "rm", &self.manifest]));
+        exec::probe(&mut buildah(&["manifest", "rm", &self.manifest]));
         let images = buildah(&["images", "--all", "--quiet"])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
             .unwrap_or(0);
         if images > MAX_CACHED_IMAGES {
-            run::probe(&mut buildah(&["rmi", "--all", "--force"]));
+            exec::probe(&mut buildah(&["rmi", "--all", "--force"]));
         }
     }
 }

@@ -35,11 +35,11 @@ pub fn build(
     let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout, &ctx.pull)?;
 
     if let Some(argv) = &spec.native.command {
-        command::run(&ctx.root, image, argv, platform, ctx.epoch)?;
+        command::run(&ctx.root, image, argv, platform, ctx.epoch, &*ctx.log)?;
     }
     let mut files = Vec::new();
     if let Some(bin) = &spec.native.cargo_bin {
-        let path = cargo::build(&ctx.root, image, spec, platform, ctx.epoch)?;
+        let path = cargo::build(&ctx.root, image, spec, platform, ctx.epoch, &*ctx.log)?;
         files.push(LayerFile {
             src: path,
             dst: spec
@@ -101,10 +101,10 @@ pub fn build(
         },
     )?;
     if built.cached {
-        eprintln!(
+        ctx.log.line(&format!(
             "[{} {platform}] layer unchanged: re-using {}",
             image.name, built.descriptor.digest
-        );
+        ));
     }
 
     let config = image_config(ctx, image, spec, platform, &base, &files, &built.diff_id);

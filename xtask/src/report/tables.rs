@@ -1,73 +1,79 @@
-//! `cargo xtask build` and `cargo xtask release`: the main job.
-//!
-//! A release is plan → build → (attest) → publish → (compose). `--dry-run` walks the same path
-//! and stops at the registry door: it builds every platform this machine can, lists the others
-//! with the reason and the fix, and prints what it would push. A release that publishes never
-//! publishes a partial platform set: it fails before building if any platform is unavailable.
+//! The tables and texts people read: the plan, the tags, the build result.
 
 use std::fmt::Write as _;
 
-use anyhow::{bail, Result};
+use crate::builder::BuildReport;
+use crate::plan::Plan;
+use crate::progress::human_bytes;
 
-use crate::build::{self, BuildReport, Missing, Options};
-use crate::cli::{BuildArgs, ReleaseArgs};
-use crate::oci::layout::Layout;
-use crate::publish;
-use crate::workspace::Workspace;
-
-/// `cargo xtask build`.
-pub fn build_cmd(ws: &Workspace, args: &BuildArgs) -> Result<()> {
-    let report = build::build(ws, args)?;
-    print!("{}", render(&report, None));
-    Ok(())
+/// The human-readable plan.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut s = String::new();
+    let g = &plan.git;
+    let _ = writeln!(s, "release {} version {}", plan.name, plan.version);
+    let _ = writeln!(
+        s,
+        "commit {}{} ({:?}, {:?}) built at {}",
+        g.short_sha,
+        if g.dirty { " (dirty)" } else { "" },
+        g.event,
+        g.git_ref,
+        g.build_date
+    );
+    let _ = writeln!(s, "tags: {}", plan.tags.join(", "));
+    for i in &plan.images {
+        let builder = match &i.builder {
+            crate::plan::Builder::Native(_) => "native".to_string(),
+            crate::plan::Builder::Dockerfile {
+                dockerfile, driver, ..
+            } => format!("dockerfile {} ({driver:?})", dockerfile.display()),
+        };
+        let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
+        let _ = writeln!(s, "image {} [{}] {}", i.name, platforms.join(", "), builder);
+        for (k, v) in &i.build_args {
+            let _ = writeln!(s, "  arg {k}={v}");
+        }
+        for (k, v) in &i.labels {
+            let _ = writeln!(s, "  label {k}={v}");
+        }
+        for t in &i.targets {
+            for r in &t.references {
+                let _ = writeln!(s, "  push {r}");
+            }
+        }
+    }
+    if let Some(c) = &plan.compose {
+        let files: Vec<String> = c.files.iter().map(|f| f.display().to_string()).collect();
+        let _ = writeln!(s, "compose {} ({})", c.repository, files.join(", "));
+        for t in &c.targets {
+            for r in &t.references {
+                let _ = writeln!(s, "  push {r}");
+            }
+        }
+    }
+    s
 }
 
-/// `cargo xtask release [--dry-run]`.
-pub fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
-    let mut opts = Options::from_args(&args.build)?;
-    if !args.dry_run {
-        if !opts.platforms.is_empty() {
-            bail!(
-                "--platform restricts a build, and a release publishes every configured platform: use it with --dry-run or `cargo xtask build`"
-            );
-        }
-        opts.missing = Missing::Fail;
+/// `tags` without `--json`: the version, the tags, then per image every full reference.
+pub fn tags_text(plan: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "version {}", plan.version);
+    for t in &plan.tags {
+        let _ = writeln!(s, "tag {t}");
     }
-    let report = build::build_with(ws, &opts)?;
-    print!("{}", render(&report, Some(args.dry_run)));
-    if let Some(compose) = &ws.plan.compose {
-        // Said plainly rather than skipped silently: the stage is not part of stevedore yet.
-        eprintln!(
-            "note: [compose] is configured ({}), but publishing the compose artifact is not implemented yet: it is not built or pushed by this release",
-            compose.repository
-        );
-    }
-    if args.dry_run {
-        println!("dry run: nothing was pushed");
-        return Ok(());
-    }
-    // Every configured platform of every image is in the layout: publish what was built.
-    let mut plan = ws.plan.clone();
-    plan.images.retain(|i| {
-        report
-            .images
-            .iter()
-            .any(|r| r.name == i.name && r.index.is_some())
-    });
-    let opts = ws.publish_options(verbose);
-    let layout = Layout::open(&report.layout)?;
-    let pushed = publish::publish(&plan, &layout, &opts)?;
-    for (name, image) in &pushed.images {
-        for reference in &image.references {
-            println!("pushed {name} {reference}");
+    for i in &plan.images {
+        for t in &i.targets {
+            for r in &t.references {
+                let _ = writeln!(s, "{} {r}", i.name);
+            }
         }
     }
-    Ok(())
+    s
 }
 
 /// The table of images, platforms, digests and sizes; with `dry_run` set, the references a
 /// release pushes (`Some(true)`: would push).
-pub fn render(report: &BuildReport, dry_run: Option<bool>) -> String {
+pub fn build_table(report: &BuildReport, dry_run: Option<bool>) -> String {
     let mut s = String::new();
     let mut rows = vec![[
         "IMAGE".to_string(),
@@ -80,8 +86,8 @@ pub fn render(report: &BuildReport, dry_run: Option<bool>) -> String {
             rows.push([
                 i.name.clone(),
                 p.platform.to_string(),
-                short(p.manifest.digest.as_str()),
-                human(p.size),
+                format!("sha256:{}", p.manifest.digest.short()),
+                human_bytes(p.size),
             ]);
         }
         for sk in &i.skipped {
@@ -143,30 +149,10 @@ pub fn render(report: &BuildReport, dry_run: Option<bool>) -> String {
     s
 }
 
-/// `sha256:0123456789ab`.
-fn short(digest: &str) -> String {
-    digest.chars().take(7 + 12).collect()
-}
-
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::{ImageReport, PlatformBuild, Skipped};
+    use crate::builder::{ImageReport, PlatformBuild, Skipped};
     use crate::oci::platform::Platform;
     use crate::oci::{Descriptor, MEDIA_INDEX, MEDIA_MANIFEST};
 
@@ -192,12 +178,12 @@ mod tests {
                 seconds: 1.0,
             }],
         };
-        let t = render(&report, Some(true));
+        let t = build_table(&report, Some(true));
         assert!(t.contains("stevedore  linux/amd64  sha256:"), "{t}");
         assert!(t.contains("3.0 MiB"), "{t}");
         assert!(t.contains("linux/arm64  skipped"), "{t}");
         assert!(t.contains("fix: rustup target add"), "{t}");
         assert!(t.contains("would push ghcr.io/o/stevedore:1.2.3"), "{t}");
-        assert!(!render(&report, None).contains("push"));
+        assert!(!build_table(&report, None).contains("push"));
     }
 }

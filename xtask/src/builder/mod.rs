@@ -16,22 +16,21 @@ pub mod layer;
 pub mod native;
 pub mod pull;
 pub mod registry_access;
-pub mod run;
 pub mod tree;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::cli::BuildArgs;
 use crate::oci::layout::Layout;
 use crate::oci::platform::Platform;
 use crate::oci::{Descriptor, Index, MEDIA_INDEX};
+use crate::plan::Plan;
 use crate::plan::{Builder, ImagePlan};
-use crate::workspace::Workspace;
+use crate::progress::Shared;
 
 /// Why this machine cannot build a platform, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,31 +93,8 @@ pub struct Options {
     /// Only these images (empty: all).
     pub images: Vec<String>,
     pub missing: Missing,
-}
-
-impl Options {
-    pub fn from_args(args: &BuildArgs) -> Result<Options> {
-        let platforms = args
-            .platform
-            .iter()
-            .map(|p| {
-                p.parse::<Platform>()
-                    .map_err(|e| anyhow::anyhow!("--platform: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // A platform asked for by name must be built: never skip it silently.
-        let missing = if args.require_all || !platforms.is_empty() {
-            Missing::Fail
-        } else {
-            Missing::Skip
-        };
-        Ok(Options {
-            output: args.output.clone(),
-            platforms,
-            images: args.image.clone(),
-            missing,
-        })
-    }
+    /// How to reach registries (for base images).
+    pub registry: crate::publish::Options,
 }
 
 /// What every builder needs.
@@ -132,11 +108,8 @@ pub struct Ctx {
     pub build_date: String,
     /// Base images from registries, cached in `target/stevedore/base`.
     pub pull: pull::Puller,
-}
-
-/// `cargo xtask build`.
-pub fn build(ws: &Workspace, args: &BuildArgs) -> Result<BuildReport> {
-    build_with(ws, &Options::from_args(args)?)
+    /// Where progress lines go.
+    pub log: Shared,
 }
 
 /// One image's work: what to build and what is skipped.
@@ -147,8 +120,10 @@ struct Job<'a> {
     skipped: Vec<Skipped>,
 }
 
-pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
-    let jobs = select(ws, opts)?;
+/// Builds the images and platforms `opts` selects from `plan` into the layout `opts.output`
+/// (relative to the workspace `root`).
+pub fn build(plan: &Plan, root: &Path, opts: &Options, log: &Shared) -> Result<BuildReport> {
+    let jobs = select(plan, root, opts)?;
     let unavailable: Vec<String> = jobs
         .iter()
         .flat_map(|j| {
@@ -167,17 +142,19 @@ pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
         );
     }
 
-    let output = ws.root.join(&opts.output);
+    let output = root.join(&opts.output);
     let ctx = Ctx {
         layout: Layout::create(&output)?,
-        cache_dir: ws.root.join("target/stevedore/cache/layers"),
-        root: ws.root.clone(),
-        epoch: ws.plan.git.source_date_epoch,
-        build_date: ws.plan.git.build_date.clone(),
+        cache_dir: root.join("target/stevedore/cache/layers"),
+        root: root.to_path_buf(),
+        epoch: plan.git.source_date_epoch,
+        build_date: plan.git.build_date.clone(),
         pull: pull::Puller::new(
-            ws.root.join("target/stevedore/base"),
-            ws.publish_options(false),
+            root.join("target/stevedore/base"),
+            opts.registry.clone(),
+            log.clone(),
         ),
+        log: log.clone(),
     };
     let mut images = Vec::new();
     for job in jobs {
@@ -190,8 +167,7 @@ pub fn build_with(ws: &Workspace, opts: &Options) -> Result<BuildReport> {
 }
 
 /// The images and platforms selected, each checked for availability.
-fn select<'a>(ws: &'a Workspace, opts: &Options) -> Result<Vec<Job<'a>>> {
-    let plan = &ws.plan;
+fn select<'a>(plan: &'a Plan, root: &Path, opts: &Options) -> Result<Vec<Job<'a>>> {
     for name in &opts.images {
         if plan.image(name).is_none() {
             let known: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
@@ -251,7 +227,7 @@ fn select<'a>(ws: &'a Workspace, opts: &Options) -> Result<Vec<Job<'a>>> {
                 Ok(d) => {
                     job.driver = Some(d);
                     for p in &platforms {
-                        match dockerfile::check_platform(&ws.root.join(dockerfile), p) {
+                        match dockerfile::check_platform(&root.join(dockerfile), p) {
                             Ok(()) => job.build.push(p.clone()),
                             Err(u) => skip(p, u),
                         }
@@ -291,10 +267,10 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
         seconds: 0.0,
     };
     for s in &report.skipped {
-        eprintln!(
+        ctx.log.line(&format!(
             "[{} {}] skipped: {} (fix: {})",
             image.name, s.platform, s.reason, s.fix
-        );
+        ));
     }
     if job.build.is_empty() {
         return Ok(report);
@@ -302,7 +278,8 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
     match &image.builder {
         Builder::Native(spec) => {
             for p in &job.build {
-                eprintln!("[{} {p}] building (native)", image.name);
+                ctx.log
+                    .line(&format!("[{} {p}] building (native)", image.name));
                 let built = native::build(ctx, image, spec, p)
                     .with_context(|| format!("image {} ({p})", image.name))?;
                 report.platforms.push(built);
@@ -331,12 +308,12 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
                 epoch: ctx.epoch,
                 out: tmp.0.clone(),
             };
-            eprintln!(
+            ctx.log.line(&format!(
                 "[{} {}] building with {}",
                 image.name,
                 shown.join(","),
                 driver.name()
-            );
+            ));
             report.platforms = dockerfile::build(ctx, driver, &req)
                 .with_context(|| format!("image {} ({})", image.name, shown.join(", ")))?;
         }
@@ -354,10 +331,10 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
     ctx.layout.set_ref(&image.layout_name, &desc)?;
     report.index = Some(desc);
     report.seconds = started.elapsed().as_secs_f64();
-    eprintln!(
+    ctx.log.line(&format!(
         "[{}] {} in {:.2} s",
         image.name, image.layout_name, report.seconds
-    );
+    ));
     Ok(report)
 }
 

@@ -28,7 +28,7 @@ use crate::oci::reference::ImageRef;
 use crate::oci::{
     Descriptor, Digest, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
-use crate::progress::{human_bytes, human_duration};
+use crate::progress::{human_bytes, human_duration, Shared};
 use crate::publish::client::{self, ClientOptions, Registry};
 
 /// Blobs downloaded at once.
@@ -39,6 +39,8 @@ pub struct Puller {
     cache_dir: PathBuf,
     /// `release.insecure-registries` and `release.ca-files` (resolved).
     publish: crate::publish::Options,
+    /// Where progress lines go.
+    log: Shared,
     state: Mutex<State>,
 }
 
@@ -70,10 +72,11 @@ impl Puller {
         &self.publish
     }
 
-    pub fn new(cache_dir: PathBuf, publish: crate::publish::Options) -> Puller {
+    pub fn new(cache_dir: PathBuf, publish: crate::publish::Options, log: Shared) -> Puller {
         Puller {
             cache_dir,
             publish,
+            log,
             state: Mutex::new(State::default()),
         }
     }
@@ -162,21 +165,21 @@ impl Puller {
             .cloned()
             .collect();
         if missing.is_empty() {
-            eprintln!(
+            self.log.line(&format!(
                 "[base {shown} {platform}] {} blobs already cached",
                 wanted.len()
-            );
+            ));
         } else {
             let reg = self.registry(&mut st, written, image)?;
             let rt = self.runtime(&mut st)?;
             let bytes: u64 = missing.iter().map(|d| d.size).sum();
-            eprintln!(
+            self.log.line(&format!(
                 "[base {shown} {platform}] pulling {} of {} blobs ({}) from {}",
                 missing.len(),
                 wanted.len(),
                 human_bytes(bytes),
                 image.host
-            );
+            ));
             let started = Instant::now();
             let results: Vec<Result<()>> = rt.block_on(async {
                 futures_util::stream::iter(missing.iter().map(|d| {
@@ -200,11 +203,11 @@ impl Puller {
             for r in results {
                 r.with_context(|| format!("base image {shown} ({platform})"))?;
             }
-            eprintln!(
+            self.log.line(&format!(
                 "[base {shown} {platform}] pulled {} in {}",
                 human_bytes(bytes),
                 human_duration(started.elapsed())
-            );
+            ));
         }
         // Everything the platform needs is here: name the image (for `oci:` tools too).
         let name = match &image.digest {
@@ -262,7 +265,7 @@ impl Puller {
                 .with_context(context)?;
             if let Some(d) = head.filter(|d| cache.has_intact_blob(d).unwrap_or(false)) {
                 let bytes = cache.read_blob(&d)?;
-                eprintln!("[base {shown}] {d} (cached)");
+                self.log.line(&format!("[base {shown}] {d} (cached)"));
                 return Ok(Descriptor::new(
                     &media_type_of("", &bytes),
                     d,
@@ -292,7 +295,7 @@ impl Puller {
                 "base image {shown}: unsupported manifest type {media:?} (an OCI or Docker v2 image or index is needed)"
             );
         }
-        eprintln!("[base {shown}] {digest}");
+        self.log.line(&format!("[base {shown}] {digest}"));
         cache.write_blob(&media, &bytes)
     }
 
@@ -314,7 +317,8 @@ impl Puller {
             st.copts = Some(crate::publish::client_options(&self.publish)?);
         }
         let copts = st.copts.as_ref().expect("set above");
-        let log: client::Log = Arc::new(|m: &str| eprintln!("{m}"));
+        let sink = self.log.clone();
+        let log: client::Log = Arc::new(move |m: &str| sink.line(m));
         let reg = rt
             .block_on(crate::publish::connect(
                 &image.host,

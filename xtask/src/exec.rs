@@ -1,13 +1,16 @@
-//! Running build tools: output streamed to the log line by line, prefixed with
-//! `[image platform]`, and the last lines kept for the error message.
+//! Subprocesses: build tools streamed to the log line by line, prefixed with
+//! `[image platform]`, with the last lines kept for the error message; quiet probes for tools;
+//! lookups on PATH. (git is read with xshell in `facts::git`.)
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 
 use anyhow::{Context, Result};
+
+use crate::progress::Sink;
 
 /// Lines of output quoted in an error message.
 const TAIL: usize = 15;
@@ -33,9 +36,13 @@ impl Failed {
     }
 }
 
-/// Runs `cmd`, streaming stdout and stderr to stderr as `[prefix] line`. `Ok(Err(_))` when it ran
+/// Runs `cmd`, streaming stdout and stderr to `log` as `[prefix] line`. `Ok(Err(_))` when it ran
 /// and failed; `Err` when it could not be started.
-pub fn streamed(cmd: &mut Command, prefix: &str) -> Result<std::result::Result<(), Failed>> {
+pub fn streamed(
+    cmd: &mut Command,
+    prefix: &str,
+    log: &dyn Sink,
+) -> Result<std::result::Result<(), Failed>> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -43,8 +50,8 @@ pub fn streamed(cmd: &mut Command, prefix: &str) -> Result<std::result::Result<(
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot run {program}"))?;
-    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL)));
-    let pumps: Vec<_> = [
+    let tail = Mutex::new(VecDeque::with_capacity(TAIL));
+    let streams: Vec<Box<dyn Read + Send>> = [
         child
             .stdout
             .take()
@@ -56,24 +63,22 @@ pub fn streamed(cmd: &mut Command, prefix: &str) -> Result<std::result::Result<(
     ]
     .into_iter()
     .flatten()
-    .map(|stream| {
-        let tail = Arc::clone(&tail);
-        let prefix = prefix.to_string();
-        thread::spawn(move || pump(stream, &prefix, &tail))
-    })
     .collect();
-    let status = child
-        .wait()
-        .with_context(|| format!("{program} did not finish"))?;
-    for p in pumps {
-        let _ = p.join();
-    }
+    let status = thread::scope(|scope| {
+        for stream in streams {
+            let tail = &tail;
+            scope.spawn(move || pump(stream, prefix, tail, log));
+        }
+        child
+            .wait()
+            .with_context(|| format!("{program} did not finish"))
+    })?;
     if status.success() {
         return Ok(Ok(()));
     }
     let tail = tail
-        .lock()
-        .map(|t| t.iter().cloned().collect())
+        .into_inner()
+        .map(|t| t.into_iter().collect())
         .unwrap_or_default();
     Ok(Err(Failed {
         status: status.to_string(),
@@ -81,7 +86,12 @@ pub fn streamed(cmd: &mut Command, prefix: &str) -> Result<std::result::Result<(
     }))
 }
 
-fn pump(stream: Box<dyn Read + Send>, prefix: &str, tail: &Mutex<VecDeque<String>>) {
+fn pump(
+    stream: Box<dyn Read + Send>,
+    prefix: &str,
+    tail: &Mutex<VecDeque<String>>,
+    log: &dyn Sink,
+) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -92,7 +102,7 @@ fn pump(stream: Box<dyn Read + Send>, prefix: &str, tail: &Mutex<VecDeque<String
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end();
-        eprintln!("[{prefix}] {line}");
+        log.line(&format!("[{prefix}] {line}"));
         if let Ok(mut t) = tail.lock() {
             if t.len() == TAIL {
                 t.pop_front();
@@ -136,12 +146,23 @@ mod tests {
             "-c",
             "for i in $(seq 1 30); do echo line $i; done; sleep 0.2; echo oops >&2; exit 3",
         ]);
-        let failed = streamed(&mut cmd, "t").unwrap().unwrap_err();
+        let failed = streamed(&mut cmd, "t", &crate::progress::Silent)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(failed.tail.len(), TAIL);
         assert!(failed.tail.contains(&"oops".to_string()));
         assert!(failed.status.contains('3'), "{}", failed.status);
-        assert!(streamed(&mut Command::new("true"), "t").unwrap().is_ok());
-        assert!(streamed(&mut Command::new("/nonexistent/tool"), "t").is_err());
+        assert!(
+            streamed(&mut Command::new("true"), "t", &crate::progress::Silent)
+                .unwrap()
+                .is_ok()
+        );
+        assert!(streamed(
+            &mut Command::new("/nonexistent/tool"),
+            "t",
+            &crate::progress::Silent
+        )
+        .is_err());
     }
 
     #[test]

@@ -6,9 +6,10 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use super::run;
-use crate::plan::ImagePlan;
+use crate::exec;
 use crate::oci::platform::Platform;
+use crate::plan::ImagePlan;
+use crate::progress::Sink;
 
 /// The environment a command gets for `platform`: Go's and BuildKit's platform variables, and
 /// the build args (`VERSION`, `GIT_COMMIT`, `BUILD_DATE`, the user's) with `SOURCE_DATE_EPOCH`.
@@ -46,12 +47,13 @@ pub fn run(
     argv: &[String],
     platform: &Platform,
     epoch: i64,
+    log: &dyn Sink,
 ) -> Result<()> {
     let argv: Vec<String> = argv.iter().map(|a| platform.expand(a)).collect();
     let Some(program) = argv.first() else {
         bail!("images.{}.native.command is empty", image.name);
     };
-    if !program.contains('/') && !run::on_path(program) {
+    if !program.contains('/') && !exec::on_path(program) {
         bail!(
             "images.{}.native.command: {program} is not installed (not on PATH): install it, \
              or change the command",
@@ -64,7 +66,7 @@ pub fn run(
         cmd.env(k, v);
     }
     let prefix = format!("{} {platform}", image.name);
-    if let Err(failed) = run::streamed(&mut cmd, &prefix)? {
+    if let Err(failed) = exec::streamed(&mut cmd, &prefix, log)? {
         bail!(
             "images.{}.native.command `{}` failed for {platform} ({}):\n{}",
             image.name,

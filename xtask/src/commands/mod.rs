@@ -1,0 +1,109 @@
+//! The face: clap arguments → options, one call into the core, its report printed.
+
+mod plan;
+mod publish;
+mod release;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::builder::{self, Missing};
+use crate::cli::{BuildArgs, Cli, Command, Global, PublishFlags};
+use crate::oci::platform::Platform;
+use crate::progress::Shared;
+use crate::report::progress::Progress;
+use crate::workspace::Workspace;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Version => plan::version(&load(g)?),
+        Command::Tags(flag) => plan::tags(&load(g)?, flag),
+        Command::Plan(flag) => plan::plan(&load(g)?, flag),
+        Command::Build(args) => release::build(&load(g)?, args),
+        Command::Release(args) => release::release(&load(g)?, args, g.verbose),
+        Command::Push(args) => publish::push(&load(g)?, args, g.verbose),
+        Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
+        Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),
+    }
+}
+
+/// Loads the workspace `-C` and `--config` name, and prints its warnings.
+fn load(global: &Global) -> Result<Workspace> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = match &global.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    if !root.is_dir() {
+        anyhow::bail!("-C {}: no such directory", root.display());
+    }
+    let config_path = match &global.config {
+        Some(p) => root.join(p),
+        None => root.join(crate::config::DEFAULT_PATH),
+    };
+    let ws = Workspace::load(&root, &config_path)?;
+    for w in &ws.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ws)
+}
+
+/// Bars on a terminal, plain lines in logs.
+fn progress(verbose: bool) -> Shared {
+    Arc::new(Progress::new(verbose))
+}
+
+/// Publish options, the one place they are assembled: registry settings from the config
+/// (concurrency, insecure registries, CA files), then the command line's flags.
+fn publish_options(
+    ws: &Workspace,
+    flags: Option<&PublishFlags>,
+    verbose: bool,
+) -> Result<crate::publish::Options> {
+    let r = &ws.config.release;
+    let mut opts = crate::publish::Options {
+        concurrency: r.concurrency,
+        verbose,
+        insecure: r.insecure_registries.clone(),
+        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
+        ..Default::default()
+    };
+    if let Some(flags) = flags {
+        if let Some(n) = flags.concurrency {
+            if n == 0 || n > 64 {
+                anyhow::bail!("--concurrency {n} is out of range: use 1 to 64");
+            }
+            opts.concurrency = n;
+        }
+        opts.metadata_file = flags.metadata_file.as_ref().map(|p| ws.path(p));
+    }
+    Ok(opts)
+}
+
+/// Build options from `build`'s (and `release`'s) arguments.
+fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::Options> {
+    let platforms = args
+        .platform
+        .iter()
+        .map(|p| {
+            p.parse::<Platform>()
+                .map_err(|e| anyhow::anyhow!("--platform: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // A platform asked for by name must be built: never skip it silently.
+    let missing = if args.require_all || !platforms.is_empty() {
+        Missing::Fail
+    } else {
+        Missing::Skip
+    };
+    Ok(builder::Options {
+        output: PathBuf::from(&args.output),
+        platforms,
+        images: args.image.clone(),
+        missing,
+        registry: publish_options(ws, None, false)?,
+    })
+}

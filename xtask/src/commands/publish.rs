@@ -1,0 +1,44 @@
+//! `push`, `merge` and `login-check`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::cli::{MergeArgs, PushArgs};
+use crate::oci::layout::Layout;
+use crate::report::progress::Progress;
+use crate::report::{self, publish::finish};
+use crate::workspace::Workspace;
+
+pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
+    report::rewrites(&ws.plan);
+    let layout = Layout::open(&ws.path(&args.layout))?;
+    let mut opts = super::publish_options(ws, Some(&args.publish), verbose)?;
+    opts.by_digest = args.by_digest;
+    opts.digest_file = Some(ws.path(&args.digest_file));
+    let progress = super::progress(verbose);
+    let pushed = crate::publish::publish(&ws.plan, &layout, &opts, &progress)?;
+    finish(&ws.plan, &pushed, opts.metadata_file.as_deref(), &*progress)
+}
+
+pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
+    report::rewrites(&ws.plan);
+    let opts = super::publish_options(ws, Some(&args.publish), verbose)?;
+    let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
+    let progress = super::progress(verbose);
+    let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;
+    finish(&ws.plan, &merged, opts.metadata_file.as_deref(), &*progress)
+}
+
+pub(super) fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
+    let opts = super::publish_options(ws, None, verbose)?;
+    let progress: crate::progress::Shared = Arc::new(Progress::lines(verbose));
+    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, &progress)?;
+    for l in lines {
+        println!("{l}");
+    }
+    if !ok {
+        anyhow::bail!("some registries would refuse the push (see above)");
+    }
+    Ok(())
+}
