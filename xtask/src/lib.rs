@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod publish;
+pub mod registry;
 pub mod report;
 pub mod workspace;

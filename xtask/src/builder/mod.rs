@@ -94,7 +94,7 @@ pub struct Options {
     pub images: Vec<String>,
     pub missing: Missing,
     /// How to reach registries (for base images).
-    pub registry: crate::publish::Options,
+    pub registry: crate::registry::Settings,
 }
 
 /// What every builder needs.

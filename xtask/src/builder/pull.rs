@@ -29,7 +29,7 @@ use crate::oci::{
     Descriptor, Digest, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
 use crate::progress::{human_bytes, human_duration, Shared};
-use crate::publish::client::{self, ClientOptions, Registry};
+use crate::registry::{self, ClientOptions, Registry, Settings};
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;
@@ -38,7 +38,7 @@ const CONCURRENCY: usize = 4;
 pub struct Puller {
     cache_dir: PathBuf,
     /// `release.insecure-registries` and `release.ca-files` (resolved).
-    publish: crate::publish::Options,
+    registry: Settings,
     /// Where progress lines go.
     log: Shared,
     state: Mutex<State>,
@@ -66,16 +66,16 @@ pub struct Pulled {
 }
 
 impl Puller {
-    /// A puller caching into `cache_dir`, reaching registries as `publish` says.
     /// The registry settings (`insecure-registries`, `ca-files`) every builder uses.
-    pub fn settings(&self) -> &crate::publish::Options {
-        &self.publish
+    pub fn settings(&self) -> &Settings {
+        &self.registry
     }
 
-    pub fn new(cache_dir: PathBuf, publish: crate::publish::Options, log: Shared) -> Puller {
+    /// A puller caching into `cache_dir`, reaching registries as `registry` says.
+    pub fn new(cache_dir: PathBuf, registry: Settings, log: Shared) -> Puller {
         Puller {
             cache_dir,
-            publish,
+            registry,
             log,
             state: Mutex::new(State::default()),
         }
@@ -301,8 +301,8 @@ impl Puller {
 
     fn runtime(&self, st: &mut State) -> Result<Arc<tokio::runtime::Runtime>> {
         if st.rt.is_none() {
-            client::install_crypto_provider();
-            st.rt = Some(Arc::new(crate::publish::runtime()?));
+            registry::install_crypto_provider();
+            st.rt = Some(Arc::new(registry::runtime()?));
         }
         Ok(st.rt.clone().expect("set above"))
     }
@@ -314,13 +314,13 @@ impl Puller {
         }
         let rt = self.runtime(st)?;
         if st.copts.is_none() {
-            st.copts = Some(crate::publish::client_options(&self.publish)?);
+            st.copts = Some(registry::client_options(&self.registry)?);
         }
         let copts = st.copts.as_ref().expect("set above");
         let sink = self.log.clone();
-        let log: client::Log = Arc::new(move |m: &str| sink.line(m));
+        let log: registry::Log = Arc::new(move |m: &str| sink.line(m));
         let reg = rt
-            .block_on(crate::publish::connect(
+            .block_on(registry::connect(
                 &image.host,
                 &image.api_host(),
                 copts,

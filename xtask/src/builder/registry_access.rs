@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 
 use crate::oci::reference::{is_loopback_host, ImageRef};
-use crate::publish::auth::{self, Credential};
+use crate::registry::credentials::{self, Credential};
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {
@@ -96,7 +96,7 @@ impl RegistryAccess {
         let mut auths = serde_json::Map::new();
         let mut plain = Vec::new();
         for image in images {
-            let creds = auth::resolve_from_env(&image.host)?;
+            let creds = credentials::resolve_from_env(&image.host)?;
             if let Credential::Basic { user, secret } = &creds.credential {
                 let pair = format!("{user}:{}", secret.expose());
                 auths.insert(

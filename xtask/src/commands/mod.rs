@@ -56,19 +56,24 @@ fn progress(verbose: bool) -> Shared {
     Arc::new(Progress::new(verbose))
 }
 
-/// Publish options, the one place they are assembled: registry settings from the config
-/// (concurrency, insecure registries, CA files), then the command line's flags.
+/// How to reach registries, from the config: insecure registries and CA files.
+fn registry_settings(ws: &Workspace) -> crate::registry::Settings {
+    let r = &ws.config.release;
+    crate::registry::Settings {
+        insecure: r.insecure_registries.clone(),
+        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
+    }
+}
+
+/// Publish options, the one place they are assembled: the config's concurrency and registry
+/// settings, then the command line's flags.
 fn publish_options(
     ws: &Workspace,
     flags: Option<&PublishFlags>,
-    verbose: bool,
 ) -> Result<crate::publish::Options> {
-    let r = &ws.config.release;
     let mut opts = crate::publish::Options {
-        concurrency: r.concurrency,
-        verbose,
-        insecure: r.insecure_registries.clone(),
-        ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
+        concurrency: ws.config.release.concurrency,
+        registry: registry_settings(ws),
         ..Default::default()
     };
     if let Some(flags) = flags {
@@ -104,6 +109,6 @@ fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::Options> {
         platforms,
         images: args.image.clone(),
         missing,
-        registry: publish_options(ws, None, false)?,
+        registry: registry_settings(ws),
     })
 }

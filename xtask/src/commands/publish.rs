@@ -13,7 +13,7 @@ use crate::workspace::Workspace;
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
     let layout = Layout::open(&ws.path(&args.layout))?;
-    let mut opts = super::publish_options(ws, Some(&args.publish), verbose)?;
+    let mut opts = super::publish_options(ws, Some(&args.publish))?;
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let progress = super::progress(verbose);
@@ -23,7 +23,7 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
 
 pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
-    let opts = super::publish_options(ws, Some(&args.publish), verbose)?;
+    let opts = super::publish_options(ws, Some(&args.publish))?;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
     let progress = super::progress(verbose);
     let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;
@@ -31,7 +31,7 @@ pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<(
 }
 
 pub(super) fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
-    let opts = super::publish_options(ws, None, verbose)?;
+    let opts = super::publish_options(ws, None)?;
     let progress: crate::progress::Shared = Arc::new(Progress::lines(verbose));
     let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, &progress)?;
     for l in lines {

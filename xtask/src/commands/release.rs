@@ -18,7 +18,7 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     let opts = pipeline::Options {
         dry_run: args.dry_run,
         build: super::build_options(ws, &args.build)?,
-        publish: super::publish_options(ws, None, verbose)?,
+        publish: super::publish_options(ws, None)?,
     };
     let progress = super::progress(verbose);
     let dry_run = args.dry_run;

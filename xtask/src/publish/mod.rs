@@ -12,9 +12,6 @@
 //! platform manifests must already be in every registry) and then moves the tags, with the
 //! same all-or-nothing rule.
 
-pub mod auth;
-pub mod client;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +26,7 @@ use crate::oci::layout::Layout;
 use crate::oci::{self, Descriptor, Digest, Index, Manifest};
 use crate::plan::{ImagePlan, Plan};
 use crate::progress::{human_bytes, human_duration, Meter, Shared};
-use client::{short, ClientOptions, LoginStatus, Registry, Uploaded};
+use crate::registry::{self, Registry, Uploaded};
 
 /// Version of the digest file and metadata file shapes.
 pub const SCHEMA: u32 = 1;
@@ -43,13 +40,8 @@ pub struct Options {
     pub by_digest: bool,
     pub digest_file: Option<PathBuf>,
     pub metadata_file: Option<PathBuf>,
-    pub verbose: bool,
-    /// `release.insecure-registries`.
-    pub insecure: Vec<String>,
-    /// `release.ca-files`, resolved against the workspace root.
-    pub ca_files: Vec<PathBuf>,
-    /// Force plain line output (no bars), e.g. for tests.
-    pub plain_output: bool,
+    /// How to reach the registries.
+    pub registry: registry::Settings,
 }
 
 impl Default for Options {
@@ -59,10 +51,7 @@ impl Default for Options {
             by_digest: false,
             digest_file: None,
             metadata_file: None,
-            verbose: false,
-            insecure: Vec::new(),
-            ca_files: Vec::new(),
-            plain_output: false,
+            registry: registry::Settings::default(),
         }
     }
 }
@@ -272,50 +261,13 @@ impl Ctx {
     }
 }
 
-/// The async runtime registry work runs on (also used by the build to pull base images).
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// Reads `release.ca-files` and `SSL_CERT_FILE`.
-pub(crate) fn client_options(opts: &Options) -> Result<ClientOptions> {
-    let mut c = ClientOptions::from_env();
-    c.insecure = opts.insecure.clone();
-    for f in &opts.ca_files {
-        c.ca_pems.push(
-            std::fs::read(f).with_context(|| format!("cannot read CA file {}", f.display()))?,
-        );
-    }
-    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
-        if let Ok(pem) = std::fs::read(&f) {
-            c.ca_pems.push(pem);
-        }
-    }
-    Ok(c)
-}
-
-/// A client for the registry `name` (reached at `api_host`) with the credentials
-/// [`auth::resolve_from_env`] finds for it.
-pub(crate) async fn connect(
-    name: &str,
-    api_host: &str,
-    copts: &ClientOptions,
-    log: client::Log,
-) -> Result<Registry> {
-    let creds = auth::resolve_from_env(name)?;
-    Registry::connect(name, api_host, creds, copts, log).await
-}
-
 /// One client per registry host of the plan.
 async fn connect_all(
     plan: &Plan,
     opts: &Options,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
-    let copts = client_options(opts)?;
+    let copts = registry::client_options(&opts.registry)?;
     let mut out = HashMap::new();
     for img in &plan.images {
         for t in &img.targets {
@@ -324,8 +276,8 @@ async fn connect_all(
                 continue;
             }
             let log_progress = progress.clone();
-            let log: client::Log = Arc::new(move |m: &str| log_progress.line(m));
-            let reg = connect(&name, &t.api_host, &copts, log).await?;
+            let log: registry::Log = Arc::new(move |m: &str| log_progress.line(m));
+            let reg = registry::connect(&name, &t.api_host, &copts, log).await?;
             progress.verbose(&format!(
                 "registry {name}: {}://{}, credentials: {}{}",
                 reg.scheme(),
@@ -358,13 +310,13 @@ fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Tar
 
 /// `cargo xtask push`: publishes every image of the plan from `layout`.
 pub fn publish(plan: &Plan, layout: &Layout, opts: &Options, progress: &Shared) -> Result<Report> {
-    client::install_crypto_provider();
+    registry::install_crypto_provider();
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in &plan.images {
         loaded.push(load_image(layout, img)?);
     }
-    let rt = runtime()?;
+    let rt = registry::runtime()?;
     let report = rt.block_on(async {
         let regs = connect_all(plan, opts, progress).await?;
         let images: Vec<Image> = plan
@@ -434,7 +386,7 @@ pub fn merge(
     opts: &Options,
     progress: &Shared,
 ) -> Result<Report> {
-    client::install_crypto_provider();
+    registry::install_crypto_provider();
     if digest_files.is_empty() {
         bail!("give the digest files written by `cargo xtask push --by-digest`");
     }
@@ -472,7 +424,7 @@ pub fn merge(
             }
         }
     }
-    let rt = runtime()?;
+    let rt = registry::runtime()?;
     let report = rt.block_on(async {
         let regs = connect_all(plan, opts, progress).await?;
         let mut images = Vec::new();
@@ -765,7 +717,7 @@ async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
         ctx.progress.line(&format!(
             "{what} {} {} {} {}",
             t.display,
-            short(&b.digest),
+            b.digest.short(),
             human_bytes(b.size),
             human_duration(started.elapsed())
         ));
@@ -794,7 +746,7 @@ async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
     let ticker = (b.size >= TICKER_MIN).then(|| {
         Arc::<dyn Meter>::from(
             ctx.progress
-                .ticker(&format!("{} {}", t.display, short(&b.digest)), b.size),
+                .ticker(&format!("{} {}", t.display, b.digest.short()), b.size),
         )
     });
     let last = Arc::new(AtomicU64::new(0));
@@ -865,7 +817,7 @@ async fn manifests_job(ctx: &Ctx, img: &Image, t: &Target) -> Result<()> {
             ctx.progress.verbose(&format!(
                 "manifest {}@{} already there",
                 t.display,
-                short(digest)
+                digest.short()
             ));
             continue;
         }
@@ -881,7 +833,7 @@ async fn manifests_job(ctx: &Ctx, img: &Image, t: &Target) -> Result<()> {
         ctx.progress.verbose(&format!(
             "manifest {}@{} pushed ({})",
             t.display,
-            short(digest),
+            digest.short(),
             doc.desc.media_type
         ));
     }
@@ -896,7 +848,7 @@ async fn push_tag(ctx: &Ctx, t: &Target, tag: &str, top: &Doc) -> Result<()> {
         ctx.progress.verbose(&format!(
             "tag {}:{tag} already → {}",
             t.display,
-            short(digest)
+            digest.short()
         ));
         return Ok(());
     }
@@ -904,7 +856,7 @@ async fn push_tag(ctx: &Ctx, t: &Target, tag: &str, top: &Doc) -> Result<()> {
         .await?;
     ctx.counters.tags_moved.fetch_add(1, Ordering::SeqCst);
     ctx.progress
-        .line(&format!("tagged {}:{tag} → {}", t.display, short(digest)));
+        .line(&format!("tagged {}:{tag} → {}", t.display, digest.short()));
     Ok(())
 }
 
@@ -917,70 +869,22 @@ pub fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
     crate::oci::layout::write_atomic(path, &bytes)
 }
 
-/// `cargo xtask login-check`: per registry, where the credentials come from and whether a push
-/// is allowed, per repository. Returns the lines and whether every check passed.
+/// `cargo xtask login-check`: per registry of the plan, where the credentials come from and
+/// whether a push is allowed, per repository. Returns the lines and whether every check passed.
 pub fn login_check(plan: &Plan, opts: &Options, progress: &Shared) -> Result<(Vec<String>, bool)> {
-    client::install_crypto_provider();
-    let rt = runtime()?;
-    rt.block_on(async {
-        let copts = client_options(opts)?;
-        let mut lines = Vec::new();
-        let mut ok = true;
-        let mut by_host: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-        for img in &plan.images {
-            for t in &img.targets {
-                let e = by_host
-                    .entry(host_of(&t.registry).to_string())
-                    .or_insert_with(|| (t.api_host.clone(), Vec::new()));
-                e.1.push(t.repository.clone());
-            }
+    registry::install_crypto_provider();
+    let mut by_host: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for img in &plan.images {
+        for t in &img.targets {
+            let e = by_host
+                .entry(host_of(&t.registry).to_string())
+                .or_insert_with(|| (t.api_host.clone(), Vec::new()));
+            e.1.push(t.repository.clone());
         }
-        for (host, (api_host, repos)) in by_host {
-            let creds = match auth::resolve_from_env(&host) {
-                Ok(c) => c,
-                Err(e) => {
-                    ok = false;
-                    lines.push(format!("{host}: credentials: error: {e:#}"));
-                    continue;
-                }
-            };
-            let user = creds
-                .user()
-                .map(|u| format!(" (user {u})"))
-                .unwrap_or_default();
-            lines.push(format!("{host}: credentials from {}{user}", creds.source));
-            let log_progress = progress.clone();
-            let log: client::Log = Arc::new(move |m: &str| log_progress.verbose(m));
-            let reg = match Registry::connect(&host, &api_host, creds, &copts, log).await {
-                Ok(r) => r,
-                Err(e) => {
-                    ok = false;
-                    lines.push(format!("  cannot reach {host}: {e:#}"));
-                    continue;
-                }
-            };
-            for repo in repos {
-                let line = match reg.check_login(&repo).await {
-                    LoginStatus::Open => "ok: the registry asks for no credentials".to_string(),
-                    LoginStatus::BasicAccepted => "ok: credentials accepted (basic auth)".into(),
-                    LoginStatus::Token { push: Some(true) } => "ok: push token granted".into(),
-                    LoginStatus::Token { push: None } => {
-                        "ok: token granted (its scope cannot be inspected)".into()
-                    }
-                    LoginStatus::Token { push: Some(false) } => {
-                        ok = false;
-                        "refused: the token does not grant push".into()
-                    }
-                    LoginStatus::Refused(why) => {
-                        ok = false;
-                        format!("refused: {why}")
-                    }
-                };
-                lines.push(format!("  {host}/{repo}: {line}"));
-            }
-        }
-        Ok((lines, ok))
-    })
+    }
+    let log_progress = progress.clone();
+    let log: registry::Log = Arc::new(move |m: &str| log_progress.verbose(m));
+    registry::login::check(&by_host, &opts.registry, log)
 }
 
 #[cfg(test)]

@@ -1,0 +1,147 @@
+//! Manifests: HEAD for a digest, PUT by digest or tag, GET by digest or reference.
+
+use anyhow::{anyhow, Result};
+use reqwest::{Method, StatusCode};
+
+use crate::oci::Digest;
+
+use super::transport::*;
+use super::*;
+
+impl Registry {
+    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
+    pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
+        let what = format!(
+            "check manifest {}",
+            display_ref(&self.name, repo, reference)
+        );
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::HEAD, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                match resp.status() {
+                    s if s.is_success() => Ok(resp
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .or_else(|| reference.parse().ok())),
+                    StatusCode::NOT_FOUND => Ok(None),
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+
+    /// `PUT /v2/<repo>/manifests/<reference>` with the exact bytes whose digest is `digest`.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &bytes::Bytes,
+        digest: &Digest,
+    ) -> Result<()> {
+        let what = format!("push manifest {}", display_ref(&self.name, repo, reference));
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::PUT, url.clone(), &auth)
+                .header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(bytes.clone());
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let echoed = resp
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                match echoed {
+                    Some(d) if d != digest.as_str() => Err(Step::Fatal(anyhow!(
+                        "{what}: the registry stored digest {d}, expected {digest}"
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// `GET /v2/<repo>/manifests/<digest>`: `(media type, bytes)`, checked against the digest.
+    pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
+        let what = format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
+        let url = self.url(&format!("v2/{repo}/manifests/{digest}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::GET, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let media = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = self.body(resp).await?;
+                if Digest::of(&body) != *digest {
+                    return Err(Step::Fatal(anyhow!(
+                        "{what}: content does not match its digest"
+                    )));
+                }
+                Ok((media, body.to_vec()))
+            }
+        })
+        .await
+    }
+
+    /// `GET /v2/<repo>/manifests/<reference>` (a tag or a digest): `(media type, bytes)`, or
+    /// `None` when the registry has no such manifest (404). The caller checks the digest.
+    pub async fn fetch_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        let what = format!(
+            "fetch manifest {}",
+            display_ref(&self.name, repo, reference)
+        );
+        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
+        self.run(repo, &what, |auth, _| {
+            let req = self
+                .request(Method::GET, url.clone(), &auth)
+                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                match resp.status() {
+                    s if s.is_success() => {
+                        let media = resp
+                            .headers()
+                            .get(reqwest::header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        Ok(Some((media, self.body(resp).await?.to_vec())))
+                    }
+                    StatusCode::NOT_FOUND => Ok(None),
+                    _ => Err(self.unexpected(what, resp).await),
+                }
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,257 @@
+//! A registry client over reqwest and rustls (ring provider), wrapped for what real registries
+//! need.
+//!
+//! The token handshake (the `/v2/` challenge, the token request with the user's credentials,
+//! the basic-auth fallback) is done here: stevedore checks every URL a registry hands it before
+//! a credential goes there (a token realm over plain HTTP, an upload `Location` or a redirect
+//! that downgrades HTTPS to HTTP), and asks for tokens with several scopes when needed (a
+//! cross-repository mount needs push on the target and pull on the source).
+//!
+//! Credentials go only over TLS to the registry that asked for them: once a registry spoke
+//! HTTPS, nothing for it goes over plain HTTP (Location, redirects, token realms; loopback
+//! too), and the `Authorization` header goes only to the registry's own scheme, host and port.
+//! Every text that came from a registry is redacted ([`Credentials::redact`]) before it reaches
+//! a message.
+//!
+//! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
+//! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
+//! retried with exponential backoff and jitter, honouring `Retry-After`, a bounded number of
+//! times. A 401 refreshes the token once and retries. Blob uploads stream from the layout file:
+//! one monolithic PUT with `Content-Length` up to [`ClientOptions::chunk_size`] (a failed upload
+//! restarts with a new session), larger blobs as a resumable session of PATCHes of one chunk
+//! each (see [`Registry::upload_blob`]).
+//!
+//! Split by job: [`transport`] (the client, requests, retries, URL checks, redaction), [`token`]
+//! (challenges, tokens, scopes), [`credentials`] (where credentials come from), [`blobs`]
+//! (uploads, chunked resume, mounts), [`manifests`], [`pull`] (downloads), [`login`] (the login
+//! check).
+
+pub mod blobs;
+pub mod credentials;
+pub mod login;
+pub mod manifests;
+pub mod pull;
+#[cfg(test)]
+mod tests;
+pub mod token;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+pub use blobs::parse_upload_range;
+pub use token::{parse_bearer_challenge, token_grants_push};
+pub use transport::{backoff, error_chain, error_summary, parse_retry_after, Activity, Registry};
+
+/// How to reach registries, from the config: hosts allowed over plain HTTP and extra CA files.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `release.insecure-registries`.
+    pub insecure: Vec<String>,
+    /// `release.ca-files`, resolved against the workspace root.
+    pub ca_files: Vec<std::path::PathBuf>,
+}
+
+/// Accept header for manifest requests.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+/// Tuning shared by every registry of a run.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Hosts reached over plain HTTP besides loopback ones (`release.insecure-registries`).
+    pub insecure: Vec<String>,
+    /// Extra trusted CA certificates (PEM), from `release.ca-files` and `SSL_CERT_FILE`.
+    pub ca_pems: Vec<Vec<u8>>,
+    pub connect_timeout: Duration,
+    /// A request with no progress (no byte sent, no answer) for this long is abandoned.
+    pub idle_timeout: Duration,
+    /// Tries per operation (first try included).
+    pub max_tries: u32,
+    /// First backoff delay; doubles each retry, capped at `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Blobs larger than this are uploaded in chunks of this size (resumable PATCHes); smaller
+    /// ones in one PUT. 0: always one PUT.
+    pub chunk_size: u64,
+}
+
+/// Default [`ClientOptions::chunk_size`].
+pub const DEFAULT_CHUNK_SIZE: u64 = 16 << 20;
+
+/// The smallest chunk accepted from `STEVEDORE_CHUNK_SIZE` (registries on object storage want
+/// large parts; tiny chunks only add requests).
+pub const MIN_CHUNK_SIZE: u64 = 256 << 10;
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: Vec::new(),
+            ca_pems: Vec::new(),
+            connect_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
+            max_tries: 6,
+            base_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(15),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Whether `release.insecure-registries` lets `name` (as configured) or `api_host` be
+    /// reached over plain HTTP.
+    pub fn may_be_plain(&self, name: &str, api_host: &str) -> bool {
+        self.insecure.iter().any(|h| h == name || h == api_host)
+    }
+
+    /// Defaults with `STEVEDORE_TIMEOUT` (idle timeout, seconds), `STEVEDORE_RETRIES` (tries
+    /// per operation) and `STEVEDORE_CHUNK_SIZE` (see [`parse_chunk_size`]) from the
+    /// environment.
+    pub fn from_env() -> ClientOptions {
+        let mut o = ClientOptions::default();
+        let num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let Some(s) = num("STEVEDORE_TIMEOUT").filter(|s| *s > 0) {
+            o.idle_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = num("STEVEDORE_RETRIES").filter(|n| *n > 0) {
+            o.max_tries = n.min(20) as u32;
+        }
+        if let Some(c) = std::env::var("STEVEDORE_CHUNK_SIZE")
+            .ok()
+            .and_then(|v| parse_chunk_size(&v))
+        {
+            o.chunk_size = c;
+        }
+        o
+    }
+}
+
+/// `STEVEDORE_CHUNK_SIZE`: bytes (`8388608`) or with a binary suffix (`8MiB`, `8M`, `512KiB`,
+/// `1GiB`); `0` or `off` turns chunked uploads off. Values below [`MIN_CHUNK_SIZE`] are raised to
+/// it; unparsable values are ignored (`None`).
+pub fn parse_chunk_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Some(0);
+    }
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    let bytes = n.checked_mul(mult)?;
+    Some(if bytes == 0 {
+        0
+    } else {
+        bytes.max(MIN_CHUNK_SIZE)
+    })
+}
+
+/// Installs rustls' ring crypto provider (once per process).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Logger for retries and verbose detail (never given a secret).
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How one try of an operation ended, when it did not succeed.
+#[derive(Debug)]
+pub enum Step {
+    /// Worth another try (connection error, 408, 429, 5xx, stall), after `after` if the
+    /// registry said so.
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// 401: refresh the token and try again (once).
+    Unauthorized(String),
+    /// Retrying will not help.
+    Fatal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Step {
+    fn from(e: anyhow::Error) -> Step {
+        Step::Fatal(e)
+    }
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    Pushed,
+    Mounted,
+}
+
+/// A token check for `login-check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginStatus {
+    /// No credentials needed to talk to the registry (it may still refuse writes).
+    Open,
+    /// Basic auth accepted on `/v2/`.
+    BasicAccepted,
+    /// A bearer token was granted; `Some(true)` when its claims list `push` for the repository,
+    /// `None` when the token is opaque.
+    Token {
+        push: Option<bool>,
+    },
+    Refused(String),
+}
+
+/// What the tokens asked for allow: `pull,push` (publishing) or `pull` (reading base images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Pull,
+    Push,
+}
+
+/// The async runtime registry work runs on (publishing, and the build pulling base images).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Client options from the settings: reads `release.ca-files` and `SSL_CERT_FILE`.
+pub fn client_options(settings: &Settings) -> Result<ClientOptions> {
+    let mut c = ClientOptions::from_env();
+    c.insecure = settings.insecure.clone();
+    for f in &settings.ca_files {
+        c.ca_pems.push(
+            std::fs::read(f).with_context(|| format!("cannot read CA file {}", f.display()))?,
+        );
+    }
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        if let Ok(pem) = std::fs::read(&f) {
+            c.ca_pems.push(pem);
+        }
+    }
+    Ok(c)
+}
+
+/// A client for the registry `name` (reached at `api_host`) with the credentials
+/// [`credentials::resolve_from_env`] finds for it.
+pub async fn connect(
+    name: &str,
+    api_host: &str,
+    copts: &ClientOptions,
+    log: Log,
+) -> Result<Registry> {
+    let creds = credentials::resolve_from_env(name)?;
+    Registry::connect(name, api_host, creds, copts, log).await
+}
