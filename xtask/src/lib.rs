@@ -11,8 +11,11 @@ pub mod facts;
 pub mod oci;
 pub mod pipeline;
 pub mod plan;
+pub mod problem;
 pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod report;
+#[cfg(test)]
+mod tidy;
 pub mod workspace;

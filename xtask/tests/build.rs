@@ -118,7 +118,7 @@ const APP_FILES: [(&str, &str); 2] = [
     ("bin/arm64/app", "app for arm64\n"),
 ];
 
-/// Must show 1: one native image and one Dockerfile image, two platforms each.
+/// One native image and one Dockerfile image, two platforms each.
 #[test]
 fn native_and_dockerfile_images_for_two_platforms() {
     if !have("buildah") || !have("skopeo") {
@@ -211,7 +211,7 @@ fn native_and_dockerfile_images_for_two_platforms() {
     assert_no_temp_left(&repo);
 }
 
-/// Must show 2: the native image, built twice and from a second clone, has one digest.
+/// The native image, built twice and from a second clone, has one digest.
 #[test]
 fn native_builds_are_reproducible_across_builds_and_clones() {
     let config = release_toml(NATIVE_IMAGE);
@@ -263,7 +263,7 @@ fn assert_names(err: &str, parts: &[&str]) {
     }
 }
 
-/// Must show 4: failures name the image, the platform and the cause; the layout stays valid.
+/// Failures name the image, the platform and the cause; the layout stays valid.
 #[test]
 fn failures_name_image_platform_and_cause() {
     let buildah = have("buildah");

@@ -1,4 +1,4 @@
-//! Must show 3 and 5: `cargo xtask release --dry-run` on a fresh copy of this repository builds
+//! `cargo xtask release --dry-run` on a fresh copy of this repository builds
 //! stevedore's own image (compiling the xtask binary, statically, for linux/amd64), prints the
 //! table, and the layout copies into a real registry from which dockerd pulls and runs it.
 //!

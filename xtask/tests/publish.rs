@@ -104,7 +104,7 @@ fn refs_of(m: &Value, image: &str) -> Vec<String> {
         .collect()
 }
 
-/// Must-show 1 and 5: two images × two platforms to two registries at once, one of them with
+/// Two images × two platforms to two registries at once, one of them with
 /// htpasswd auth through a docker config.json `auths` entry; every tag equals the layout's
 /// index bytes; `skopeo copy` of a tag gives back the layout's blobs; no secret in any output.
 #[test]
@@ -194,7 +194,7 @@ fn tls_registry_with_ca_from_config() {
     assert!(reg2.tags("app").is_empty());
 }
 
-/// Must-show 3: one registry refuses (wrong password): the command fails, no tag moved in
+/// One registry refuses (wrong password): the command fails, no tag moved in
 /// either registry; with the credential fixed, the re-run uploads only what is missing
 /// (nothing again to the registry that already has it: counted at the proxy).
 #[test]
@@ -260,7 +260,7 @@ fn wrong_password_moves_no_tag_and_rerun_resumes() {
     support::assert_tags(&locked, "web", &web.index_bytes);
 }
 
-/// Must-show 2: a proxy that cuts connections mid-body, answers 500s, 429s with
+/// A proxy that cuts connections mid-body, answers 500s, 429s with
 /// `Retry-After: 1` and stalls once: the push succeeds and uploads at most 1.2× the data.
 #[test]
 fn faults_are_retried_and_bytes_stay_bounded() {

@@ -1,6 +1,6 @@
 //! Chunked, resumable blob uploads against a real `docker-registry` behind the fault proxy:
 //! a connection broken in the middle of a large blob costs the chunk in flight, not the blob
-//! (must-show 2 with layers of tens of MB), and a session the registry dropped ends in one PUT
+//! (with layers of tens of MB), and a session the registry dropped ends in one PUT
 //! of the blob.
 
 mod support;
@@ -37,7 +37,7 @@ fn is_patch(r: &RequestInfo) -> bool {
     r.method == "PATCH" && r.path.contains("/blobs/uploads/")
 }
 
-/// Must-show 2 with large blobs: two layers of 48 and 40 MiB in 4 MiB chunks; the connection
+/// Two layers of 48 and 40 MiB in 4 MiB chunks; the connection
 /// is cut in the middle of several PATCHes (at an edge that buffers request bodies, so the
 /// registry keeps its session), other PATCHes get 429 with `Retry-After: 1` and 500, and other
 /// requests are cut now and then. The push succeeds, resuming each time from the registry's

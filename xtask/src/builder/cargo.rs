@@ -12,10 +12,10 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use super::Unavailable;
 use crate::exec;
 use crate::oci::platform::Platform;
 use crate::plan::{ImagePlan, NativeSpec};
+use crate::problem::{Kind, Problem};
 use crate::progress::Sink;
 
 /// The Rust target `platform` is built for.
@@ -84,10 +84,11 @@ pub fn check(
     spec: &NativeSpec,
     platform: &Platform,
     host: Option<&str>,
-) -> std::result::Result<(), Unavailable> {
+) -> std::result::Result<(), Problem> {
     let name = &image.name;
     let Some(target) = rust_target(spec, platform) else {
-        return Err(Unavailable {
+        return Err(Problem {
+            kind: Kind::Unavailable,
             reason: format!("no default Rust target for {platform}"),
             fix: format!(
                 "set images.{name}.native.targets.\"{platform}\" = \"<rust target triple>\""
@@ -96,7 +97,8 @@ pub fn check(
     };
     let cmd = command_of(spec);
     if !exec::on_path(&cmd[0]) {
-        return Err(Unavailable {
+        return Err(Problem {
+            kind: Kind::Unavailable,
             reason: format!("{} is not installed (it builds {target})", cmd[0]),
             fix: format!("install {} or change images.{name}.native.cargo", cmd[0]),
         });
@@ -118,7 +120,8 @@ pub fn check(
         });
     let cross_hint = format!("or set images.{name}.native.cargo = [\"cross\"]");
     if !installed {
-        return Err(Unavailable {
+        return Err(Problem {
+            kind: Kind::Unavailable,
             reason: format!("Rust target {target} is not installed"),
             fix: format!("rustup target add {target} (and a linker for it), {cross_hint}"),
         });
@@ -129,7 +132,8 @@ pub fn check(
     } else {
         let gcc = cross_gcc(&target);
         if !exec::on_path(&gcc) {
-            return Err(Unavailable {
+            return Err(Problem {
+                kind: Kind::Unavailable,
                 reason: format!("no linker for {target} ({gcc} is not installed)"),
                 fix: format!(
                     "apt-get install gcc-{} (or set {}), {cross_hint}",
@@ -147,7 +151,8 @@ pub fn check(
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
         if !out.is_some_and(|p| p.contains('/')) {
-            return Err(Unavailable {
+            return Err(Problem {
+                kind: Kind::Unavailable,
                 reason: format!(
                     "a static {target} binary needs glibc's libc.a, which {cc} cannot find"
                 ),

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use super::docker_format;
 use super::dockerfile_cache;
 use super::registry_access::{from_images, from_refs, RegistryAccess};
-use super::{Ctx, PlatformBuild, Unavailable};
+use super::{Ctx, PlatformBuild};
 use crate::config::BuilderKind;
 use crate::exec;
 use crate::oci::layout::Layout;
@@ -28,6 +28,7 @@ use crate::oci::{
     Descriptor, ImageConfig, Index, Manifest, DOCKER_LIST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
 use crate::plan::ImagePlan;
+use crate::problem::{Kind, Problem};
 
 /// A concrete driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,18 +55,20 @@ fn buildah_available() -> bool {
 }
 
 /// The driver `kind` resolves to on this machine, or why there is none.
-pub fn resolve(kind: BuilderKind, image: &str) -> std::result::Result<Driver, Unavailable> {
+pub fn resolve(kind: BuilderKind, image: &str) -> std::result::Result<Driver, Problem> {
     let buildx_fix =
         "install Docker with the buildx plugin (https://docs.docker.com/build/install-buildx/)";
     let buildah_fix = "apt-get install buildah";
     match kind {
         BuilderKind::Buildx if buildx_available() => Ok(Driver::Buildx),
-        BuilderKind::Buildx => Err(Unavailable {
+        BuilderKind::Buildx => Err(Problem {
+            kind: Kind::Unavailable,
             reason: "docker buildx is not available (`docker buildx version` failed)".into(),
             fix: format!("{buildx_fix}, or set images.{image}.builder = \"buildah\""),
         }),
         BuilderKind::Buildah if buildah_available() => Ok(Driver::Buildah),
-        BuilderKind::Buildah => Err(Unavailable {
+        BuilderKind::Buildah => Err(Problem {
+            kind: Kind::Unavailable,
             reason: "buildah is not installed (not found on PATH)".into(),
             fix: format!(
                 "{buildah_fix}, or set images.{image}.builder = \"auto\" to use docker buildx"
@@ -73,7 +76,8 @@ pub fn resolve(kind: BuilderKind, image: &str) -> std::result::Result<Driver, Un
         }),
         BuilderKind::Auto if buildx_available() => Ok(Driver::Buildx),
         BuilderKind::Auto if buildah_available() => Ok(Driver::Buildah),
-        BuilderKind::Auto => Err(Unavailable {
+        BuilderKind::Auto => Err(Problem {
+            kind: Kind::Unavailable,
             reason: "no Dockerfile builder: neither docker buildx nor buildah is available".into(),
             fix: format!("{buildah_fix}, or {buildx_fix}"),
         }),
@@ -82,10 +86,7 @@ pub fn resolve(kind: BuilderKind, image: &str) -> std::result::Result<Driver, Un
 
 /// Platforms of a Dockerfile this machine cannot build: those that need to run `RUN` steps
 /// for a foreign architecture without a binfmt (qemu) handler.
-pub fn check_platform(
-    dockerfile: &Path,
-    platform: &Platform,
-) -> std::result::Result<(), Unavailable> {
+pub fn check_platform(dockerfile: &Path, platform: &Platform) -> std::result::Result<(), Problem> {
     let Some(host) = Platform::host() else {
         return Ok(());
     };
@@ -114,7 +115,8 @@ pub fn check_platform(
     {
         return Ok(());
     }
-    Err(Unavailable {
+    Err(Problem {
+        kind: Kind::Unavailable,
         reason: format!(
             "the Dockerfile has RUN steps for {platform}, and this machine cannot run {platform} programs (no qemu-{qemu_arch} binfmt handler)"
         ),

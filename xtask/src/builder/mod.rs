@@ -30,14 +30,8 @@ use crate::oci::platform::Platform;
 use crate::oci::{Descriptor, Index, MEDIA_INDEX};
 use crate::plan::Plan;
 use crate::plan::{Builder, ImagePlan};
+use crate::problem::Problem;
 use crate::progress::Shared;
-
-/// Why this machine cannot build a platform, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unavailable {
-    pub reason: String,
-    pub fix: String,
-}
 
 /// One platform manifest written to the layout.
 #[derive(Debug, Clone, Serialize)]
@@ -201,7 +195,7 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &Options) -> Result<Vec<Job<'a>
             build: Vec::new(),
             skipped: Vec::new(),
         };
-        let mut skip = |p: &Platform, u: Unavailable| {
+        let mut skip = |p: &Platform, u: Problem| {
             job.skipped.push(Skipped {
                 platform: p.clone(),
                 reason: u.reason,

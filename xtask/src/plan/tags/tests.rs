@@ -67,7 +67,7 @@ const SEMVER3: &[&str] = &[
 ];
 
 #[test]
-fn acceptance_semver_cases() {
+fn semver_rules_tag_each_kind_of_release() {
     let cases: &[(&str, &[&str], &[&str])] = &[
         ("v1.2.3", &["v1.2.3", "v2.0.0"], &["v1.2.3", "1.2", "1"]),
         (

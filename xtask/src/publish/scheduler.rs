@@ -1,0 +1,396 @@
+//! The scheduler: every unit × target, blobs first (a blob going to several repositories of
+//! one registry is uploaded once and mounted into the others), then manifests by digest, then,
+//! only if everything arrived everywhere, the tags.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::{watch, Semaphore};
+
+use super::unit::{platform_label, Blob, Target, Unit};
+use super::{tags, ImageReport, Options, Report, Uploads, SCHEMA};
+use crate::oci::{self, Descriptor, Digest};
+use crate::plan::Plan;
+use crate::progress::{human_bytes, human_duration, Meter, Shared};
+use crate::registry::{Registry, Uploaded};
+
+/// Everything a run shares.
+pub(super) struct Ctx {
+    pub(super) progress: Shared,
+    pub(super) counters: Counters,
+    pub(super) semaphores: HashMap<String, Arc<Semaphore>>,
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) pushed: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) mounted: AtomicU64,
+    pub(super) exists: AtomicU64,
+    pub(super) manifests: AtomicU64,
+    pub(super) tags_moved: AtomicU64,
+    pub(super) tags_unchanged: AtomicU64,
+}
+
+impl Ctx {
+    pub(super) fn sem(&self, reg: &Registry) -> Arc<Semaphore> {
+        self.semaphores[&reg.name].clone()
+    }
+}
+
+/// The three phases over every image × registry; tags only if everything else succeeded.
+pub(super) async fn run(
+    plan: &Plan,
+    units: Vec<Unit>,
+    regs: &HashMap<String, Arc<Registry>>,
+    opts: &Options,
+    progress: Shared,
+) -> Result<Report> {
+    let start = Instant::now();
+    let ctx = Arc::new(Ctx {
+        progress: progress.clone(),
+        counters: Counters::default(),
+        semaphores: regs
+            .keys()
+            .map(|k| (k.clone(), Arc::new(Semaphore::new(opts.concurrency.max(1)))))
+            .collect(),
+    });
+    let units: Vec<Arc<Unit>> = units.into_iter().map(Arc::new).collect();
+    let mut failures: Vec<String> = Vec::new();
+
+    // --- Phase 1: blobs -------------------------------------------------------------------
+    // (image, target index) pairs whose blobs all arrived.
+    let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
+    {
+        let bars: Vec<Arc<dyn Meter>> = units
+            .iter()
+            .map(|unit| {
+                let total: u64 =
+                    unit.blobs.iter().map(|b| b.size).sum::<u64>() * unit.targets.len() as u64;
+                Arc::from(progress.bar(&unit.name, total))
+            })
+            .collect();
+        // The first repository (per registry) that needs a blob uploads it; the others wait
+        // for it and mount it.
+        let mut first: HashMap<(String, Digest), Uploader> = HashMap::new();
+        let mut senders: HashMap<(String, Digest), watch::Sender<Option<bool>>> = HashMap::new();
+        let mut set = tokio::task::JoinSet::new();
+        for (ii, unit) in units.iter().enumerate() {
+            for (ti, t) in unit.targets.iter().enumerate() {
+                for b in &unit.blobs {
+                    let key = (t.registry.name.clone(), b.digest.clone());
+                    let (role_wait, role_signal) = match first.get(&key) {
+                        Some((repo, _)) if *repo == t.repo => continue,
+                        Some((repo, rx)) => (Some((repo.clone(), rx.clone())), None),
+                        None => {
+                            let (tx, rx) = watch::channel(None);
+                            first.insert(key.clone(), (t.repo.clone(), rx));
+                            senders.insert(key.clone(), tx);
+                            (None, Some(key.clone()))
+                        }
+                    };
+                    let job = BlobJob {
+                        target: t.clone(),
+                        blob: b.clone(),
+                        wait: role_wait,
+                        signal: role_signal.and_then(|k| senders.get(&k).cloned()),
+                        bar: bars[ii].clone(),
+                    };
+                    let ctx = ctx.clone();
+                    set.spawn(async move {
+                        let r = blob_job(&ctx, &job).await;
+                        (ii, ti, job, r)
+                    });
+                }
+            }
+        }
+        drop(senders);
+        while let Some(res) = set.join_next().await {
+            let (ii, ti, job, r) = res.context("an upload task panicked")?;
+            if let Err(e) = r {
+                failures.push(format!(
+                    "{} → {}: blob {}: {e:#}",
+                    units[ii].name, job.target.display, job.blob.digest
+                ));
+                blob_failed.insert((ii, ti));
+            }
+        }
+        for b in &bars {
+            b.finish();
+        }
+    }
+
+    // --- Phase 2: manifests by digest -------------------------------------------------------
+    let mut ready: Vec<(usize, usize)> = Vec::new();
+    {
+        let mut set = tokio::task::JoinSet::new();
+        for (ii, unit) in units.iter().enumerate() {
+            for ti in 0..unit.targets.len() {
+                if blob_failed.contains(&(ii, ti)) {
+                    continue;
+                }
+                let (ctx, unit) = (ctx.clone(), unit.clone());
+                set.spawn(async move {
+                    let r = manifests_job(&ctx, &unit, &unit.targets[ti]).await;
+                    (ii, ti, r)
+                });
+            }
+        }
+        while let Some(res) = set.join_next().await {
+            let (ii, ti, r) = res.context("a manifest task panicked")?;
+            match r {
+                Ok(()) => ready.push((ii, ti)),
+                Err(e) => failures.push(format!(
+                    "{} → {}: {e:#}",
+                    units[ii].name, units[ii].targets[ti].display
+                )),
+            }
+        }
+    }
+
+    if !failures.is_empty() {
+        failures.sort();
+        let total: usize = units.iter().map(|i| i.targets.len()).sum();
+        let mut msg = format!(
+            "publishing failed for {} of {total} image × registry pushes:",
+            total - ready.len()
+        );
+        for f in &failures {
+            msg.push_str("\n  - ");
+            msg.push_str(f);
+        }
+        msg.push_str(
+            "\nno tag was moved in any registry. What was pushed stays (by digest) and is reused: \
+             fix the cause and re-run the same command to resume.",
+        );
+        bail!(msg);
+    }
+
+    // --- Phase 3: tags ----------------------------------------------------------------------
+    tags::move_all(&ctx, &units).await?;
+
+    // --- Report -------------------------------------------------------------------------------
+    let c = &ctx.counters;
+    let mut report = Report {
+        schema: SCHEMA,
+        version: plan.version.clone(),
+        uploads: Uploads {
+            pushed: c.pushed.load(Ordering::SeqCst),
+            bytes: c.bytes.load(Ordering::SeqCst),
+            sent: regs.values().map(|r| r.bytes_sent()).sum(),
+            mounted: c.mounted.load(Ordering::SeqCst),
+            exists: c.exists.load(Ordering::SeqCst),
+        },
+        manifests_pushed: c.manifests.load(Ordering::SeqCst),
+        tags_moved: c.tags_moved.load(Ordering::SeqCst),
+        tags_unchanged: c.tags_unchanged.load(Ordering::SeqCst),
+        elapsed: start.elapsed(),
+        ..Default::default()
+    };
+    for unit in &units {
+        let mut r = ImageReport::default();
+        let platform_docs: Vec<&Descriptor> = if unit.expect.is_empty() {
+            unit.manifests.iter().map(|d| &d.desc).collect()
+        } else {
+            unit.expect.iter().collect()
+        };
+        for d in platform_docs {
+            r.platforms.insert(platform_label(d), d.digest.clone());
+        }
+        if let Some(top) = &unit.top {
+            r.digest = Some(top.desc.digest.clone());
+            r.media_type = top.desc.media_type.clone();
+            if top.desc.media_type == oci::MEDIA_MANIFEST && r.platforms.is_empty() {
+                r.platforms.insert("single".into(), top.desc.digest.clone());
+            }
+        }
+        for t in &unit.targets {
+            match &unit.top {
+                Some(top) => r
+                    .references
+                    .push(format!("{}@{}", t.display, top.desc.digest)),
+                None => {
+                    for d in &unit.manifests {
+                        r.references
+                            .push(format!("{}@{}", t.display, d.desc.digest));
+                    }
+                }
+            }
+        }
+        for t in &unit.targets {
+            for tag in &unit.tags {
+                r.references.push(format!("{}:{tag}", t.display));
+            }
+        }
+        report.images.insert(unit.name.clone(), r);
+    }
+    Ok(report)
+}
+
+/// The repository uploading a blob, and how to learn whether it succeeded.
+pub(super) type Uploader = (String, watch::Receiver<Option<bool>>);
+
+pub(super) struct BlobJob {
+    target: Target,
+    blob: Blob,
+    /// Another repository of the same registry uploads this blob: wait for it, then mount.
+    wait: Option<Uploader>,
+    /// This job is that uploader: tell the waiters how it went.
+    signal: Option<watch::Sender<Option<bool>>>,
+    bar: Arc<dyn Meter>,
+}
+
+/// Large blobs get periodic progress lines without a terminal.
+pub(super) const TICKER_MIN: u64 = 16 << 20;
+
+pub(super) async fn blob_job(ctx: &Ctx, job: &BlobJob) -> Result<()> {
+    let r = blob_job_inner(ctx, job).await;
+    if let Some(tx) = &job.signal {
+        let _ = tx.send(Some(r.is_ok()));
+    }
+    r
+}
+
+pub(super) async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
+    let (t, b) = (&job.target, &job.blob);
+    let reg = &t.registry;
+    let sem = ctx.sem(reg);
+    let started = Instant::now();
+    let done = |what: &str, counter: &AtomicU64| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        ctx.progress.line(&format!(
+            "{what} {} {} {} {}",
+            t.display,
+            b.digest.short(),
+            human_bytes(b.size),
+            human_duration(started.elapsed())
+        ));
+    };
+    {
+        let _permit = sem.acquire().await.expect("semaphore open");
+        if reg.blob_exists(&t.repo, &b.digest).await? {
+            job.bar.inc(b.size);
+            done("exists", &ctx.counters.exists);
+            return Ok(());
+        }
+    }
+    let mut mount_from = None;
+    if let Some((from, rx)) = &job.wait {
+        let mut rx = rx.clone();
+        let ok = rx
+            .wait_for(|v| v.is_some())
+            .await
+            .map(|v| *v == Some(true))
+            .unwrap_or(false);
+        if ok {
+            mount_from = Some(from.as_str());
+        }
+    }
+    let _permit = sem.acquire().await.expect("semaphore open");
+    let ticker = (b.size >= TICKER_MIN).then(|| {
+        Arc::<dyn Meter>::from(
+            ctx.progress
+                .ticker(&format!("{} {}", t.display, b.digest.short()), b.size),
+        )
+    });
+    let last = Arc::new(AtomicU64::new(0));
+    let on_bytes: Arc<dyn Fn(u64) + Send + Sync> = {
+        let (bar, ticker, last) = (job.bar.clone(), ticker.clone(), last.clone());
+        Arc::new(move |sent: u64| {
+            // `sent` goes back when a try fails (to 0, or for a chunked upload to what the
+            // registry confirmed).
+            let prev = last.swap(sent, Ordering::Relaxed);
+            if sent >= prev {
+                bar.inc(sent - prev);
+            } else {
+                bar.dec(prev - sent);
+            }
+            if let Some(t) = &ticker {
+                t.set(sent);
+            }
+        })
+    };
+    let outcome = reg
+        .upload_blob(&t.repo, &b.digest, b.size, &b.path, mount_from, on_bytes)
+        .await?;
+    match outcome {
+        Uploaded::Mounted => {
+            job.bar.inc(b.size);
+            done("mounted", &ctx.counters.mounted);
+        }
+        Uploaded::Pushed => {
+            ctx.counters.bytes.fetch_add(b.size, Ordering::SeqCst);
+            let sent = last.load(Ordering::Relaxed);
+            if sent < b.size {
+                job.bar.inc(b.size - sent);
+            }
+            done("pushed", &ctx.counters.pushed);
+        }
+    }
+    Ok(())
+}
+
+/// Platform manifests by digest (or a check that they are there), then the index by digest.
+pub(super) async fn manifests_job(ctx: &Ctx, unit: &Unit, t: &Target) -> Result<()> {
+    let reg = &t.registry;
+    let sem = ctx.sem(reg);
+    for d in &unit.expect {
+        let _permit = sem.acquire().await.expect("semaphore open");
+        if reg
+            .manifest_digest(&t.repo, d.digest.as_str())
+            .await?
+            .is_none()
+        {
+            bail!(
+                "platform manifest {} ({}) is not in {}: run `cargo xtask push --by-digest` for that platform first",
+                d.digest,
+                platform_label(d),
+                t.display
+            );
+        }
+    }
+    let docs = unit.manifests.iter().chain(unit.top.as_ref());
+    for doc in docs {
+        let _permit = sem.acquire().await.expect("semaphore open");
+        let digest = &doc.desc.digest;
+        if reg
+            .manifest_digest(&t.repo, digest.as_str())
+            .await?
+            .is_some()
+        {
+            ctx.progress.verbose(&format!(
+                "manifest {}@{} already there",
+                t.display,
+                digest.short()
+            ));
+            continue;
+        }
+        reg.put_manifest(
+            &t.repo,
+            digest.as_str(),
+            &doc.desc.media_type,
+            &doc.bytes,
+            digest,
+        )
+        .await?;
+        ctx.counters.manifests.fetch_add(1, Ordering::SeqCst);
+        if let Some(subject) = &doc.subject {
+            ctx.progress.verbose(&format!(
+                "manifest {}@{} refers to {}",
+                t.display,
+                digest.short(),
+                subject.short()
+            ));
+        }
+        ctx.progress.verbose(&format!(
+            "manifest {}@{} pushed ({})",
+            t.display,
+            digest.short(),
+            doc.desc.media_type
+        ));
+    }
+    Ok(())
+}

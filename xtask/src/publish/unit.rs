@@ -1,0 +1,164 @@
+//! The unit of a publish (blobs, manifests, tags), its targets, and an image read from the
+//! layout as one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+
+use crate::oci::layout::Layout;
+use crate::oci::{self, Descriptor, Digest, Index, Manifest};
+use crate::plan::ImagePlan;
+use crate::problem::{Kind, Problem};
+use crate::registry::Registry;
+
+/// A manifest document with its exact bytes.
+#[derive(Debug, Clone)]
+pub(super) struct Doc {
+    pub(super) desc: Descriptor,
+    pub(super) bytes: bytes::Bytes,
+    /// The manifest this one refers to (an attestation's image); `None` for images.
+    pub(super) subject: Option<Digest>,
+}
+
+/// A blob of the layout.
+#[derive(Debug, Clone)]
+pub(super) struct Blob {
+    pub(super) digest: Digest,
+    pub(super) size: u64,
+    pub(super) path: PathBuf,
+}
+
+/// One unit of a publish, pushed to each of its targets: its blobs, then its manifests by
+/// digest (in order, then `top`), then, once every unit reached every target, its tags.
+///
+/// An image is a unit (layers and configs; platform manifests; the index). Anything else that
+/// is blobs plus manifests plus tags (a compose artifact, an attestation with its `subject`)
+/// is one more unit on the same scheduler and the same all-or-nothing tag step.
+#[derive(Debug, Clone)]
+pub(super) struct Unit {
+    /// The name messages and the report use (the image's name).
+    pub(super) name: String,
+    /// The manifest the tags point at (an image's index); `None` with `--by-digest`.
+    pub(super) top: Option<Doc>,
+    /// Manifests pushed by digest before `top` (an image's platform manifests).
+    pub(super) manifests: Vec<Doc>,
+    /// Manifests that must already be in the registry (`merge`).
+    pub(super) expect: Vec<Descriptor>,
+    pub(super) blobs: Vec<Blob>,
+    /// The tags moved to `top` in every target; empty with `--by-digest`.
+    pub(super) tags: Vec<String>,
+    pub(super) targets: Vec<Target>,
+}
+
+/// A repository a unit goes to.
+#[derive(Clone)]
+pub(super) struct Target {
+    pub(super) registry: Arc<Registry>,
+    /// Repository path on the registry.
+    pub(super) repo: String,
+    /// `host/repo` as users write it.
+    pub(super) display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+pub(super) fn platform_label(d: &Descriptor) -> String {
+    match &d.platform {
+        Some(p) => match &p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+            None => format!("{}/{}", p.os, p.architecture),
+        },
+        None => "unknown".into(),
+    }
+}
+
+pub(super) fn is_index(media_type: &str) -> bool {
+    media_type == oci::MEDIA_INDEX || media_type == oci::DOCKER_LIST
+}
+
+/// Reads what the layout holds for `image`: the index, its manifests and their blobs.
+pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec<Doc>, Vec<Blob>)> {
+    let top = layout.resolve(&image.layout_name).map_err(|_| {
+        Problem::new(
+            Kind::NotBuilt,
+            format!(
+                "image {} ({}) is not in the OCI layout {}",
+                image.name,
+                image.layout_name,
+                layout.root().display()
+            ),
+            "run `cargo xtask build` first (for this version), or pass --layout",
+        )
+    })?;
+    let read_doc = |d: &Descriptor| -> Result<Doc> {
+        let bytes = layout
+            .read_blob(&d.digest)
+            .with_context(|| format!("image {}: run `cargo xtask build` again", image.name))?;
+        let mut desc = d.clone();
+        desc.annotations.remove(oci::ANNOTATION_REF_NAME);
+        Ok(Doc {
+            desc,
+            bytes: bytes.into(),
+            subject: None,
+        })
+    };
+    let top = read_doc(&top)?;
+    let manifests: Vec<Doc> = if is_index(&top.desc.media_type) {
+        let index: Index = serde_json::from_slice(&top.bytes)
+            .with_context(|| format!("image {}: the index is not valid JSON", image.name))?;
+        index
+            .manifests
+            .iter()
+            .map(|d| {
+                if is_index(&d.media_type) {
+                    bail!("image {}: nested indexes are not supported", image.name);
+                }
+                read_doc(d)
+            })
+            .collect::<Result<_>>()?
+    } else {
+        vec![top.clone()]
+    };
+    let mut blobs: BTreeMap<Digest, Blob> = BTreeMap::new();
+    for m in &manifests {
+        let manifest: Manifest = serde_json::from_slice(&m.bytes).with_context(|| {
+            format!(
+                "image {}: manifest {} is not an image manifest",
+                image.name, m.desc.digest
+            )
+        })?;
+        for d in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            if !layout.has_intact_blob(&d.digest)? {
+                return Err(Problem::new(
+                    Kind::NotBuilt,
+                    format!(
+                        "image {}: blob {} is missing from the layout {} or its content does not \
+                         match its digest",
+                        image.name,
+                        d.digest,
+                        layout.root().display()
+                    ),
+                    "run `cargo xtask build` again to repair it",
+                )
+                .into());
+            }
+            blobs.entry(d.digest.clone()).or_insert_with(|| Blob {
+                digest: d.digest.clone(),
+                size: d.size,
+                path: layout.blob_path(&d.digest),
+            });
+        }
+    }
+    let platforms = if is_index(&top.desc.media_type) {
+        manifests
+    } else {
+        Vec::new()
+    };
+    Ok((top, platforms, blobs.into_values().collect()))
+}
