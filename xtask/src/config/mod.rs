@@ -1,0 +1,408 @@
+//! `images/release.toml`: the release description, its types and its validation.
+//!
+//! Every key is known: an unknown key is an error naming the key and the file, so that a typo
+//! never silently changes a release. Everything that can be checked before anything runs is
+//! checked here, and every problem is reported at once, each naming the file and the key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::oci::platform::Platform;
+use crate::oci::reference::RegistryPrefix;
+pub use crate::plan::tags::{Flavor, Latest, Rule};
+
+mod parse;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use parse::deserialize;
+pub use validate::resolve_inside;
+
+/// Where the config lives, relative to the workspace root.
+pub const DEFAULT_PATH: &str = "images/release.toml";
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (as given, for messages).
+    pub path: PathBuf,
+    /// The workspace root: paths in the file are relative to it.
+    pub root: PathBuf,
+    pub release: Release,
+    pub images: BTreeMap<String, Image>,
+    pub compose: Option<Compose>,
+    /// Parsed forms of `release.registries`, in order.
+    pub registries: Vec<RegistryPrefix>,
+    /// Parsed forms of `release.tags`, in order.
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Release {
+    /// Project name: the compose artifact's default repository and the provenance subject.
+    pub name: String,
+    /// Registry prefixes: every image goes to every one.
+    #[serde(default)]
+    pub registries: Vec<String>,
+    /// Default platforms for every image.
+    #[serde(default = "default_platforms")]
+    pub platforms: Vec<Platform>,
+    /// Tag rules in docker/metadata-action syntax. Empty: the action's default rule set.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub latest: Latest,
+    /// Prefix and suffix added to every tag whose rule sets none (metadata-action's flavor).
+    #[serde(default)]
+    pub flavor: Flavor,
+    /// The branch `{{is_default_branch}}` and `type=edge` compare with. In GitHub Actions the
+    /// repository's default branch from the event wins.
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
+    /// `org.opencontainers.image.source`; by default the GitHub repository or git remote.
+    pub source: Option<String>,
+    /// `org.opencontainers.image.licenses`.
+    pub licenses: Option<String>,
+    /// `org.opencontainers.image.description`.
+    pub description: Option<String>,
+    /// Registry hosts reached over plain HTTP besides loopback ones (`myreg.lan:5000`).
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registries, relative to the workspace root.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Concurrent uploads per registry.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Default builder for Dockerfile images.
+    #[serde(default)]
+    pub builder: BuilderKind,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderKind {
+    /// buildx when available, else buildah.
+    #[default]
+    Auto,
+    Buildx,
+    Buildah,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Image {
+    // --- Dockerfile builder ---
+    pub dockerfile: Option<PathBuf>,
+    pub context: Option<PathBuf>,
+    /// Build stage (`--target`).
+    pub target: Option<String>,
+    pub builder: Option<BuilderKind>,
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+
+    // --- native builder ---
+    pub native: Option<Native>,
+    /// `scratch`, an image reference, or `oci:PATH[:REF]` for an OCI layout on disk.
+    pub base: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    #[serde(alias = "working-dir")]
+    pub workdir: Option<String>,
+    /// `8080/tcp`, `53/udp` or `8080`.
+    #[serde(default, alias = "exposed-ports")]
+    pub ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    /// `{ test = ["CMD", "/app", "health"], interval = "30s", timeout = "5s", start-period = "10s", retries = 3 }`.
+    pub healthcheck: Option<HealthcheckConfig>,
+    /// Mount points declared in the image (`VOLUME`).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    #[serde(default)]
+    pub compression: Compression,
+    /// gzip level 0-9 (default 1) or zstd level 1-19 (default 3; needs the `zstd` feature).
+    pub compression_level: Option<u32>,
+
+    // --- both ---
+    /// Repository under each registry prefix (default: the image name).
+    pub repository: Option<String>,
+    /// Per-image platform override.
+    pub platforms: Option<Vec<Platform>>,
+    /// Extra labels (the `org.opencontainers.image.*` ones are set from the plan).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Native {
+    /// Build this workspace binary for each platform.
+    pub cargo_bin: Option<String>,
+    /// Package holding the binary (default: let cargo find it).
+    pub package: Option<String>,
+    /// Cargo profile (default `release`).
+    pub profile: Option<String>,
+    /// Command run instead of `cargo` (e.g. `cross`, or `cargo zigbuild` as a list).
+    pub cargo: Option<Vec<String>>,
+    /// Rust target per platform (`"linux/arm64" = "aarch64-unknown-linux-musl"`).
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Where the binary goes in the image (default `/usr/local/bin/<cargo-bin>`).
+    pub dst: Option<String>,
+    /// Any toolchain: a command (argv) run in the workspace root once per platform before
+    /// `files` are copied, with `{os}`, `{arch}`, `{variant}` substituted and `GOOS`, `GOARCH`,
+    /// `TARGETOS`, `TARGETARCH`, `TARGETVARIANT`, `TARGETPLATFORM`, `VERSION`, `GIT_COMMIT`,
+    /// `BUILD_DATE` and `SOURCE_DATE_EPOCH` in its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Files copied into the image; `src` may use `{os}`, `{arch}`, `{variant}`.
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileEntry {
+    pub src: String,
+    pub dst: String,
+    /// Octal mode as a string (`"0755"`); default: the source file's mode.
+    pub mode: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// With a directory `src`: glob patterns (relative to it) of files and directories left
+    /// out (`*.map`, `**/node_modules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+/// `images.<name>.healthcheck` (native images; Dockerfile images use `HEALTHCHECK`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HealthcheckConfig {
+    /// `["CMD", "/app", "health"]`, `["CMD-SHELL", "…"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub retries: Option<u32>,
+}
+
+impl HealthcheckConfig {
+    /// The OCI config form (durations in nanoseconds).
+    pub fn to_oci(&self) -> Result<crate::oci::Healthcheck, String> {
+        let ns =
+            |key: &str, v: &Option<String>| -> Result<Option<u64>, String> {
+                v.as_deref()
+                    .map(|d| {
+                        parse_duration_ns(d).ok_or_else(|| {
+                    format!("{key} = {d:?}: write a duration like \"30s\", \"1m30s\" or \"500ms\"")
+                })
+                    })
+                    .transpose()
+            };
+        match self.test.first().map(String::as_str) {
+            Some("CMD" | "CMD-SHELL") if self.test.len() > 1 => {}
+            Some("NONE") if self.test.len() == 1 => {}
+            _ => {
+                return Err(
+                    "test: start with \"CMD\" (then the argv), \"CMD-SHELL\" (then a shell \
+                     command) or be [\"NONE\"]"
+                        .into(),
+                )
+            }
+        }
+        Ok(crate::oci::Healthcheck {
+            test: self.test.clone(),
+            interval: ns("interval", &self.interval)?,
+            timeout: ns("timeout", &self.timeout)?,
+            start_period: ns("start-period", &self.start_period)?,
+            retries: self.retries,
+        })
+    }
+}
+
+/// `1m30s`, `30s`, `500ms`, `2h` in nanoseconds.
+fn parse_duration_ns(s: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let (num, tail) = rest.split_at(digits);
+        let n: u64 = num.parse().ok()?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let mult: u64 = match unit {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+        rest = tail;
+    }
+    Some(total)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Compose {
+    pub files: Vec<PathBuf>,
+    /// Repository of the compose artifact under each registry prefix (default: release name).
+    pub repository: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    release: Release,
+    #[serde(default)]
+    images: BTreeMap<String, Image>,
+    compose: Option<Compose>,
+}
+
+fn default_platforms() -> Vec<Platform> {
+    vec![Platform::linux_amd64()]
+}
+fn default_branch() -> String {
+    "main".into()
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Every problem found in a config file, each naming the file and the key.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub problems: Vec<(String, String)>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {} problem{}",
+            self.file.display(),
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (key, msg) in &self.problems {
+            if key.is_empty() {
+                write!(f, "\n  {}: {msg}", self.file.display())?;
+            } else {
+                write!(f, "\n  {}: {key}: {msg}", self.file.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Image {
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`; relative paths inside are resolved against `root`.
+    pub fn load(root: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        let fail = |key: &str, msg: String| ConfigError {
+            file: shown.clone(),
+            problems: vec![(key.to_string(), msg)],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(
+                "",
+                format!(
+                    "cannot read the release config ({e}); create it, or point at another with --config or -C"
+                ),
+            )
+        })?;
+        Config::parse(root, &shown, &text)
+    }
+
+    /// Parses and validates config text (`shown` names the file in messages).
+    pub fn parse(root: &Path, shown: &Path, text: &str) -> Result<Config, ConfigError> {
+        let (raw, mut problems) = deserialize(text);
+        let Some(raw) = raw else {
+            return Err(ConfigError {
+                file: shown.to_path_buf(),
+                problems,
+            });
+        };
+        let mut cfg = Config {
+            path: shown.to_path_buf(),
+            root: root.to_path_buf(),
+            release: raw.release,
+            images: raw.images,
+            compose: raw.compose,
+            registries: Vec::new(),
+            rules: Vec::new(),
+        };
+        problems.extend(cfg.validate());
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError {
+                file: shown.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// The repository (under each prefix) of image `name`.
+    pub fn repository_of(&self, name: &str) -> String {
+        self.images
+            .get(name)
+            .and_then(|i| i.repository.clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The platforms image `name` is built for.
+    pub fn platforms_of(&self, name: &str) -> Vec<Platform> {
+        self.images
+            .get(name)
+            .and_then(|i| i.platforms.clone())
+            .unwrap_or_else(|| self.release.platforms.clone())
+    }
+
+    /// The compose artifact's repository, when there is a `[compose]` table.
+    pub fn compose_repository(&self) -> Option<String> {
+        let c = self.compose.as_ref()?;
+        Some(
+            c.repository
+                .clone()
+                .unwrap_or_else(|| self.release.name.clone()),
+        )
+    }
+}

@@ -1,0 +1,461 @@
+//! Validation: every problem of a config found in one run, each naming its key; paths that
+//! must resolve inside the workspace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::oci::reference::validate_repository;
+
+impl Config {
+    pub(super) fn validate(&mut self) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = Vec::new();
+        let mut add = |k: String, m: String| p.push((k, m));
+        let r = &self.release;
+
+        if r.name.trim().is_empty() {
+            add("release.name".into(), "must not be empty".into());
+        }
+        for (i, reg) in r.registries.iter().enumerate() {
+            match RegistryPrefix::parse(reg) {
+                Ok(prefix) if self.registries.contains(&prefix) => add(
+                    format!("release.registries[{i}]"),
+                    format!("{reg:?} is listed twice (as {prefix})"),
+                ),
+                Ok(prefix) => self.registries.push(prefix),
+                Err(e) => add(format!("release.registries[{i}]"), e),
+            }
+        }
+        if r.platforms.is_empty() {
+            add(
+                "release.platforms".into(),
+                "must not be empty: list the platforms to build, e.g. [\"linux/amd64\", \"linux/arm64\"]"
+                    .into(),
+            );
+        }
+        check_platforms(&mut add, "release.platforms", &r.platforms);
+        for (i, rule) in r.tags.iter().enumerate() {
+            match rule.parse::<Rule>() {
+                Ok(rule) => self.rules.push(rule),
+                Err(e) => add(format!("release.tags[{i}]"), format!("{rule:?}: {e}")),
+            }
+        }
+        if r.tags.is_empty() {
+            self.rules = Rule::defaults();
+        }
+        if r.concurrency == 0 || r.concurrency > 64 {
+            add(
+                "release.concurrency".into(),
+                format!("{} is out of range: use 1 to 64", r.concurrency),
+            );
+        }
+        for (i, f) in r.ca_files.iter().enumerate() {
+            check_inside_file(&mut add, &self.root, &format!("release.ca-files[{i}]"), f);
+        }
+        for (i, h) in r.insecure_registries.iter().enumerate() {
+            if h.contains('/') {
+                add(
+                    format!("release.insecure-registries[{i}]"),
+                    format!("{h:?}: give a host[:port] only"),
+                );
+            }
+        }
+
+        if self.images.is_empty() {
+            add(
+                "images".into(),
+                "no images: add an [images.<name>] table".into(),
+            );
+        }
+        let mut repos: BTreeMap<String, String> = BTreeMap::new();
+        for (name, img) in &self.images {
+            if !is_path_component(name) {
+                add(
+                    format!("images.{name:?}"),
+                    "an image name is a repository path component: lower-case letters and \
+                     digits, separated by `.`, `_`, `__` or `-` (e.g. `api`, `web-ui`)"
+                        .into(),
+                );
+                continue;
+            }
+            let key = |k: &str| format!("images.{name}.{k}");
+            let repo = img.repository.clone().unwrap_or_else(|| name.clone());
+            let repo_key = if img.repository.is_some() {
+                key("repository")
+            } else {
+                format!("images.{name}")
+            };
+            if let Err(e) = validate_repository(&repo) {
+                add(repo_key.clone(), e);
+            } else if let Some(other) = repos.insert(repo.clone(), format!("images.{name}")) {
+                add(
+                    repo_key,
+                    format!("repository {repo:?} is already used by {other}: set a distinct `repository`"),
+                );
+            }
+            if let Some(pl) = &img.platforms {
+                if pl.is_empty() {
+                    add(key("platforms"), "must not be empty".into());
+                }
+                check_platforms(&mut add, &key("platforms"), pl);
+            }
+            match (&img.dockerfile, &img.native) {
+                (Some(_), Some(_)) => add(
+                    format!("images.{name}"),
+                    "set either `dockerfile` or `native`, not both".into(),
+                ),
+                (None, None) => add(
+                    format!("images.{name}"),
+                    "set `dockerfile = \"path/Dockerfile\"` (Dockerfile builder) or `native = {...}` (native builder)".into(),
+                ),
+                (Some(df), None) => {
+                    check_inside_file(&mut add, &self.root, &key("dockerfile"), df);
+                    let ctx = img.context.clone().unwrap_or_else(|| {
+                        df.parent().map(Path::to_path_buf).unwrap_or_default()
+                    });
+                    let full = self.root.join(&ctx);
+                    if let Err(e) = resolve_inside(&self.root, &ctx) {
+                        add(key("context"), e);
+                    } else if !full.is_dir() {
+                        add(
+                            key("context"),
+                            format!("build context {} is not a directory", ctx.display()),
+                        );
+                    }
+                    for k in [
+                        "base",
+                        "entrypoint",
+                        "cmd",
+                        "user",
+                        "workdir",
+                        "stop-signal",
+                        "healthcheck",
+                        "volumes",
+                    ] {
+                        let set = match k {
+                            "base" => img.base.is_some(),
+                            "entrypoint" => img.entrypoint.is_some(),
+                            "cmd" => img.cmd.is_some(),
+                            "user" => img.user.is_some(),
+                            "workdir" => img.workdir.is_some(),
+                            "healthcheck" => img.healthcheck.is_some(),
+                            "volumes" => !img.volumes.is_empty(),
+                            _ => img.stop_signal.is_some(),
+                        };
+                        if set {
+                            add(
+                                key(k),
+                                "only the native builder uses this key: set it in the Dockerfile".into(),
+                            );
+                        }
+                    }
+                }
+                (None, Some(native)) => {
+                    if img.context.is_some() || img.target.is_some() || img.builder.is_some() {
+                        add(
+                            format!("images.{name}"),
+                            "`context`, `target` and `builder` belong to Dockerfile images".into(),
+                        );
+                    }
+                    if let Some(h) = &img.healthcheck {
+                        if let Err(e) = h.to_oci() {
+                            add(key("healthcheck"), e);
+                        }
+                    }
+                    for v in &img.volumes {
+                        if !v.starts_with('/') {
+                            add(key("volumes"), format!("{v:?} must be an absolute path"));
+                        }
+                    }
+                    if let Some(cmd) = &native.command {
+                        if cmd.first().is_none_or(|c| c.trim().is_empty()) {
+                            add(
+                                key("native.command"),
+                                "give the command as a list: [\"go\", \"build\", \"-o\", \"dist/{os}-{arch}/server\", \".\"]".into(),
+                            );
+                        } else if native.files.is_empty() {
+                            add(
+                                key("native.files"),
+                                "`command` builds files: list what goes into the image with `files = [{ src, dst }]`".into(),
+                            );
+                        }
+                    }
+                    match (&native.cargo_bin, native.files.is_empty()) {
+                        (None, true) => add(
+                            key("native"),
+                            "give `cargo-bin = \"<binary>\"` or `files = [{ src, dst }]`".into(),
+                        ),
+                        (Some(b), _) if b.trim().is_empty() => {
+                            add(key("native.cargo-bin"), "must not be empty".into())
+                        }
+                        _ => {}
+                    }
+                    for plat in native.targets.keys() {
+                        if plat.parse::<Platform>().is_err() {
+                            add(
+                                key(&format!("native.targets.\"{plat}\"")),
+                                format!("unknown platform {plat:?}"),
+                            );
+                        }
+                    }
+                    for p in img.platforms.as_ref().unwrap_or(&r.platforms) {
+                        if p.os != "linux" {
+                            add(
+                                key("native"),
+                                format!(
+                                    "the native builder makes Linux layers only, not {p}: build \
+                                     {p} with a Dockerfile, or leave it out of this image's \
+                                     `platforms`"
+                                ),
+                            );
+                        }
+                    }
+                    for (i, f) in native.files.iter().enumerate() {
+                        let fk = key(&format!("native.files[{i}]"));
+                        if !f.dst.starts_with('/') {
+                            add(
+                                format!("{fk}.dst"),
+                                format!("{:?} must be an absolute path in the image", f.dst),
+                            );
+                        }
+                        if let Some(m) = &f.mode {
+                            if u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                                .map_or(true, |v| v > 0o7777)
+                            {
+                                add(
+                                    format!("{fk}.mode"),
+                                    format!("{m:?} is not an octal file mode like \"0755\""),
+                                );
+                            }
+                        }
+                        for (j, pattern) in f.exclude.iter().enumerate() {
+                            if let Err(e) = glob::Pattern::new(pattern) {
+                                add(
+                                    format!("{fk}.exclude[{j}]"),
+                                    format!("{pattern:?} is not a glob pattern: {e}"),
+                                );
+                            }
+                        }
+                        let built_by_command = native.command.is_some();
+                        if !f.src.contains('{') && !built_by_command {
+                            match resolve_inside(&self.root, Path::new(&f.src)) {
+                                Ok(full) if full.is_dir() => {}
+                                Ok(_) => check_file(
+                                    &mut add,
+                                    &self.root,
+                                    &format!("{fk}.src"),
+                                    Path::new(&f.src),
+                                ),
+                                Err(e) => add(format!("{fk}.src"), e),
+                            }
+                        } else {
+                            // Every platform's path stays inside the workspace (existence is
+                            // checked when that platform is built).
+                            let mut seen = BTreeSet::new();
+                            for p in img.platforms.as_ref().unwrap_or(&r.platforms) {
+                                let src = p.expand(&f.src);
+                                if !seen.insert(src.clone()) {
+                                    continue;
+                                }
+                                if let Err(e) = resolve_inside(&self.root, Path::new(&src)) {
+                                    add(format!("{fk}.src"), e);
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    if let Some(d) = &native.dst {
+                        if !d.starts_with('/') {
+                            add(
+                                key("native.dst"),
+                                format!("{d:?} must be an absolute path"),
+                            );
+                        }
+                    }
+                    if let Some(level) = img.compression_level {
+                        let (min, max) = match img.compression {
+                            Compression::Gzip => (0, 9),
+                            Compression::Zstd => (1, 19),
+                        };
+                        if !(min..=max).contains(&level) {
+                            let codec = match img.compression {
+                                Compression::Gzip => "gzip",
+                                Compression::Zstd => "zstd",
+                            };
+                            add(
+                                key("compression-level"),
+                                format!(
+                                    "{level} is out of range for {codec} ({min}-{max}; higher \
+                                     is smaller and slower)"
+                                ),
+                            );
+                        }
+                    }
+                    if let Some(base) = &img.base {
+                        if base.trim().is_empty() {
+                            add(
+                                key("base"),
+                                "use \"scratch\" or an image reference".into(),
+                            );
+                        }
+                    }
+                }
+            }
+            for port in &img.ports {
+                let (num, proto) = port.split_once('/').unwrap_or((port, "tcp"));
+                if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+                    add(
+                        key("ports"),
+                        format!("{port:?}: write ports as \"8080\", \"8080/tcp\" or \"53/udp\""),
+                    );
+                }
+            }
+            for arg in img.build_args.keys() {
+                if matches!(arg.as_str(), "VERSION" | "GIT_COMMIT" | "BUILD_DATE") {
+                    add(
+                        key("build-args"),
+                        format!("{arg} is set by stevedore from git; remove it"),
+                    );
+                }
+            }
+        }
+
+        if let Some(c) = &self.compose {
+            if c.files.is_empty() {
+                add(
+                    "compose.files".into(),
+                    "list at least one compose file".into(),
+                );
+            }
+            for (i, f) in c.files.iter().enumerate() {
+                check_inside_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);
+            }
+            let repo = c.repository.clone().unwrap_or_else(|| r.name.clone());
+            let k = if c.repository.is_some() {
+                "compose.repository"
+            } else {
+                "release.name"
+            };
+            if let Err(e) = validate_repository(&repo) {
+                add(k.into(), format!("compose artifact: {e}"));
+            } else if let Some(other) = repos.get(&repo) {
+                add(
+                    k.into(),
+                    format!("compose artifact repository {repo:?} is already used by {other}: set `compose.repository`"),
+                );
+            }
+        }
+        p
+    }
+}
+
+pub(super) fn check_platforms(
+    add: &mut impl FnMut(String, String),
+    key: &str,
+    platforms: &[Platform],
+) {
+    let mut seen = BTreeSet::new();
+    for p in platforms {
+        if !seen.insert(p.normalized()) {
+            add(key.to_string(), format!("platform {p} is listed twice"));
+        }
+    }
+}
+
+/// Where `rel` (a path from the config, relative to the workspace `root`) resolves, when it
+/// stays inside the workspace: an absolute path, a `..` that climbs out of the root, or a
+/// symbolic link whose target lies outside it is refused, so no host file (`/etc/shadow`, a
+/// key in the home directory) can reach an image. A path that does not exist yet is returned
+/// as it is (existence is checked where it matters).
+pub fn resolve_inside(root: &Path, rel: &Path) -> Result<PathBuf, String> {
+    use std::path::Component;
+    if rel.is_absolute() {
+        return Err(format!(
+            "{} is an absolute path: give a path relative to the workspace root {} (only \
+             files inside the workspace may be used)",
+            rel.display(),
+            root.display()
+        ));
+    }
+    let mut depth = 0usize;
+    for c in rel.components() {
+        match c {
+            Component::ParentDir if depth == 0 => {
+                return Err(format!(
+                    "{} leaves the workspace root {} through `..`: only files inside the \
+                     workspace may be used; copy the file into it",
+                    rel.display(),
+                    root.display()
+                ))
+            }
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+    }
+    let full = root.join(rel);
+    if full.symlink_metadata().is_err() {
+        return Ok(full);
+    }
+    let (Ok(real), Ok(real_root)) = (full.canonicalize(), root.canonicalize()) else {
+        return Err(format!(
+            "{} is a symbolic link whose target does not exist",
+            rel.display()
+        ));
+    };
+    if !real.starts_with(&real_root) {
+        return Err(format!(
+            "{} resolves to {}, outside the workspace root {} (through a symbolic link): only \
+             files inside the workspace may be used; copy the file into it",
+            rel.display(),
+            real.display(),
+            root.display()
+        ));
+    }
+    Ok(full)
+}
+
+/// Whether `name` is one repository path component: `[a-z0-9]+` runs separated by `.`, `_`,
+/// `__` or runs of `-` (the distribution grammar). Image names become paths and repositories.
+pub(super) fn is_path_component(name: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| {
+            regex_lite::Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+                .expect("static pattern")
+        })
+        .is_match(name)
+}
+
+/// [`check_file`], after [`resolve_inside`].
+pub(super) fn check_inside_file(
+    add: &mut impl FnMut(String, String),
+    root: &Path,
+    key: &str,
+    rel: &Path,
+) {
+    match resolve_inside(root, rel) {
+        Ok(_) => check_file(add, root, key, rel),
+        Err(e) => add(key.to_string(), e),
+    }
+}
+
+pub(super) fn check_file(add: &mut impl FnMut(String, String), root: &Path, key: &str, rel: &Path) {
+    let full = root.join(rel);
+    match std::fs::metadata(&full) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => add(
+            key.to_string(),
+            format!("{} is not a file", rel.display()),
+        ),
+        Err(e) => add(
+            key.to_string(),
+            format!(
+                "{} does not exist or cannot be read ({}); paths are relative to the workspace root {}",
+                rel.display(),
+                e.kind(),
+                root.display()
+            ),
+        ),
+    }
+}
