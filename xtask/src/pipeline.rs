@@ -16,11 +16,11 @@ use crate::publish;
 
 /// How to run a release.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct ReleaseOptions {
     /// Do everything that can run locally; write nothing to any registry.
     pub dry_run: bool,
-    pub build: builder::Options,
-    pub publish: publish::Options,
+    pub build: builder::BuildOptions,
+    pub publish: publish::PublishOptions,
 }
 
 /// What a release did.
@@ -36,7 +36,7 @@ pub struct ReleaseReport {
 pub fn release(
     plan: &Plan,
     root: &Path,
-    opts: &Options,
+    opts: &ReleaseOptions,
     log: &Shared,
     built: &mut dyn FnMut(&BuildReport),
 ) -> Result<ReleaseReport> {

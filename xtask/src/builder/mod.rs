@@ -51,7 +51,7 @@ pub struct Skipped {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ImageReport {
+pub struct BuiltImage {
     pub name: String,
     /// `<image>:<version>` in the layout; set only when `index` is.
     pub layout_name: String,
@@ -67,7 +67,7 @@ pub struct ImageReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
     pub layout: PathBuf,
-    pub images: Vec<ImageReport>,
+    pub images: Vec<BuiltImage>,
 }
 
 /// What to do with platforms this machine cannot build.
@@ -80,7 +80,7 @@ pub enum Missing {
 }
 
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct BuildOptions {
     pub output: PathBuf,
     /// Only these platforms (empty: all configured).
     pub platforms: Vec<Platform>,
@@ -116,7 +116,7 @@ struct Job<'a> {
 
 /// Builds the images and platforms `opts` selects from `plan` into the layout `opts.output`
 /// (relative to the workspace `root`).
-pub fn build(plan: &Plan, root: &Path, opts: &Options, log: &Shared) -> Result<BuildReport> {
+pub fn build(plan: &Plan, root: &Path, opts: &BuildOptions, log: &Shared) -> Result<BuildReport> {
     let jobs = select(plan, root, opts)?;
     let unavailable: Vec<String> = jobs
         .iter()
@@ -161,7 +161,7 @@ pub fn build(plan: &Plan, root: &Path, opts: &Options, log: &Shared) -> Result<B
 }
 
 /// The images and platforms selected, each checked for availability.
-fn select<'a>(plan: &'a Plan, root: &Path, opts: &Options) -> Result<Vec<Job<'a>>> {
+fn select<'a>(plan: &'a Plan, root: &Path, opts: &BuildOptions) -> Result<Vec<Job<'a>>> {
     for name in &opts.images {
         if plan.image(name).is_none() {
             let known: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
@@ -244,10 +244,10 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &Options) -> Result<Vec<Job<'a>
     Ok(jobs)
 }
 
-fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<ImageReport> {
+fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<BuiltImage> {
     let image = job.image;
     let started = Instant::now();
-    let mut report = ImageReport {
+    let mut report = BuiltImage {
         name: image.name.clone(),
         layout_name: image.layout_name.clone(),
         index: None,

@@ -70,8 +70,8 @@ fn registry_settings(ws: &Workspace) -> crate::registry::Settings {
 fn publish_options(
     ws: &Workspace,
     flags: Option<&PublishFlags>,
-) -> Result<crate::publish::Options> {
-    let mut opts = crate::publish::Options {
+) -> Result<crate::publish::PublishOptions> {
+    let mut opts = crate::publish::PublishOptions {
         concurrency: ws.config.release.concurrency,
         registry: registry_settings(ws),
         ..Default::default()
@@ -89,7 +89,7 @@ fn publish_options(
 }
 
 /// Build options from `build`'s (and `release`'s) arguments.
-fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::Options> {
+fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::BuildOptions> {
     let platforms = args
         .platform
         .iter()
@@ -104,7 +104,7 @@ fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::Options> {
     } else {
         Missing::Skip
     };
-    Ok(builder::Options {
+    Ok(builder::BuildOptions {
         output: PathBuf::from(&args.output),
         platforms,
         images: args.image.clone(),

@@ -15,7 +15,7 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 }
 
 pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
-    let opts = pipeline::Options {
+    let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
         build: super::build_options(ws, &args.build)?,
         publish: super::publish_options(ws, None)?,

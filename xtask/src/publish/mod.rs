@@ -37,7 +37,7 @@ pub const SCHEMA: u32 = 1;
 
 /// How to publish.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct PublishOptions {
     /// Concurrent requests per registry (`release.concurrency`).
     pub concurrency: usize,
     /// Push blobs and platform manifests only (no index, no tags) and write `digest_file`.
@@ -48,9 +48,9 @@ pub struct Options {
     pub registry: registry::Settings,
 }
 
-impl Default for Options {
+impl Default for PublishOptions {
     fn default() -> Self {
-        Options {
+        PublishOptions {
             concurrency: 4,
             by_digest: false,
             digest_file: None,
@@ -65,7 +65,7 @@ impl Default for Options {
 pub struct Report {
     pub schema: u32,
     pub version: String,
-    pub images: BTreeMap<String, ImageReport>,
+    pub images: BTreeMap<String, PushedImage>,
     pub uploads: Uploads,
     pub manifests_pushed: u64,
     pub tags_moved: u64,
@@ -89,7 +89,7 @@ pub struct Uploads {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ImageReport {
+pub struct PushedImage {
     /// The index digest (or the manifest digest for a single-manifest image).
     pub digest: Option<Digest>,
     pub media_type: String,
@@ -116,7 +116,7 @@ fn host_of(registry_prefix: &str) -> &str {
 /// One client per registry host of the plan.
 async fn connect_all(
     plan: &Plan,
-    opts: &Options,
+    opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
     let copts = registry::client_options(&opts.registry)?;
@@ -161,7 +161,12 @@ fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Tar
 }
 
 /// `cargo xtask push`: publishes every image of the plan from `layout`.
-pub fn publish(plan: &Plan, layout: &Layout, opts: &Options, progress: &Shared) -> Result<Report> {
+pub fn publish(
+    plan: &Plan,
+    layout: &Layout,
+    opts: &PublishOptions,
+    progress: &Shared,
+) -> Result<Report> {
     registry::install_crypto_provider();
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
@@ -202,7 +207,7 @@ pub fn publish(plan: &Plan, layout: &Layout, opts: &Options, progress: &Shared) 
                 }
             })
             .collect();
-        scheduler::run(plan, units, &regs, opts, progress.clone()).await
+        scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
     })?;
     if opts.by_digest {
         let file = DigestFile {
@@ -240,7 +245,7 @@ pub fn publish(plan: &Plan, layout: &Layout, opts: &Options, progress: &Shared) 
 pub fn merge(
     plan: &Plan,
     digest_files: &[PathBuf],
-    opts: &Options,
+    opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<Report> {
     registry::install_crypto_provider();
@@ -316,7 +321,7 @@ pub fn merge(
                 targets: targets_of(img, &regs),
             });
         }
-        scheduler::run(plan, units, &regs, opts, progress.clone()).await
+        scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
     })?;
     Ok(report)
 }
@@ -332,7 +337,11 @@ pub fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
 
 /// `cargo xtask login-check`: per registry of the plan, where the credentials come from and
 /// whether a push is allowed, per repository. Returns the lines and whether every check passed.
-pub fn login_check(plan: &Plan, opts: &Options, progress: &Shared) -> Result<(Vec<String>, bool)> {
+pub fn login_check(
+    plan: &Plan,
+    opts: &PublishOptions,
+    progress: &Shared,
+) -> Result<(Vec<String>, bool)> {
     registry::install_crypto_provider();
     let mut by_host: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for img in &plan.images {

@@ -11,14 +11,14 @@ use anyhow::{bail, Context, Result};
 use tokio::sync::{watch, Semaphore};
 
 use super::unit::{platform_label, Blob, Target, Unit};
-use super::{tags, ImageReport, Options, Report, Uploads, SCHEMA};
+use super::{tags, PublishOptions, PushedImage, Report, Uploads, SCHEMA};
 use crate::oci::{self, Descriptor, Digest};
 use crate::plan::Plan;
 use crate::progress::{human_bytes, human_duration, Meter, Shared};
 use crate::registry::{Registry, Uploaded};
 
 /// Everything a run shares.
-pub(super) struct Ctx {
+pub(super) struct Session {
     pub(super) progress: Shared,
     pub(super) counters: Counters,
     pub(super) semaphores: HashMap<String, Arc<Semaphore>>,
@@ -35,22 +35,22 @@ pub(super) struct Counters {
     pub(super) tags_unchanged: AtomicU64,
 }
 
-impl Ctx {
+impl Session {
     pub(super) fn sem(&self, reg: &Registry) -> Arc<Semaphore> {
         self.semaphores[&reg.name].clone()
     }
 }
 
 /// The three phases over every image × registry; tags only if everything else succeeded.
-pub(super) async fn run(
+pub(super) async fn push_units(
     plan: &Plan,
     units: Vec<Unit>,
     regs: &HashMap<String, Arc<Registry>>,
-    opts: &Options,
+    opts: &PublishOptions,
     progress: Shared,
 ) -> Result<Report> {
     let start = Instant::now();
-    let ctx = Arc::new(Ctx {
+    let ctx = Arc::new(Session {
         progress: progress.clone(),
         counters: Counters::default(),
         semaphores: regs
@@ -191,7 +191,7 @@ pub(super) async fn run(
         ..Default::default()
     };
     for unit in &units {
-        let mut r = ImageReport::default();
+        let mut r = PushedImage::default();
         let platform_docs: Vec<&Descriptor> = if unit.expect.is_empty() {
             unit.manifests.iter().map(|d| &d.desc).collect()
         } else {
@@ -246,7 +246,7 @@ pub(super) struct BlobJob {
 /// Large blobs get periodic progress lines without a terminal.
 pub(super) const TICKER_MIN: u64 = 16 << 20;
 
-pub(super) async fn blob_job(ctx: &Ctx, job: &BlobJob) -> Result<()> {
+pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<()> {
     let r = blob_job_inner(ctx, job).await;
     if let Some(tx) = &job.signal {
         let _ = tx.send(Some(r.is_ok()));
@@ -254,7 +254,7 @@ pub(super) async fn blob_job(ctx: &Ctx, job: &BlobJob) -> Result<()> {
     r
 }
 
-pub(super) async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
+pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
     let (t, b) = (&job.target, &job.blob);
     let reg = &t.registry;
     let sem = ctx.sem(reg);
@@ -334,7 +334,7 @@ pub(super) async fn blob_job_inner(ctx: &Ctx, job: &BlobJob) -> Result<()> {
 }
 
 /// Platform manifests by digest (or a check that they are there), then the index by digest.
-pub(super) async fn manifests_job(ctx: &Ctx, unit: &Unit, t: &Target) -> Result<()> {
+pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Result<()> {
     let reg = &t.registry;
     let sem = ctx.sem(reg);
     for d in &unit.expect {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use super::scheduler::Ctx;
+use super::scheduler::Session;
 use super::unit::{Doc, Target, Unit};
 
 /// Moves every tag of every unit in every target; fails naming each tag that did not move.
-pub(super) async fn move_all(ctx: &Arc<Ctx>, units: &[Arc<Unit>]) -> Result<()> {
+pub(super) async fn move_all(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<()> {
     let mut tag_failures = Vec::new();
     {
         let mut set = tokio::task::JoinSet::new();
@@ -45,7 +45,7 @@ pub(super) async fn move_all(ctx: &Arc<Ctx>, units: &[Arc<Unit>]) -> Result<()> 
     Ok(())
 }
 
-async fn push_tag(ctx: &Ctx, t: &Target, tag: &str, top: &Doc) -> Result<()> {
+async fn push_tag(ctx: &Session, t: &Target, tag: &str, top: &Doc) -> Result<()> {
     let reg = &t.registry;
     let digest = &top.desc.digest;
     if reg.manifest_digest(&t.repo, tag).await?.as_ref() == Some(digest) {

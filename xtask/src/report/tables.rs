@@ -152,7 +152,7 @@ pub fn build_table(report: &BuildReport, dry_run: Option<bool>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builder::{ImageReport, PlatformBuild, Skipped};
+    use crate::builder::{BuiltImage, PlatformBuild, Skipped};
     use crate::oci::platform::Platform;
     use crate::oci::{Descriptor, MEDIA_INDEX, MEDIA_MANIFEST};
 
@@ -160,7 +160,7 @@ mod tests {
     fn table_lists_builds_skips_and_references() {
         let report = BuildReport {
             layout: "target/stevedore/oci".into(),
-            images: vec![ImageReport {
+            images: vec![BuiltImage {
                 name: "stevedore".into(),
                 layout_name: "stevedore:1.2.3".into(),
                 index: Some(Descriptor::of(MEDIA_INDEX, b"index")),
