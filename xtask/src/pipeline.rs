@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 
 use crate::builder::{self, BuildReport, Missing};
 use crate::oci::layout::Layout;
-use crate::plan::Plan;
+use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::publish;
 
@@ -58,15 +58,18 @@ pub fn release(
         });
     }
     // Every configured platform of every image is in the layout: publish what was built.
-    let mut plan = plan.clone();
-    plan.images.retain(|i| {
-        report
-            .images
-            .iter()
-            .any(|r| r.name == i.name && r.index.is_some())
-    });
+    let built: Vec<&ImagePlan> = plan
+        .images
+        .iter()
+        .filter(|i| {
+            report
+                .images
+                .iter()
+                .any(|r| r.name == i.name && r.index.is_some())
+        })
+        .collect();
     let layout = Layout::open(&report.layout)?;
-    let pushed = publish::publish(&plan, &layout, &opts.publish, log)?;
+    let pushed = publish::publish(plan, &built, &layout, &opts.publish, log)?;
     Ok(ReleaseReport {
         build: report,
         published: Some(pushed),

@@ -17,7 +17,8 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let progress = super::progress(verbose);
-    let pushed = crate::publish::publish(&ws.plan, &layout, &opts, &progress)?;
+    let images: Vec<_> = ws.plan.images.iter().collect();
+    let pushed = crate::publish::publish(&ws.plan, &images, &layout, &opts, &progress)?;
     finish(&ws.plan, &pushed, opts.metadata_file.as_deref(), &*progress)
 }
 

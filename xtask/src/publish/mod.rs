@@ -115,13 +115,13 @@ fn host_of(registry_prefix: &str) -> &str {
 
 /// One client per registry host of the plan.
 async fn connect_all(
-    plan: &Plan,
+    images: &[&ImagePlan],
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
     let copts = registry::client_options(&opts.registry)?;
     let mut out = HashMap::new();
-    for img in &plan.images {
+    for img in images {
         for t in &img.targets {
             let name = host_of(&t.registry).to_string();
             if out.contains_key(&name) {
@@ -160,9 +160,10 @@ fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Tar
         .collect()
 }
 
-/// `cargo xtask push`: publishes every image of the plan from `layout`.
+/// `cargo xtask push`: publishes `images` (of `plan`) from `layout`.
 pub fn publish(
     plan: &Plan,
+    images: &[&ImagePlan],
     layout: &Layout,
     opts: &PublishOptions,
     progress: &Shared,
@@ -170,14 +171,13 @@ pub fn publish(
     registry::install_crypto_provider();
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
-    for img in &plan.images {
+    for img in images {
         loaded.push(load_image(layout, img)?);
     }
     let rt = registry::runtime()?;
     let report = rt.block_on(async {
-        let regs = connect_all(plan, opts, progress).await?;
-        let units: Vec<Unit> = plan
-            .images
+        let regs = connect_all(images, opts, progress).await?;
+        let units: Vec<Unit> = images
             .iter()
             .zip(loaded)
             .map(|(img, (top, platforms, blobs))| {
@@ -213,8 +213,7 @@ pub fn publish(
         let file = DigestFile {
             schema: SCHEMA,
             version: plan.version.clone(),
-            images: plan
-                .images
+            images: images
                 .iter()
                 .map(|img| {
                     let (top, platforms, _) = load_image(layout, img)?;
@@ -288,7 +287,8 @@ pub fn merge(
     }
     let rt = registry::runtime()?;
     let report = rt.block_on(async {
-        let regs = connect_all(plan, opts, progress).await?;
+        let all: Vec<&ImagePlan> = plan.images.iter().collect();
+        let regs = connect_all(&all, opts, progress).await?;
         let mut units = Vec::new();
         for img in &plan.images {
             let mut descs = per_image.remove(&img.name).with_context(|| {
