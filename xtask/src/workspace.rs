@@ -217,7 +217,11 @@ mod tests {
         }
     }
 
-    fn run(facts: &GitFacts, vars: &[(&str, &str)], payload: &str) -> Result<(RefContext, Source)> {
+    fn resolve(
+        facts: &GitFacts,
+        vars: &[(&str, &str)],
+        payload: &str,
+    ) -> Result<(RefContext, Source)> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -237,7 +241,7 @@ mod tests {
     fn local_tag_on_head_wins_over_branch() {
         let mut f = facts();
         f.tags_at_head = vec!["v1.2.3".into(), "v1.2.3-rc.1".into(), "other".into()];
-        let (ctx, src) = run(&f, &[], "").unwrap();
+        let (ctx, src) = resolve(&f, &[], "").unwrap();
         assert_eq!(src, Source::Git);
         assert_eq!(
             ctx.git_ref,
@@ -246,7 +250,7 @@ mod tests {
             }
         );
         f.tags_at_head.clear();
-        let (ctx, _) = run(&f, &[], "").unwrap();
+        let (ctx, _) = resolve(&f, &[], "").unwrap();
         assert_eq!(
             ctx.git_ref,
             GitRef::Branch {
@@ -254,17 +258,17 @@ mod tests {
             }
         );
         f.branch = None;
-        assert_eq!(run(&f, &[], "").unwrap().0.git_ref, GitRef::Detached);
+        assert_eq!(resolve(&f, &[], "").unwrap().0.git_ref, GitRef::Detached);
     }
 
     #[test]
     fn github_tag_push_matches_local() {
         let mut f = facts();
         f.tags_at_head = vec!["v1.2.3".into()];
-        let (local, _) = run(&f, &[], "").unwrap();
+        let (local, _) = resolve(&f, &[], "").unwrap();
         let mut shallow = f.clone();
         shallow.branch = None;
-        let (gh, src) = run(
+        let (gh, src) = resolve(
             &shallow,
             &[
                 ("GITHUB_ACTIONS", "true"),
@@ -283,7 +287,7 @@ mod tests {
     fn pull_request_uses_head_commit_and_branch() {
         let payload = r#"{"pull_request":{"number":7,"head":{"sha":"bbbb","ref":"feat/x"},"base":{"ref":"main"}},
                           "repository":{"default_branch":"trunk"}}"#;
-        let (ctx, _) = run(
+        let (ctx, _) = resolve(
             &facts(),
             &[
                 ("GITHUB_ACTIONS", "true"),
@@ -312,11 +316,11 @@ mod tests {
 
     #[test]
     fn missing_github_variables_are_named() {
-        let err = run(&facts(), &[("GITHUB_ACTIONS", "true")], "")
+        let err = resolve(&facts(), &[("GITHUB_ACTIONS", "true")], "")
             .unwrap_err()
             .to_string();
         assert!(err.contains("GITHUB_EVENT_NAME"), "{err}");
-        let err = run(
+        let err = resolve(
             &facts(),
             &[
                 ("GITHUB_ACTIONS", "true"),

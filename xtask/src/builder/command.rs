@@ -41,7 +41,7 @@ pub fn environment(image: &ImagePlan, platform: &Platform, epoch: i64) -> Vec<(S
 
 /// Runs `argv` (placeholders `{os}`, `{arch}`, `{variant}` substituted) in `root` for
 /// `platform`, streaming its output with the `[image platform]` prefix.
-pub fn run(
+pub fn build(
     root: &Path,
     image: &ImagePlan,
     argv: &[String],

@@ -35,7 +35,7 @@ pub fn build(
     let base = Base::parse(&spec.base, &ctx.root).load(platform, &ctx.layout, &ctx.pull)?;
 
     if let Some(argv) = &spec.native.command {
-        command::run(&ctx.root, image, argv, platform, ctx.epoch, &*ctx.log)?;
+        command::build(&ctx.root, image, argv, platform, ctx.epoch, &*ctx.log)?;
     }
     let mut files = Vec::new();
     if let Some(bin) = &spec.native.cargo_bin {

@@ -20,7 +20,7 @@ impl Registry {
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
         let what = format!("check blob {} in {}/{repo}", digest.short(), self.name);
         let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self.request(Method::HEAD, url.clone(), &auth);
             let what = &what;
             async move {
@@ -82,7 +82,7 @@ impl Registry {
             // The registry refused chunks: one PUT, as for a small blob.
         }
         let blob = &blob;
-        self.run(repo, &blob.what, |auth, _| {
+        self.with_retries(repo, &blob.what, |auth, _| {
             let progress = progress.clone();
             async move {
                 let what = &blob.what;
@@ -278,7 +278,7 @@ impl Registry {
     /// `Content-Type: application/octet-stream`, each sent to the `Location` the previous
     /// answer gave, then a PUT `?digest=` without a body.
     ///
-    /// Each request is one [`Registry::run`] (with its retries, backoff, `Retry-After` and token
+    /// Each request is one [`Registry::with_retries`] (with its retries, backoff, `Retry-After` and token
     /// refresh), while the session and the offset the registry confirmed live across tries.
     /// After a failed request the registry's offset is unknown: the next try asks
     /// (`GET <session>`: 204 with `Range: 0-<last>`) and goes on from `last + 1`, re-reading the
@@ -300,7 +300,7 @@ impl Registry {
         let state = &state;
         loop {
             let step = self
-                .run(blob.repo, what, |auth, _| {
+                .with_retries(blob.repo, what, |auth, _| {
                     let progress = progress.clone();
                     async move {
                         let (url, offset) = match self.resume_point(blob, &auth, state).await? {

@@ -16,7 +16,7 @@ impl Registry {
             display_ref(&self.name, repo, reference)
         );
         let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self
                 .request(Method::HEAD, url.clone(), &auth)
                 .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
@@ -49,7 +49,7 @@ impl Registry {
     ) -> Result<()> {
         let what = format!("push manifest {}", display_ref(&self.name, repo, reference));
         let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self
                 .request(Method::PUT, url.clone(), &auth)
                 .header(reqwest::header::CONTENT_TYPE, media_type)
@@ -80,7 +80,7 @@ impl Registry {
     pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
         let what = format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
         let url = self.url(&format!("v2/{repo}/manifests/{digest}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self
                 .request(Method::GET, url.clone(), &auth)
                 .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
@@ -120,7 +120,7 @@ impl Registry {
             display_ref(&self.name, repo, reference)
         );
         let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self
                 .request(Method::GET, url.clone(), &auth)
                 .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);

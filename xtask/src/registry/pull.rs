@@ -28,7 +28,7 @@ impl Registry {
         use std::io::Write as _;
         let what = format!("download blob {} from {}/{repo}", digest.short(), self.name);
         let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
-        self.run(repo, &what, |auth, _| {
+        self.with_retries(repo, &what, |auth, _| {
             let req = self.request(Method::GET, url.clone(), &auth);
             let what = &what;
             let progress = progress.clone();

@@ -170,7 +170,7 @@ impl Registry {
     }
 
     /// Runs `op` with retries: `op` gets the `Authorization` header and the try number.
-    pub async fn run<T, F, Fut>(&self, repo: &str, what: &str, mut op: F) -> Result<T>
+    pub async fn with_retries<T, F, Fut>(&self, repo: &str, what: &str, mut op: F) -> Result<T>
     where
         F: FnMut(Option<HeaderValue>, u32) -> Fut,
         Fut: Future<Output = Result<T, Step>>,
