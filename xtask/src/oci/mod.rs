@@ -100,7 +100,7 @@ impl std::str::FromStr for Digest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
+pub struct DescriptorPlatform {
     pub architecture: String,
     pub os: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,9 +109,9 @@ pub struct Platform {
     pub os_version: Option<String>,
 }
 
-impl From<&crate::oci::platform::Platform> for Platform {
+impl From<&crate::oci::platform::Platform> for DescriptorPlatform {
     fn from(p: &crate::oci::platform::Platform) -> Self {
-        Platform {
+        DescriptorPlatform {
             architecture: p.arch.clone(),
             os: p.os.clone(),
             variant: p.variant.clone(),
@@ -120,7 +120,7 @@ impl From<&crate::oci::platform::Platform> for Platform {
     }
 }
 
-impl Platform {
+impl DescriptorPlatform {
     pub fn to_platform(&self) -> crate::oci::platform::Platform {
         crate::oci::platform::Platform::new(&self.os, &self.architecture, self.variant.as_deref())
     }
@@ -133,7 +133,7 @@ pub struct Descriptor {
     pub digest: Digest,
     pub size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
+    pub platform: Option<DescriptorPlatform>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn descriptor_round_trips_with_spec_names() {
         let mut d = Descriptor::of(MEDIA_MANIFEST, b"{}");
-        d.platform = Some(Platform {
+        d.platform = Some(DescriptorPlatform {
             architecture: "arm64".into(),
             os: "linux".into(),
             variant: None,

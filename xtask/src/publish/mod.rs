@@ -419,7 +419,7 @@ mod tests {
     fn platform_labels() {
         let mut d = Descriptor::of(oci::MEDIA_MANIFEST, b"{}");
         assert_eq!(platform_label(&d), "unknown");
-        d.platform = Some(oci::Platform {
+        d.platform = Some(oci::DescriptorPlatform {
             architecture: "arm".into(),
             os: "linux".into(),
             variant: Some("v7".into()),

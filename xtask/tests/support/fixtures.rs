@@ -93,7 +93,7 @@ pub fn write_image(layout: &Layout, spec: &ImageSpec, version: &str) -> WrittenI
             annotations: Default::default(),
         };
         let mut desc = layout.write_json(oci::MEDIA_MANIFEST, &manifest).unwrap();
-        desc.platform = Some(oci::Platform {
+        desc.platform = Some(oci::DescriptorPlatform {
             architecture: arch.to_string(),
             os: os.to_string(),
             variant: None,
