@@ -6,6 +6,7 @@ pub mod build;
 pub mod ci;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod config;
 pub mod git;
 pub mod oci;
