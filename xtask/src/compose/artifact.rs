@@ -86,15 +86,20 @@ pub fn assemble(input: &ArtifactInput, form: ManifestForm) -> Artifact {
     }
     for file in &input.project.extends {
         let (mut d, bytes) = compose_layer(file, input.compose_version);
-        d.annotations.insert(ANNOTATION_EXTENDS.into(), "true".into());
+        d.annotations
+            .insert(ANNOTATION_EXTENDS.into(), "true".into());
         layers.push((d, bytes));
     }
     if input.env_files {
         for env in &input.project.env_files {
-            let Some(content) = &env.content else { continue };
+            let Some(content) = &env.content else {
+                continue;
+            };
             let mut d = inline(MEDIA_ENV_FILE, content);
-            d.annotations.insert(ANNOTATION_VERSION.into(), input.compose_version.into());
-            d.annotations.insert(ANNOTATION_ENVFILE.into(), env.layer_name.clone());
+            d.annotations
+                .insert(ANNOTATION_VERSION.into(), input.compose_version.into());
+            d.annotations
+                .insert(ANNOTATION_ENVFILE.into(), env.layer_name.clone());
             layers.push((d, content.clone()));
         }
     }
@@ -144,7 +149,8 @@ fn compose_layer(file: &SourceFile, version: &str) -> (Descriptor, Vec<u8>) {
 
 fn file_layer(name: &str, bytes: Vec<u8>, version: &str) -> (Descriptor, Vec<u8>) {
     let mut d = inline(MEDIA_COMPOSE_FILE, &bytes);
-    d.annotations.insert(ANNOTATION_VERSION.into(), version.into());
+    d.annotations
+        .insert(ANNOTATION_VERSION.into(), version.into());
     d.annotations.insert(ANNOTATION_FILE.into(), name.into());
     (d, bytes)
 }

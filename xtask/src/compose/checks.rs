@@ -77,7 +77,10 @@ impl CheckReport {
         Err(ComposeError::new(
             ErrorKind::Refused,
             None,
-            format!("the compose artifact cannot be published:\n{}", refused.join("\n")),
+            format!(
+                "the compose artifact cannot be published:\n{}",
+                refused.join("\n")
+            ),
             "fix the findings, or allow them (`allow = [\"bind-mounts\", \"sensitive-data\"]` \
              in [compose], or `--yes` for this run)",
         ))
@@ -117,7 +120,9 @@ pub fn check(project: &Project, spec: &ComposeSpec, yes: bool) -> CheckReport {
         }
     }
     for env in &project.env_files {
-        let Some((file, service)) = env.used_by.first() else { continue };
+        let Some((file, service)) = env.used_by.first() else {
+            continue;
+        };
         if !spec.env_files {
             if env.content.is_some() {
                 c.push(
@@ -135,7 +140,9 @@ pub fn check(project: &Project, spec: &ComposeSpec, yes: bool) -> CheckReport {
             }
             continue;
         }
-        let Some(content) = &env.content else { continue };
+        let Some(content) = &env.content else {
+            continue;
+        };
         let text = String::from_utf8_lossy(content);
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -145,7 +152,13 @@ pub fn check(project: &Project, spec: &ComposeSpec, yes: bool) -> CheckReport {
             let line = line.strip_prefix("export ").unwrap_or(line);
             let (key, value) = line.split_once('=').unwrap_or((line, ""));
             let value = value.trim().trim_matches(['"', '\'']);
-            c.value(&env.path, Some(service), &format!("line {}: {}", n + 1, key.trim()), key.trim(), value);
+            c.value(
+                &env.path,
+                Some(service),
+                &format!("line {}: {}", n + 1, key.trim()),
+                key.trim(),
+                value,
+            );
         }
     }
     CheckReport {
@@ -188,7 +201,9 @@ impl Checker<'_> {
 
     fn includes(&mut self, file: &SourceFile) {
         for doc in &file.docs {
-            let Some(includes) = doc.get("include").and_then(Node::as_seq) else { continue };
+            let Some(includes) = doc.get("include").and_then(Node::as_seq) else {
+                continue;
+            };
             for (i, item) in includes.iter().enumerate() {
                 let paths: Vec<&Node> = match &item.kind {
                     Kind::Map(_) => match item.get("path") {
@@ -197,7 +212,10 @@ impl Checker<'_> {
                     },
                     _ => vec![item],
                 };
-                let local = paths.iter().filter_map(|p| p.as_str()).any(|p| !is_remote(p));
+                let local = paths
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .any(|p| !is_remote(p));
                 if local {
                     self.push(
                         FindingKind::LocalInclude,
@@ -220,7 +238,12 @@ impl Checker<'_> {
                 if matches!(key, "environment" | "image") {
                     continue;
                 }
-                self.tokens_in(file, Some(service), &format!("services.{service}.{key}"), value);
+                self.tokens_in(
+                    file,
+                    Some(service),
+                    &format!("services.{service}.{key}"),
+                    value,
+                );
             }
         }
         for doc in &file.docs {
@@ -242,12 +265,18 @@ impl Checker<'_> {
     }
 
     fn bind_mounts(&mut self, file: &SourceFile, service: &str, node: &Node) {
-        let Some(volumes) = node.get("volumes").and_then(Node::as_seq) else { return };
+        let Some(volumes) = node.get("volumes").and_then(Node::as_seq) else {
+            return;
+        };
         for (i, v) in volumes.iter().enumerate() {
             let bind = match &v.kind {
                 Kind::Scalar { text, .. } => short_syntax_source(text).filter(|s| is_file_path(s)),
-                Kind::Map(_) => (v.get("type").and_then(Node::as_str) == Some("bind"))
-                    .then(|| v.get("source").and_then(Node::as_str).unwrap_or("").to_string()),
+                Kind::Map(_) => (v.get("type").and_then(Node::as_str) == Some("bind")).then(|| {
+                    v.get("source")
+                        .and_then(Node::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                }),
                 Kind::Seq(_) => None,
             };
             if let Some(source) = bind {
@@ -267,7 +296,9 @@ impl Checker<'_> {
     }
 
     fn environment(&mut self, file: &SourceFile, service: &str, node: &Node) {
-        let Some(env) = node.get("environment") else { return };
+        let Some(env) = node.get("environment") else {
+            return;
+        };
         let pairs: Vec<(String, String)> = match &env.kind {
             Kind::Map(_) => env
                 .entries()
@@ -303,7 +334,14 @@ impl Checker<'_> {
         }
     }
 
-    fn sensitive(&mut self, file: &str, service: Option<&str>, at: &str, kind: &str, literal: &str) {
+    fn sensitive(
+        &mut self,
+        file: &str,
+        service: Option<&str>,
+        at: &str,
+        kind: &str,
+        literal: &str,
+    ) {
         self.push(
             FindingKind::SensitiveData,
             file,
@@ -318,11 +356,19 @@ impl Checker<'_> {
     /// Inline config content: each `key=value` / `key: value` line, then tokens.
     fn content(&mut self, file: &str, at: &str, content: &str) {
         for line in content.lines() {
-            let Some((key, value)) = line.split_once(['=', ':']) else { continue };
+            let Some((key, value)) = line.split_once(['=', ':']) else {
+                continue;
+            };
             let value = value.trim().trim_matches(['"', '\'']);
             let literal = literal_text(value);
             if is_sensitive_key(key.trim()) && is_secret_value(&literal) {
-                return self.sensitive(file, None, at, "literal value under a sensitive key", &literal);
+                return self.sensitive(
+                    file,
+                    None,
+                    at,
+                    "literal value under a sensitive key",
+                    &literal,
+                );
             }
         }
         if let Some(kind) = token_kind(&literal_text(content)) {

@@ -75,7 +75,9 @@ fn substitute(s: &str, out: &mut Interpolated) {
 fn name_len(s: &str) -> usize {
     s.bytes()
         .enumerate()
-        .take_while(|(i, b)| *b == b'_' || b.is_ascii_alphabetic() || (*i > 0 && b.is_ascii_digit()))
+        .take_while(|(i, b)| {
+            *b == b'_' || b.is_ascii_alphabetic() || (*i > 0 && b.is_ascii_digit())
+        })
         .count()
 }
 
@@ -138,7 +140,13 @@ mod tests {
 
     #[test]
     fn references_are_told_from_escaped_dollars() {
-        for (s, want) in [("${A}", true), ("$A", true), ("$$A", false), ("5$", false), ("$1", false)] {
+        for (s, want) in [
+            ("${A}", true),
+            ("$A", true),
+            ("$$A", false),
+            ("5$", false),
+            ("$1", false),
+        ] {
             assert_eq!(has_reference(s), want, "{s}");
         }
     }

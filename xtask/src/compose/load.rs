@@ -60,7 +60,12 @@ impl SourceFile {
     pub fn layer_name(&self) -> String {
         match &self.extends_name {
             Some(name) => name.clone(),
-            None => self.path.rsplit('/').next().unwrap_or(&self.path).to_string(),
+            None => self
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.path)
+                .to_string(),
         }
     }
 
@@ -115,7 +120,11 @@ pub fn load(root: &Path, spec: &ComposeSpec) -> Result<Project, ComposeError> {
             "list the compose files in `files`",
         ));
     };
-    let project_dir = root.join(first).parent().map(Path::to_path_buf).unwrap_or(root.clone());
+    let project_dir = root
+        .join(first)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(root.clone());
     let mut loader = Loader {
         root: &root,
         validator: Validator::new(),
@@ -218,7 +227,10 @@ impl Loader<'_> {
             ComposeError::new(
                 ErrorKind::Syntax,
                 file.clone(),
-                format!("YAML error at line {}, column {}: {}", e.line, e.column, e.message),
+                format!(
+                    "YAML error at line {}, column {}: {}",
+                    e.line, e.column, e.message
+                ),
                 "fix the YAML syntax",
             )
         })?;
@@ -234,7 +246,11 @@ impl Loader<'_> {
                 ));
             }
             for e in self.validator.validate(&value) {
-                let at = if e.path.is_empty() { "(top level)".into() } else { e.path };
+                let at = if e.path.is_empty() {
+                    "(top level)".into()
+                } else {
+                    e.path
+                };
                 problems.push(format!("{at}: {}", e.message));
             }
         }
@@ -242,7 +258,10 @@ impl Loader<'_> {
             return Err(ComposeError::new(
                 ErrorKind::Schema,
                 file,
-                format!("does not follow the compose specification:\n  {}", problems.join("\n  ")),
+                format!(
+                    "does not follow the compose specification:\n  {}",
+                    problems.join("\n  ")
+                ),
                 "fix the keys named (see https://docs.docker.com/reference/compose-file/)",
             ));
         }
@@ -403,7 +422,10 @@ fn env_file_entries(service: &Node) -> Vec<EnvEntry<'_>> {
 fn scalar_span(source: &SourceFile, key: &str, node: &Node) -> Result<Range<usize>, ComposeError> {
     let in_place = matches!(
         &node.kind,
-        Kind::Scalar { style: ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, .. }
+        Kind::Scalar {
+            style: ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted,
+            ..
+        }
     ) && !source.text[node.span.clone()].contains('\n');
     if in_place {
         Ok(node.span.clone())
@@ -472,10 +494,14 @@ impl Project {
                 continue;
             };
             let extends = node.get("extends")?;
-            let parent = extends.as_str().or_else(|| extends.get("service")?.as_str())?;
+            let parent = extends
+                .as_str()
+                .or_else(|| extends.get("service")?.as_str())?;
             let parent_file = extends.get("file").and_then(|f| {
                 let name = file.rewrites.iter().find(|(r, _)| *r == f.span)?.1.clone();
-                self.extends.iter().find(|x| x.extends_name.as_deref() == Some(&name))
+                self.extends
+                    .iter()
+                    .find(|x| x.extends_name.as_deref() == Some(&name))
             });
             let source = parent_file.unwrap_or(file);
             let (_, pnode) = source.services().into_iter().find(|(n, _)| *n == parent)?;

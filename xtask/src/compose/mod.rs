@@ -21,6 +21,8 @@ pub mod load;
 pub mod pin;
 pub mod schema;
 mod secrets;
+#[cfg(test)]
+mod testutil;
 pub mod yaml;
 
 use std::fmt;
@@ -117,13 +119,21 @@ impl<'de> Deserialize<'de> for ComposeEntries {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a [compose] table or [[compose]] tables")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let one = RawCompose::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let one =
+                    RawCompose::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(ComposeEntries(vec![one]))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                let many =
-                    Vec::<RawCompose>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let many = Vec::<RawCompose>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
                 Ok(ComposeEntries(many))
             }
         }
@@ -197,7 +207,8 @@ mod tests {
     #[test]
     fn one_table_and_an_array_of_tables_both_read() {
         let one: Config =
-            toml::from_str("[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"app-oci\"\n").unwrap();
+            toml::from_str("[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"app-oci\"\n")
+                .unwrap();
         assert_eq!(one.compose.0.len(), 1);
         let spec = ComposeSpec::from(one.compose.0[0].clone());
         assert!(spec.resolve_external && !spec.env_files);

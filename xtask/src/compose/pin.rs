@@ -56,7 +56,11 @@ impl ImagePins {
         }
         let mut out = String::from("services:\n");
         for (service, image) in &self.services {
-            out.push_str(&format!("  {}:\n    image: {}\n", yaml_str(service), yaml_str(image)));
+            out.push_str(&format!(
+                "  {}:\n    image: {}\n",
+                yaml_str(service),
+                yaml_str(image)
+            ));
         }
         out.into_bytes()
     }
@@ -73,14 +77,17 @@ pub fn pin_images<E: fmt::Display>(
     let mut pins = ImagePins::default();
     let mut cache: HashMap<String, String> = HashMap::new();
     for (service, view) in project.services() {
-        let Some((raw, file)) = view.image else { continue };
+        let Some((raw, file)) = view.image else {
+            continue;
+        };
         let unpinned = |reason: &str| Unpinned {
             service: service.clone(),
             image: raw.clone(),
             reason: reason.to_string(),
         };
         let Some(parts) = split(&raw) else {
-            pins.unpinned.push(unpinned("its repository is a variable without default"));
+            pins.unpinned
+                .push(unpinned("its repository is a variable without default"));
             continue;
         };
         let named = ImageRef::parse(&parts.name).map_err(|e| {
@@ -103,9 +110,10 @@ pub fn pin_images<E: fmt::Display>(
             pins.services.push((service, pinned.docker_ref()));
             continue;
         }
+        // A variable can hold the whole reference (`${IMAGE:-redis:7}`): keep what it named.
         let image = ImageRef {
-            tag: parts.tag,
-            digest: parts.digest,
+            tag: parts.tag.or(named.tag.clone()),
+            digest: parts.digest.or(named.digest.clone()),
             ..named
         };
         if image.digest.is_some() {
@@ -118,7 +126,8 @@ pub fn pin_images<E: fmt::Display>(
             continue;
         }
         if parts.tag_unresolved {
-            pins.unpinned.push(unpinned("its tag is a variable without default"));
+            pins.unpinned
+                .push(unpinned("its tag is a variable without default"));
             continue;
         }
         let key = image.docker_ref();
@@ -165,7 +174,10 @@ impl ImageRef {
         }
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(rest[last_slash + i + 1..].to_string())),
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_string()),
+            ),
             None => (rest, None),
         };
         let (domain, path) = match name.split_once('/') {
@@ -174,7 +186,11 @@ impl ImageRef {
             }
             _ => ("docker.io".to_string(), name.to_string()),
         };
-        let domain = if domain == "index.docker.io" { "docker.io".into() } else { domain };
+        let domain = if domain == "index.docker.io" {
+            "docker.io".into()
+        } else {
+            domain
+        };
         let path = if domain == "docker.io" && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -183,18 +199,28 @@ impl ImageRef {
         let path_ok = !path.is_empty()
             && path.split('/').all(|c| {
                 !c.is_empty()
-                    && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                    && c.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
             });
         if !path_ok {
             return Err(format!("bad repository name {path:?}"));
         }
         if let Some(t) = &tag {
-            let ok = !t.is_empty() && t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
                 return Err(format!("bad tag {t:?}"));
             }
         }
-        Ok(ImageRef { domain, path, tag, digest })
+        Ok(ImageRef {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// Whether this names `repository` (a path without host), possibly under a registry prefix
@@ -202,7 +228,9 @@ impl ImageRef {
     pub fn is_repository(&self, repository: &str) -> bool {
         let want = repository.trim_matches('/');
         let path = self.path.as_str();
-        let bare = path.strip_prefix("library/").filter(|_| self.domain == "docker.io");
+        let bare = path
+            .strip_prefix("library/")
+            .filter(|_| self.domain == "docker.io");
         path == want
             || bare == Some(want)
             || path.ends_with(&format!("/{want}"))
@@ -267,7 +295,10 @@ fn split(raw: &str) -> Option<Parts> {
 fn yaml_str(s: &str) -> String {
     let lower = s.to_ascii_lowercase();
     let special = s.is_empty()
-        || ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"].contains(&lower.as_str())
+        || [
+            "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
+        ]
+        .contains(&lower.as_str())
         || s.parse::<f64>().is_ok()
         || s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
         || s.contains(": ")

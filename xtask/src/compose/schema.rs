@@ -104,11 +104,20 @@ const CASTS: &[(&str, Cast)] = &[
     ("services.*.init", Cast::Bool),
     ("services.*.deploy.replicas", Cast::Int),
     ("services.*.deploy.update_config.parallelism", Cast::Int),
-    ("services.*.deploy.update_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.update_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.rollback_config.parallelism", Cast::Int),
-    ("services.*.deploy.rollback_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.rollback_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.restart_policy.max_attempts", Cast::Int),
-    ("services.*.deploy.placement.max_replicas_per_node", Cast::Int),
+    (
+        "services.*.deploy.placement.max_replicas_per_node",
+        Cast::Int,
+    ),
     ("services.*.healthcheck.retries", Cast::Int),
     ("services.*.healthcheck.disable", Cast::Bool),
     ("services.*.oom_kill_disable", Cast::Bool),
@@ -190,7 +199,11 @@ fn prepare(
         }
         Value::String(s) => {
             let segs: Vec<Seg> = path.iter().map(|(s, _)| s.clone()).collect();
-            let indices: Vec<usize> = path.iter().filter(|(s, _)| s.is_none()).map(|(_, i)| *i).collect();
+            let indices: Vec<usize> = path
+                .iter()
+                .filter(|(s, _)| s.is_none())
+                .map(|(_, i)| *i)
+                .collect();
             let shown = display_path(&segs, &indices);
             let resolved = interp::with_defaults(s);
             if !resolved.unresolved.is_empty() {
@@ -346,7 +359,8 @@ mod tests {
         for (doc, path, text) in cases {
             let got = errors(doc.clone());
             assert!(
-                got.iter().any(|e| e.path == path && e.message.contains(text)),
+                got.iter()
+                    .any(|e| e.path == path && e.message.contains(text)),
                 "{doc}: {got:?}"
             );
         }
@@ -356,11 +370,26 @@ mod tests {
     fn cast_patterns_match_keys_and_list_items() {
         let p = |s: &[&str]| -> Vec<Seg> {
             s.iter()
-                .map(|x| if *x == "[]" { None } else { Some(x.to_string()) })
+                .map(|x| {
+                    if *x == "[]" {
+                        None
+                    } else {
+                        Some(x.to_string())
+                    }
+                })
                 .collect()
         };
-        assert!(matches("services.*.ports.[].target", &p(&["services", "web", "ports", "[]", "target"])));
-        assert!(!matches("services.*.ports.[].target", &p(&["services", "web", "ports", "target"])));
-        assert!(matches("services.*.ulimits.*", &p(&["services", "web", "ulimits", "nofile"])));
+        assert!(matches(
+            "services.*.ports.[].target",
+            &p(&["services", "web", "ports", "[]", "target"])
+        ));
+        assert!(!matches(
+            "services.*.ports.[].target",
+            &p(&["services", "web", "ports", "target"])
+        ));
+        assert!(matches(
+            "services.*.ulimits.*",
+            &p(&["services", "web", "ulimits", "nofile"])
+        ));
     }
 }

@@ -8,7 +8,10 @@ use super::interp;
 /// `*_FILE`/`*_PATH`/`*_DIR` keys name where a secret is, not the secret.
 pub fn is_sensitive_key(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    if ["_file", "_path", "_dir", "_url_file"].iter().any(|s| lower.ends_with(s)) {
+    if ["_file", "_path", "_dir", "_url_file"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
         return false;
     }
     const PARTS: &[&str] = &[
@@ -46,7 +49,9 @@ pub fn is_secret_value(literal: &str) -> bool {
         return false;
     }
     let lower = v.to_ascii_lowercase();
-    let flag = ["true", "false", "yes", "no", "on", "off", "none", "null", "disabled", "enabled"];
+    let flag = [
+        "true", "false", "yes", "no", "on", "off", "none", "null", "disabled", "enabled",
+    ];
     !(flag.contains(&lower.as_str()) || v.bytes().all(|b| b.is_ascii_digit()) && v.len() < 6)
 }
 
@@ -64,7 +69,7 @@ pub fn token_kind(text: &str) -> Option<&'static str> {
         .split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-.".contains(c)))
         .filter(|t| t.len() >= 16)
     {
-        if let Some(kind) = shape(token) {
+        if let Some(kind) = token.split('=').find_map(shape) {
             return Some(kind);
         }
         if high_entropy(token) {
@@ -247,7 +252,13 @@ mod tests {
 
     #[test]
     fn flags_numbers_and_secret_paths_are_not_secret_values() {
-        for (v, want) in [("true", false), ("", false), ("8080", false), ("/run/secrets/db", false), ("hunter2", true)] {
+        for (v, want) in [
+            ("true", false),
+            ("", false),
+            ("8080", false),
+            ("/run/secrets/db", false),
+            ("hunter2", true),
+        ] {
             assert_eq!(is_secret_value(v), want, "{v}");
         }
     }

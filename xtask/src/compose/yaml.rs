@@ -41,7 +41,12 @@ pub struct SyntaxError {
 /// Parses every document of `text`.
 pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let offsets = CharOffsets::new(text);
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        text,
+        docs: vec![],
+        stack: vec![],
+        anchors: HashMap::new(),
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
             line: e.marker().line(),
@@ -77,14 +82,14 @@ enum Open {
     Map(Range<usize>, usize, Vec<Node>),
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'t> {
+    text: &'t str,
     docs: Vec<Node>,
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn on_event(&mut self, event: Event<'_>, span: Range<usize>) -> Result<(), SyntaxError> {
         match event {
             Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq(span, anchor, vec![])),
@@ -118,7 +123,7 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let node = Node {
-                    span,
+                    span: quoted_span(self.text, span, style),
                     kind: Kind::Scalar {
                         text: text.into_owned(),
                         style,
@@ -165,6 +170,29 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// The parser's span of a quoted scalar can run past the closing quote; end it there.
+fn quoted_span(text: &str, span: Range<usize>, style: ScalarStyle) -> Range<usize> {
+    let quote = match style {
+        ScalarStyle::SingleQuoted => b'\'',
+        ScalarStyle::DoubleQuoted => b'"',
+        _ => return span,
+    };
+    let bytes = text.as_bytes();
+    if bytes.get(span.start) != Some(&quote) {
+        return span;
+    }
+    let mut i = span.start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b if b == quote => return span.start..i + 1,
+            _ => i += 1,
+        }
+    }
+    span
 }
 
 impl Node {
@@ -347,13 +375,18 @@ mod tests {
 
     #[test]
     fn spans_are_byte_offsets_of_the_scalar_including_quotes() {
-        let src = "# é comment\nservices:\n  web:\n    env_file: \"./a.env\" # note\n    image: b\n";
+        let src =
+            "# é comment\nservices:\n  web:\n    env_file: \"./a.env\" # note\n    image: b\n";
         let doc = &parse(src).unwrap()[0];
         let node = doc.get("services").unwrap().get("web").unwrap();
         let env = node.get("env_file").unwrap();
         assert_eq!(&src[env.span.clone()], "\"./a.env\"");
         let image = node.get("image").unwrap();
         assert_eq!(&src[image.span.clone()], "b");
+        let src = "a: 'it''s' # c\nb: \"q\\\"x\" # d\n";
+        let doc = &parse(src).unwrap()[0];
+        assert_eq!(&src[doc.get("a").unwrap().span.clone()], "'it''s'");
+        assert_eq!(&src[doc.get("b").unwrap().span.clone()], "\"q\\\"x\"");
     }
 
     #[test]
