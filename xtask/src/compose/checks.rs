@@ -124,7 +124,7 @@ pub fn check(project: &Project, spec: &ComposeSpec, yes: bool) -> CheckReport {
             continue;
         };
         if !spec.env_files {
-            if env.content.is_some() {
+            if env.required {
                 c.push(
                     FindingKind::EnvFileNotPublished,
                     file,

@@ -88,6 +88,8 @@ pub struct EnvFile {
     pub layer_name: String,
     /// `None` when the file does not exist and is not required (compose skips it).
     pub content: Option<Vec<u8>>,
+    /// Whether a service requires it (`required: false` on every use makes it optional).
+    pub required: bool,
     /// `(compose file, service)` that name it.
     pub used_by: Vec<(String, String)>,
 }
@@ -310,7 +312,8 @@ impl Loader<'_> {
                 };
                 let name = hashed(&rel, "env");
                 rewrites.push((scalar_span(&source, &key, entry.path)?, name.clone()));
-                self.add_env_file(rel, name, content, &source.path, service);
+                let user = (source.path.clone(), service.to_string());
+                self.add_env_file(rel, name, content, entry.required, user);
             }
             let Some(file) = node.get("extends").and_then(|e| e.get("file")) else {
                 continue;
@@ -366,12 +369,12 @@ impl Loader<'_> {
         path: String,
         layer_name: String,
         content: Option<Vec<u8>>,
-        file: &str,
-        service: &str,
+        required: bool,
+        user: (String, String),
     ) {
-        let user = (file.to_string(), service.to_string());
         match self.project.env_files.iter_mut().find(|e| e.path == path) {
             Some(known) => {
+                known.required |= required;
                 if !known.used_by.contains(&user) {
                     known.used_by.push(user);
                 }
@@ -380,6 +383,7 @@ impl Loader<'_> {
                 path,
                 layer_name,
                 content,
+                required,
                 used_by: vec![user],
             }),
         }
@@ -478,43 +482,47 @@ impl Project {
         }
         for (name, view) in out.iter_mut() {
             if view.image.is_none() {
-                view.image = self.inherited_image(name, 0);
+                view.image = self
+                    .files
+                    .iter()
+                    .rev()
+                    .find_map(|f| self.inherited_image(f, name, 0));
             }
         }
         out
     }
 
-    /// The image a service gets from its `extends` chain.
-    fn inherited_image(&self, service: &str, depth: usize) -> Option<(String, String)> {
+    /// The image `service` of `file` gets from its `extends` chain (its own `image:` when
+    /// `depth > 0`, i.e. for a parent).
+    fn inherited_image(
+        &self,
+        file: &SourceFile,
+        service: &str,
+        depth: usize,
+    ) -> Option<(String, String)> {
         if depth > 16 {
             return None;
         }
-        for file in self.files.iter().rev() {
-            let Some((_, node)) = file.services().into_iter().find(|(n, _)| *n == service) else {
-                continue;
-            };
-            let extends = node.get("extends")?;
-            let parent = extends
-                .as_str()
-                .or_else(|| extends.get("service")?.as_str())?;
-            let parent_file = extends.get("file").and_then(|f| {
-                let name = file.rewrites.iter().find(|(r, _)| *r == f.span)?.1.clone();
+        let (_, node) = file.services().into_iter().find(|(n, _)| *n == service)?;
+        if depth > 0 {
+            if let Some(image) = node.get("image").and_then(Node::as_str) {
+                return Some((image.to_string(), file.path.clone()));
+            }
+        }
+        let extends = node.get("extends")?;
+        let parent = extends
+            .as_str()
+            .or_else(|| extends.get("service")?.as_str())?;
+        let source = match extends.get("file") {
+            Some(f) => {
+                let name = &file.rewrites.iter().find(|(r, _)| *r == f.span)?.1;
                 self.extends
                     .iter()
-                    .find(|x| x.extends_name.as_deref() == Some(&name))
-            });
-            let source = parent_file.unwrap_or(file);
-            let (_, pnode) = source.services().into_iter().find(|(n, _)| *n == parent)?;
-            if let Some(image) = pnode.get("image").and_then(Node::as_str) {
-                return Some((image.to_string(), source.path.clone()));
+                    .find(|x| x.extends_name.as_ref() == Some(name))?
             }
-            return if parent_file.is_none() {
-                self.inherited_image(parent, depth + 1)
-            } else {
-                None
-            };
-        }
-        None
+            None => file,
+        };
+        self.inherited_image(source, parent, depth + 1)
     }
 }
 

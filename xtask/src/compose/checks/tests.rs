@@ -124,6 +124,13 @@ fn each_check_reports_the_key_and_whether_it_is_refused() {
             vec![(EnvFileNotPublished, "services.app.env_file", true)],
         ),
         (
+            "services:\n  app:\n    image: app\n    env_file:\n      - path: app.env\n        required: false\n",
+            &[("app.env", "LOG=debug\n")],
+            none,
+            false,
+            vec![],
+        ),
+        (
             "services:\n  app:\n    image: app\n    env_file: app.env\n",
             &[("app.env", "LOG=debug\n")],
             none,

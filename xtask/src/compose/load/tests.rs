@@ -293,3 +293,23 @@ fn hashes_are_sha256_hex_of_the_path() {
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.env"
     );
 }
+
+#[test]
+fn images_are_inherited_through_an_extends_chain_across_files() {
+    let ws = Workspace::new(&[
+        (
+            "compose.yaml",
+            "services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n",
+        ),
+        (
+            "base.yaml",
+            "services:\n  base:\n    extends:\n      file: root.yaml\n      service: root\n",
+        ),
+        ("root.yaml", "services:\n  root:\n    image: busybox\n"),
+    ]);
+    let services = ws.load(&["compose.yaml"]).unwrap().services();
+    assert_eq!(
+        services["web"].image,
+        Some(("busybox".into(), "root.yaml".into()))
+    );
+}
