@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use artifact::{assemble, Artifact, ArtifactInput};
+pub use artifact::{assemble, Artifact, ArtifactInput, ManifestForm};
 pub use checks::{check, CheckReport, Finding, FindingKind};
 pub use load::{load, EnvFile, Project, SourceFile};
 pub use pin::{pin_images, ImagePins, ReleaseImage};
