@@ -5,6 +5,7 @@
 pub mod builder;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod config;
 pub mod exec;
 pub mod facts;

@@ -19,7 +19,8 @@ pub const MAX_LINES: usize = 800;
 
 /// Every top-level module of the crate and what it may refer to. `*`: anything.
 ///
-/// The stages (`builder`, `publish`) meet only at `oci::layout` and never import each other;
+/// The stages (`builder`, `attest`, `compose`, `publish`) meet only at `oci::layout` and never
+/// import each other;
 /// both reach registries through `registry`. `registry` and `oci` are libraries. `plan` is pure.
 /// `facts` feed the `workspace`, which computes the `plan`. Only `commands` sees `cli`.
 const DEPENDENCIES: &[(&str, &[&str])] = &[
@@ -29,7 +30,9 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "report",
         &[
+            "attest",
             "builder",
+            "compose",
             "config",
             "facts",
             "oci",
@@ -44,7 +47,10 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     ),
     (
         "pipeline",
-        &["builder", "oci", "plan", "progress", "publish"],
+        &[
+            "attest", "builder", "compose", "oci", "plan", "problem", "progress", "publish",
+            "registry",
+        ],
     ),
     ("workspace", &["config", "facts", "plan"]),
     // `config` holds the tag rules as parsed by `plan::tags` (the rule grammar).
@@ -61,6 +67,14 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "config", "exec", "oci", "plan", "problem", "progress", "registry",
         ],
+    ),
+    (
+        "compose",
+        &["oci", "plan", "problem", "progress", "registry"],
+    ),
+    (
+        "attest",
+        &["exec", "oci", "plan", "problem", "progress", "registry"],
     ),
     (
         "publish",

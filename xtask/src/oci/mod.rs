@@ -136,6 +136,9 @@ pub struct Descriptor {
     pub platform: Option<DescriptorPlatform>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The content itself, base64 (standard alphabet), for small blobs (`data` in the spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
 }
@@ -148,6 +151,7 @@ impl Descriptor {
             size,
             platform: None,
             annotations: BTreeMap::new(),
+            data: None,
             artifact_type: None,
         }
     }
