@@ -4,13 +4,20 @@
 //! tag, or BuildKit's attestation manifests inside the image index).
 //!
 //! Everything here is pure: plain-data inputs in, documents and bytes out. Nothing reads the
-//! network or prints; 
+//! network or prints; [`cargo_deps::cargo_metadata`] and [`cargo_deps::rustc_cfg`] run
+//! a process (each in its own function).
 
 pub mod artifact;
+pub mod cargo_cfg;
+pub mod cargo_deps;
 pub mod dsse;
+#[cfg(test)]
+mod external_check;
 pub mod input;
 pub mod provenance;
 pub mod sign;
+pub mod spdx;
+pub mod spdx_license;
 pub mod statement;
 pub mod time;
 
