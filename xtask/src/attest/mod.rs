@@ -20,6 +20,7 @@ pub mod spdx;
 pub mod spdx_license;
 pub mod statement;
 pub mod time;
+pub mod verify;
 
 pub use input::{BaseImage, BuildFacts, BuilderKind, GithubContext, Source, Subject};
 pub use statement::Statement;
