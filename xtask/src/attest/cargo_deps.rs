@@ -60,6 +60,7 @@ struct Package {
 
 #[derive(Deserialize)]
 struct Target {
+    name: String,
     #[serde(default)]
     kind: Vec<String>,
 }
@@ -103,11 +104,13 @@ struct LockPackage {
     checksum: Option<String>,
 }
 
-/// The closure of workspace package `package` for `target`.
+/// The closure of the workspace package that builds binary `bin` (in package `package`,
+/// when given: `native.package`) for `target`.
 pub fn closure(
     metadata_json: &str,
     cargo_lock: &str,
-    package: &str,
+    package: Option<&str>,
+    bin: &str,
     target: &TargetCfg,
 ) -> Result<Closure> {
     let meta: Metadata = serde_json::from_str(metadata_json).context(
@@ -120,13 +123,7 @@ pub fn closure(
         .context("`cargo metadata` has no resolve graph: run it without --no-deps")?;
     let packages: BTreeMap<&str, &Package> =
         meta.packages.iter().map(|p| (p.id.as_str(), p)).collect();
-    let root_id = meta
-        .workspace_members
-        .iter()
-        .find(|id| packages.get(id.as_str()).is_some_and(|p| p.name == package))
-        .with_context(|| {
-            format!("{package:?} is not a package of this workspace: name the package that builds the image's binary")
-        })?;
+    let root_id = root_of(&meta.workspace_members, &packages, package, bin)?;
     let checksums: BTreeMap<(&str, &str, Option<&str>), &str> = lock
         .package
         .iter()
@@ -185,6 +182,37 @@ pub fn closure(
     Ok(Closure { root, crates })
 }
 
+/// The workspace member with binary `bin` (and name `package`, if given).
+fn root_of<'a>(
+    members: &'a [String],
+    packages: &BTreeMap<&str, &Package>,
+    package: Option<&str>,
+    bin: &str,
+) -> Result<&'a String> {
+    let with_bin: Vec<&String> = members
+        .iter()
+        .filter(|id| {
+            packages.get(id.as_str()).is_some_and(|p| {
+                package.is_none_or(|name| p.name == name)
+                    && p.targets
+                        .iter()
+                        .any(|t| t.name == bin && t.kind.iter().any(|k| k == "bin"))
+            })
+        })
+        .collect();
+    match (with_bin.as_slice(), package) {
+        ([one], _) => Ok(one),
+        ([], Some(name)) => bail!(
+            "no workspace package {name:?} with a binary {bin:?}: check native.package and cargo-bin"
+        ),
+        ([], None) => bail!("no workspace package has a binary {bin:?}: check cargo-bin"),
+        (many, _) => bail!(
+            "{} workspace packages have a binary {bin:?}: set native.package to the one the image runs",
+            many.len()
+        ),
+    }
+}
+
 fn is_proc_macro(p: &Package) -> bool {
     p.targets
         .iter()
@@ -192,19 +220,34 @@ fn is_proc_macro(p: &Package) -> bool {
 }
 
 /// `cargo metadata --format-version 1 --filter-platform <target> --locked` for the workspace
-/// of `manifest_path`: the input of [`closure`].
-pub fn cargo_metadata(manifest_path: &Path, target: &str) -> Result<String> {
-    let out = Command::new("cargo")
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--locked",
-            "--filter-platform",
-            target,
-        ])
+/// of `manifest_path`, with the features the binary is built with (`native.features`;
+/// qualified as `<package>/<feature>` when `package` is given): the input of [`closure`].
+///
+/// The resolve graph unifies features across the workspace, so a crate another member
+/// enables may be listed too: an SBOM may name one crate too many, never one too few.
+pub fn cargo_metadata(
+    manifest_path: &Path,
+    target: &str,
+    package: Option<&str>,
+    features: &[String],
+) -> Result<String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["metadata", "--format-version", "1", "--locked"])
+        .args(["--filter-platform", target])
         .arg("--manifest-path")
-        .arg(manifest_path)
+        .arg(manifest_path);
+    if !features.is_empty() {
+        let qualified: Vec<String> = features
+            .iter()
+            .map(|f| match package {
+                Some(p) if !f.contains('/') => format!("{p}/{f}"),
+                _ => f.clone(),
+            })
+            .collect();
+        cmd.args(["--features", &qualified.join(",")]);
+    }
+    let out = cmd
         .output()
         .context("cannot run `cargo metadata`: is cargo on PATH?")?;
     if !out.status.success() {

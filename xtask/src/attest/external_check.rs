@@ -43,7 +43,7 @@ fn write_sboms_and_a_signed_bundle_for_external_tools() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let target = "x86_64-unknown-linux-gnu";
     let real = (
-        cargo_deps::cargo_metadata(&workspace, target).unwrap(),
+        cargo_deps::cargo_metadata(&workspace, target, Some("xtask"), &[]).unwrap(),
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap(),
         cargo_deps::rustc_cfg(target).unwrap(),
         "xtask",
@@ -55,14 +55,15 @@ fn write_sboms_and_a_signed_bundle_for_external_tools() {
         "app",
     );
     let mut statements = Vec::new();
-    for (file, (meta, lock, cfg, package)) in [
+    for (file, (meta, lock, cfg, bin)) in [
         ("workspace.spdx.json", real),
         ("fixture.spdx.json", synthetic),
     ] {
         let req = SbomRequest {
             metadata_json: &meta,
             cargo_lock: &lock,
-            package,
+            package: None,
+            bin,
             target,
             target_cfg: &cfg,
             subject: &subject,

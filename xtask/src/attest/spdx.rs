@@ -29,8 +29,10 @@ pub struct SbomRequest<'a> {
     pub metadata_json: &'a str,
     /// The text of `Cargo.lock`.
     pub cargo_lock: &'a str,
-    /// The workspace package whose binary the image runs.
-    pub package: &'a str,
+    /// The workspace package of the binary (`native.package`), if the config names one.
+    pub package: Option<&'a str>,
+    /// The binary the image runs (`cargo-bin`).
+    pub bin: &'a str,
     /// The Rust target triple and its `rustc --print cfg --target` lines
     /// ([`cargo_deps::rustc_cfg`]).
     pub target: &'a str,
@@ -113,7 +115,13 @@ pub struct Relationship {
 /// The SBOM of `req.package`'s binary for `req.target`.
 pub fn document(req: &SbomRequest<'_>) -> Result<Document> {
     let cfg = TargetCfg::new(req.target, req.target_cfg);
-    let closure = cargo_deps::closure(req.metadata_json, req.cargo_lock, req.package, &cfg)?;
+    let closure = cargo_deps::closure(
+        req.metadata_json,
+        req.cargo_lock,
+        req.package,
+        req.bin,
+        &cfg,
+    )?;
     let created = req.created.to_utc_string()?;
     let ids = spdx_ids(&closure);
     let mut packages = vec![package(&closure.root, &ids, true, req.source)];

@@ -26,7 +26,7 @@ fn package(name: &str, license: Option<&str>, kind: &str) -> Value {
         _ => ("1.0.0", json!(REGISTRY)),
     };
     json!({"id": id(name), "name": name, "version": version, "license": license,
-           "source": source, "targets": [{"kind": [kind]}]})
+           "source": source, "targets": [{"kind": [kind], "name": name}]})
 }
 
 fn dep(name: &str, kinds: Value) -> Value {
@@ -104,7 +104,7 @@ fn names(c: &Closure) -> Vec<&str> {
 
 #[test]
 fn closure_follows_normal_deps_for_the_target_only() {
-    let c = closure(&metadata(), &lock(), "app", &linux()).unwrap();
+    let c = closure(&metadata(), &lock(), None, "app", &linux()).unwrap();
     assert_eq!(c.root.name, "app");
     assert_eq!(
         names(&c),
@@ -128,7 +128,7 @@ fn closure_of_a_windows_target_takes_the_windows_deps() {
     ]
     .map(String::from);
     let windows = TargetCfg::new("x86_64-pc-windows-gnu", &lines);
-    let c = closure(&metadata(), &lock(), "app", &windows).unwrap();
+    let c = closure(&metadata(), &lock(), Some("app"), "app", &windows).unwrap();
     assert_eq!(
         names(&c),
         ["forked", "libc", "serde", "winapi"],
@@ -138,7 +138,7 @@ fn closure_of_a_windows_target_takes_the_windows_deps() {
 
 #[test]
 fn registry_crates_carry_their_lock_checksum() {
-    let c = closure(&metadata(), &lock(), "app", &linux()).unwrap();
+    let c = closure(&metadata(), &lock(), None, "app", &linux()).unwrap();
     let sums: Vec<(&str, Option<&str>)> = c
         .crates
         .iter()
@@ -159,35 +159,63 @@ fn registry_crates_carry_their_lock_checksum() {
 
 #[test]
 fn another_workspace_member_is_its_own_root() {
-    let c = closure(&metadata(), &lock(), "other", &linux()).unwrap();
+    let c = closure(&metadata(), &lock(), None, "other", &linux()).unwrap();
     assert_eq!(c.root.name, "other");
     assert_eq!(names(&c), ["serde"]);
 }
 
 #[test]
-fn bad_inputs_say_what_to_do() {
-    let no_resolve = json!({"packages": [], "workspace_members": [], "resolve": null}).to_string();
-    for (meta, lock_text, package, fix) in [
+fn the_root_is_the_workspace_package_with_the_binary() {
+    let mut doc: Value = serde_json::from_str(&metadata()).unwrap();
+    doc["packages"][1]["targets"] = json!([{"kind": ["bin"], "name": "app"}]);
+    let two_apps = doc.to_string();
+    for (meta, package, bin, want) in [
+        (metadata(), None, "app", Ok("app")),
+        (metadata(), Some("other"), "other", Ok("other")),
+        (two_apps.clone(), Some("other"), "app", Ok("other")),
+        (two_apps, None, "app", Err("set native.package")),
         (
             metadata(),
-            lock(),
+            None,
             "serde",
-            "not a package of this workspace",
+            Err("no workspace package has a binary \"serde\""),
         ),
-        (metadata(), lock(), "nope", "name the package"),
-        (no_resolve, lock(), "app", "without --no-deps"),
-        ("not json".to_string(), lock(), "app", "cargo metadata"),
+        (
+            metadata(),
+            Some("other"),
+            "app",
+            Err("check native.package"),
+        ),
+    ] {
+        let got = closure(&meta, &lock(), package, bin, &linux())
+            .map(|c| c.root.name)
+            .map_err(|e| e.to_string());
+        match want {
+            Ok(name) => assert_eq!(got.as_deref(), Ok(name), "{package:?} {bin}"),
+            Err(fix) => assert!(
+                got.as_ref().is_err_and(|e| e.contains(fix)),
+                "{package:?} {bin}: {got:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_say_what_to_do() {
+    let no_resolve = json!({"packages": [], "workspace_members": [], "resolve": null}).to_string();
+    for (meta, lock_text, fix) in [
+        (no_resolve, lock(), "without --no-deps"),
+        ("not json".to_string(), lock(), "cargo metadata"),
         (
             metadata(),
             "[[package]\n".to_string(),
-            "app",
             "cargo generate-lockfile",
         ),
     ] {
         let err = format!(
             "{:#}",
-            closure(&meta, &lock_text, package, &linux()).unwrap_err()
+            closure(&meta, &lock_text, None, "app", &linux()).unwrap_err()
         );
-        assert!(err.contains(fix), "{package}: {err}");
+        assert!(err.contains(fix), "{err}");
     }
 }

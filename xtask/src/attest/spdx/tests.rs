@@ -31,7 +31,8 @@ fn sbom(f: impl FnOnce(&Value)) {
     let req = SbomRequest {
         metadata_json: &meta,
         cargo_lock: &lock,
-        package: "app",
+        package: None,
+        bin: "app",
         target: "x86_64-unknown-linux-gnu",
         target_cfg: &cfg,
         subject: &subject,
@@ -193,7 +194,8 @@ fn statement_wraps_the_document_for_the_subject() {
     let req = SbomRequest {
         metadata_json: &meta,
         cargo_lock: &lock,
-        package: "app",
+        package: None,
+        bin: "app",
         target: "x86_64-unknown-linux-gnu",
         target_cfg: &cfg,
         subject: &subject,
