@@ -247,6 +247,39 @@ pub fn add_in_index(index: &Index, attestations: &[PlatformAttestations]) -> Res
     Ok(InIndex { index: out, blobs })
 }
 
+/// The entries of a referrers index (API answer or fallback tag) that are attestations
+/// stevedore reads: unsigned Statements and Sigstore bundles.
+pub fn attestation_referrers(referrers: &Index) -> Vec<&Descriptor> {
+    referrers
+        .manifests
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.artifact_type.as_deref(),
+                Some(MEDIA_IN_TOTO) | Some(MEDIA_SIGSTORE_BUNDLE)
+            )
+        })
+        .collect()
+}
+
+/// The BuildKit attestation manifests of an image index that are about `platform_manifest`.
+pub fn in_index_attestations<'a>(
+    index: &'a Index,
+    platform_manifest: &Digest,
+) -> Vec<&'a Descriptor> {
+    index
+        .manifests
+        .iter()
+        .filter(|d| {
+            is_attestation_entry(d)
+                && d.annotations
+                    .get(ANNOTATION_REFERENCE_DIGEST)
+                    .map(String::as_str)
+                    == Some(platform_manifest.as_str())
+        })
+        .collect()
+}
+
 /// True for a BuildKit attestation-manifest entry of an image index.
 pub fn is_attestation_entry(d: &Descriptor) -> bool {
     d.annotations

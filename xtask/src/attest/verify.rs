@@ -57,10 +57,17 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
         );
         return checks;
     }
+    let form = match (desc.media_type.as_str(), expected.public_key) {
+        (MEDIA_SIGSTORE_BUNDLE, None) => {
+            "a Sigstore bundle; no public key given, so its signature is not checked"
+        }
+        (MEDIA_SIGSTORE_BUNDLE, Some(_)) => "a Sigstore bundle",
+        _ => "an unsigned in-toto Statement",
+    };
     push(
         "layer digest",
         true,
-        format!("{digest} ({} bytes)", layer.len()),
+        format!("{digest} ({} bytes): {form}", layer.len()),
     );
 
     match &manifest.subject {

@@ -281,3 +281,34 @@ fn layer_media_types_of_images_are_not_attestation_entries() {
     let plain = Descriptor::of(MEDIA_LAYER_GZIP, b"l");
     assert!(!is_attestation_entry(&plain));
 }
+
+#[test]
+fn readers_find_attestations_in_both_forms() {
+    let (index, amd, arm) = image_index();
+    let st = statement_about(&index_digest(&index), "https://slsa.dev/provenance/v1");
+    let unsigned = statement_referrer(&amd, &st, CREATED).descriptor;
+    let bundle = Bundle::sign_statement(&generated_signer(), &st.to_bytes()).unwrap();
+    let signed = bundle_referrer(&amd, &bundle, &st.predicate_type, CREATED).descriptor;
+    let mut cosign_sig = Descriptor::of(MEDIA_MANIFEST, b"sig");
+    cosign_sig.artifact_type = Some("application/vnd.dev.cosign.artifact.sig.v1+json".into());
+    let referrers = Index::new(vec![unsigned.clone(), cosign_sig, signed.clone()]);
+    assert_eq!(attestation_referrers(&referrers), [&unsigned, &signed]);
+
+    let att = PlatformAttestations {
+        manifest: arm.digest.clone(),
+        statements: vec![statement_about(
+            &arm.digest,
+            "https://slsa.dev/provenance/v1",
+        )],
+    };
+    let with = add_in_index(&index, &[att]).unwrap().index;
+    assert_eq!(
+        in_index_attestations(&with, &arm.digest),
+        [&with.manifests[2]]
+    );
+    assert!(in_index_attestations(&with, &amd.digest).is_empty());
+}
+
+fn index_digest(index: &Index) -> Digest {
+    Digest::of(&oci::to_bytes(index))
+}

@@ -111,6 +111,28 @@ fn signed_bundle_passes_with_its_key() {
 }
 
 #[test]
+fn signed_bundle_without_a_key_says_the_signature_was_not_checked() {
+    let (m, layer) = signed(&generated_signer());
+    let d = image().digest;
+    let checks = verify_layer(
+        &m,
+        &layer,
+        Expected {
+            subject: &d,
+            public_key: None,
+            source_repository: Some("https://github.com/o/r"),
+        },
+    );
+    assert!(all_ok(&checks), "{checks:#?}");
+    assert!(!names(&checks).contains(&"signature"));
+    assert!(
+        checks[0].detail.contains("signature is not checked"),
+        "{}",
+        checks[0].detail
+    );
+}
+
+#[test]
 fn each_problem_fails_its_own_check() {
     let signer = generated_signer();
     let other = generated_signer().public_key();
