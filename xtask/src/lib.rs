@@ -2,6 +2,7 @@
 //!
 //! The pipeline, one module per stage: config + git → plan → build (OCI layout) → publish.
 
+pub mod attest;
 pub mod builder;
 pub mod cli;
 pub mod commands;

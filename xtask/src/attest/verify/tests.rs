@@ -1,0 +1,294 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+use crate::attest::artifact::{
+    add_in_index, bundle_referrer, statement_referrer, PlatformAttestations,
+};
+use crate::attest::input::{BuildFacts, BuilderKind, Source, Subject};
+use crate::attest::provenance;
+use crate::attest::sign::tests::generated_signer;
+use crate::attest::sign::EcdsaP256Signer;
+use crate::attest::time::Timestamp;
+use crate::oci::{Descriptor, Index, MEDIA_INDEX, MEDIA_MANIFEST};
+
+const CREATED: &str = "2024-05-01T12:00:00Z";
+
+fn image() -> Descriptor {
+    Descriptor::of(MEDIA_INDEX, b"image index")
+}
+
+fn provenance_of(digest: &Digest) -> Statement {
+    let facts = BuildFacts {
+        source: Source {
+            repository: "https://github.com/o/r".into(),
+            git_ref: "refs/tags/v1@2".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        },
+        config_path: "stevedore.toml".into(),
+        config_digest: Digest::of(b"config"),
+        image_name: "ghcr.io/o/r".into(),
+        platforms: vec!["linux/amd64".into()],
+        builder_kind: BuilderKind::Native,
+        builder_version: "0.1.0".into(),
+        build_args: BTreeMap::new(),
+        secret_args: BTreeSet::new(),
+        base_images: vec![],
+        cargo_lock_digest: None,
+        github: None,
+        started_on: Timestamp::Unix(0),
+        finished_on: Timestamp::Unix(60),
+    };
+    let subject = Subject {
+        name: "ghcr.io/o/r".into(),
+        digest: digest.clone(),
+    };
+    provenance::statement(&subject, &facts).unwrap()
+}
+
+fn unsigned() -> (Manifest, Vec<u8>) {
+    let a = statement_referrer(&image(), &provenance_of(&image().digest), CREATED);
+    (a.manifest, a.blobs[1].1.clone())
+}
+
+fn signed(signer: &EcdsaP256Signer) -> (Manifest, Vec<u8>) {
+    let st = provenance_of(&image().digest);
+    let bundle = Bundle::sign_statement(signer, &st.to_bytes()).unwrap();
+    let a = bundle_referrer(&image(), &bundle, &st.predicate_type, CREATED);
+    (a.manifest, a.blobs[1].1.clone())
+}
+
+fn failed(checks: &[Check]) -> Vec<&'static str> {
+    checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+}
+
+fn names(checks: &[Check]) -> Vec<&'static str> {
+    checks.iter().map(|c| c.name).collect()
+}
+
+#[test]
+fn unsigned_provenance_passes_every_check_it_can_make() {
+    let (m, layer) = unsigned();
+    let d = image().digest;
+    let checks = verify_layer(
+        &m,
+        &layer,
+        Expected {
+            subject: &d,
+            public_key: None,
+            source_repository: Some("https://github.com/o/r"),
+        },
+    );
+    assert!(all_ok(&checks), "{checks:#?}");
+    assert_eq!(
+        names(&checks),
+        [
+            "layer digest",
+            "manifest subject",
+            "statement",
+            "statement subject",
+            "predicate type",
+            "source repository"
+        ]
+    );
+}
+
+#[test]
+fn signed_bundle_passes_with_its_key() {
+    let signer = generated_signer();
+    let (m, layer) = signed(&signer);
+    let (d, key) = (image().digest, signer.public_key());
+    let checks = verify_layer(
+        &m,
+        &layer,
+        Expected {
+            subject: &d,
+            public_key: Some(&key),
+            source_repository: None,
+        },
+    );
+    assert!(all_ok(&checks), "{checks:#?}");
+    assert!(names(&checks).contains(&"signature"));
+}
+
+#[test]
+fn signed_bundle_without_a_key_says_the_signature_was_not_checked() {
+    let (m, layer) = signed(&generated_signer());
+    let d = image().digest;
+    let checks = verify_layer(
+        &m,
+        &layer,
+        Expected {
+            subject: &d,
+            public_key: None,
+            source_repository: Some("https://github.com/o/r"),
+        },
+    );
+    assert!(all_ok(&checks), "{checks:#?}");
+    assert!(!names(&checks).contains(&"signature"));
+    assert!(
+        checks[0].detail.contains("signature is not checked"),
+        "{}",
+        checks[0].detail
+    );
+}
+
+#[test]
+fn each_problem_fails_its_own_check() {
+    let signer = generated_signer();
+    let other = generated_signer().public_key();
+    let own = signer.public_key();
+    let (signed_m, signed_layer) = signed(&signer);
+    let (unsigned_m, unsigned_layer) = unsigned();
+    let d = image().digest;
+    let stranger = Digest::of(b"another image");
+    let mut tampered = unsigned_layer.clone();
+    tampered[10] ^= 1;
+    let mut mislabelled = unsigned_m.clone();
+    mislabelled.annotations.insert(
+        ANNOTATION_PREDICATE_TYPE.into(),
+        "https://spdx.dev/Document".into(),
+    );
+    let mut mislabelled_layer = mislabelled.clone();
+    mislabelled_layer.layers[0].annotations.insert(
+        ANNOTATION_PREDICATE_TYPE.into(),
+        "https://spdx.dev/Document".into(),
+    );
+    let expect = |subject, key, repo| Expected {
+        subject,
+        public_key: key,
+        source_repository: repo,
+    };
+    for (name, m, layer, expected, want) in [
+        (
+            "changed layer",
+            &unsigned_m,
+            &tampered,
+            expect(&d, None, None),
+            vec!["layer digest"],
+        ),
+        (
+            "other image",
+            &unsigned_m,
+            &unsigned_layer,
+            expect(&stranger, None, None),
+            vec!["manifest subject", "statement subject"],
+        ),
+        (
+            "other key",
+            &signed_m,
+            &signed_layer,
+            expect(&d, Some(&other), None),
+            vec!["signature"],
+        ),
+        (
+            "unsigned but key given",
+            &unsigned_m,
+            &unsigned_layer,
+            expect(&d, Some(&own), None),
+            vec!["signature"],
+        ),
+        (
+            "other repository",
+            &unsigned_m,
+            &unsigned_layer,
+            expect(&d, None, Some("https://github.com/evil/r")),
+            vec!["source repository"],
+        ),
+        (
+            "predicate annotation",
+            &mislabelled_layer,
+            &unsigned_layer,
+            expect(&d, None, None),
+            vec!["predicate type"],
+        ),
+    ] {
+        let checks = verify_layer(m, layer, expected);
+        assert_eq!(failed(&checks), want, "{name}: {checks:#?}");
+        assert!(
+            checks
+                .iter()
+                .filter(|c| !c.ok)
+                .all(|c| !c.detail.is_empty()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn repository_spelling_variants_match() {
+    let (m, layer) = unsigned();
+    let d = image().digest;
+    for repo in [
+        "https://github.com/o/r",
+        "https://github.com/o/r/",
+        "https://github.com/o/r.git",
+        "https://GitHub.com/O/R",
+    ] {
+        let checks = verify_layer(
+            &m,
+            &layer,
+            Expected {
+                subject: &d,
+                public_key: None,
+                source_repository: Some(repo),
+            },
+        );
+        assert!(all_ok(&checks), "{repo}: {checks:#?}");
+    }
+}
+
+#[test]
+fn buildkit_attestation_manifest_layers_verify_against_the_platform_manifest() {
+    let amd = Descriptor::of(MEDIA_MANIFEST, b"amd64");
+    let index = Index::new(vec![amd.clone()]);
+    let att = PlatformAttestations {
+        manifest: amd.digest.clone(),
+        statements: vec![provenance_of(&amd.digest)],
+    };
+    let out = add_in_index(&index, &[att]).unwrap();
+    let entry = &out.index.manifests[1];
+    let (_, bytes) = out
+        .blobs
+        .iter()
+        .find(|(d, _)| d.digest == entry.digest)
+        .unwrap();
+    let m: Manifest = serde_json::from_slice(bytes).unwrap();
+    let (_, layer) = out
+        .blobs
+        .iter()
+        .find(|(d, _)| d.digest == m.layers[0].digest)
+        .unwrap();
+    let checks = verify_layer(
+        &m,
+        layer,
+        Expected {
+            subject: &amd.digest,
+            public_key: None,
+            source_repository: Some("https://github.com/o/r"),
+        },
+    );
+    assert!(all_ok(&checks), "{checks:#?}");
+    assert!(
+        !names(&checks).contains(&"manifest subject"),
+        "in-index manifests have no subject"
+    );
+}
+
+#[test]
+fn garbage_layers_stop_at_the_first_failed_check() {
+    let mut m = unsigned().0;
+    let junk = b"not json".to_vec();
+    m.layers[0] = Descriptor::of(MEDIA_IN_TOTO, &junk);
+    let d = image().digest;
+    let checks = verify_layer(
+        &m,
+        &junk,
+        Expected {
+            subject: &d,
+            public_key: None,
+            source_repository: None,
+        },
+    );
+    assert_eq!(failed(&checks), ["statement"]);
+    assert_eq!(checks.last().unwrap().name, "statement");
+}
