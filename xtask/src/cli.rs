@@ -53,6 +53,9 @@ pub enum Command {
     Build(BuildArgs),
     /// Run the whole release: plan, build, publish (with --dry-run: everything but the registry writes).
     Release(ReleaseArgs),
+    /// Write the compose artifacts into the OCI layout (images pinned to the layout's digests)
+    /// and print their manifests; nothing is pushed. The images must be built first.
+    Compose(ComposeArgs),
     /// Publish the images of the OCI layout to every registry; tags move only when every image
     /// reached every registry.
     Push(PushArgs),
@@ -135,6 +138,20 @@ pub struct ReleaseArgs {
     /// Do everything that can run locally; write nothing to any registry.
     #[arg(long)]
     pub dry_run: bool,
+    /// Publish the compose artifacts despite the findings compose would ask about (bind
+    /// mounts, secret-looking values) for this run. Nothing ever waits on a prompt.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// The OCI image layout holding the release's images; the artifacts are written there.
+    #[arg(long, value_name = "DIR", default_value = "target/stevedore/oci")]
+    pub layout: PathBuf,
+    /// Allow the findings compose would ask about (bind mounts, secret-looking values).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

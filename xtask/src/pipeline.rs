@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::builder::{self, BuildReport, Missing};
+use crate::compose::stage::{self as compose, ComposeOptions, ComposeReport};
 use crate::oci::layout::Layout;
 use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
@@ -20,6 +21,7 @@ pub struct ReleaseOptions {
     /// Do everything that can run locally; write nothing to any registry.
     pub dry_run: bool,
     pub build: builder::BuildOptions,
+    pub compose: ComposeOptions,
     pub publish: publish::PublishOptions,
 }
 
@@ -27,6 +29,8 @@ pub struct ReleaseOptions {
 #[derive(Debug, Clone)]
 pub struct ReleaseReport {
     pub build: BuildReport,
+    /// The compose artifacts written into the layout (and pushed, unless a dry run).
+    pub compose: ComposeReport,
     /// What was pushed; `None` on a dry run.
     pub published: Option<publish::Report>,
 }
@@ -49,11 +53,18 @@ pub fn release(
         }
         build_opts.missing = Missing::Fail;
     }
+    // A compose artifact that cannot be published stops the release before any build.
+    compose::preflight(plan, root, opts.compose.yes)?;
     let report = builder::build(plan, root, &build_opts, log)?;
     built(&report);
+    let layout = Layout::open(&report.layout)?;
+    let mut compose_opts = opts.compose.clone();
+    compose_opts.dry_run = opts.dry_run;
+    let composed = compose::build(plan, root, &layout, &compose_opts, log)?;
     if opts.dry_run {
         return Ok(ReleaseReport {
             build: report,
+            compose: composed,
             published: None,
         });
     }
@@ -68,10 +79,19 @@ pub fn release(
                 .any(|r| r.name == i.name && r.index.is_some())
         })
         .collect();
-    let layout = Layout::open(&report.layout)?;
-    let pushed = publish::publish(plan, &built, &layout, &opts.publish, log)?;
+    let artifacts: Vec<publish::Artifact> = composed
+        .artifacts
+        .iter()
+        .map(|a| publish::Artifact {
+            layout_name: a.layout_name.clone(),
+            fallback_layout_name: a.fallback.as_ref().map(|(_, n)| n.clone()),
+            target: a.target.clone(),
+        })
+        .collect();
+    let pushed = publish::publish(plan, &built, &artifacts, &layout, &opts.publish, log)?;
     Ok(ReleaseReport {
         build: report,
+        compose: composed,
         published: Some(pushed),
     })
 }

@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(flag) => plan::plan(&load(g)?, flag),
         Command::Build(args) => release::build(&load(g)?, args),
         Command::Release(args) => release::release(&load(g)?, args, g.verbose),
+        Command::Compose(args) => release::compose(&load(g)?, args, g.verbose),
         Command::Push(args) => publish::push(&load(g)?, args, g.verbose),
         Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
         Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),

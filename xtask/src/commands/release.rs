@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use crate::cli::{BuildArgs, ReleaseArgs};
+use crate::cli::{BuildArgs, ComposeArgs, ReleaseArgs};
+use crate::compose::stage::ComposeOptions;
+use crate::oci::layout::Layout;
 use crate::pipeline;
 use crate::report::tables::build_table;
 use crate::workspace::Workspace;
@@ -15,33 +17,63 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 }
 
 pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
+    let publish = super::publish_options(ws, None)?;
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
         build: super::build_options(ws, &args.build)?,
-        publish: super::publish_options(ws, None)?,
+        compose: ComposeOptions {
+            yes: args.yes,
+            dry_run: args.dry_run,
+            registry: publish.registry.clone(),
+        },
+        publish,
     };
     let progress = super::progress(verbose);
     let dry_run = args.dry_run;
     let report = pipeline::release(&ws.plan, &ws.root, &opts, &progress, &mut |built| {
         print!("{}", build_table(built, Some(dry_run)));
-        if let Some(compose) = &ws.plan.compose {
-            // Said plainly rather than skipped silently: the stage is not part of stevedore yet.
-            eprintln!(
-                "note: [compose] is configured ({}), but publishing the compose artifact is not implemented yet: it is not built or pushed by this release",
-                compose.repository
-            );
-        }
-        if dry_run {
-            println!("dry run: nothing was pushed");
-        }
     })?;
+    eprint!("{}", crate::report::compose::notes(&report.compose));
+    print!(
+        "{}",
+        crate::report::compose::summary(&report.compose, dry_run)
+    );
+    if dry_run {
+        println!("dry run: nothing was pushed");
+    }
     if let Some(pushed) = &report.published {
         crate::report::publish::finish(&ws.plan, pushed, None, &*progress)?;
-        for (name, image) in &pushed.images {
+        for (name, image) in pushed.images.iter().chain(&pushed.artifacts) {
             for reference in &image.references {
                 println!("pushed {name} {reference}");
             }
         }
     }
+    Ok(())
+}
+
+/// `cargo xtask compose`: the compose artifacts into the layout, their manifests printed.
+pub(super) fn compose(ws: &Workspace, args: &ComposeArgs, verbose: bool) -> Result<()> {
+    if ws.plan.composes.is_empty() {
+        anyhow::bail!(
+            "{}: no [compose] table: add one with `files` (and `repository`) to publish a compose artifact",
+            ws.config.path.display()
+        );
+    }
+    let layout = Layout::open(&ws.path(&args.layout))?;
+    let opts = ComposeOptions {
+        yes: args.yes,
+        dry_run: true,
+        registry: super::publish_options(ws, None)?.registry,
+    };
+    let report = crate::compose::stage::build(
+        &ws.plan,
+        &ws.root,
+        &layout,
+        &opts,
+        &super::progress(verbose),
+    )?;
+    eprint!("{}", crate::report::compose::notes(&report));
+    print!("{}", crate::report::compose::summary(&report, true));
     Ok(())
 }

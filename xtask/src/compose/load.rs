@@ -4,10 +4,10 @@
 //! Like compose (`pkg/compose/publish.go` `processFile`), each `env_file` path is rewritten to
 //! `<sha256 hex of the path>.env` and each local `extends.file` to `<sha256 hex>.yaml`, editing
 //! the raw bytes at the scalar's position (`pkg/compose/transform/replace.go`), so the published
-//! file is the file as written. Two deliberate differences, both documented in the report:
-//! - the hashed string is the path relative to the workspace root (`deploy/app.env`), not the
-//!   absolute path on the publishing machine, so the same commit gives the same artifact
-//!   wherever it is checked out;
+//! file is the file as written. The hashed string is the file's absolute path on the publishing
+//! machine, as compose hashes it, so the compose-file layer is byte for byte what
+//! `docker compose publish` writes from the same checkout (and differs between checkouts in
+//! different directories, as compose's does). One deliberate difference:
 //! - only the scalar is replaced (compose replaces up to the end of the line, dropping a
 //!   trailing comment and breaking a flow sequence `[a.env, b.env]`); for a path written alone
 //!   on its line the bytes are the same.
@@ -145,7 +145,7 @@ pub fn load(root: &Path, spec: &ComposeSpec) -> Result<Project, ComposeError> {
     }
     while let Some((rel, abs)) = loader.pending.pop() {
         let dir = abs.parent().map(Path::to_path_buf).unwrap_or(root.clone());
-        let name = hashed(&rel, "yaml");
+        let name = hashed(&abs.display().to_string(), "yaml");
         let source = loader.read(rel, &abs, Some(name))?;
         let source = loader.scan(source, &dir)?;
         loader.project.extends.push(source);
@@ -296,7 +296,7 @@ impl Loader<'_> {
                         ))
                     }
                 };
-                let (rel, content) = match resolved {
+                let (rel, hashed_path, content) = match resolved {
                     Some((rel, abs)) => {
                         let bytes = fs::read(&abs).map_err(|e| {
                             ComposeError::new(
@@ -306,11 +306,18 @@ impl Loader<'_> {
                                 "make the env file readable",
                             )
                         })?;
-                        (rel, Some(bytes))
+                        (rel, abs.display().to_string(), Some(bytes))
                     }
-                    None => (lexical_rel(self.root, &target), None),
+                    None => (
+                        lexical_rel(self.root, &target),
+                        self.root
+                            .join(lexical_rel(self.root, &target))
+                            .display()
+                            .to_string(),
+                        None,
+                    ),
                 };
-                let name = hashed(&rel, "env");
+                let name = hashed(&hashed_path, "env");
                 rewrites.push((scalar_span(&source, &key, entry.path)?, name.clone()));
                 let user = (source.path.clone(), service.to_string());
                 self.add_env_file(rel, name, content, entry.required, user);
@@ -323,7 +330,7 @@ impl Loader<'_> {
                 continue;
             };
             let (rel, abs) = self.confine(&target, &key, Some(&source.path))?;
-            let name = hashed(&rel, "yaml");
+            let name = hashed(&abs.display().to_string(), "yaml");
             rewrites.push((scalar_span(&source, &key, file)?, name));
             let known = self.project.extends.iter().any(|f| f.path == rel)
                 || self.pending.iter().any(|(p, _)| *p == rel);

@@ -25,6 +25,17 @@ impl Workspace {
         self.dir.path().to_path_buf()
     }
 
+    /// The absolute path of `rel`, the string compose hashes to name env and extends files.
+    pub fn abs(&self, rel: &str) -> String {
+        self.dir
+            .path()
+            .canonicalize()
+            .unwrap()
+            .join(rel)
+            .display()
+            .to_string()
+    }
+
     pub fn load(&self, files: &[&str]) -> Result<Project, super::ComposeError> {
         load(&self.root(), &spec(files))
     }

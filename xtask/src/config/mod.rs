@@ -34,7 +34,8 @@ pub struct Config {
     pub root: PathBuf,
     pub release: Release,
     pub images: BTreeMap<String, Image>,
-    pub compose: Option<Compose>,
+    /// `[compose]` or `[[compose]]`: the compose artifacts, in order.
+    pub compose: Vec<Compose>,
     /// Parsed forms of `release.registries`, in order.
     pub registries: Vec<RegistryPrefix>,
     /// Parsed forms of `release.tags`, in order.
@@ -269,12 +270,64 @@ fn parse_duration_ns(s: &str) -> Option<u64> {
     Some(total)
 }
 
+/// One compose artifact (`[compose]`, or one of several `[[compose]]` tables).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Compose {
+    /// Compose files in `-f` order, relative to the workspace root.
     pub files: Vec<PathBuf>,
     /// Repository of the compose artifact under each registry prefix (default: release name).
     pub repository: Option<String>,
+    /// Publish the services' env files (compose's `--with-env`).
+    #[serde(default)]
+    pub env_files: bool,
+    /// `auto` (1.1, then 1.0 when the registry refuses it), `1.1` or `1.0`.
+    #[serde(default)]
+    pub oci_version: ComposeOciVersion,
+    /// Pin images the release does not build to their registry digest.
+    #[serde(default = "default_true")]
+    pub resolve_external: bool,
+    /// Findings that may be published anyway: `bind-mounts`, `sensitive-data`.
+    #[serde(default)]
+    pub allow: Vec<ComposeAllow>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+pub use crate::plan::{ComposeAllow, ComposeOciVersion};
+
+/// `[compose]` (one table) or `[[compose]]` (several).
+#[derive(Debug, Clone, Default)]
+struct ComposeTables(Vec<Compose>);
+
+impl<'de> Deserialize<'de> for ComposeTables {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ComposeTables;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [compose] table or [[compose]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ComposeTables, A::Error> {
+                let one = Compose::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ComposeTables(vec![one]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<ComposeTables, A::Error> {
+                let many =
+                    Vec::<Compose>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(ComposeTables(many))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -283,7 +336,8 @@ struct RawConfig {
     release: Release,
     #[serde(default)]
     images: BTreeMap<String, Image>,
-    compose: Option<Compose>,
+    #[serde(default)]
+    compose: ComposeTables,
 }
 
 fn default_platforms() -> Vec<Platform> {
@@ -365,7 +419,7 @@ impl Config {
             root: root.to_path_buf(),
             release: raw.release,
             images: raw.images,
-            compose: raw.compose,
+            compose: raw.compose.0,
             registries: Vec::new(),
             rules: Vec::new(),
         };
@@ -396,13 +450,10 @@ impl Config {
             .unwrap_or_else(|| self.release.platforms.clone())
     }
 
-    /// The compose artifact's repository, when there is a `[compose]` table.
-    pub fn compose_repository(&self) -> Option<String> {
-        let c = self.compose.as_ref()?;
-        Some(
-            c.repository
-                .clone()
-                .unwrap_or_else(|| self.release.name.clone()),
-        )
+    /// The repository of compose artifact `c` (default: the release name).
+    pub fn compose_repository(&self, c: &Compose) -> String {
+        c.repository
+            .clone()
+            .unwrap_or_else(|| self.release.name.clone())
     }
 }

@@ -46,7 +46,7 @@ fn good_config_loads() {
     assert_eq!(c.registries[1].to_string(), "docker.io/oxilith");
     assert_eq!(c.platforms_of("backend").len(), 2);
     assert_eq!(c.rules.len(), 2);
-    assert_eq!(c.compose_repository().as_deref(), Some("votive-oci"));
+    assert_eq!(c.compose_repository(&c.compose[0]), "votive-oci");
 }
 
 fn error_of(text: &str) -> String {
@@ -234,4 +234,48 @@ fn compression_levels_are_checked_per_codec() {
         )));
         assert!(e.contains("zstd (1-19"), "{e}");
     }
+}
+
+#[test]
+fn one_compose_table_and_an_array_of_tables_both_read() {
+    let d = root();
+    std::fs::write(d.path().join("b.yaml"), "services: {}\n").unwrap();
+    let c = parse(d.path(), GOOD).unwrap();
+    assert_eq!(c.compose.len(), 1);
+    assert!(c.compose[0].resolve_external && !c.compose[0].env_files);
+    assert_eq!(c.compose[0].oci_version, ComposeOciVersion::Auto);
+    let many = GOOD.replace(
+        "[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"votive-oci\"",
+        "[[compose]]\nfiles = [\"compose.yaml\"]\nrepository = \"a-oci\"\nallow = [\"bind-mounts\"]\n\
+         oci-version = \"1.0\"\n[[compose]]\nfiles = [\"b.yaml\"]\nrepository = \"b-oci\"\n\
+         env-files = true\nresolve-external = false",
+    );
+    let c = parse(d.path(), &many).unwrap();
+    assert_eq!(c.compose.len(), 2);
+    assert_eq!(c.compose[0].allow, vec![ComposeAllow::BindMounts]);
+    assert_eq!(c.compose[0].oci_version, ComposeOciVersion::V1_0);
+    assert!(c.compose[1].env_files && !c.compose[1].resolve_external);
+}
+
+#[test]
+fn bad_compose_keys_and_values_are_named() {
+    for (bad, key) in [
+        ("file = \"x\"", "compose"),
+        ("allow = [\"everything\"]", "compose.allow"),
+        ("oci-version = \"2\"", "compose.oci-version"),
+    ] {
+        let e = error_of(&GOOD.replace(
+            "repository = \"votive-oci\"",
+            &format!("repository = \"votive-oci\"\n{bad}"),
+        ));
+        assert!(e.contains(key), "{bad}: {e}");
+    }
+    let two_same = GOOD.replace(
+        "[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"votive-oci\"",
+        "[[compose]]\nfiles = [\"compose.yaml\"]\nrepository = \"x-oci\"\n\
+         [[compose]]\nfiles = [\"compose.yaml\"]\nrepository = \"x-oci\"",
+    );
+    let e = error_of(&two_same);
+    assert!(e.contains("compose[1].repository"), "{e}");
+    assert!(e.contains("already used"), "{e}");
 }

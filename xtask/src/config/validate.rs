@@ -320,29 +320,36 @@ impl Config {
             }
         }
 
-        if let Some(c) = &self.compose {
+        let several = self.compose.len() > 1;
+        for (n, c) in self.compose.iter().enumerate() {
+            let ck = |k: &str| {
+                if several {
+                    format!("compose[{n}].{k}")
+                } else {
+                    format!("compose.{k}")
+                }
+            };
             if c.files.is_empty() {
-                add(
-                    "compose.files".into(),
-                    "list at least one compose file".into(),
-                );
+                add(ck("files"), "list at least one compose file".into());
             }
             for (i, f) in c.files.iter().enumerate() {
-                check_inside_file(&mut add, &self.root, &format!("compose.files[{i}]"), f);
+                check_inside_file(&mut add, &self.root, &ck(&format!("files[{i}]")), f);
             }
             let repo = c.repository.clone().unwrap_or_else(|| r.name.clone());
             let k = if c.repository.is_some() {
-                "compose.repository"
+                ck("repository")
             } else {
-                "release.name"
+                "release.name".to_string()
             };
             if let Err(e) = validate_repository(&repo) {
-                add(k.into(), format!("compose artifact: {e}"));
+                add(k, format!("compose artifact: {e}"));
             } else if let Some(other) = repos.get(&repo) {
                 add(
-                    k.into(),
-                    format!("compose artifact repository {repo:?} is already used by {other}: set `compose.repository`"),
+                    k,
+                    format!("compose artifact repository {repo:?} is already used by {other}: set a distinct `repository`"),
                 );
+            } else {
+                repos.insert(repo.clone(), ck("repository"));
             }
         }
         p

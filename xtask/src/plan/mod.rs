@@ -9,7 +9,7 @@ pub mod version;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{BuilderKind, Compression, Config, Native};
 use crate::oci::platform::Platform;
@@ -32,7 +32,11 @@ pub struct Plan {
     pub rewritten_tags: Vec<Rewrite>,
     pub registries: Vec<RegistryPrefix>,
     pub images: Vec<ImagePlan>,
+    /// The first compose artifact (schema 1 kept this key; `composes` lists them all).
     pub compose: Option<ComposePlan>,
+    /// Every compose artifact (in the JSON only when there are several).
+    #[serde(skip_serializing_if = "at_most_one")]
+    pub composes: Vec<ComposePlan>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,12 +116,44 @@ pub struct PushTarget {
     pub references: Vec<String>,
 }
 
+/// `compose.oci-version`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ComposeOciVersion {
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "1.1")]
+    V1_1,
+    #[serde(rename = "1.0")]
+    V1_0,
+}
+
+/// `compose.allow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComposeAllow {
+    BindMounts,
+    SensitiveData,
+}
+
+fn at_most_one(v: &[ComposePlan]) -> bool {
+    v.len() <= 1
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ComposePlan {
     pub files: Vec<PathBuf>,
     pub repository: String,
     pub layout_name: String,
     pub targets: Vec<PushTarget>,
+    #[serde(skip)]
+    pub env_files: bool,
+    #[serde(skip)]
+    pub oci_version: ComposeOciVersion,
+    #[serde(skip)]
+    pub resolve_external: bool,
+    #[serde(skip)]
+    pub allow: Vec<ComposeAllow>,
 }
 
 /// What the plan needs besides the config: the resolved ref context and a few git facts.
@@ -221,15 +257,24 @@ impl Plan {
             })
             .collect();
 
-        let compose = config.compose.as_ref().map(|c| {
-            let repository = config.compose_repository().expect("compose table present");
-            ComposePlan {
-                files: c.files.clone(),
-                layout_name: format!("{repository}:{version}"),
-                targets: targets_for(&repository),
-                repository,
-            }
-        });
+        let composes: Vec<ComposePlan> = config
+            .compose
+            .iter()
+            .map(|c| {
+                let repository = config.compose_repository(c);
+                ComposePlan {
+                    files: c.files.clone(),
+                    layout_name: format!("{repository}:{version}"),
+                    targets: targets_for(&repository),
+                    repository,
+                    env_files: c.env_files,
+                    oci_version: c.oci_version,
+                    resolve_external: c.resolve_external,
+                    allow: c.allow.clone(),
+                }
+            })
+            .collect();
+        let compose = composes.first().cloned();
 
         Ok(Plan {
             schema: PLAN_SCHEMA,
@@ -249,6 +294,7 @@ impl Plan {
             registries: config.registries.clone(),
             images,
             compose,
+            composes,
         })
     }
 

@@ -30,7 +30,17 @@ mod scheduler;
 mod tags;
 mod unit;
 
-use unit::{load_image, platform_label, Doc, Target, Unit};
+use unit::{load_artifact, load_image, platform_label, Doc, Target, Unit};
+
+/// An artifact of the layout published beside the images (a compose artifact): its manifest
+/// named `layout_name`, to one repository of one registry, with the release's tags.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub layout_name: String,
+    /// Pushed instead where the registry refuses the first form (compose's OCI 1.0 form).
+    pub fallback_layout_name: Option<String>,
+    pub target: crate::plan::PushTarget,
+}
 
 /// Version of the digest file and metadata file shapes.
 pub const SCHEMA: u32 = 1;
@@ -66,6 +76,9 @@ pub struct Report {
     pub schema: u32,
     pub version: String,
     pub images: BTreeMap<String, PushedImage>,
+    /// Artifacts pushed beside the images (compose artifacts), by `host/repository`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, PushedImage>,
     pub uploads: Uploads,
     pub manifests_pushed: u64,
     pub tags_moved: u64,
@@ -116,13 +129,18 @@ fn host_of(registry_prefix: &str) -> &str {
 /// One client per registry host of the plan.
 async fn connect_all(
     images: &[&ImagePlan],
+    artifacts: &[Artifact],
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
     let copts = registry::client_options(&opts.registry)?;
     let mut out = HashMap::new();
-    for img in images {
-        for t in &img.targets {
+    let targets = images
+        .iter()
+        .flat_map(|i| i.targets.iter())
+        .chain(artifacts.iter().map(|a| &a.target));
+    {
+        for t in targets {
             let name = host_of(&t.registry).to_string();
             if out.contains_key(&name) {
                 continue;
@@ -160,10 +178,12 @@ fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Tar
         .collect()
 }
 
-/// `cargo xtask push`: publishes `images` (of `plan`) from `layout`.
+/// `cargo xtask push`: publishes `images` (of `plan`) and `artifacts` from `layout`; the
+/// artifacts take the release's tags in the same all-or-nothing tag step as the images.
 pub fn publish(
     plan: &Plan,
     images: &[&ImagePlan],
+    artifacts: &[Artifact],
     layout: &Layout,
     opts: &PublishOptions,
     progress: &Shared,
@@ -174,10 +194,19 @@ pub fn publish(
     for img in images {
         loaded.push(load_image(layout, img)?);
     }
+    let mut loaded_artifacts = Vec::new();
+    for a in artifacts {
+        let (top, blobs) = load_artifact(layout, &a.layout_name)?;
+        let fallback = match &a.fallback_layout_name {
+            Some(n) => Some(load_artifact(layout, n)?.0),
+            None => None,
+        };
+        loaded_artifacts.push((a, top, blobs, fallback));
+    }
     let rt = registry::runtime()?;
     let report = rt.block_on(async {
-        let regs = connect_all(images, opts, progress).await?;
-        let units: Vec<Unit> = images
+        let regs = connect_all(images, artifacts, opts, progress).await?;
+        let mut units: Vec<Unit> = images
             .iter()
             .zip(loaded)
             .map(|(img, (top, platforms, blobs))| {
@@ -204,9 +233,34 @@ pub fn publish(
                         plan.tags.clone()
                     },
                     targets: targets_of(img, &regs),
+                    artifact: false,
+                    fallback: None,
+                    fell_back: Default::default(),
                 }
             })
             .collect();
+        if !opts.by_digest {
+            for (a, top, blobs, fallback) in loaded_artifacts {
+                let host = host_of(&a.target.registry);
+                let display = format!("{host}/{}", a.target.repository);
+                units.push(Unit {
+                    name: display.clone(),
+                    top: Some(top),
+                    manifests: Vec::new(),
+                    expect: Vec::new(),
+                    blobs,
+                    tags: plan.tags.clone(),
+                    targets: vec![Target {
+                        registry: regs[host].clone(),
+                        repo: a.target.repository.clone(),
+                        display,
+                    }],
+                    artifact: true,
+                    fallback,
+                    fell_back: Default::default(),
+                });
+            }
+        }
         scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
     })?;
     if opts.by_digest {
@@ -288,7 +342,7 @@ pub fn merge(
     let rt = registry::runtime()?;
     let report = rt.block_on(async {
         let all: Vec<&ImagePlan> = plan.images.iter().collect();
-        let regs = connect_all(&all, opts, progress).await?;
+        let regs = connect_all(&all, &[], opts, progress).await?;
         let mut units = Vec::new();
         for img in &plan.images {
             let mut descs = per_image.remove(&img.name).with_context(|| {
@@ -319,6 +373,9 @@ pub fn merge(
                 blobs: Vec::new(),
                 tags: plan.tags.clone(),
                 targets: targets_of(img, &regs),
+                artifact: false,
+                fallback: None,
+                fell_back: Default::default(),
             });
         }
         scheduler::push_units(plan, units, &regs, opts, progress.clone()).await

@@ -225,9 +225,22 @@ pub(super) async fn push_units(
                 r.references.push(format!("{}:{tag}", t.display));
             }
         }
-        report.images.insert(unit.name.clone(), r);
+        if unit.artifact {
+            report.artifacts.insert(unit.name.clone(), r);
+        } else {
+            report.images.insert(unit.name.clone(), r);
+        }
     }
     Ok(report)
+}
+
+/// Whether a manifest push failed because the registry refused the document (a 4xx other than
+/// 401, 403 or 407), as some registries refuse an `artifactType`.
+fn registry_refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<crate::registry::ManifestRefused>()
+            .is_some()
+    })
 }
 
 /// The repository uploading a blob, and how to learn whether it succeeded.
@@ -368,14 +381,39 @@ pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Res
             ));
             continue;
         }
-        reg.put_manifest(
-            &t.repo,
-            digest.as_str(),
-            &doc.desc.media_type,
-            &doc.bytes,
-            digest,
-        )
-        .await?;
+        let pushed = reg
+            .put_manifest(
+                &t.repo,
+                digest.as_str(),
+                &doc.desc.media_type,
+                &doc.bytes,
+                digest,
+            )
+            .await;
+        match (pushed, &unit.fallback) {
+            (Ok(()), _) => {}
+            (Err(e), Some(fallback))
+                if std::ptr::eq(doc, unit.top.as_ref().expect("top")) && registry_refused(&e) =>
+            {
+                ctx.progress.line(&format!(
+                    "{} refused the OCI 1.1 form of {} ({e:#}): pushing the OCI 1.0 form",
+                    t.display, unit.name
+                ));
+                reg.put_manifest(
+                    &t.repo,
+                    fallback.desc.digest.as_str(),
+                    &fallback.desc.media_type,
+                    &fallback.bytes,
+                    &fallback.desc.digest,
+                )
+                .await?;
+                unit.fell_back
+                    .lock()
+                    .expect("fallback set")
+                    .insert(t.display.clone());
+            }
+            (Err(e), _) => return Err(e),
+        }
         ctx.counters.manifests.fetch_add(1, Ordering::SeqCst);
         if let Some(subject) = &doc.subject {
             ctx.progress.verbose(&format!(

@@ -15,8 +15,8 @@ pub(super) async fn move_all(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<
     {
         let mut set = tokio::task::JoinSet::new();
         for unit in units {
-            let Some(top) = &unit.top else { continue };
             for t in &unit.targets {
+                let Some(top) = unit.top_for(t) else { continue };
                 for tag in &unit.tags {
                     let (ctx, t, tag, top) = (ctx.clone(), t.clone(), tag.clone(), top.clone());
                     set.spawn(async move {

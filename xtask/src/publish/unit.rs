@@ -50,6 +50,64 @@ pub(super) struct Unit {
     /// The tags moved to `top` in every target; empty with `--by-digest`.
     pub(super) tags: Vec<String>,
     pub(super) targets: Vec<Target>,
+    /// An artifact (compose, attestation) rather than an image: reported apart.
+    pub(super) artifact: bool,
+    /// Pushed instead of `top` (same blobs) where a registry refuses `top` with a 4xx other
+    /// than 401/403/407: the OCI 1.0 form of a compose artifact.
+    pub(super) fallback: Option<Doc>,
+    /// Per target (`display`): the fallback, when it was pushed instead of `top`.
+    pub(super) fell_back: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Unit {
+    /// The manifest the tags of target `t` point at.
+    pub(super) fn top_for(&self, t: &Target) -> Option<&Doc> {
+        let fell_back = self
+            .fell_back
+            .lock()
+            .expect("fallback set")
+            .contains(&t.display);
+        match (&self.fallback, fell_back) {
+            (Some(f), true) => Some(f),
+            _ => self.top.as_ref(),
+        }
+    }
+}
+
+/// Reads a manifest named `name` in the layout, and the blobs it references, as a `Doc`.
+pub(super) fn load_artifact(layout: &Layout, name: &str) -> Result<(Doc, Vec<Blob>)> {
+    let desc = layout.resolve(name)?;
+    let bytes = layout
+        .read_blob(&desc.digest)
+        .with_context(|| format!("artifact {name}: run the release again to rebuild it"))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("artifact {name}: the manifest is not valid JSON"))?;
+    let mut blobs = Vec::new();
+    for d in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        if !layout.has_intact_blob(&d.digest)? {
+            bail!(
+                "artifact {name}: blob {} is missing from the layout or corrupt: run the release again",
+                d.digest
+            );
+        }
+        if !blobs.iter().any(|b: &Blob| b.digest == d.digest) {
+            blobs.push(Blob {
+                digest: d.digest.clone(),
+                size: d.size,
+                path: layout.blob_path(&d.digest),
+            });
+        }
+    }
+    let mut desc = desc.clone();
+    desc.annotations.remove(oci::ANNOTATION_REF_NAME);
+    Ok((
+        Doc {
+            desc,
+            bytes: bytes.into(),
+            subject: manifest.subject.as_ref().map(|s| s.digest.clone()),
+        },
+        blobs,
+    ))
 }
 
 /// A repository a unit goes to.

@@ -39,6 +39,8 @@ impl Registry {
     }
 
     /// `PUT /v2/<repo>/manifests/<reference>` with the exact bytes whose digest is `digest`.
+    /// A refusal of the document itself (a 4xx other than 401, 403 or 407) carries
+    /// [`ManifestRefused`] in its error chain.
     pub async fn put_manifest(
         &self,
         repo: &str,
@@ -57,8 +59,16 @@ impl Registry {
             let what = &what;
             async move {
                 let resp = self.check(self.send(req, None).await?).await?;
-                if !resp.status().is_success() {
-                    return Err(self.unexpected(what, resp).await);
+                let status = resp.status();
+                if !status.is_success() {
+                    let refused =
+                        status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 407);
+                    return Err(match self.unexpected(what, resp).await {
+                        Step::Fatal(e) if refused => {
+                            Step::Fatal(e.context(ManifestRefused(status.as_u16())))
+                        }
+                        other => other,
+                    });
                 }
                 let echoed = resp
                     .headers()
@@ -145,3 +155,16 @@ impl Registry {
         .await
     }
 }
+
+/// The registry refused a manifest document with this 4xx status (not an auth problem): some
+/// registries refuse an `artifactType`, and compose artifacts then go in their OCI 1.0 form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestRefused(pub u16);
+
+impl std::fmt::Display for ManifestRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the registry refused the manifest ({})", self.0)
+    }
+}
+
+impl std::error::Error for ManifestRefused {}

@@ -42,6 +42,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 pub use blobs::parse_upload_range;
+pub use manifests::ManifestRefused;
 pub use token::{parse_bearer_challenge, token_grants_push};
 pub use transport::{backoff, error_chain, error_summary, parse_retry_after, Activity, Registry};
 

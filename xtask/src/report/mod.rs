@@ -1,6 +1,7 @@
 //! Everything people read: tables and texts, JSON documents, GitHub Actions outputs and step
 //! summary, progress bars and lines. The only place, with `commands/`, that prints.
 
+pub mod compose;
 pub mod github;
 pub mod json;
 pub mod progress;

@@ -6,6 +6,7 @@
 //! Use from a test file with `mod support;` (not every test file uses every helper).
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod fixtures;
 pub mod proxy;
 pub mod registry;

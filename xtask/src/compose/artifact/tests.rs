@@ -66,10 +66,14 @@ fn layers_come_in_compose_order_with_compose_annotations() {
             (file.clone(), "compose.prod.yaml".into(), None),
             (
                 file.clone(),
-                hashed("base.yaml", "yaml"),
+                hashed(&_ws.abs("base.yaml"), "yaml"),
                 Some("true".into())
             ),
-            (MEDIA_ENV_FILE.into(), hashed("app.env", "env"), None),
+            (
+                MEDIA_ENV_FILE.into(),
+                hashed(&_ws.abs("app.env"), "env"),
+                None
+            ),
             (file, IMAGE_DIGESTS_FILE.into(), None),
         ]
     );
@@ -157,7 +161,10 @@ fn env_files_are_left_out_without_env_and_the_bytes_are_reproducible() {
     assert_eq!(assemble(&without, ManifestForm::Oci11), a);
     let compose = String::from_utf8(a.blobs[1].1.clone()).unwrap();
     assert!(
-        compose.contains(&format!("env_file: {}\n", hashed("app.env", "env"))),
+        compose.contains(&format!(
+            "env_file: {}\n",
+            hashed(&_ws.abs("app.env"), "env")
+        )),
         "{compose}"
     );
 }

@@ -40,44 +40,38 @@ fn compose_files_are_read_in_order_and_named_by_base_name() {
 
 #[test]
 fn env_file_paths_are_rewritten_in_place_to_their_hash() {
-    let h = |p: &str| hashed(p, "env");
     let cases = [
         (
             "    env_file: ./app.env # keep me\n",
-            format!("    env_file: {} # keep me\n", h("app.env")),
+            format!("    env_file: {} # keep me\n", "{app}"),
         ),
         (
             "    env_file: \"app.env\"\n",
-            format!("    env_file: {}\n", h("app.env")),
+            format!("    env_file: {}\n", "{app}"),
         ),
         (
             "    env_file:\n      - app.env\n      - conf/other.env\n",
             format!(
                 "    env_file:\n      - {}\n      - {}\n",
-                h("app.env"),
-                h("conf/other.env")
+                "{app}", "{other}"
             ),
         ),
         (
             "    env_file: [app.env, conf/other.env]\n",
-            format!(
-                "    env_file: [{}, {}]\n",
-                h("app.env"),
-                h("conf/other.env")
-            ),
+            format!("    env_file: [{}, {}]\n", "{app}", "{other}"),
         ),
         (
             "    env_file:\n      - path: ${ENV_FILE:-app.env}\n        required: true\n",
             format!(
                 "    env_file:\n      - path: {}\n        required: true\n",
-                h("app.env")
+                "{app}"
             ),
         ),
         (
             "    env_file:\n      - path: missing.env\n        required: false\n",
             format!(
                 "    env_file:\n      - path: {}\n        required: false\n",
-                h("missing.env")
+                "{missing}"
             ),
         ),
     ];
@@ -89,6 +83,10 @@ fn env_file_paths_are_rewritten_in_place_to_their_hash() {
             ("conf/other.env", "B=2\n"),
         ]);
         let project = ws.load(&["compose.yaml"]).unwrap();
+        let want_tail = want_tail
+            .replace("{app}", &hashed(&ws.abs("app.env"), "env"))
+            .replace("{other}", &hashed(&ws.abs("conf/other.env"), "env"))
+            .replace("{missing}", &hashed(&ws.abs("missing.env"), "env"));
         assert_eq!(
             text(&project.files[0]),
             format!("{head}{want_tail}"),
@@ -113,7 +111,10 @@ fn env_files_are_collected_once_with_their_users_and_content() {
         .map(|e| (e.path.as_str(), e.content.is_some(), e.used_by.len()))
         .collect();
     assert_eq!(env, [("app.env", true, 2), ("opt.env", false, 1)]);
-    assert_eq!(project.env_files[0].layer_name, hashed("app.env", "env"));
+    assert_eq!(
+        project.env_files[0].layer_name,
+        hashed(&ws.abs("app.env"), "env")
+    );
 }
 
 #[test]
@@ -147,7 +148,7 @@ fn extends_parents_are_read_rewritten_and_named_by_hash() {
         ("common/base.env", "A=1\n"),
     ]);
     let project = ws.load(&["compose.yaml"]).unwrap();
-    let base = hashed("common/base.yaml", "yaml");
+    let base = hashed(&ws.abs("common/base.yaml"), "yaml");
     assert!(text(&project.files[0]).contains(&format!("file: {base}\n")));
     let parents: Vec<(&str, String)> = project
         .extends
@@ -158,16 +159,19 @@ fn extends_parents_are_read_rewritten_and_named_by_hash() {
         parents,
         [
             ("common/base.yaml", base),
-            ("common/root.yaml", hashed("common/root.yaml", "yaml"))
+            (
+                "common/root.yaml",
+                hashed(&ws.abs("common/root.yaml"), "yaml")
+            )
         ]
     );
     let parent = text(&project.extends[0]);
     assert!(
-        parent.contains(&hashed("common/base.env", "env")),
+        parent.contains(&hashed(&ws.abs("common/base.env"), "env")),
         "{parent}"
     );
     assert!(
-        parent.contains(&hashed("common/root.yaml", "yaml")),
+        parent.contains(&hashed(&ws.abs("common/root.yaml"), "yaml")),
         "{parent}"
     );
     assert_eq!(

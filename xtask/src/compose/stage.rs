@@ -1,0 +1,290 @@
+//! The compose stage of a release: for every compose artifact of the plan and every registry,
+//! load and check the compose files, pin each service's image (the release's own images to
+//! their index in that registry, others to their registry's digest), assemble the artifact and
+//! write it into the OCI layout, named so that publish can push it as one more unit.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::{
+    assemble, check, load, pin_images, ArtifactInput, ComposeSpec, Finding, OciVersion,
+    ReleaseImage, Unpinned,
+};
+use crate::oci::layout::Layout;
+use crate::oci::reference::ImageRef;
+use crate::oci::Descriptor;
+use crate::plan::{ComposeAllow, ComposeOciVersion, ComposePlan, Plan, PushTarget};
+use crate::progress::Shared;
+use crate::registry::{self, Registry};
+
+/// How to run the stage.
+#[derive(Debug, Clone, Default)]
+pub struct ComposeOptions {
+    /// `--yes`: every finding compose would ask about is allowed for this run.
+    pub yes: bool,
+    /// A dry run: an external image whose digest cannot be resolved is left unpinned (and
+    /// said), instead of failing.
+    pub dry_run: bool,
+    /// How to reach registries (external images are resolved with publish's settings).
+    pub registry: registry::Settings,
+}
+
+/// One artifact written into the layout, for one registry.
+#[derive(Debug, Clone)]
+pub struct BuiltArtifact {
+    /// The artifact's repository (`stack-oci`).
+    pub repository: String,
+    /// Where it goes: the registry prefix, repository and references.
+    pub target: PushTarget,
+    /// Its manifest in the layout, and the name that holds it.
+    pub manifest: Descriptor,
+    pub layout_name: String,
+    /// The OCI 1.0 form pushed when the registry refuses the 1.1 form (`oci-version = "auto"`).
+    pub fallback: Option<(Descriptor, String)>,
+    /// The exact manifest bytes (printed by `cargo xtask compose`).
+    pub manifest_bytes: Vec<u8>,
+    /// Services left as written, and why.
+    pub unpinned: Vec<Unpinned>,
+}
+
+/// What the stage did.
+#[derive(Debug, Clone, Default)]
+pub struct ComposeReport {
+    pub artifacts: Vec<BuiltArtifact>,
+    /// Findings that were allowed (by `allow` or `--yes`): published anyway, said.
+    pub allowed: Vec<Finding>,
+    /// External images that could not be resolved on a dry run.
+    pub warnings: Vec<String>,
+}
+
+/// The layout name of `compose`'s artifact for registry `target`.
+pub fn layout_name(compose: &ComposePlan, target: &PushTarget, version: &str) -> String {
+    format!(
+        "compose/{}/{}:{version}",
+        target.registry, compose.repository
+    )
+}
+
+fn spec_of(c: &ComposePlan) -> ComposeSpec {
+    ComposeSpec {
+        files: c.files.clone(),
+        repository: c.repository.clone(),
+        env_files: c.env_files,
+        oci_version: match c.oci_version {
+            ComposeOciVersion::Auto => OciVersion::Auto,
+            ComposeOciVersion::V1_1 => OciVersion::V1_1,
+            ComposeOciVersion::V1_0 => OciVersion::V1_0,
+        },
+        resolve_external: c.resolve_external,
+        allow_bind_mounts: c.allow.contains(&ComposeAllow::BindMounts),
+        allow_sensitive: c.allow.contains(&ComposeAllow::SensitiveData),
+    }
+}
+
+/// Checks every compose artifact of `plan` (files, schema, compose's pre-publish checks) without
+/// writing anything: a release runs this before it builds, so that a refused artifact stops it
+/// before any push.
+pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Vec<Finding>> {
+    let mut allowed = Vec::new();
+    for c in &plan.composes {
+        let spec = spec_of(c);
+        let project =
+            load(root, &spec).map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        let report = check(&project, &spec, yes);
+        report
+            .to_result()
+            .map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        allowed.extend(report.findings.into_iter().filter(|f| !f.refused));
+    }
+    Ok(allowed)
+}
+
+/// Builds every compose artifact of `plan` into `layout`; the release's images must be there.
+pub fn build(
+    plan: &Plan,
+    root: &Path,
+    layout: &Layout,
+    opts: &ComposeOptions,
+    progress: &Shared,
+) -> Result<ComposeReport> {
+    let mut report = ComposeReport::default();
+    if plan.composes.is_empty() {
+        return Ok(report);
+    }
+    let mut resolver = Resolver::new(&opts.registry, progress)?;
+    let tag = plan
+        .tags
+        .first()
+        .cloned()
+        .unwrap_or_else(|| plan.version.clone());
+    let created = plan.git.build_date.clone();
+    let compose_version = format!("stevedore-{}", env!("CARGO_PKG_VERSION"));
+    for c in &plan.composes {
+        let spec = spec_of(c);
+        let what = format!("compose artifact {}", c.repository);
+        let project = load(root, &spec).map_err(|e| anyhow!("{what}: {e}"))?;
+        let checked = check(&project, &spec, opts.yes);
+        checked.to_result().map_err(|e| anyhow!("{what}: {e}"))?;
+        report
+            .allowed
+            .extend(checked.findings.into_iter().filter(|f| !f.refused));
+        for target in &c.targets {
+            let release = release_images(plan, layout, &target.registry, &tag)?;
+            let mut resolve = |r: &str| -> Result<String> {
+                match resolver.digest(r) {
+                    Ok(d) => Ok(d),
+                    Err(e) if opts.dry_run => {
+                        report
+                            .warnings
+                            .push(format!("{what}: {r} left unpinned on this dry run: {e:#}"));
+                        Err(e)
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let pins = match pin_images(&project, &release, spec.resolve_external, &mut resolve) {
+                Ok(p) => p,
+                Err(e) => bail!("{what} for {}: {e}", target.registry),
+            };
+            let input = ArtifactInput {
+                project: &project,
+                env_files: spec.env_files,
+                image_pins: Some(&pins),
+                compose_version: &compose_version,
+                created: &created,
+            };
+            let name = layout_name(c, target, &plan.version);
+            let (manifest, manifest_bytes) = write(
+                layout,
+                &assemble(&input, spec.oci_version.first_form()),
+                &name,
+            )?;
+            let fallback = match spec.oci_version.fallback_form() {
+                Some(form) => {
+                    let fallback_name = format!("{name}-oci1.0");
+                    let (d, _) = write(layout, &assemble(&input, form), &fallback_name)?;
+                    Some((d, fallback_name))
+                }
+                None => None,
+            };
+            report.artifacts.push(BuiltArtifact {
+                repository: c.repository.clone(),
+                target: target.clone(),
+                manifest,
+                layout_name: name,
+                fallback,
+                manifest_bytes,
+                unpinned: pins.unpinned.clone(),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Writes an artifact's blobs and manifest into `layout`, named `name`.
+fn write(layout: &Layout, art: &super::Artifact, name: &str) -> Result<(Descriptor, Vec<u8>)> {
+    for (d, bytes) in &art.blobs {
+        let written = layout.write_blob(&d.media_type, bytes)?;
+        if written.digest != d.digest {
+            bail!(
+                "compose artifact: blob {} was stored as {}",
+                d.digest,
+                written.digest
+            );
+        }
+    }
+    let desc = layout.write_blob(&art.manifest_descriptor.media_type, &art.manifest)?;
+    let mut named = art.manifest_descriptor.clone();
+    named.digest = desc.digest;
+    named.size = desc.size;
+    layout.set_ref(name, &named)?;
+    Ok((named, art.manifest.clone()))
+}
+
+/// The release's images as the compose files may name them in the registry `prefix`: each
+/// image's repository path there, pinned to `tag` and its index digest from the layout.
+fn release_images(
+    plan: &Plan,
+    layout: &Layout,
+    prefix: &str,
+    tag: &str,
+) -> Result<Vec<ReleaseImage>> {
+    let host = prefix.split('/').next().unwrap_or(prefix);
+    let mut out = Vec::new();
+    for img in &plan.images {
+        let Some(t) = img.targets.iter().find(|t| t.registry == prefix) else {
+            continue;
+        };
+        let index = layout.resolve(&img.layout_name).with_context(|| {
+            format!(
+                "the compose artifact pins image {} to its digest: build it first (`cargo xtask build`)",
+                img.name
+            )
+        })?;
+        out.push(ReleaseImage {
+            repository: t.repository.clone(),
+            pinned: format!("{host}/{}:{tag}@{}", t.repository, index.digest),
+        });
+    }
+    Ok(out)
+}
+
+/// Resolves external images to their registry digest, with publish's credentials and TLS
+/// settings (one pull-only client per registry host).
+struct Resolver {
+    rt: tokio::runtime::Runtime,
+    copts: registry::ClientOptions,
+    clients: HashMap<String, Arc<Registry>>,
+    progress: Shared,
+}
+
+impl Resolver {
+    fn new(settings: &registry::Settings, progress: &Shared) -> Result<Resolver> {
+        registry::install_crypto_provider();
+        Ok(Resolver {
+            rt: registry::runtime()?,
+            copts: registry::client_options(settings)?,
+            clients: HashMap::new(),
+            progress: progress.clone(),
+        })
+    }
+
+    /// `sha256:…` of what `reference` (normalised, e.g. `docker.io/library/postgres:16`)
+    /// points at.
+    fn digest(&mut self, reference: &str) -> Result<String> {
+        let image = ImageRef::parse(reference).map_err(|e| anyhow!("{reference}: {e}"))?;
+        if let Some(d) = &image.digest {
+            return Ok(d.to_string());
+        }
+        let client = match self.clients.get(&image.host) {
+            Some(c) => c.clone(),
+            None => {
+                let log_progress = self.progress.clone();
+                let log: registry::Log = Arc::new(move |m: &str| log_progress.line(m));
+                let reg = self
+                    .rt
+                    .block_on(registry::connect(
+                        &image.host,
+                        &image.api_host(),
+                        &self.copts,
+                        log,
+                    ))?
+                    .for_pull();
+                let reg = Arc::new(reg);
+                self.clients.insert(image.host.clone(), reg.clone());
+                reg
+            }
+        };
+        let found = self
+            .rt
+            .block_on(client.manifest_digest(&image.repository, &image.reference()))?;
+        found.map(|d| d.to_string()).ok_or_else(|| {
+            anyhow!(
+                "{reference} is not in its registry: check the image name and tag in the compose file"
+            )
+        })
+    }
+}
