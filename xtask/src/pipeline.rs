@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use crate::attest::stage::{self as attest, AttestOptions, AttestReport};
 use crate::builder::{self, BuildReport, Missing};
 use crate::compose::stage::{self as compose, ComposeOptions, ComposeReport};
 use crate::oci::layout::Layout;
@@ -21,6 +22,7 @@ pub struct ReleaseOptions {
     /// Do everything that can run locally; write nothing to any registry.
     pub dry_run: bool,
     pub build: builder::BuildOptions,
+    pub attest: AttestOptions,
     pub compose: ComposeOptions,
     pub publish: publish::PublishOptions,
 }
@@ -29,6 +31,8 @@ pub struct ReleaseOptions {
 #[derive(Debug, Clone)]
 pub struct ReleaseReport {
     pub build: BuildReport,
+    /// The attestations written into the layout (and pushed, unless a dry run).
+    pub attest: AttestReport,
     /// The compose artifacts written into the layout (and pushed, unless a dry run).
     pub compose: ComposeReport,
     /// What was pushed; `None` on a dry run.
@@ -58,12 +62,25 @@ pub fn release(
     let report = builder::build(plan, root, &build_opts, log)?;
     built(&report);
     let layout = Layout::open(&report.layout)?;
+    // Attest every image built (its index is in the layout), before compose pins the digests:
+    // the in-index form changes the index.
+    let built_images: Vec<(&ImagePlan, crate::oci::Descriptor)> = plan
+        .images
+        .iter()
+        .filter_map(|i| {
+            let built = report.images.iter().find(|r| r.name == i.name)?;
+            built.index.as_ref()?;
+            Some((i, layout.resolve(&i.layout_name).ok()?))
+        })
+        .collect();
+    let attested = attest::attest(plan, root, &layout, &built_images, &opts.attest)?;
     let mut compose_opts = opts.compose.clone();
     compose_opts.dry_run = opts.dry_run;
     let composed = compose::build(plan, root, &layout, &compose_opts, log)?;
     if opts.dry_run {
         return Ok(ReleaseReport {
             build: report,
+            attest: attested,
             compose: composed,
             published: None,
         });
@@ -79,18 +96,33 @@ pub fn release(
                 .any(|r| r.name == i.name && r.index.is_some())
         })
         .collect();
-    let artifacts: Vec<publish::Artifact> = composed
+    let mut artifacts: Vec<publish::Artifact> = composed
         .artifacts
         .iter()
         .map(|a| publish::Artifact {
             layout_name: a.layout_name.clone(),
             fallback_layout_name: a.fallback.as_ref().map(|(_, n)| n.clone()),
             target: a.target.clone(),
+            tagged: true,
         })
         .collect();
+    for a in &attested.attestations {
+        let (Some(name), Some(image)) = (&a.layout_name, plan.image(&a.image)) else {
+            continue;
+        };
+        for t in &image.targets {
+            artifacts.push(publish::Artifact {
+                layout_name: name.clone(),
+                fallback_layout_name: None,
+                target: t.clone(),
+                tagged: false,
+            });
+        }
+    }
     let pushed = publish::publish(plan, &built, &artifacts, &layout, &opts.publish, log)?;
     Ok(ReleaseReport {
         build: report,
+        attest: attested,
         compose: composed,
         published: Some(pushed),
     })

@@ -127,21 +127,7 @@ fn referrer(
     }
 }
 
-/// The tag of the referrers fallback index of `subject`: `sha256-<hex>`.
-pub fn fallback_tag(subject: &Digest) -> String {
-    format!("sha256-{}", subject.hex())
-}
-
-/// The fallback index with `new` added, or `None` if it already lists `new`'s digest (nothing
-/// to write). Entries already there are kept as they are, in order.
-pub fn merge_referrers(existing: Option<Index>, new: Descriptor) -> Option<Index> {
-    let mut index = existing.unwrap_or_else(|| Index::new(Vec::new()));
-    if index.manifests.iter().any(|d| d.digest == new.digest) {
-        return None;
-    }
-    index.manifests.push(new);
-    Some(index)
-}
+pub use crate::oci::referrers::{fallback_tag, merge_referrers};
 
 /// The Statements BuildKit-style attestation manifest will hold for one platform manifest.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,7 @@ pub mod provenance;
 pub mod sign;
 pub mod spdx;
 pub mod spdx_license;
+pub mod stage;
 pub mod statement;
 pub mod time;
 pub mod verify;

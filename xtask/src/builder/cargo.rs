@@ -243,7 +243,7 @@ pub fn build(
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags(&target).join("\x1f"))
         .env_remove("RUSTFLAGS")
         .env("CARGO_TERM_COLOR", "never");
-    for (k, v) in &image.build_args {
+    for (k, v) in image.build_args_with_secrets() {
         cmd.env(k, v);
     }
     cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());

@@ -34,7 +34,7 @@ pub fn environment(image: &ImagePlan, platform: &Platform, epoch: i64) -> Vec<(S
             env.push(("GOARM".into(), v.to_string()));
         }
     }
-    env.extend(image.build_args.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(image.build_args_with_secrets());
     env.push(("SOURCE_DATE_EPOCH".into(), epoch.to_string()));
     env
 }

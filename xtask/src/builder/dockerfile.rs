@@ -162,7 +162,7 @@ impl Request<'_> {
 
     fn common(&self) -> Vec<String> {
         let mut a = Vec::new();
-        for (k, v) in &self.image.build_args {
+        for (k, v) in self.image.build_args_with_secrets() {
             a.push("--build-arg".into());
             a.push(format!("{k}={v}"));
         }
@@ -323,8 +323,10 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     let oci_dir = match driver {
         Driver::Buildx => {
             let args = buildx_args(req);
-            ctx.log
-                .line(&format!("[{prefix}] docker {}", args.join(" ")));
+            ctx.log.line(
+                &req.image
+                    .redact(&format!("[{prefix}] docker {}", args.join(" "))),
+            );
             let mut cmd = Command::new("docker");
             cmd.args(&args)
                 .current_dir(&ctx.root)
@@ -400,7 +402,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                         platform: &platform_name,
                         dockerfile: dockerfile_text.as_bytes(),
                         target: req.target,
-                        build_args: &req.image.build_args,
+                        build_args: &req.image.build_args_with_secrets(),
                         labels: &req.image.labels,
                         epoch: req.epoch,
                         bases,
@@ -439,8 +441,10 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     Some(&access),
                     ignorefile.as_deref(),
                 );
-                ctx.log
-                    .line(&format!("[{prefix}] buildah {}", args.join(" ")));
+                ctx.log.line(
+                    &req.image
+                        .redact(&format!("[{prefix}] buildah {}", args.join(" "))),
+                );
                 exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
                     .map_err(|f| fail("build", f))?;
                 let dest = req.out.join(format!("oci-{slug}"));
@@ -605,6 +609,7 @@ mod tests {
                 driver: BuilderKind::Auto,
             },
             build_args,
+            secret_build_args: Default::default(),
             labels,
             layout_name: "web:1.2.3".into(),
             targets: vec![],

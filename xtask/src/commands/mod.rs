@@ -3,6 +3,7 @@
 mod plan;
 mod publish;
 mod release;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => release::build(&load(g)?, args),
         Command::Release(args) => release::release(&load(g)?, args, g.verbose),
         Command::Compose(args) => release::compose(&load(g)?, args, g.verbose),
+        Command::Verify(args) => verify::verify(&load(g)?, args, g.verbose),
         Command::Push(args) => publish::push(&load(g)?, args, g.verbose),
         Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
         Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),
@@ -111,5 +113,56 @@ fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::BuildOptio
         images: args.image.clone(),
         missing,
         registry: registry_settings(ws),
+    })
+}
+
+/// Attestation options from the config, the environment and `--signing-key`: the key is read
+/// here and only handed on (never printed).
+pub(super) fn attest_options(
+    ws: &Workspace,
+    signing_key: Option<&std::path::Path>,
+) -> Result<crate::attest::stage::AttestOptions> {
+    let r = &ws.config.release;
+    let signing_key = match signing_key {
+        Some(path) => Some(std::fs::read_to_string(ws.path(path)).with_context(|| {
+            format!("--signing-key {}: cannot read the key file", path.display())
+        })?),
+        None => std::env::var("STEVEDORE_SIGNING_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty()),
+    };
+    let config_file = ws.root.join(&ws.config.path);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let github =
+        (env("GITHUB_ACTIONS").as_deref() == Some("true")).then(|| crate::attest::GithubContext {
+            server_url: env("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+            repository: env("GITHUB_REPOSITORY").unwrap_or_default(),
+            workflow_ref: env("GITHUB_WORKFLOW_REF").unwrap_or_default(),
+            job_workflow_ref: None,
+            run_id: env("GITHUB_RUN_ID").unwrap_or_default(),
+            run_attempt: env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into()),
+            event_name: env("GITHUB_EVENT_NAME").unwrap_or_default(),
+        });
+    let source_repository = ws
+        .plan
+        .images
+        .iter()
+        .find_map(|i| i.labels.get("org.opencontainers.image.source").cloned())
+        .unwrap_or_else(|| format!("file://{}", ws.root.display()));
+    Ok(crate::attest::stage::AttestOptions {
+        mode: r.provenance,
+        per_platform: r.provenance_per_platform,
+        signing_key,
+        secret_args: r.secret_build_args.iter().cloned().collect(),
+        config_path: ws.config.path.display().to_string(),
+        config_digest: std::fs::read(&config_file)
+            .ok()
+            .map(|b| crate::oci::Digest::of(&b)),
+        source_repository,
+        github,
+        started: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default(),
     })
 }

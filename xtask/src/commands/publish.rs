@@ -65,6 +65,7 @@ fn compose_artifacts(ws: &Workspace, layout: &Layout) -> Result<Vec<crate::publi
                 layout_name: name,
                 fallback_layout_name: layout.resolve(&fallback).is_ok().then_some(fallback),
                 target: t.clone(),
+                tagged: true,
             });
         }
     }

@@ -21,6 +21,7 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
         build: super::build_options(ws, &args.build)?,
+        attest: super::attest_options(ws, args.signing_key.as_deref())?,
         compose: ComposeOptions {
             yes: args.yes,
             dry_run: args.dry_run,
@@ -33,6 +34,18 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     let report = pipeline::release(&ws.plan, &ws.root, &opts, &progress, &mut |built| {
         print!("{}", build_table(built, Some(dry_run)));
     })?;
+    for note in &report.attest.notes {
+        eprintln!("note: {note}");
+    }
+    for a in &report.attest.attestations {
+        println!(
+            "attested {} {} {}{}",
+            a.image,
+            a.predicate_type,
+            a.subject,
+            if a.signed { " (signed)" } else { "" }
+        );
+    }
     eprint!("{}", crate::report::compose::notes(&report.compose));
     print!(
         "{}",

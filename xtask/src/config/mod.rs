@@ -83,7 +83,20 @@ pub struct Release {
     /// Default builder for Dockerfile images.
     #[serde(default)]
     pub builder: BuilderKind,
+    /// Where SLSA provenance (and SBOMs) go: `referrers` (OCI 1.1 referrers, with the
+    /// `sha256-<hex>` fallback tag), `index` (BuildKit's attestation manifests inside the image
+    /// index), `both`, or `off`.
+    #[serde(default)]
+    pub provenance: ProvenanceMode,
+    /// Attest every platform manifest too, not only the image index.
+    #[serde(default)]
+    pub provenance_per_platform: bool,
+    /// Build args whose values are secrets: left out of provenance and output.
+    #[serde(default)]
+    pub secret_build_args: Vec<String>,
 }
+
+pub use crate::plan::ProvenanceMode;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,6 +4,7 @@
 pub mod layout;
 pub mod platform;
 pub mod reference;
+pub mod referrers;
 
 use std::collections::BTreeMap;
 use std::fmt;

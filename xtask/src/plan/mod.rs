@@ -53,6 +53,9 @@ pub struct GitSummary {
     pub build_date: String,
 }
 
+/// What a secret build arg's value reads as in the plan and its output.
+pub const SECRET: &str = "<secret>";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ImagePlan {
     pub name: String,
@@ -61,8 +64,13 @@ pub struct ImagePlan {
     pub platforms: Vec<Platform>,
     pub builder: Builder,
     /// Build arguments (Dockerfile) or build environment (native): the user's plus
-    /// `VERSION`, `GIT_COMMIT` and `BUILD_DATE`.
+    /// `VERSION`, `GIT_COMMIT` and `BUILD_DATE`. The value of an argument named in
+    /// `release.secret-build-args` is `<secret>` here: builders take
+    /// [`ImagePlan::build_args_with_secrets`].
     pub build_args: BTreeMap<String, String>,
+    /// The values of the secret build args (never serialised, printed or attested).
+    #[serde(skip)]
+    pub secret_build_args: BTreeMap<String, String>,
     /// Image labels: `org.opencontainers.image.*` from the plan plus the user's.
     pub labels: BTreeMap<String, String>,
     /// The name of the image index in the OCI layout (`<image>:<version>`).
@@ -136,6 +144,27 @@ pub enum ComposeAllow {
     SensitiveData,
 }
 
+/// `release.provenance`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvenanceMode {
+    #[default]
+    Referrers,
+    Index,
+    Both,
+    Off,
+}
+
+impl ProvenanceMode {
+    pub fn referrers(self) -> bool {
+        matches!(self, ProvenanceMode::Referrers | ProvenanceMode::Both)
+    }
+
+    pub fn index(self) -> bool {
+        matches!(self, ProvenanceMode::Index | ProvenanceMode::Both)
+    }
+}
+
 fn at_most_one(v: &[ComposePlan]) -> bool {
     v.len() <= 1
 }
@@ -165,6 +194,23 @@ pub struct Inputs {
     pub describe: Option<String>,
     /// `org.opencontainers.image.source` when the config sets none (no credentials in it).
     pub source: Option<String>,
+}
+
+impl ImagePlan {
+    /// The build args with the secret values in: for the builder only.
+    pub fn build_args_with_secrets(&self) -> BTreeMap<String, String> {
+        let mut args = self.build_args.clone();
+        args.extend(self.secret_build_args.clone());
+        args
+    }
+
+    /// `text` with every secret build arg value replaced by `<secret>` (a command line shown).
+    pub fn redact(&self, text: &str) -> String {
+        self.secret_build_args
+            .values()
+            .filter(|v| !v.is_empty())
+            .fold(text.to_string(), |t, v| t.replace(v.as_str(), SECRET))
+    }
 }
 
 impl Plan {
@@ -214,6 +260,12 @@ impl Plan {
                 build_args.insert("VERSION".into(), version.clone());
                 build_args.insert("GIT_COMMIT".into(), short_sha.clone());
                 build_args.insert("BUILD_DATE".into(), build_date.clone());
+                let mut secret_build_args = BTreeMap::new();
+                for k in &r.secret_build_args {
+                    if let Some(v) = build_args.get_mut(k) {
+                        secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
+                    }
+                }
                 let mut labels = oci_labels.clone();
                 labels.insert("org.opencontainers.image.title".into(), name.clone());
                 labels.extend(img.labels.clone());
@@ -251,6 +303,7 @@ impl Plan {
                     platforms: config.platforms_of(name),
                     builder,
                     build_args,
+                    secret_build_args,
                     labels,
                     layout_name: format!("{name}:{version}"),
                 }

@@ -26,6 +26,7 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
+mod referrers;
 mod scheduler;
 mod tags;
 mod unit;
@@ -40,6 +41,9 @@ pub struct Artifact {
     /// Pushed instead where the registry refuses the first form (compose's OCI 1.0 form).
     pub fallback_layout_name: Option<String>,
     pub target: crate::plan::PushTarget,
+    /// Whether the release's tags move to it (a compose artifact); an attestation has none:
+    /// it is found through its `subject` (referrers API or the `sha256-<hex>` fallback tag).
+    pub tagged: bool,
 }
 
 /// Version of the digest file and metadata file shapes.
@@ -243,13 +247,22 @@ pub fn publish(
             for (a, top, blobs, fallback) in loaded_artifacts {
                 let host = host_of(&a.target.registry);
                 let display = format!("{host}/{}", a.target.repository);
+                let name = if a.tagged {
+                    display.clone()
+                } else {
+                    format!("{display} ({})", a.layout_name)
+                };
                 units.push(Unit {
-                    name: display.clone(),
+                    name,
                     top: Some(top),
                     manifests: Vec::new(),
                     expect: Vec::new(),
                     blobs,
-                    tags: plan.tags.clone(),
+                    tags: if a.tagged {
+                        plan.tags.clone()
+                    } else {
+                        Vec::new()
+                    },
                     targets: vec![Target {
                         registry: regs[host].clone(),
                         repo: a.target.repository.clone(),
@@ -438,6 +451,7 @@ mod tests {
                 driver: Default::default(),
             },
             build_args: Default::default(),
+            secret_build_args: Default::default(),
             labels: Default::default(),
             layout_name: "app:1.0.0".into(),
             targets: vec![],

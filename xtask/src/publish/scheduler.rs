@@ -169,6 +169,11 @@ pub(super) async fn push_units(
         bail!(msg);
     }
 
+    // --- Referrers without the API, before any tag --------------------------------------------
+    super::referrers::record(&ctx, &units).await.map_err(|e| {
+        e.context("recording the attestations in their fallback index failed; no tag was moved: re-run to resume")
+    })?;
+
     // --- Phase 3: tags ----------------------------------------------------------------------
     tags::move_all(&ctx, &units).await?;
 

@@ -31,6 +31,7 @@ pub mod credentials;
 pub mod login;
 pub mod manifests;
 pub mod pull;
+pub mod referrers;
 #[cfg(test)]
 mod tests;
 pub mod token;

@@ -1,0 +1,71 @@
+//! Referrers on registries without the OCI 1.1 referrers API: once every manifest arrived, and
+//! before any tag moves, each subject's fallback index (`sha256-<hex>`) is read, the new
+//! referrers are added (none twice, none lost) and it is written back with `If-Match`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::scheduler::Session;
+use super::unit::{Target, Unit};
+use crate::oci::referrers::{fallback_tag, merge_referrers};
+use crate::oci::{self, Descriptor, Digest};
+
+/// Records every referrer of `units` in its subject's fallback index, where the registry has
+/// no referrers API.
+pub(super) async fn record(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<()> {
+    let mut groups: BTreeMap<(String, Digest), (Target, Vec<Descriptor>)> = BTreeMap::new();
+    for unit in units {
+        let Some(top) = &unit.top else { continue };
+        let Some(subject) = &top.subject else {
+            continue;
+        };
+        for t in &unit.targets {
+            groups
+                .entry((t.display.clone(), subject.clone()))
+                .or_insert_with(|| (t.clone(), Vec::new()))
+                .1
+                .push(top.desc.clone());
+        }
+    }
+    for ((display, subject), (t, referrers)) in groups {
+        let reg = &t.registry;
+        let _permit = ctx.sem(reg).acquire_owned().await;
+        if reg.referrers(&t.repo, &subject).await?.is_some() {
+            ctx.progress.verbose(&format!(
+                "referrers of {display}@{}: the registry indexes them itself",
+                subject.short()
+            ));
+            continue;
+        }
+        let tag = fallback_tag(&subject);
+        let current = reg.fallback_index(&t.repo, &tag).await?;
+        let mut index = current.index.clone();
+        let mut added = 0;
+        for d in referrers {
+            if let Some(merged) = merge_referrers(index.clone(), d) {
+                index = Some(merged);
+                added += 1;
+            }
+        }
+        let Some(index) = index.filter(|_| added > 0) else {
+            ctx.progress
+                .verbose(&format!("referrers {display}:{tag} already list them"));
+            continue;
+        };
+        let bytes = oci::to_bytes(&index);
+        reg.put_fallback_index(&t.repo, &tag, &bytes.into(), current.etag.as_deref())
+            .await?;
+        ctx.progress.line(&format!(
+            "referrers {display}:{tag} → {} entr{} ({added} new)",
+            index.manifests.len(),
+            if index.manifests.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        ));
+    }
+    Ok(())
+}
