@@ -99,6 +99,10 @@ pub struct MergeArgs {
     /// Digest files written by `push --by-digest` (one per platform job).
     #[arg(value_name = "DIGEST_FILE", required = true)]
     pub digest_files: Vec<PathBuf>,
+    /// Publish an index that lacks some configured platforms (by default every configured
+    /// platform of every image must be in the digest files, or nothing moves).
+    #[arg(long)]
+    pub allow_partial: bool,
     #[command(flatten)]
     pub publish: PublishFlags,
 }
@@ -111,6 +115,10 @@ pub struct PublishFlags {
     /// Concurrent requests per registry (default: release.concurrency).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Publish from a tree with uncommitted changes (its version says `-dirty` and it takes
+    /// no other tag).
+    #[arg(long)]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +158,10 @@ pub struct ReleaseArgs {
     /// in STEVEDORE_SIGNING_KEY, if set). The key is never printed or stored.
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Release from a tree with uncommitted changes (its version says `-dirty` and it takes
+    /// no other tag).
+    #[arg(long)]
+    pub allow_dirty: bool,
     #[command(flatten)]
     pub build: BuildArgs,
 }

@@ -64,9 +64,27 @@ impl Workspace {
         // git's describe and dirty state speak of HEAD: they apply when HEAD is the commit
         // released (always locally; in Actions unless HEAD is a pull request's merge commit).
         let head_released = ctx.sha == facts.sha;
+        let pull_request = matches!(
+            ctx.git_ref,
+            crate::plan::context::GitRef::PullRequest { .. }
+        );
+        if !head_released && !pull_request {
+            anyhow::bail!(
+                "GITHUB_SHA is {}, but the checkout's HEAD is {}: the tags would name a commit \
+                 that was not built. Check out the commit the workflow runs for \
+                 (actions/checkout with ref: ${{{{ github.sha }}}}), or unset GITHUB_SHA",
+                ctx.sha,
+                facts.sha
+            );
+        }
         let inputs = Inputs {
             ctx,
             dirty: head_released && facts.dirty,
+            changed_files: if head_released {
+                facts.changed_files.clone()
+            } else {
+                Vec::new()
+            },
             describe: facts.describe.clone().filter(|_| head_released),
             source: github::source_url(&env).or_else(|| facts.source_url.clone()),
         };

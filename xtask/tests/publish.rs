@@ -396,7 +396,7 @@ fn by_digest_per_platform_then_merge() {
         assert!(reg.tags("app").is_empty(), "--by-digest moves no tag");
         files.push(file);
     }
-    // Merging only one platform's file is fine too, but merging needs every image's file.
+    // Merging needs every platform's file of every image (order does not matter).
     let meta = ws.path().join("meta.json");
     let out = ws.xtask(
         &[
@@ -409,7 +409,18 @@ fn by_digest_per_platform_then_merge() {
         &[],
     );
     assert_ok(&out);
-    let expected = xtask::oci::to_bytes(&xtask::oci::Index::new(descs.clone()));
+    // The index carries the image's org.opencontainers.image.* annotations, as `release` writes.
+    let plan: serde_json::Value =
+        serde_json::from_slice(&ws.xtask(&["plan", "--json"], &[]).stdout).unwrap();
+    let mut index = xtask::oci::Index::new(descs.clone());
+    for (k, v) in plan["images"][0]["labels"].as_object().unwrap() {
+        if k.starts_with("org.opencontainers.image.") {
+            index
+                .annotations
+                .insert(k.clone(), v.as_str().unwrap().to_string());
+        }
+    }
+    let expected = xtask::oci::to_bytes(&index);
     support::assert_tags(&reg, "app", &expected);
     let m = metadata(&meta);
     assert_eq!(
@@ -421,7 +432,14 @@ fn by_digest_per_platform_then_merge() {
     // A platform manifest missing from the registry: merge refuses, no tag moves.
     let reg2 = Registry::plain();
     let ws2 = Workspace::new(std::slice::from_ref(&reg2.host), &["app"], "");
-    let out = ws2.xtask(&["merge", files[0].to_str().unwrap()], &[]);
+    let out = ws2.xtask(
+        &[
+            "merge",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(!out.status.success());
     let text = output_text(&out);
     assert!(text.contains("--by-digest"), "{text}");

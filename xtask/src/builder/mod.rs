@@ -319,7 +319,7 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<BuiltImage> {
             .map(|b| b.manifest.clone())
             .collect(),
     );
-    index.annotations = native::oci_annotations(&image.labels);
+    index.annotations = image.oci_annotations();
     let desc = ctx.layout.write_json(MEDIA_INDEX, &index)?;
     // Every manifest is in place: now the name may point at the index.
     ctx.layout.set_ref(&image.layout_name, &desc)?;

@@ -2,7 +2,6 @@
 //! Dockerfile and no daemon: base layers re-used untouched, one reproducible layer on top, the
 //! image config, the manifest.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -111,7 +110,7 @@ pub fn build(
     let config_desc = ctx.layout.write_json(MEDIA_CONFIG, &config)?;
     let mut layers = base.layers.clone();
     layers.push(built.descriptor.clone());
-    let mut annotations = oci_annotations(&image.labels);
+    let mut annotations = image.oci_annotations();
     if let (Some(name), Some(digest)) = (&base.name, &base.digest) {
         annotations.insert("org.opencontainers.image.base.name".into(), name.clone());
         annotations.insert(
@@ -151,15 +150,6 @@ fn file_dst(dst: &str, src: &str) -> String {
         }
         None => dst.to_string(),
     }
-}
-
-/// The `org.opencontainers.image.*` labels, used as manifest and index annotations.
-pub fn oci_annotations(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    labels
-        .iter()
-        .filter(|(k, _)| k.starts_with("org.opencontainers.image."))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn image_config(

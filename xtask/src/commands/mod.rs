@@ -166,3 +166,26 @@ pub(super) fn attest_options(
             .unwrap_or_default(),
     })
 }
+
+/// A publish from a tree with uncommitted changes is refused, naming them, unless allowed.
+pub(super) fn refuse_dirty(ws: &Workspace, allow: bool) -> Result<()> {
+    let git = &ws.plan.git;
+    if !git.dirty || allow {
+        return Ok(());
+    }
+    let mut files: Vec<&str> = git.changed_files.iter().map(String::as_str).collect();
+    let more = files.len().saturating_sub(10);
+    files.truncate(10);
+    anyhow::bail!(
+        "the working tree has uncommitted changes ({}{}): the images would not be commit {}. \
+         Commit or stash them, or pass --allow-dirty to publish version {} (no other tag)",
+        files.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        git.short_sha,
+        ws.plan.version
+    )
+}

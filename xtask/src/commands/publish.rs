@@ -12,6 +12,7 @@ use crate::workspace::Workspace;
 
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
+    super::refuse_dirty(ws, args.publish.allow_dirty)?;
     let layout = Layout::open(&ws.path(&args.layout))?;
     let mut opts = super::publish_options(ws, Some(&args.publish))?;
     opts.by_digest = args.by_digest;
@@ -25,7 +26,9 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
 
 pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
-    let opts = super::publish_options(ws, Some(&args.publish))?;
+    super::refuse_dirty(ws, args.publish.allow_dirty)?;
+    let mut opts = super::publish_options(ws, Some(&args.publish))?;
+    opts.allow_partial = args.allow_partial;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
     let progress = super::progress(verbose);
     let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;

@@ -17,6 +17,9 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 }
 
 pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
+    if !args.dry_run {
+        super::refuse_dirty(ws, args.allow_dirty)?;
+    }
     let publish = super::publish_options(ws, None)?;
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,

@@ -15,6 +15,8 @@ pub struct GitFacts {
     pub tags_at_head: Vec<String>,
     /// Uncommitted changes to tracked files.
     pub dirty: bool,
+    /// The tracked files changed and not committed (`git status --porcelain`).
+    pub changed_files: Vec<String>,
     /// Commit time, seconds since the epoch.
     pub commit_time: i64,
     /// Every tag of the repository.
@@ -67,11 +69,15 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         .ok()
         .filter(|b| !b.is_empty());
     let tags_at_head = lines(cmd!(sh, "git tag --points-at HEAD").quiet().read()?);
-    let dirty = !cmd!(sh, "git status --porcelain --untracked-files=no")
+    let changed_files: Vec<String> = cmd!(sh, "git status --porcelain --untracked-files=no")
         .quiet()
         .read()
         .context("git status failed")?
-        .is_empty();
+        .lines()
+        .filter_map(|l| l.get(3..).map(|p| p.trim().to_string()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let dirty = !changed_files.is_empty();
     let commit_time = cmd!(sh, "git show -s --format=%ct HEAD")
         .quiet()
         .read()?
@@ -100,6 +106,7 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         branch,
         tags_at_head,
         dirty,
+        changed_files,
         commit_time,
         tags,
         describe,

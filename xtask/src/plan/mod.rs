@@ -47,6 +47,9 @@ pub struct GitSummary {
     pub git_ref: GitRef,
     pub event: Event,
     pub dirty: bool,
+    /// The tracked files changed and not committed (when `dirty`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed_files: Vec<String>,
     /// `SOURCE_DATE_EPOCH`: the commit time.
     pub source_date_epoch: i64,
     /// The commit time as ISO 8601 UTC (`BUILD_DATE`, `org.opencontainers.image.created`).
@@ -190,6 +193,7 @@ pub struct ComposePlan {
 pub struct Inputs {
     pub ctx: RefContext,
     pub dirty: bool,
+    pub changed_files: Vec<String>,
     /// `git describe --tags --always --dirty`, when git could give one.
     pub describe: Option<String>,
     /// `org.opencontainers.image.source` when the config sets none (no credentials in it).
@@ -197,6 +201,16 @@ pub struct Inputs {
 }
 
 impl ImagePlan {
+    /// The `org.opencontainers.image.*` labels: the annotations of the image index and of its
+    /// manifests, whichever path (release, or push --by-digest + merge) writes them.
+    pub fn oci_annotations(&self) -> BTreeMap<String, String> {
+        self.labels
+            .iter()
+            .filter(|(k, _)| k.starts_with("org.opencontainers.image."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The build args with the secret values in: for the builder only.
     pub fn build_args_with_secrets(&self) -> BTreeMap<String, String> {
         let mut args = self.build_args.clone();
@@ -218,8 +232,14 @@ impl Plan {
     pub fn new(config: &Config, inputs: &Inputs) -> Result<Plan, String> {
         let ctx = &inputs.ctx;
         let r = &config.release;
-        let tagset = tags::compute(&config.rules, r.latest, &r.flavor, ctx)?;
+        let mut tagset = tags::compute(&config.rules, r.latest, &r.flavor, ctx)?;
         let version = version::version(ctx, inputs.describe.as_deref(), inputs.dirty);
+        if inputs.dirty {
+            // A modified tree never takes a semver, floating or commit tag: only its version,
+            // which says `-dirty`.
+            tagset.tags = vec![version.clone()];
+            tagset.rewritten.clear();
+        }
         let short_sha: String = ctx.sha.chars().take(7).collect();
         let build_date = version::iso8601(ctx.commit_time);
 
@@ -338,6 +358,7 @@ impl Plan {
                 git_ref: ctx.git_ref.clone(),
                 event: ctx.event.clone(),
                 dirty: inputs.dirty,
+                changed_files: inputs.changed_files.clone(),
                 source_date_epoch: ctx.commit_time,
                 build_date,
             },

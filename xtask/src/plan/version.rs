@@ -13,7 +13,12 @@ pub fn version(ctx: &RefContext, describe: Option<&str>, dirty: bool) -> String 
     if let GitRef::Tag { name } = &ctx.git_ref {
         if let Some(mut v) = version_of_tag(name) {
             v.build = semver::BuildMetadata::EMPTY;
-            return v.to_string();
+            // A modified tree is not the tag's content: it never claims its version.
+            return if dirty {
+                format!("{v}-dirty")
+            } else {
+                v.to_string()
+            };
         }
     }
     let short: String = ctx.sha.chars().take(7).collect();

@@ -58,6 +58,8 @@ pub struct PublishOptions {
     pub by_digest: bool,
     pub digest_file: Option<PathBuf>,
     pub metadata_file: Option<PathBuf>,
+    /// `merge --allow-partial`: an image may lack some of its configured platforms.
+    pub allow_partial: bool,
     /// How to reach the registries.
     pub registry: registry::Settings,
 }
@@ -69,6 +71,7 @@ impl Default for PublishOptions {
             by_digest: false,
             digest_file: None,
             metadata_file: None,
+            allow_partial: false,
             registry: registry::Settings::default(),
         }
     }
@@ -371,7 +374,23 @@ pub fn merge(
                     .unwrap_or(usize::MAX)
             };
             descs.sort_by_key(|d| (order(d), platform_label(d)));
-            let index = Index::new(descs.clone());
+            let missing: Vec<String> = img
+                .platforms
+                .iter()
+                .map(|p| p.to_string())
+                .filter(|p| !descs.iter().any(|d| platform_label(d) == *p))
+                .collect();
+            if !missing.is_empty() && !opts.allow_partial {
+                bail!(
+                    "image {}: no digest file has its platform(s) {}: give every platform job's \
+                     file (or pass --allow-partial to publish an index without them); no tag was moved",
+                    img.name,
+                    missing.join(", ")
+                );
+            }
+            // The same bytes as the index a single `release` writes.
+            let mut index = Index::new(descs.clone());
+            index.annotations = img.oci_annotations();
             let bytes = oci::to_bytes(&index);
             let desc = Descriptor::of(oci::MEDIA_INDEX, &bytes);
             units.push(Unit {

@@ -217,8 +217,25 @@ impl Registry {
         out.status.success().then_some(out.stdout)
     }
 
-    /// The tags of `repo` (empty when the repository does not exist).
+    /// The release tags of `repo` (empty when the repository does not exist): every tag but
+    /// the referrers fallback tags `sha256-<hex>` (see [`Registry::referrer_tags`]).
     pub fn tags(&self, repo: &str) -> Vec<String> {
+        self.all_tags(repo)
+            .into_iter()
+            .filter(|t| !is_referrers_tag(t))
+            .collect()
+    }
+
+    /// The referrers fallback tags (`sha256-<64 hex>`) of `repo`.
+    pub fn referrer_tags(&self, repo: &str) -> Vec<String> {
+        self.all_tags(repo)
+            .into_iter()
+            .filter(|t| is_referrers_tag(t))
+            .collect()
+    }
+
+    /// Every tag of `repo`, sorted.
+    pub fn all_tags(&self, repo: &str) -> Vec<String> {
         let out = skopeo(
             &["list-tags"],
             &self.skopeo_flags(),
@@ -312,4 +329,10 @@ pub fn http_status(host: &str, method: &str, path: &str) -> std::io::Result<u16>
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not HTTP: {line:?}")))
+}
+
+/// `sha256-<64 lower-case hex>`: the tag of a referrers fallback index.
+pub fn is_referrers_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }

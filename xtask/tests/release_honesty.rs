@@ -1,0 +1,123 @@
+//! A release never claims what is not true: a modified tree is refused (or published as
+//! `-dirty` only), `GITHUB_SHA` must be the checkout, `merge` never publishes a partial
+//! platform set, and the index is the same bytes whichever path built it.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn a_dirty_tree_is_refused_naming_the_file_or_published_as_dirty_only() {
+    if !have("docker-registry") || !have("skopeo") {
+        skipped("SKIPPED: docker-registry and skopeo are needed");
+        return;
+    }
+    let registry = Registry::plain();
+    let ws = Workspace::new(&[format!("{}/demo", registry.host)], &["app"], "");
+    ws.write("files/hello.txt", "changed, not committed\n");
+    let out = ws.xtask(&["release"], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("files/hello.txt"), "{text}");
+    assert!(text.contains("--allow-dirty"), "{text}");
+    assert!(registry.tags("demo/app").is_empty(), "nothing pushed");
+    // push refuses it too.
+    let out = ws.xtask(&["push"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+
+    let out = ws.xtask(&["version"], &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.2.3-dirty");
+    let out = ws.xtask(&["release", "--allow-dirty"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(registry.tags("demo/app"), ["1.2.3-dirty"]);
+    // Its provenance says it is the dirty build's image, through the fallback tag.
+    assert_eq!(registry.referrer_tags("demo/app").len(), 1);
+}
+
+#[test]
+fn github_sha_that_is_not_the_checkout_is_refused() {
+    let ws = Workspace::new(&["127.0.0.1:1/demo".to_string()], &["app"], "");
+    let head = ws.head();
+    let other = "deadbeef00000000000000000000000000000000";
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SHA", other),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REPOSITORY", "o/r"),
+    ];
+    let out = ws.xtask(&["tags"], &env);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(other) && text.contains(&head), "{text}");
+}
+
+#[test]
+fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
+    if !have("docker-registry") || !have("skopeo") {
+        skipped("SKIPPED: docker-registry and skopeo are needed");
+        return;
+    }
+    let registry = Registry::plain();
+    let ws = Workspace::new(&[format!("{}/demo", registry.host)], &["app"], "");
+    let mut files = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let layout = ws.path().join(format!("layout-{arch}"));
+        let file = ws.path().join(format!("digests-{arch}.json"));
+        let platform = format!("linux/{arch}");
+        let out = ws.xtask(
+            &[
+                "build",
+                "--platform",
+                &platform,
+                "--output",
+                layout.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", output_text(&out));
+        let out = ws.xtask(
+            &[
+                "push",
+                "--by-digest",
+                "--layout",
+                layout.to_str().unwrap(),
+                "--digest-file",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", output_text(&out));
+        files.push(file);
+    }
+    // One platform's file of two: refused, no tag anywhere.
+    let out = ws.xtask(&["merge", files[0].to_str().unwrap()], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("linux/arm64"), "{text}");
+    assert!(registry.tags("demo/app").is_empty());
+
+    let meta = ws.path().join("merged.json");
+    let out = ws.xtask(
+        &[
+            "merge",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+            "--metadata-file",
+            meta.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    let merged_digest = merged["images"]["app"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A single release of the same commit writes the same index.
+    let out = ws.xtask(&["build"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let release_digest = ws.layout().resolve("app:1.2.3").unwrap().digest.to_string();
+    assert_eq!(merged_digest, release_digest);
+}
