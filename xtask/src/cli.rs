@@ -119,6 +119,10 @@ pub struct PublishFlags {
     /// no other tag).
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Move floating tags (latest, branch, major, minor) even when the registry's tag holds a
+    /// newer commit or one this repository does not know.
+    #[arg(long)]
+    pub force_tags: bool,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +166,10 @@ pub struct ReleaseArgs {
     /// no other tag).
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Move floating tags (latest, branch, major, minor) even when the registry's tag holds a
+    /// newer commit or one this repository does not know.
+    #[arg(long)]
+    pub force_tags: bool,
     #[command(flatten)]
     pub build: BuildArgs,
 }

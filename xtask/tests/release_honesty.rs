@@ -121,3 +121,71 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
     let release_digest = ws.layout().resolve("app:1.2.3").unwrap().digest.to_string();
     assert_eq!(merged_digest, release_digest);
 }
+
+#[test]
+fn floating_tags_never_move_back_to_an_older_commit() {
+    if !have("docker-registry") || !have("skopeo") {
+        skipped("SKIPPED: docker-registry and skopeo are needed");
+        return;
+    }
+    let registry = Registry::plain();
+    let repo = Repo::init();
+    repo.write(
+        "images/release.toml",
+        format!(
+            "[release]\nname = \"demo\"\nregistries = [\"{}/demo\"]\nplatforms = [\"linux/amd64\"]\n\
+             tags = [\"type=ref,event=branch\", \"type=sha\"]\nlatest = \"true\"\n\
+             [images.app]\nnative = {{ files = [{{ src = \"hello.txt\", dst = \"/hello.txt\" }}] }}\n",
+            registry.host
+        ),
+    );
+    repo.write("hello.txt", "A\n");
+    repo.commit("A");
+    let a = repo.head();
+    repo.write("hello.txt", "B\n");
+    repo.commit("B");
+    let b = repo.head();
+    // Two Actions runs on main finishing out of order: B's first, then A's.
+    let actions = |sha: &str| {
+        vec![
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("GITHUB_REF", "refs/heads/main".to_string()),
+            ("GITHUB_SHA", sha.to_string()),
+            ("GITHUB_EVENT_NAME", "push".to_string()),
+            ("GITHUB_REPOSITORY", "o/r".to_string()),
+        ]
+    };
+    let run = |sha: &str| {
+        let env = actions(sha);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        repo.xtask(&["release"], &env)
+    };
+    let out = run(&b);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let b_index = registry.inspect_raw("demo/app:latest").unwrap();
+    assert_eq!(registry.inspect_raw("demo/app:main").unwrap(), b_index);
+
+    repo.git(&["checkout", "-q", &a]);
+    let out = run(&a);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("kept") && text.contains("newer commit"),
+        "{text}"
+    );
+    assert_eq!(registry.inspect_raw("demo/app:latest").unwrap(), b_index);
+    assert_eq!(registry.inspect_raw("demo/app:main").unwrap(), b_index);
+    let a_tag = format!("demo/app:sha-{}", &a[..7]);
+    assert_ne!(
+        registry.inspect_raw(&a_tag).unwrap(),
+        b_index,
+        "A's own tag moved"
+    );
+
+    // --force-tags moves them anyway.
+    let env = actions(&a);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = repo.xtask(&["release", "--force-tags"], &env);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ne!(registry.inspect_raw("demo/app:latest").unwrap(), b_index);
+}

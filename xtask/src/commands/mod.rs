@@ -189,3 +189,40 @@ pub(super) fn refuse_dirty(ws: &Workspace, allow: bool) -> Result<()> {
         ws.plan.version
     )
 }
+
+/// Floating tags never move backwards: the judge of the commit a registry's tag holds now.
+pub(super) fn floating_tags(ws: &Workspace, force: bool) -> crate::publish::FloatingTags {
+    use crate::publish::TagDecision;
+    let root = ws.root.clone();
+    let sha = ws.plan.git.sha.clone();
+    let judge = move |revision: Option<&str>| -> TagDecision {
+        if force {
+            return TagDecision::Move;
+        }
+        let Some(rev) = revision else {
+            return TagDecision::Keep(
+                "its image has no org.opencontainers.image.revision label, so it may be newer: pass --force-tags to move it".into(),
+            );
+        };
+        if rev == sha {
+            return TagDecision::Move;
+        }
+        let short = |s: &str| s.chars().take(7).collect::<String>();
+        match crate::facts::git::is_ancestor(&root, &sha, rev) {
+            Some(true) => TagDecision::Keep(format!(
+                "it holds {}, a newer commit than this release's {} (floating tags never move backwards; --force-tags moves it)",
+                short(rev),
+                short(&sha)
+            )),
+            Some(false) => TagDecision::Move,
+            None => TagDecision::Keep(format!(
+                "it holds {}, a commit this repository does not know (fetch it, or pass --force-tags to move the tag)",
+                short(rev)
+            )),
+        }
+    };
+    crate::publish::FloatingTags {
+        tags: ws.plan.floating_tags(),
+        judge: Arc::new(judge),
+    }
+}

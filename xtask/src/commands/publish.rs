@@ -15,6 +15,7 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
     super::refuse_dirty(ws, args.publish.allow_dirty)?;
     let layout = Layout::open(&ws.path(&args.layout))?;
     let mut opts = super::publish_options(ws, Some(&args.publish))?;
+    opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let progress = super::progress(verbose);
@@ -28,6 +29,7 @@ pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<(
     report::rewrites(&ws.plan);
     super::refuse_dirty(ws, args.publish.allow_dirty)?;
     let mut opts = super::publish_options(ws, Some(&args.publish))?;
+    opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
     opts.allow_partial = args.allow_partial;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
     let progress = super::progress(verbose);

@@ -20,7 +20,8 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     if !args.dry_run {
         super::refuse_dirty(ws, args.allow_dirty)?;
     }
-    let publish = super::publish_options(ws, None)?;
+    let mut publish = super::publish_options(ws, None)?;
+    publish.floating = Some(super::floating_tags(ws, args.force_tags));
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
         build: super::build_options(ws, &args.build)?,

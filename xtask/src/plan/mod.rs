@@ -200,6 +200,24 @@ pub struct Inputs {
     pub source: Option<String>,
 }
 
+impl Plan {
+    /// The tags that float from release to release (`latest`, a branch, `1`, `1.2`): every tag
+    /// but the version itself (with or without `v`) and tags naming the commit.
+    pub fn floating_tags(&self) -> std::collections::BTreeSet<String> {
+        let version = self.version.as_str();
+        self.tags
+            .iter()
+            .filter(|t| {
+                *t != version
+                    && t.strip_prefix('v') != Some(version)
+                    && !t.contains(&self.git.short_sha)
+                    && !t.starts_with("sha-")
+            })
+            .cloned()
+            .collect()
+    }
+}
+
 impl ImagePlan {
     /// The `org.opencontainers.image.*` labels: the annotations of the image index and of its
     /// manifests, whichever path (release, or push --by-digest + merge) writes them.

@@ -60,6 +60,9 @@ pub struct PublishOptions {
     pub metadata_file: Option<PathBuf>,
     /// `merge --allow-partial`: an image may lack some of its configured platforms.
     pub allow_partial: bool,
+    /// Floating tags (`latest`, branch, `1`, `1.2`) and how to tell whether the commit a
+    /// registry's tag holds now is newer than the release: such a tag is left where it is.
+    pub floating: Option<FloatingTags>,
     /// How to reach the registries.
     pub registry: registry::Settings,
 }
@@ -72,6 +75,7 @@ impl Default for PublishOptions {
             digest_file: None,
             metadata_file: None,
             allow_partial: false,
+            floating: None,
             registry: registry::Settings::default(),
         }
     }
@@ -90,8 +94,36 @@ pub struct Report {
     pub manifests_pushed: u64,
     pub tags_moved: u64,
     pub tags_unchanged: u64,
+    /// Floating tags left where they were, and why (`host/repo:tag: …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags_kept: Vec<String>,
     #[serde(skip)]
     pub elapsed: Duration,
+}
+
+/// What a floating tag's current commit says about moving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagDecision {
+    Move,
+    /// Leave it: why (a newer commit, an unknown one).
+    Keep(String),
+}
+
+/// The floating tags of a release and the judge of the commit each currently names.
+#[derive(Clone)]
+pub struct FloatingTags {
+    pub tags: std::collections::BTreeSet<String>,
+    /// Given the `org.opencontainers.image.revision` a tag holds now (`None`: the image has
+    /// none), whether this release may move it.
+    pub judge: Arc<dyn Fn(Option<&str>) -> TagDecision + Send + Sync>,
+}
+
+impl std::fmt::Debug for FloatingTags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FloatingTags")
+            .field("tags", &self.tags)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

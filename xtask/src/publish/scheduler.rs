@@ -175,7 +175,7 @@ pub(super) async fn push_units(
     })?;
 
     // --- Phase 3: tags ----------------------------------------------------------------------
-    tags::move_all(&ctx, &units).await?;
+    let kept = tags::move_all(&ctx, &units, opts.floating.as_ref()).await?;
 
     // --- Report -------------------------------------------------------------------------------
     let c = &ctx.counters;
@@ -192,6 +192,7 @@ pub(super) async fn push_units(
         manifests_pushed: c.manifests.load(Ordering::SeqCst),
         tags_moved: c.tags_moved.load(Ordering::SeqCst),
         tags_unchanged: c.tags_unchanged.load(Ordering::SeqCst),
+        tags_kept: kept,
         elapsed: start.elapsed(),
         ..Default::default()
     };

@@ -1,5 +1,10 @@
 //! Tags last, all or nothing: called only once every unit reached every target, it moves each
 //! unit's tags to its top manifest (one manifest PUT per tag, the same bytes).
+//!
+//! Floating tags never move backwards: before moving `latest`, a branch tag, `1` or `1.2`,
+//! the commit the registry's tag holds now (its image's `org.opencontainers.image.revision`)
+//! is judged; a newer or unknown commit keeps the tag where it is, and the report says so.
+//! A compose artifact's tag follows the decision made for the images of its registry.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,9 +13,19 @@ use anyhow::{bail, Context, Result};
 
 use super::scheduler::Session;
 use super::unit::{Doc, Target, Unit};
+use super::{FloatingTags, TagDecision};
 
 /// Moves every tag of every unit in every target; fails naming each tag that did not move.
-pub(super) async fn move_all(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<()> {
+/// Returns the floating tags kept where they were, with the reason.
+pub(super) async fn move_all(
+    ctx: &Arc<Session>,
+    units: &[Arc<Unit>],
+    floating: Option<&FloatingTags>,
+) -> Result<Vec<String>> {
+    let kept = match floating {
+        Some(f) => judge(units, f).await,
+        None => Default::default(),
+    };
     let mut tag_failures = Vec::new();
     {
         let mut set = tokio::task::JoinSet::new();
@@ -18,6 +33,11 @@ pub(super) async fn move_all(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<
             for t in &unit.targets {
                 let Some(top) = unit.top_for(t) else { continue };
                 for tag in &unit.tags {
+                    if let Some(why) = kept.get(&(t.registry.name.clone(), tag.clone())) {
+                        ctx.progress
+                            .line(&format!("kept {}:{tag}: {why}", t.display));
+                        continue;
+                    }
                     let (ctx, t, tag, top) = (ctx.clone(), t.clone(), tag.clone(), top.clone());
                     set.spawn(async move {
                         let _permit = ctx.sem(&t.registry).acquire_owned().await;
@@ -42,7 +62,82 @@ pub(super) async fn move_all(ctx: &Arc<Session>, units: &[Arc<Unit>]) -> Result<
             tag_failures.join("\n  - ")
         );
     }
-    Ok(())
+    let mut out: Vec<String> = kept
+        .into_iter()
+        .map(|((registry, tag), why)| format!("{registry} {tag}: {why}"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The floating tags to keep, per `(registry, tag)`: judged on the images' repositories.
+async fn judge(
+    units: &[Arc<Unit>],
+    floating: &FloatingTags,
+) -> std::collections::BTreeMap<(String, String), String> {
+    let mut kept = std::collections::BTreeMap::new();
+    for unit in units.iter().filter(|u| !u.artifact) {
+        for t in &unit.targets {
+            let Some(top) = unit.top_for(t) else { continue };
+            for tag in unit.tags.iter().filter(|tag| floating.tags.contains(*tag)) {
+                let key = (t.registry.name.clone(), tag.clone());
+                if kept.contains_key(&key) {
+                    continue;
+                }
+                let why = match revision_of(t, tag).await {
+                    Ok(None) => continue,
+                    Ok(Some((digest, _))) if digest == top.desc.digest => continue,
+                    Ok(Some((_, revision))) => match (floating.judge)(revision.as_deref()) {
+                        TagDecision::Move => continue,
+                        TagDecision::Keep(why) => why,
+                    },
+                    Err(e) => format!("cannot tell which commit it holds ({e:#}); left as it is"),
+                };
+                kept.insert(key, why);
+            }
+        }
+    }
+    kept
+}
+
+/// What `tag` points at in `t` now: its digest and the revision label of its (first) image.
+async fn revision_of(
+    t: &Target,
+    tag: &str,
+) -> Result<Option<(crate::oci::Digest, Option<String>)>> {
+    let reg = &t.registry;
+    let Some((_, bytes)) = reg.fetch_manifest(&t.repo, tag).await? else {
+        return Ok(None);
+    };
+    let digest = crate::oci::Digest::of(&bytes);
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let manifest = match doc["manifests"].as_array() {
+        Some(list) => {
+            let Some(first) = list
+                .iter()
+                .find(|m| m["platform"]["architecture"] != "unknown")
+                .and_then(|m| m["digest"].as_str())
+                .and_then(|d| d.parse::<crate::oci::Digest>().ok())
+            else {
+                return Ok(Some((digest, None)));
+            };
+            let (_, bytes) = reg.get_manifest(&t.repo, &first).await?;
+            serde_json::from_slice(&bytes).unwrap_or_default()
+        }
+        None => doc,
+    };
+    let Some(config) = manifest["config"]["digest"]
+        .as_str()
+        .and_then(|d| d.parse::<crate::oci::Digest>().ok())
+    else {
+        return Ok(Some((digest, None)));
+    };
+    let config: serde_json::Value =
+        serde_json::from_slice(&reg.fetch_blob(&t.repo, &config).await?).unwrap_or_default();
+    let revision = config["config"]["Labels"]["org.opencontainers.image.revision"]
+        .as_str()
+        .map(String::from);
+    Ok(Some((digest, revision)))
 }
 
 async fn push_tag(ctx: &Session, t: &Target, tag: &str, top: &Doc) -> Result<()> {

@@ -9,6 +9,31 @@ use super::transport::*;
 use super::*;
 
 impl Registry {
+    /// `GET /v2/<repo>/blobs/<digest>` of a small blob (an image config), checked against its
+    /// digest.
+    pub async fn fetch_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>> {
+        let what = format!("fetch blob {}/{repo}@{}", self.name, digest.short());
+        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
+        self.with_retries(repo, &what, |auth, _| {
+            let req = self.request(Method::GET, url.clone(), &auth);
+            let what = &what;
+            async move {
+                let resp = self.check(self.send(req, None).await?).await?;
+                if !resp.status().is_success() {
+                    return Err(self.unexpected(what, resp).await);
+                }
+                let body = self.body(resp).await?;
+                if Digest::of(&body) != *digest {
+                    return Err(Step::Fatal(anyhow!(
+                        "{what}: content does not match its digest"
+                    )));
+                }
+                Ok(body.to_vec())
+            }
+        })
+        .await
+    }
+
     /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
     pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
         let what = format!(
