@@ -191,6 +191,28 @@ pub fn commit_time_of(root: &Path, sha: &str) -> Option<i64> {
         .ok()
 }
 
+/// Whether commit `ancestor` is an ancestor of (or is) `descendant` in the repository at `dir`;
+/// `None` when `descendant` is not in its history (`git merge-base --is-ancestor`).
+pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Option<bool> {
+    let known = std::process::Command::new("git")
+        .args(["cat-file", "-e", &format!("{descendant}^{{commit}}")])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !known {
+        return None;
+    }
+    let status = std::process::Command::new("git")
+        .args(["merge-base", "--is-ancestor", ancestor, descendant])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    Some(status.success())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,26 +240,4 @@ mod tests {
             assert_eq!(source_url(input).as_deref(), want, "{input}");
         }
     }
-}
-
-/// Whether commit `ancestor` is an ancestor of (or is) `descendant` in the repository at `dir`;
-/// `None` when `descendant` is not in its history (`git merge-base --is-ancestor`).
-pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Option<bool> {
-    let known = std::process::Command::new("git")
-        .args(["cat-file", "-e", &format!("{descendant}^{{commit}}")])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?
-        .success();
-    if !known {
-        return None;
-    }
-    let status = std::process::Command::new("git")
-        .args(["merge-base", "--is-ancestor", ancestor, descendant])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?;
-    Some(status.success())
 }

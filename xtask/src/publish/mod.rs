@@ -115,8 +115,11 @@ pub struct FloatingTags {
     pub tags: std::collections::BTreeSet<String>,
     /// Given the `org.opencontainers.image.revision` a tag holds now (`None`: the image has
     /// none), whether this release may move it.
-    pub judge: Arc<dyn Fn(Option<&str>) -> TagDecision + Send + Sync>,
+    pub judge: TagJudge,
 }
+
+/// Judges the revision a floating tag holds now.
+pub type TagJudge = Arc<dyn Fn(Option<&str>) -> TagDecision + Send + Sync>;
 
 impl std::fmt::Debug for FloatingTags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
