@@ -610,6 +610,7 @@ mod tests {
             },
             build_args,
             secret_build_args: Default::default(),
+            tags: None,
             labels,
             layout_name: "web:1.2.3".into(),
             targets: vec![],

@@ -40,6 +40,8 @@ pub struct Config {
     pub registries: Vec<RegistryPrefix>,
     /// Parsed forms of `release.tags`, in order.
     pub rules: Vec<Rule>,
+    /// Parsed per-image tag rules (`images.<name>.tags`).
+    pub image_rules: BTreeMap<String, Vec<Rule>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -161,6 +163,12 @@ pub struct Image {
     /// Extra labels (the `org.opencontainers.image.*` ones are set from the plan).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// This image's own tag rules (a `-dev` variant), instead of `release.tags`.
+    pub tags: Option<Vec<String>>,
+    /// This image's own flavor (e.g. `{ suffix = "-dev" }`), instead of `release.flavor`.
+    pub flavor: Option<Flavor>,
+    /// This image's own `latest`, instead of `release.latest`.
+    pub latest: Option<Latest>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -435,6 +443,7 @@ impl Config {
             compose: raw.compose.0,
             registries: Vec::new(),
             rules: Vec::new(),
+            image_rules: BTreeMap::new(),
         };
         problems.extend(cfg.validate());
         if problems.is_empty() {

@@ -43,6 +43,17 @@ impl Config {
         if r.tags.is_empty() {
             self.rules = Rule::defaults();
         }
+        for (name, img) in &self.images {
+            let Some(tags) = &img.tags else { continue };
+            let mut rules = Vec::new();
+            for (i, rule) in tags.iter().enumerate() {
+                match rule.parse::<Rule>() {
+                    Ok(rule) => rules.push(rule),
+                    Err(e) => add(format!("images.{name}.tags[{i}]"), format!("{rule:?}: {e}")),
+                }
+            }
+            self.image_rules.insert(name.clone(), rules);
+        }
         if r.concurrency == 0 || r.concurrency > 64 {
             add(
                 "release.concurrency".into(),

@@ -78,6 +78,10 @@ pub struct ImagePlan {
     pub labels: BTreeMap<String, String>,
     /// The name of the image index in the OCI layout (`<image>:<version>`).
     pub layout_name: String,
+    /// This image's own tags (`images.<name>.tags`, `flavor`, `latest`), when it has them:
+    /// a variant such as `-dev`. `None`: the release's tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     /// Where it is pushed.
     pub targets: Vec<PushTarget>,
 }
@@ -201,17 +205,16 @@ pub struct Inputs {
 }
 
 impl Plan {
-    /// The tags that float from release to release (`latest`, a branch, `1`, `1.2`): every tag
-    /// but the version itself (with or without `v`) and tags naming the commit.
+    /// The tags that float from release to release (`latest`, a branch, `1`, `1.2`,
+    /// `latest-dev`), of the release and of every image with its own: every tag but those
+    /// holding the full version (`v1.2.3`, `1.2.3-dev`) or naming the commit.
     pub fn floating_tags(&self) -> std::collections::BTreeSet<String> {
         let version = self.version.as_str();
         self.tags
             .iter()
+            .chain(self.images.iter().flat_map(|i| i.tags.iter().flatten()))
             .filter(|t| {
-                *t != version
-                    && t.strip_prefix('v') != Some(version)
-                    && !t.contains(&self.git.short_sha)
-                    && !t.starts_with("sha-")
+                !t.contains(version) && !t.contains(&self.git.short_sha) && !t.starts_with("sha-")
             })
             .cloned()
             .collect()
@@ -289,10 +292,25 @@ impl Plan {
                 .collect()
         };
 
-        let images = config
-            .images
-            .iter()
-            .map(|(name, img)| {
+        let mut images = Vec::new();
+        for (name, img) in &config.images {
+            let own_tags = if img.tags.is_some() || img.flavor.is_some() || img.latest.is_some() {
+                let rules = config.image_rules.get(name).unwrap_or(&config.rules);
+                let own = tags::compute(
+                    rules,
+                    img.latest.unwrap_or(r.latest),
+                    img.flavor.as_ref().unwrap_or(&r.flavor),
+                    ctx,
+                )?;
+                Some(if inputs.dirty {
+                    vec![version.clone()]
+                } else {
+                    own.tags
+                })
+            } else {
+                None
+            };
+            images.push({
                 let repository = config.repository_of(name);
                 let mut build_args = img.build_args.clone();
                 build_args.insert("VERSION".into(), version.clone());
@@ -336,7 +354,14 @@ impl Plan {
                 };
                 ImagePlan {
                     name: name.clone(),
-                    targets: targets_for(&repository),
+                    targets: match &own_tags {
+                        Some(t) => config
+                            .registries
+                            .iter()
+                            .map(|p| push_target(p, &repository, t))
+                            .collect(),
+                        None => targets_for(&repository),
+                    },
                     repository,
                     platforms: config.platforms_of(name),
                     builder,
@@ -344,9 +369,10 @@ impl Plan {
                     secret_build_args,
                     labels,
                     layout_name: format!("{name}:{version}"),
+                    tags: own_tags,
                 }
-            })
-            .collect();
+            });
+        }
 
         let composes: Vec<ComposePlan> = config
             .compose

@@ -272,7 +272,7 @@ pub fn publish(
                     tags: if opts.by_digest {
                         Vec::new()
                     } else {
-                        plan.tags.clone()
+                        img.tags.clone().unwrap_or_else(|| plan.tags.clone())
                     },
                     targets: targets_of(img, &regs),
                     artifact: false,
@@ -438,7 +438,7 @@ pub fn merge(
                 manifests: Vec::new(),
                 expect: descs,
                 blobs: Vec::new(),
-                tags: plan.tags.clone(),
+                tags: img.tags.clone().unwrap_or_else(|| plan.tags.clone()),
                 targets: targets_of(img, &regs),
                 artifact: false,
                 fallback: None,
@@ -506,6 +506,7 @@ mod tests {
             },
             build_args: Default::default(),
             secret_build_args: Default::default(),
+            tags: None,
             labels: Default::default(),
             layout_name: "app:1.0.0".into(),
             targets: vec![],
