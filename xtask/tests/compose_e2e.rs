@@ -12,16 +12,6 @@ use std::time::Duration;
 use support::dockerd::Dockerd;
 use support::*;
 
-fn tools(list: &[&str]) -> bool {
-    for tool in list {
-        if !have(tool) {
-            skipped(&format!("SKIPPED: {tool} is needed"));
-            return false;
-        }
-    }
-    true
-}
-
 /// `docker-compose ARGS` with the test CA, no docker credentials of the machine, its own cache.
 fn compose(dir: &Path, ca: &Path, docker_host: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new("docker-compose");
@@ -116,7 +106,7 @@ fn index_digest(registry: &Registry, repo: &str) -> String {
 
 #[test]
 fn released_stack_loads_and_runs_from_oci() {
-    if !tools(&[
+    if !have_all(&[
         "docker-registry",
         "openssl",
         "docker-compose",
@@ -175,7 +165,7 @@ fn released_stack_loads_and_runs_from_oci() {
         ]
     );
 
-    if !tools(&["dockerd"]) {
+    if !have_all(&["dockerd"]) {
         return;
     }
     let dockerd = Dockerd::start();
@@ -194,7 +184,7 @@ fn released_stack_loads_and_runs_from_oci() {
 
 #[test]
 fn oci_1_0_form_has_no_artifact_type_and_loads_the_same() {
-    if !tools(&[
+    if !have_all(&[
         "docker-registry",
         "openssl",
         "docker-compose",
@@ -239,7 +229,7 @@ fn oci_1_0_form_has_no_artifact_type_and_loads_the_same() {
 
 #[test]
 fn a_literal_secret_stops_the_release_before_any_push() {
-    if !tools(&["docker-registry", "openssl", "skopeo", "busybox"]) {
+    if !have_all(&["docker-registry", "openssl", "skopeo", "busybox"]) {
         return;
     }
     let registry = Registry::tls();
@@ -330,7 +320,7 @@ fn registry_blob(registry: &Registry, digest: &str) -> Vec<u8> {
 
 #[test]
 fn artifact_has_the_shape_docker_compose_publish_writes() {
-    if !tools(&[
+    if !have_all(&[
         "docker-registry",
         "openssl",
         "docker-compose",

@@ -30,17 +30,6 @@ fn auth_var(host: &str) -> String {
     var
 }
 
-/// Whether every tool of `list` is installed (skipped with a note otherwise; a failure in CI).
-fn tools(list: &[&str]) -> bool {
-    for tool in list {
-        if !have(tool) {
-            skipped(&format!("SKIPPED: {tool} is not installed"));
-            return false;
-        }
-    }
-    true
-}
-
 /// A TCP proxy on a loopback port: TLS connections are relayed to the upstream untouched;
 /// a connection that starts in plaintext HTTP has its request head recorded and is closed.
 struct Sniffer {
@@ -144,7 +133,7 @@ fn workspace(prefix: &str, ca: Option<&[u8]>) -> Workspace {
 
 #[test]
 fn https_registry_sending_uploads_to_http_gets_no_credential() {
-    if !tools(&["docker-registry", "openssl", "htpasswd", "skopeo"]) {
+    if !have_all(&["docker-registry", "openssl", "htpasswd", "skopeo"]) {
         return;
     }
     let sniffer = Sniffer::start();
@@ -199,7 +188,7 @@ fn https_registry_sending_uploads_to_http_gets_no_credential() {
 
 #[test]
 fn https_registry_with_plain_http_token_realm_gets_no_credential() {
-    if !tools(&["docker-registry", "openssl"]) {
+    if !have_all(&["docker-registry", "openssl"]) {
         return;
     }
     let server = TokenServer::start(TokenOptions {
@@ -226,7 +215,7 @@ fn https_registry_with_plain_http_token_realm_gets_no_credential() {
 
 #[test]
 fn echoed_authorization_header_is_redacted_everywhere() {
-    if !tools(&["docker-registry", "htpasswd", "skopeo"]) {
+    if !have_all(&["docker-registry", "htpasswd", "skopeo"]) {
         return;
     }
     let registry = Registry::with_auth(USER, PASSWORD);

@@ -29,8 +29,6 @@ pub mod yaml;
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 pub use artifact::{assemble, Artifact, ArtifactInput, ManifestForm};
 pub use checks::{check, CheckReport, Finding, FindingKind};
 pub use load::{load, EnvFile, Project, SourceFile};
@@ -52,18 +50,9 @@ pub struct ComposeSpec {
     pub allow_sensitive: bool,
 }
 
-/// Which manifest form to push (compose's `--oci-version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum OciVersion {
-    /// 1.1 first, 1.0 when the registry rejects it with a 4xx other than 401/403/407.
-    #[default]
-    #[serde(rename = "auto")]
-    Auto,
-    #[serde(rename = "1.1")]
-    V1_1,
-    #[serde(rename = "1.0")]
-    V1_0,
-}
+/// Which manifest form to push (compose's `--oci-version`): `Auto` is 1.1 first, 1.0 when the
+/// registry rejects it with a 4xx other than 401/403/407.
+pub use crate::plan::ComposeOciVersion as OciVersion;
 
 /// What went wrong while reading or assembling, with how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
-    assemble, check, load, pin_images, ArtifactInput, ComposeSpec, Finding, OciVersion,
-    ReleaseImage, Unpinned,
+    assemble, check, load, pin_images, ArtifactInput, ComposeSpec, Finding, ReleaseImage, Unpinned,
 };
 use crate::oci::layout::Layout;
 use crate::oci::reference::ImageRef;
 use crate::oci::Descriptor;
-use crate::plan::{ComposeAllow, ComposeOciVersion, ComposePlan, Plan, PushTarget};
+use crate::plan::{ComposeAllow, ComposePlan, Plan, PushTarget};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
@@ -73,11 +72,7 @@ fn spec_of(c: &ComposePlan) -> ComposeSpec {
         files: c.files.clone(),
         repository: c.repository.clone(),
         env_files: c.env_files,
-        oci_version: match c.oci_version {
-            ComposeOciVersion::Auto => OciVersion::Auto,
-            ComposeOciVersion::V1_1 => OciVersion::V1_1,
-            ComposeOciVersion::V1_0 => OciVersion::V1_0,
-        },
+        oci_version: c.oci_version,
         resolve_external: c.resolve_external,
         allow_bind_mounts: c.allow.contains(&ComposeAllow::BindMounts),
         allow_sensitive: c.allow.contains(&ComposeAllow::SensitiveData),

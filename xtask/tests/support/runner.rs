@@ -89,6 +89,18 @@ pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
 }
 
 /// Whether `tool --version` runs and succeeds.
+/// Whether every tool of `list` is installed; the first missing one is skipped with a note
+/// (a failure under CI, where scripts/test.sh installs them all).
+pub fn have_all(list: &[&str]) -> bool {
+    for tool in list {
+        if !have(tool) {
+            skipped(&format!("SKIPPED: {tool} is not installed"));
+            return false;
+        }
+    }
+    true
+}
+
 pub fn have(tool: &str) -> bool {
     // Not `tool --version`: openssl, htpasswd and go have no such flag.
     let path = std::env::var_os("PATH").unwrap_or_default();
