@@ -170,6 +170,9 @@ pub struct ReleaseArgs {
     /// newer commit or one this repository does not know.
     #[arg(long)]
     pub force_tags: bool,
+    /// Write what was pushed (per image: index digest, platform digests, references) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
 }

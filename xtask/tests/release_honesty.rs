@@ -27,9 +27,21 @@ fn a_dirty_tree_is_refused_naming_the_file_or_published_as_dirty_only() {
 
     let out = ws.xtask(&["version"], &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.2.3-dirty");
-    let out = ws.xtask(&["release", "--allow-dirty"], &[]);
+    let meta = ws.path().join("target/release.json");
+    let out = ws.xtask(
+        &[
+            "release",
+            "--allow-dirty",
+            "--metadata-file",
+            meta.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(registry.tags("demo/app"), ["1.2.3-dirty"]);
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(meta["version"], "1.2.3-dirty");
+    assert!(meta["images"]["app"]["digest"].is_string(), "{meta}");
     // Its provenance says it is the dirty build's image, through the fallback tag.
     assert_eq!(registry.referrer_tags("demo/app").len(), 1);
 }

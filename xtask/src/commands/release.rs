@@ -59,7 +59,8 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
         println!("dry run: nothing was pushed");
     }
     if let Some(pushed) = &report.published {
-        crate::report::publish::finish(&ws.plan, pushed, None, &*progress)?;
+        let metadata = args.metadata_file.as_ref().map(|p| ws.path(p));
+        crate::report::publish::finish(&ws.plan, pushed, metadata.as_deref(), &*progress)?;
         for (name, image) in pushed.images.iter().chain(&pushed.artifacts) {
             for reference in &image.references {
                 println!("pushed {name} {reference}");

@@ -13,11 +13,11 @@ pub fn plan_text(plan: &Plan) -> String {
     let _ = writeln!(s, "release {} version {}", plan.name, plan.version);
     let _ = writeln!(
         s,
-        "commit {}{} ({:?}, {:?}) built at {}",
+        "commit {}{} ({}, {}) built at {}",
         g.short_sha,
         if g.dirty { " (dirty)" } else { "" },
-        g.event,
-        g.git_ref,
+        event_words(&g.event),
+        ref_words(&g.git_ref),
         g.build_date
     );
     let _ = writeln!(s, "tags: {}", plan.tags.join(", "));
@@ -26,10 +26,20 @@ pub fn plan_text(plan: &Plan) -> String {
             crate::plan::Builder::Native(_) => "native".to_string(),
             crate::plan::Builder::Dockerfile {
                 dockerfile, driver, ..
-            } => format!("dockerfile {} ({driver:?})", dockerfile.display()),
+            } => format!(
+                "dockerfile {} ({})",
+                dockerfile.display(),
+                serde_json::to_value(driver)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            ),
         };
         let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
         let _ = writeln!(s, "image {} [{}] {}", i.name, platforms.join(", "), builder);
+        if let Some(tags) = &i.tags {
+            let _ = writeln!(s, "  tags: {}", tags.join(", "));
+        }
         for (k, v) in &i.build_args {
             let _ = writeln!(s, "  arg {k}={v}");
         }
@@ -42,7 +52,7 @@ pub fn plan_text(plan: &Plan) -> String {
             }
         }
     }
-    if let Some(c) = &plan.compose {
+    for c in &plan.composes {
         let files: Vec<String> = c.files.iter().map(|f| f.display().to_string()).collect();
         let _ = writeln!(s, "compose {} ({})", c.repository, files.join(", "));
         for t in &c.targets {
@@ -52,6 +62,34 @@ pub fn plan_text(plan: &Plan) -> String {
         }
     }
     s
+}
+
+/// An event as words (`push`, `pull request`).
+fn event_words(e: &crate::plan::context::Event) -> String {
+    use crate::plan::context::Event;
+    match e {
+        Event::Push => "push".into(),
+        Event::PullRequest => "pull request".into(),
+        Event::Schedule => "schedule".into(),
+        Event::Release => "release".into(),
+        Event::WorkflowDispatch => "workflow dispatch".into(),
+        Event::Other(name) => name.clone(),
+    }
+}
+
+/// A git ref as words (`branch main`, `tag v1.2.3`, `pull request #7 (feature → main)`).
+fn ref_words(r: &crate::plan::context::GitRef) -> String {
+    use crate::plan::context::GitRef;
+    match r {
+        GitRef::Branch { name } => format!("branch {name}"),
+        GitRef::Tag { name } => format!("tag {name}"),
+        GitRef::PullRequest {
+            number,
+            head_ref,
+            base_ref,
+        } => format!("pull request #{number} ({head_ref} → {base_ref})"),
+        GitRef::Detached => "detached HEAD".into(),
+    }
 }
 
 /// `tags` without `--json`: the version, the tags, then per image every full reference.
