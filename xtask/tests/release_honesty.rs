@@ -201,3 +201,23 @@ fn floating_tags_never_move_back_to_an_older_commit() {
     assert!(out.status.success(), "{}", output_text(&out));
     assert_ne!(registry.inspect_raw("demo/app:latest").unwrap(), b_index);
 }
+
+#[test]
+fn a_release_whose_rules_give_no_tag_publishes_nothing() {
+    let repo = Repo::init();
+    repo.write(
+        "images/release.toml",
+        "[release]\nname = \"demo\"\nregistries = [\"127.0.0.1:1/demo\"]\nplatforms = [\"linux/amd64\"]\n\
+         tags = [\"type=semver,pattern={{version}}\"]\n\
+         [images.app]\nnative = { files = [{ src = \"hello.txt\", dst = \"/hello.txt\" }] }\n",
+    );
+    repo.write("hello.txt", "hi\n");
+    repo.commit("no version tag");
+    for cmd in [&["release"][..], &["push"][..]] {
+        let out = repo.xtask(cmd, &[]);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {text}");
+        assert!(text.contains("give no tag"), "{cmd:?}: {text}");
+        assert!(!text.contains("no registries configured"), "{text}");
+    }
+}

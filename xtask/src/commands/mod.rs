@@ -226,3 +226,30 @@ pub(super) fn floating_tags(ws: &Workspace, force: bool) -> crate::publish::Floa
         judge: Arc::new(judge),
     }
 }
+
+/// A publish that would move no tag at all is refused (only `push --by-digest` pushes untagged
+/// manifests on purpose): the tag rules give nothing for this ref, or no registry is set.
+pub(super) fn refuse_untagged(ws: &Workspace) -> Result<()> {
+    let plan = &ws.plan;
+    if plan.registries.is_empty() {
+        anyhow::bail!(
+            "{}: release.registries is empty: list where to publish, e.g. [\"ghcr.io/org\"]",
+            ws.config.path.display()
+        );
+    }
+    let any_tag = !plan.tags.is_empty()
+        || plan
+            .images
+            .iter()
+            .any(|i| i.tags.as_ref().is_some_and(|t| !t.is_empty()));
+    if !any_tag {
+        anyhow::bail!(
+            "the tag rules of {} give no tag for commit {} on this ref: nothing would be \
+             tagged, so nothing is published. Add a rule that applies (e.g. \"type=sha\"), or \
+             use `push --by-digest` to push untagged manifests",
+            ws.config.path.display(),
+            plan.git.short_sha
+        );
+    }
+    Ok(())
+}

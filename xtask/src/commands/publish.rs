@@ -13,6 +13,9 @@ use crate::workspace::Workspace;
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
     super::refuse_dirty(ws, args.publish.allow_dirty)?;
+    if !args.by_digest {
+        super::refuse_untagged(ws)?;
+    }
     let layout = Layout::open(&ws.path(&args.layout))?;
     let mut opts = super::publish_options(ws, Some(&args.publish))?;
     opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));

@@ -19,6 +19,7 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
     if !args.dry_run {
         super::refuse_dirty(ws, args.allow_dirty)?;
+        super::refuse_untagged(ws)?;
     }
     let mut publish = super::publish_options(ws, None)?;
     publish.floating = Some(super::floating_tags(ws, args.force_tags));

@@ -177,7 +177,12 @@ pub fn build_table(report: &BuildReport, dry_run: Option<bool>) -> String {
         if let Some(dry) = dry_run {
             let verb = if dry { "would push" } else { "push" };
             if i.references.is_empty() {
-                let _ = writeln!(s, "  {verb}: nothing (no registries configured)");
+                let why = if report.images.is_empty() {
+                    "no registries configured"
+                } else {
+                    "no registries configured, or the tag rules give no tag for this ref"
+                };
+                let _ = writeln!(s, "  {verb}: nothing ({why})");
             }
             for r in &i.references {
                 let _ = writeln!(s, "  {verb} {r}");
