@@ -483,3 +483,28 @@ mod tests {
         assert!(zst(&data, 19, 2).len() < zst(&data, 1, 2).len());
     }
 }
+
+#[cfg(test)]
+mod reuse_probe {
+    use super::*;
+
+    #[test]
+    fn a_chunk_compresses_the_same_on_a_used_or_a_fresh_state() {
+        let gz = Gzip::new(1);
+        let a: Vec<u8> = (0..(1u32 << 20))
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let b: Vec<u8> = (0..(1u32 << 20))
+            .map(|i| ((i / 7) % 251) as u8 ^ (i >> 11) as u8)
+            .collect();
+        let dict = &a[a.len() - (32 << 10)..];
+        let mut fresh = gz.state().unwrap();
+        let want = gz.chunk(&mut fresh, &b, Some(dict), false).unwrap();
+        for other in [&a, &b] {
+            let mut used = gz.state().unwrap();
+            gz.chunk(&mut used, other, None, false).unwrap();
+            let got = gz.chunk(&mut used, &b, Some(dict), false).unwrap();
+            assert_eq!(got, want);
+        }
+    }
+}
