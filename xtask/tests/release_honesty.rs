@@ -221,3 +221,34 @@ fn a_release_whose_rules_give_no_tag_publishes_nothing() {
         assert!(!text.contains("no registries configured"), "{text}");
     }
 }
+
+#[test]
+fn a_registry_that_never_answers_fails_the_release_quickly_with_one_message() {
+    // A loopback port that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let held = held.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                held.lock().unwrap().push(conn);
+            }
+        });
+    }
+    let ws = Workspace::new(&[format!("{host}/demo")], &["a", "b", "c"], "");
+    let start = std::time::Instant::now();
+    let out = ws.xtask(
+        &["release"],
+        &[("STEVEDORE_TIMEOUT", "2"), ("STEVEDORE_RETRIES", "2")],
+    );
+    let elapsed = start.elapsed();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no answer"), "{text}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(40),
+        "took {elapsed:?}: {text}"
+    );
+    assert_eq!(text.matches("cannot reach registry").count(), 1, "{text}");
+}

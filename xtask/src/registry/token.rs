@@ -176,8 +176,9 @@ impl Registry {
     /// The `realm` and `service` of the registry's `WWW-Authenticate: Bearer` challenge to an
     /// anonymous `GET /v2/` (asked once); `None` when it gave none (basic auth, or open).
     pub(super) async fn bearer_challenge(&self) -> Result<&Option<(Url, Option<String>)>> {
-        self.challenge
-            .get_or_try_init(|| {
+        let outcome = self
+            .challenge
+            .get_or_init(|| async {
                 self.retry_auth(|| async {
                     let resp = self
                         .send(self.request(Method::GET, self.url("v2/"), &None), None)
@@ -206,8 +207,14 @@ impl Registry {
                         }
                     }
                 })
+                .await
+                .map_err(|e| format!("{e:#}"))
             })
-            .await
+            .await;
+        match outcome {
+            Ok(challenge) => Ok(challenge),
+            Err(why) => bail!("{why}"),
+        }
     }
 
     /// Runs an authentication step with retries (connection errors, 408, 429, 5xx).

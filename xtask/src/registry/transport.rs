@@ -17,6 +17,9 @@ use super::token::*;
 use super::*;
 
 /// One registry host, its credentials and its token cache.
+/// A bearer challenge: the token realm and the service.
+pub(super) type Challenge = (Url, Option<String>);
+
 pub struct Registry {
     /// The host as written in the config (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
     pub name: String,
@@ -31,7 +34,9 @@ pub struct Registry {
     pub(super) issued: std::sync::Mutex<Vec<String>>,
     /// The `realm` and `service` of the registry's bearer challenge, once asked for (`None`:
     /// the registry gave no bearer challenge on `/v2/`).
-    pub(super) challenge: tokio::sync::OnceCell<Option<(Url, Option<String>)>>,
+    /// The outcome is kept, a failure too: a registry that did not answer its handshake is
+    /// not asked again for every blob.
+    pub(super) challenge: tokio::sync::OnceCell<Result<Option<Challenge>, String>>,
     /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
     pub(super) operation: Operation,
     pub(super) opts: ClientOptions,
@@ -71,15 +76,18 @@ impl Registry {
         let https = Url::parse(&format!("https://{api_host}/"))
             .with_context(|| format!("invalid registry host {api_host:?}"))?;
         let base = if plain_allowed {
+            // One bounded try per scheme (the idle timeout, at most 10 s): a registry that
+            // accepts connections and never answers fails here, once.
+            let wait = opts.idle_timeout.min(Duration::from_secs(10));
             let probe = |url: Url| {
                 let http = http.clone();
                 async move {
                     tokio::time::timeout(
-                        Duration::from_secs(10),
+                        wait,
                         http.get(url.join("v2/").expect("static path")).send(),
                     )
                     .await
-                    .map_err(|_| anyhow!("no answer within 10 s"))?
+                    .map_err(|_| anyhow!("no answer within {} s", wait.as_secs()))?
                     .map_err(|e| anyhow!(error_chain(&e)))
                 }
             };
@@ -268,11 +276,22 @@ impl Registry {
             tokio::select! {
                 r = &mut fut => {
                     return r.map_err(|e| {
-                        if e.is_redirect() {
-                            Step::Fatal(anyhow!("{}: {}", self.name, error_chain(&e.without_url())))
+                        let redirect = e.is_redirect();
+                        let chain = error_chain(&e.without_url());
+                        if redirect {
+                            Step::Fatal(anyhow!("{}: {chain}", self.name))
+                        } else if chain.contains("UnknownIssuer")
+                            || chain.contains("invalid peer certificate")
+                        {
+                            // Retrying will not make the certificate trusted.
+                            Step::Fatal(anyhow!(
+                                "{}: its TLS certificate is not trusted ({chain}): add its CA to \
+                                 release.ca-files (or SSL_CERT_FILE)",
+                                self.name
+                            ))
                         } else {
                             Step::Retry {
-                                reason: error_chain(&e.without_url()),
+                                reason: chain,
                                 after: None,
                             }
                         }
