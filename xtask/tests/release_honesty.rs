@@ -252,3 +252,70 @@ fn a_registry_that_never_answers_fails_the_release_quickly_with_one_message() {
     );
     assert_eq!(text.matches("cannot reach registry").count(), 1, "{text}");
 }
+
+#[test]
+fn an_interrupt_while_tags_move_says_which_moved_and_how_to_finish() {
+    use support::proxy::{Fault, Proxy};
+    if !have_all(&["docker-registry", "skopeo"]) {
+        return;
+    }
+    let registry = Registry::plain();
+    // Tag PUTs (not by digest) to the `latest` tag stall; the rest passes.
+    let proxy = Proxy::start(&registry.host, |r| {
+        if r.method == "PUT" && r.path.ends_with("/manifests/latest") {
+            Fault::Stall(std::time::Duration::from_secs(60))
+        } else {
+            Fault::Pass
+        }
+    });
+    let ws = Workspace::new(&[format!("{}/demo", proxy.host)], &["app"], "");
+    let out = ws.xtask(&["build"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let child = xtask_command(ws.path(), &["push", "--concurrency", "1"], &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while proxy.faults() == 0 && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(proxy.faults() > 0, "the latest tag PUT never came");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("interrupted while moving tags"), "{text}");
+    assert!(text.contains("Not moved"), "{text}");
+    assert!(text.contains(":latest"), "{text}");
+    assert!(text.contains("run the same command again"), "{text}");
+}
+
+#[test]
+fn build_args_render_templates_and_version_takes_the_configured_form() {
+    let ws = Workspace::new(&["127.0.0.1:1/demo".to_string()], &["app"], "");
+    let config = std::fs::read_to_string(ws.path().join("images/release.toml")).unwrap();
+    ws.write(
+        "images/release.toml",
+        config.replace(
+            "[images.app]\n",
+            "[images.app]\nbuild-args = { VERSION = \"v{{version}}\", REVISION = \"{{sha}}\" }\n",
+        ),
+    );
+    ws.commit("version form");
+    ws.git(&["tag", "-f", "v1.2.3"]);
+    let out = ws.xtask(&["plan", "--json"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = &plan["images"][0]["build_args"];
+    assert_eq!(args["VERSION"], "v1.2.3");
+    assert_eq!(args["REVISION"], plan["git"]["short_sha"]);
+    // BUILD_DATE stays the commit time (reproducible builds).
+    assert_eq!(args["BUILD_DATE"], plan["git"]["build_date"]);
+}

@@ -279,3 +279,18 @@ fn bad_compose_keys_and_values_are_named() {
     assert!(e.contains("compose[1].repository"), "{e}");
     assert!(e.contains("already used"), "{e}");
 }
+
+#[test]
+fn build_args_may_use_templates_and_give_version_its_form() {
+    let d = root();
+    let ok = GOOD.replace(
+        "build-args = { NODE_ENV = \"production\" }",
+        "build-args = { VERSION = \"v{{version}}\", REF = \"{{branch}}-{{sha}}\" }",
+    );
+    parse(d.path(), &ok).unwrap();
+    let e = error_of(&GOOD.replace(
+        "build-args = { NODE_ENV = \"production\" }",
+        "build-args = { WHEN = \"{{date 'YYYY'}}\" }",
+    ));
+    assert!(e.contains("images.backend.build-args.WHEN"), "{e}");
+}

@@ -321,11 +321,14 @@ impl Config {
                     );
                 }
             }
-            for arg in img.build_args.keys() {
-                if matches!(arg.as_str(), "VERSION" | "GIT_COMMIT" | "BUILD_DATE") {
+            for (arg, value) in &img.build_args {
+                for t in crate::plan::unknown_arg_templates(value) {
                     add(
-                        key("build-args"),
-                        format!("{arg} is set by stevedore from git; remove it"),
+                        key(&format!("build-args.{arg}")),
+                        format!(
+                            "{t} is not a template build args know: use {{{{version}}}}, \
+                             {{{{sha}}}} or {{{{branch}}}}"
+                        ),
                     );
                 }
             }

@@ -56,6 +56,29 @@ pub struct GitSummary {
     pub build_date: String,
 }
 
+/// The templates build args know, rendered: `{{version}}`, `{{sha}}` (short), `{{branch}}`.
+fn render_arg(value: &str, version: &str, sha: &str, branch: &str) -> String {
+    value
+        .replace("{{version}}", version)
+        .replace("{{sha}}", sha)
+        .replace("{{branch}}", branch)
+}
+
+/// The `{{…}}` templates in a build arg value that [`render_arg`] does not know.
+pub fn unknown_arg_templates(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(i) = rest.find("{{") {
+        let Some(j) = rest[i..].find("}}") else { break };
+        let t = &rest[i..i + j + 2];
+        if !matches!(t, "{{version}}" | "{{sha}}" | "{{branch}}") {
+            out.push(t.to_string());
+        }
+        rest = &rest[i + j + 2..];
+    }
+    out
+}
+
 /// What a secret build arg's value reads as in the plan and its output.
 pub const SECRET: &str = "<secret>";
 
@@ -262,6 +285,11 @@ impl Plan {
             tagset.rewritten.clear();
         }
         let short_sha: String = ctx.sha.chars().take(7).collect();
+        let branch = match &ctx.git_ref {
+            GitRef::Branch { name } => name.clone(),
+            GitRef::PullRequest { head_ref, .. } => head_ref.clone(),
+            _ => String::new(),
+        };
         let build_date = version::iso8601(ctx.commit_time);
 
         let mut oci_labels = BTreeMap::new();
@@ -313,9 +341,20 @@ impl Plan {
             images.push({
                 let repository = config.repository_of(name);
                 let mut build_args = img.build_args.clone();
-                build_args.insert("VERSION".into(), version.clone());
-                build_args.insert("GIT_COMMIT".into(), short_sha.clone());
-                build_args.insert("BUILD_DATE".into(), build_date.clone());
+                // The user's values may use {{version}}, {{sha}}, {{branch}}, and may give
+                // VERSION its own form (e.g. `v{{version}}`); by default stevedore sets them.
+                for v in build_args.values_mut() {
+                    *v = render_arg(v, &version, &short_sha, &branch);
+                }
+                build_args
+                    .entry("VERSION".into())
+                    .or_insert_with(|| version.clone());
+                build_args
+                    .entry("GIT_COMMIT".into())
+                    .or_insert_with(|| short_sha.clone());
+                build_args
+                    .entry("BUILD_DATE".into())
+                    .or_insert_with(|| build_date.clone());
                 let mut secret_build_args = BTreeMap::new();
                 for k in &r.secret_build_args {
                     if let Some(v) = build_args.get_mut(k) {

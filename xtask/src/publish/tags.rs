@@ -27,6 +27,8 @@ pub(super) async fn move_all(
         None => Default::default(),
     };
     let mut tag_failures = Vec::new();
+    let mut moved: Vec<String> = Vec::new();
+    let mut pending: std::collections::BTreeSet<String> = Default::default();
     {
         let mut set = tokio::task::JoinSet::new();
         for unit in units {
@@ -38,6 +40,7 @@ pub(super) async fn move_all(
                             .line(&format!("kept {}:{tag}: {why}", t.display));
                         continue;
                     }
+                    pending.insert(format!("{}:{tag}", t.display));
                     let (ctx, t, tag, top) = (ctx.clone(), t.clone(), tag.clone(), top.clone());
                     set.spawn(async move {
                         let _permit = ctx.sem(&t.registry).acquire_owned().await;
@@ -47,19 +50,44 @@ pub(super) async fn move_all(
                 }
             }
         }
-        while let Some(res) = set.join_next().await {
-            let (display, tag, r) = res.context("a tag task panicked")?;
-            if let Err(e) = r {
-                tag_failures.push(format!("{display}:{tag}: {e:#}"));
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
+        loop {
+            tokio::select! {
+                res = set.join_next() => {
+                    let Some(res) = res else { break };
+                    let (display, tag, r) = res.context("a tag task panicked")?;
+                    let name = format!("{display}:{tag}");
+                    pending.remove(&name);
+                    match r {
+                        Ok(()) => moved.push(name),
+                        Err(e) => tag_failures.push(format!("{name}: {e:#}")),
+                    }
+                }
+                _ = &mut interrupt => {
+                    set.abort_all();
+                    moved.sort();
+                    bail!(
+                        "interrupted while moving tags. Moved ({}): {}. Not moved ({}): {}. Every \
+                         manifest is in place: run the same command again to move the rest.",
+                        moved.len(),
+                        list(&moved),
+                        pending.len(),
+                        list(&pending.iter().cloned().collect::<Vec<_>>())
+                    );
+                }
             }
         }
     }
     if !tag_failures.is_empty() {
         tag_failures.sort();
+        moved.sort();
         bail!(
-            "every image reached every registry, but moving {} tag(s) failed:\n  - {}\nre-run the same command to finish (nothing is uploaded again).",
+            "every image reached every registry, but moving {} tag(s) failed:\n  - {}\nmoved ({}): {}\nre-run the same command to finish (nothing is uploaded again).",
             tag_failures.len(),
-            tag_failures.join("\n  - ")
+            tag_failures.join("\n  - "),
+            moved.len(),
+            list(&moved)
         );
     }
     let mut out: Vec<String> = kept
@@ -68,6 +96,14 @@ pub(super) async fn move_all(
         .collect();
     out.sort();
     Ok(out)
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The floating tags to keep, per `(registry, tag)`: judged on the images' repositories.
