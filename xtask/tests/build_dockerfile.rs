@@ -296,3 +296,34 @@ fn unchanged_inputs_reuse_the_image_and_a_change_rebuilds() {
         "the new content is in the image"
     );
 }
+
+#[test]
+fn labels_the_dockerfile_or_config_sets_win_over_defaults() {
+    if !tools() {
+        return;
+    }
+    let dockerfile = "FROM scratch\nCOPY app /app\n\
+                      LABEL org.opencontainers.image.title=\"My App\" org.opencontainers.image.vendor=acme\n";
+    let config = release_toml(
+        "127.0.0.1:1/demo",
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n\
+         labels = { \"org.opencontainers.image.vendor\" = \"from config\" }\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile),
+        ("app", "app\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let out = repo.xtask(&["build"], &[(&k, &v)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let labels = &config_of(repo.path(), "web:1.2.3")["config"]["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.title"], "My App",
+        "{labels}"
+    );
+    assert_eq!(labels["org.opencontainers.image.vendor"], "from config");
+    assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
+}

@@ -137,6 +137,99 @@ pub fn declared(dockerfile: &str, target: Option<&str>) -> BTreeMap<&'static str
     stage.map(|(_, found)| found).unwrap_or_default()
 }
 
+/// The label keys the final stage (or the `target` stage) of a Dockerfile sets with `LABEL`,
+/// its parent stages included (`FROM <earlier stage>`).
+pub fn declared_labels(
+    dockerfile: &str,
+    target: Option<&str>,
+) -> std::collections::BTreeSet<String> {
+    // Per stage: its name, its parent stage (when `FROM` names one), its label keys.
+    let mut stages: Vec<(Option<String>, Option<String>, Vec<String>)> = Vec::new();
+    for line in logical_lines(dockerfile) {
+        let mut words = line.split_whitespace();
+        let Some(op) = words.next() else { continue };
+        if op.eq_ignore_ascii_case("FROM") {
+            let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+            let parent = rest.first().map(|p| p.to_ascii_lowercase());
+            let name = rest
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("as"))
+                .and_then(|i| rest.get(i + 1))
+                .map(|n| n.to_ascii_lowercase());
+            stages.push((name, parent, Vec::new()));
+        } else if op.eq_ignore_ascii_case("LABEL") {
+            if let Some((_, _, keys)) = stages.last_mut() {
+                keys.extend(label_keys(line[op.len()..].trim()));
+            }
+        }
+    }
+    let mut i = match target {
+        Some(t) => stages
+            .iter()
+            .position(|(n, _, _)| n.as_deref() == Some(&t.to_ascii_lowercase())),
+        None => stages.len().checked_sub(1),
+    };
+    let mut out = std::collections::BTreeSet::new();
+    while let Some(at) = i {
+        let (_, parent, keys) = &stages[at];
+        out.extend(keys.iter().cloned());
+        i = parent.as_ref().and_then(|p| {
+            stages[..at]
+                .iter()
+                .position(|(n, _, _)| n.as_ref() == Some(p))
+        });
+    }
+    out
+}
+
+/// The keys of a `LABEL` instruction's arguments (`k=v "k 2"="v"`, or the legacy `k v`).
+fn label_keys(args: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut rest = args.trim();
+    if !rest.contains('=') {
+        return rest
+            .split_whitespace()
+            .next()
+            .map(|k| vec![k.to_string()])
+            .unwrap_or_default();
+    }
+    while !rest.is_empty() {
+        let (key, after) = match rest.strip_prefix('"') {
+            Some(q) => match q.find('"') {
+                Some(end) => (&q[..end], &q[end + 1..]),
+                None => break,
+            },
+            None => match rest.find('=') {
+                Some(eq) => (&rest[..eq], &rest[eq..]),
+                None => break,
+            },
+        };
+        keys.push(key.trim().to_string());
+        let Some(value) = after.strip_prefix('=') else {
+            break;
+        };
+        // Skip the value: quoted, or up to the next whitespace.
+        rest = match value.strip_prefix('"') {
+            Some(q) => {
+                let mut escaped = false;
+                let end = q
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        let stop = c == '"' && !escaped;
+                        escaped = c == '\\' && !escaped;
+                        stop
+                    })
+                    .map_or(q.len(), |(i, _)| i + 1);
+                q[end..].trim_start()
+            }
+            None => value
+                .find(char::is_whitespace)
+                .map_or("", |i| value[i..].trim_start()),
+        };
+    }
+    keys
+}
+
 /// Lines with `\` continuations joined and comments dropped.
 fn logical_lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -204,6 +297,18 @@ mod tests {
         );
         let build = declared(df, Some("BUILD"));
         assert!(build.contains_key("Healthcheck"));
+    }
+
+    #[test]
+    fn label_keys_of_the_stage_and_its_parents_are_found() {
+        let df = "FROM scratch AS base\nLABEL org.opencontainers.image.title=\"Base app\" a=1\n\
+                  FROM base AS runtime\nLABEL \"quoted key\"=\"x y\" b=\"2\"\n\
+                  FROM scratch AS other\nLABEL legacy value here\n";
+        let runtime = declared_labels(df, Some("runtime"));
+        let want = ["a", "b", "org.opencontainers.image.title", "quoted key"];
+        assert_eq!(runtime.into_iter().collect::<Vec<_>>(), want);
+        let last = declared_labels(df, None);
+        assert_eq!(last.into_iter().collect::<Vec<_>>(), ["legacy"]);
     }
 
     #[test]

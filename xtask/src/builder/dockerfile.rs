@@ -166,7 +166,15 @@ impl Request<'_> {
             a.push("--build-arg".into());
             a.push(format!("{k}={v}"));
         }
+        // Labels the user wrote win over stevedore's defaults: a default (the title, say) the
+        // Dockerfile's stage sets itself is not passed.
+        let written = std::fs::read_to_string(&self.dockerfile)
+            .map(|text| docker_format::declared_labels(&text, self.target))
+            .unwrap_or_default();
         for (k, v) in &self.image.labels {
+            if written.contains(k) && !self.image.user_labels.contains(k) {
+                continue;
+            }
             a.push("--label".into());
             a.push(format!("{k}={v}"));
         }
@@ -610,6 +618,7 @@ mod tests {
             },
             build_args,
             secret_build_args: Default::default(),
+            user_labels: Default::default(),
             tags: None,
             labels,
             layout_name: "web:1.2.3".into(),

@@ -97,6 +97,9 @@ pub struct ImagePlan {
     /// The values of the secret build args (never serialised, printed or attested).
     #[serde(skip)]
     pub secret_build_args: BTreeMap<String, String>,
+    /// The label keys the config sets (they win over a Dockerfile's); the others are defaults.
+    #[serde(skip)]
+    pub user_labels: std::collections::BTreeSet<String>,
     /// Image labels: `org.opencontainers.image.*` from the plan plus the user's.
     pub labels: BTreeMap<String, String>,
     /// The name of the image index in the OCI layout (`<image>:<version>`).
@@ -406,6 +409,7 @@ impl Plan {
                     builder,
                     build_args,
                     secret_build_args,
+                    user_labels: img.labels.keys().cloned().collect(),
                     labels,
                     layout_name: format!("{name}:{version}"),
                     tags: own_tags,

@@ -506,6 +506,7 @@ mod tests {
             },
             build_args: Default::default(),
             secret_build_args: Default::default(),
+            user_labels: Default::default(),
             tags: None,
             labels: Default::default(),
             layout_name: "app:1.0.0".into(),
