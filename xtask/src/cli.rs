@@ -60,6 +60,10 @@ pub enum Command {
     /// attestation manifests in its index) and check them: blob digests, subject, signature,
     /// predicate type, source repository. Exits 0 only when all of it holds.
     Verify(VerifyArgs),
+    /// Remove stevedore's caches for this workspace: buildah's storage and layer cache (kept
+    /// outside the workspace), the layer and buildx caches and temp files under
+    /// target/stevedore; with --all the OCI layout too.
+    Clean(CleanArgs),
     /// Publish the images of the OCI layout to every registry; tags move only when every image
     /// reached every registry.
     Push(PushArgs),
@@ -200,4 +204,11 @@ pub struct VerifyArgs {
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Remove target/stevedore entirely (the OCI layout and the base image cache too).
+    #[arg(long)]
+    pub all: bool,
 }

@@ -295,6 +295,18 @@ fn unchanged_inputs_reuse_the_image_and_a_change_rebuilds() {
         first_layers,
         "the new content is in the image"
     );
+
+    // `clean` removes buildah's storage and stevedore's caches: the next build is a cold one.
+    let buildah = cache.path().join("stevedore/buildah");
+    assert!(std::fs::read_dir(&buildah).unwrap().count() > 0);
+    let out = repo.xtask(&["clean"], &[(&k, &v)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(std::fs::read_dir(&buildah).unwrap().count(), 0);
+    assert!(!repo.path().join("target/stevedore/cache").exists());
+    assert!(
+        repo.path().join("target/stevedore/oci").exists(),
+        "the layout stays"
+    );
 }
 
 #[test]

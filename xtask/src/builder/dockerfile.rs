@@ -201,9 +201,68 @@ pub fn buildx_args(req: &Request<'_>) -> Vec<String> {
         req.out.join("metadata.json").display().to_string(),
         "--provenance=false".into(),
     ];
+    if let crate::plan::Builder::Dockerfile {
+        builder_name,
+        cache,
+        ..
+    } = &req.image.builder
+    {
+        if let Some(b) = builder_name {
+            a.push("--builder".into());
+            a.push(b.clone());
+        }
+        if let Some(c) = cache {
+            let (from, to) = buildx_cache(req, c);
+            a.extend([
+                "--cache-from".to_string(),
+                from,
+                "--cache-to".to_string(),
+                to,
+            ]);
+        }
+    }
     a.extend(req.common());
     a.push(req.context.display().to_string());
     a
+}
+
+/// `--cache-from` / `--cache-to` values for `cache` (`gha`, `registry`, `local`).
+fn buildx_cache(req: &Request<'_>, cache: &str) -> (String, String) {
+    let image = &req.image;
+    match cache {
+        "gha" => (
+            format!("type=gha,scope={}", image.name),
+            format!("type=gha,mode=max,scope={}", image.name),
+        ),
+        "registry" => {
+            let r = image
+                .targets
+                .first()
+                .map(|t| {
+                    let host = t.registry.split('/').next().unwrap_or_default();
+                    format!("{host}/{}:buildcache", t.repository)
+                })
+                .unwrap_or_default();
+            (
+                format!("type=registry,ref={r}"),
+                format!("type=registry,ref={r},mode=max"),
+            )
+        }
+        _ => {
+            // `out` is `target/stevedore/tmp/<image>-<pid>`: the cache lives beside `tmp`.
+            let stevedore = req
+                .out
+                .parent()
+                .and_then(|tmp| tmp.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            let dir = stevedore.join("buildx-cache").join(&image.name);
+            (
+                format!("type=local,src={}", dir.display()),
+                format!("type=local,dest={},mode=max", dir.display()),
+            )
+        }
+    }
 }
 
 /// buildah's global flags: vfs storage of stevedore's own (see [`buildah_storage`]), so builds
@@ -615,6 +674,8 @@ mod tests {
                 context: "web".into(),
                 target: None,
                 driver: BuilderKind::Auto,
+                builder_name: None,
+                cache: None,
             },
             build_args,
             secret_build_args: Default::default(),
@@ -665,6 +726,56 @@ mod tests {
             buildah_push_args(Path::new("/s"), "m", Path::new("/tmp/x/oci")).join(" "),
             "--root /s/root --runroot /s/runroot --storage-driver vfs manifest push --all --format v2s2 m oci:/tmp/x/oci:image"
         );
+    }
+
+    #[test]
+    fn buildx_takes_the_builder_name_and_the_cache() {
+        let mut image = image();
+        image.targets = vec![crate::plan::PushTarget {
+            registry: "ghcr.io/o".into(),
+            api_host: "ghcr.io".into(),
+            repository: "o/web".into(),
+            references: vec![],
+        }];
+        let platforms = [Platform::linux_amd64()];
+        for (cache, from, to) in [
+            ("gha", "type=gha,scope=web", "type=gha,mode=max,scope=web"),
+            (
+                "registry",
+                "type=registry,ref=ghcr.io/o/web:buildcache",
+                "type=registry,ref=ghcr.io/o/web:buildcache,mode=max",
+            ),
+            (
+                "local",
+                "type=local,src=/w/target/stevedore/buildx-cache/web",
+                "type=local,dest=/w/target/stevedore/buildx-cache/web,mode=max",
+            ),
+        ] {
+            if let crate::plan::Builder::Dockerfile {
+                builder_name,
+                cache: c,
+                ..
+            } = &mut image.builder
+            {
+                *builder_name = Some("remote-k8s".into());
+                *c = Some(cache.into());
+            }
+            let req = Request {
+                image: &image,
+                dockerfile: "/w/web/Dockerfile".into(),
+                context: "/w/web".into(),
+                target: None,
+                platforms: &platforms,
+                epoch: 1,
+                out: "/w/target/stevedore/tmp/web-1".into(),
+            };
+            let args = buildx_args(&req).join(" ");
+            assert!(args.contains("--builder remote-k8s"), "{args}");
+            assert!(
+                args.contains(&format!("--cache-from {from} --cache-to {to}")),
+                "{args}"
+            );
+        }
     }
 
     #[test]

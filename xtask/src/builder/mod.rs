@@ -340,3 +340,27 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Removes the caches of the workspace at `root`: buildah's storage (outside the workspace),
+/// and under `target/stevedore` the layer and Dockerfile caches, the buildx cache and temp
+/// files; with `all`, `target/stevedore` entirely. Returns what was removed.
+pub fn clean(root: &Path, all: bool) -> Result<Vec<PathBuf>> {
+    let state = root.join("target/stevedore");
+    let mut candidates = vec![dockerfile::buildah_storage(root)];
+    if all {
+        candidates.push(state);
+    } else {
+        for d in ["cache", "tmp", "buildx-cache"] {
+            candidates.push(state.join(d));
+        }
+    }
+    let mut removed = Vec::new();
+    for path in candidates {
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}

@@ -27,6 +27,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Release(args) => release::release(&load(g)?, args, g.verbose),
         Command::Compose(args) => release::compose(&load(g)?, args, g.verbose),
         Command::Verify(args) => verify::verify(&load(g)?, args, g.verbose),
+        Command::Clean(args) => {
+            let ws = load(g)?;
+            for removed in builder::clean(&ws.root, args.all)? {
+                println!("removed {}", removed.display());
+            }
+            Ok(())
+        }
         Command::Push(args) => publish::push(&load(g)?, args, g.verbose),
         Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
         Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),

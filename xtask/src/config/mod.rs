@@ -127,6 +127,12 @@ pub struct Image {
     /// Build stage (`--target`).
     pub target: Option<String>,
     pub builder: Option<BuilderKind>,
+    /// buildx: the builder to use (`docker buildx create --name …`, e.g. a `remote` or
+    /// `kubernetes` driver for builds that outgrow one runner).
+    pub builder_name: Option<String>,
+    /// buildx: a layer cache kept between runs: `gha` (GitHub Actions cache), `registry`
+    /// (`<first repository>:buildcache`) or `local` (`target/stevedore/buildx-cache`).
+    pub cache: Option<String>,
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
 

@@ -121,6 +121,14 @@ impl Config {
                 ),
                 (Some(df), None) => {
                     check_inside_file(&mut add, &self.root, &key("dockerfile"), df);
+                    if let Some(c) = &img.cache {
+                        if !matches!(c.as_str(), "gha" | "registry" | "local") {
+                            add(
+                                key("cache"),
+                                format!("{c:?}: use \"gha\", \"registry\" or \"local\""),
+                            );
+                        }
+                    }
                     let ctx = img.context.clone().unwrap_or_else(|| {
                         df.parent().map(Path::to_path_buf).unwrap_or_default()
                     });

@@ -121,6 +121,12 @@ pub enum Builder {
         context: PathBuf,
         target: Option<String>,
         driver: BuilderKind,
+        /// buildx: `builder-name`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        builder_name: Option<String>,
+        /// buildx: `cache` (`gha`, `registry`, `local`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache: Option<String>,
     },
 }
 
@@ -391,6 +397,8 @@ impl Plan {
                             .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
                         target: img.target.clone(),
                         driver: img.builder.unwrap_or(r.builder),
+                        builder_name: img.builder_name.clone(),
+                        cache: img.cache.clone(),
                     },
                     (None, None) => unreachable!("validated: an image has a builder"),
                 };

@@ -503,6 +503,8 @@ mod tests {
                 context: ".".into(),
                 target: None,
                 driver: Default::default(),
+                builder_name: None,
+                cache: None,
             },
             build_args: Default::default(),
             secret_build_args: Default::default(),
