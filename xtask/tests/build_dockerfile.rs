@@ -339,3 +339,39 @@ fn labels_the_dockerfile_or_config_sets_win_over_defaults() {
     assert_eq!(labels["org.opencontainers.image.vendor"], "from config");
     assert_eq!(labels["org.opencontainers.image.version"], "1.2.3");
 }
+
+#[test]
+fn docker_inspect_of_the_pulled_image_shows_the_healthcheck() {
+    if !tools() || !have_all(&["docker-registry", "dockerd"]) {
+        return;
+    }
+    let registry = Registry::plain();
+    let dockerfile = "FROM scratch\nCOPY app /app\nHEALTHCHECK CMD [\"/app\",\"health\"]\n";
+    let config = release_toml(
+        &format!("{}/demo", registry.host),
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile),
+        ("app", "app\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let out = repo.xtask(&["release"], &[(&k, &v)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let dockerd = support::dockerd::Dockerd::start();
+    let image = format!("{}/demo/web:1.2.3", registry.host);
+    let pull = dockerd.docker(&["pull", &image]);
+    assert!(pull.status.success(), "{}", output_text(&pull));
+    let inspect = dockerd.docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        &image,
+    ]);
+    assert!(inspect.status.success(), "{}", output_text(&inspect));
+    let health: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(health["Test"], serde_json::json!(["CMD", "/app", "health"]));
+}
