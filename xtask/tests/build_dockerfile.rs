@@ -375,3 +375,39 @@ fn docker_inspect_of_the_pulled_image_shows_the_healthcheck() {
     let health: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     assert_eq!(health["Test"], serde_json::json!(["CMD", "/app", "health"]));
 }
+
+#[test]
+fn a_variant_from_another_target_of_the_same_dockerfile_shares_its_stages() {
+    if !tools() {
+        return;
+    }
+    let dockerfile = "FROM scratch AS base\nCOPY app /app\n\
+                      FROM base AS prod\nLABEL stage=prod\n\
+                      FROM base AS dev\nCOPY extra /extra\n";
+    let config = release_toml(
+        "127.0.0.1:1/demo",
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\ntarget = \"prod\"\n\
+         [images.web-dev]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\ntarget = \"dev\"\n\
+         flavor = { suffix = \"-dev\" }\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        ("Dockerfile", dockerfile),
+        ("app", "app\n"),
+        ("extra", "extra\n"),
+        (".gitignore", "target/\n"),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let (k, v) = cache_env(cache.path());
+    let out = repo.xtask(&["build", "--image", "web"], &[(&k, &v)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = repo.xtask(&["build", "--image", "web-dev"], &[(&k, &v)]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    // The shared `base` stage (COPY app) comes from the production build's cache.
+    assert!(text.contains("Using cache"), "{text}");
+    let dev = &config_of(repo.path(), "web-dev:1.2.3")["rootfs"]["diff_ids"];
+    let prod = &config_of(repo.path(), "web:1.2.3")["rootfs"]["diff_ids"];
+    assert_eq!(dev[0], prod[0], "the same base layer");
+    assert_eq!(dev.as_array().unwrap().len(), 2);
+}
