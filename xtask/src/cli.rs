@@ -64,6 +64,11 @@ pub enum Command {
     /// outside the workspace), the layer and buildx caches and temp files under
     /// target/stevedore; with --all the OCI layout too.
     Clean(CleanArgs),
+    /// Check this machine and config before a release: the git state, a builder (and toolchain)
+    /// for every image × platform, and per registry where the credentials come from and
+    /// whether a push is granted. Each problem comes with its fix; exit 0 only when a real
+    /// release would pass its preflight.
+    Doctor,
     /// Publish the images of the OCI layout to every registry; tags move only when every image
     /// reached every registry.
     Push(PushArgs),

@@ -364,3 +364,66 @@ pub fn clean(root: &Path, all: bool) -> Result<Vec<PathBuf>> {
     }
     Ok(removed)
 }
+
+/// What a release would find on this machine for every image × platform: the builder it would
+/// use, or why it cannot (the problem and its fix). For `doctor`.
+pub fn availability(
+    plan: &Plan,
+    root: &Path,
+) -> Result<Vec<(String, Platform, Result<String, Problem>)>> {
+    let opts = BuildOptions {
+        output: PathBuf::from("target/stevedore/oci"),
+        platforms: Vec::new(),
+        images: Vec::new(),
+        missing: Missing::Skip,
+        registry: Default::default(),
+    };
+    let mut out = Vec::new();
+    for job in select(plan, root, &opts)? {
+        let how = match (&job.image.builder, job.driver) {
+            (Builder::Native(spec), _) => match (&spec.native.command, &spec.native.cargo_bin) {
+                (Some(cmd), _) => {
+                    let program = cmd.first().cloned().unwrap_or_default();
+                    if program.contains('/') || crate::exec::on_path(&program) {
+                        format!("native, command {program}")
+                    } else {
+                        for p in &job.build {
+                            out.push((
+                                job.image.name.clone(),
+                                p.clone(),
+                                Err(Problem::new(
+                                    crate::problem::Kind::Unavailable,
+                                    format!("native.command needs {program}, which is not on PATH"),
+                                    format!(
+                                        "install {program}, or change images.{}.native.command",
+                                        job.image.name
+                                    ),
+                                )),
+                            ));
+                        }
+                        continue;
+                    }
+                }
+                (None, Some(_)) => "native, cargo".to_string(),
+                (None, None) => "native".to_string(),
+            },
+            (_, Some(d)) => d.name().to_string(),
+            (_, None) => String::new(),
+        };
+        for p in job.build {
+            out.push((job.image.name.clone(), p, Ok(how.clone())));
+        }
+        for s in job.skipped {
+            out.push((
+                job.image.name.clone(),
+                s.platform,
+                Err(Problem::new(
+                    crate::problem::Kind::Unavailable,
+                    s.reason,
+                    s.fix,
+                )),
+            ));
+        }
+    }
+    Ok(out)
+}

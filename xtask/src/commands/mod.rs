@@ -1,5 +1,6 @@
 //! The face: clap arguments → options, one call into the core, its report printed.
 
+mod doctor;
 mod plan;
 mod publish;
 mod release;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Release(args) => release::release(&load(g)?, args, g.verbose),
         Command::Compose(args) => release::compose(&load(g)?, args, g.verbose),
         Command::Verify(args) => verify::verify(&load(g)?, args, g.verbose),
+        Command::Doctor => doctor::doctor(&load(g)?, g.verbose),
         Command::Clean(args) => {
             let ws = load(g)?;
             for removed in builder::clean(&ws.root, args.all)? {

@@ -1,0 +1,73 @@
+//! `doctor`: what a release would meet on this machine, each problem with its fix.
+
+use anyhow::{bail, Result};
+
+use crate::workspace::Workspace;
+
+pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
+    let mut problems = 0;
+    let mut problem = |what: String, fix: String| {
+        problems += 1;
+        println!("PROBLEM {what}\n  fix: {fix}");
+    };
+    let plan = &ws.plan;
+
+    // Git: a release publishes a commit, never a modified tree.
+    if plan.git.dirty {
+        problem(
+            format!(
+                "git: uncommitted changes ({})",
+                plan.git.changed_files.join(", ")
+            ),
+            "commit or stash them (or release with --allow-dirty for a -dirty version)".into(),
+        );
+    } else {
+        println!(
+            "ok      git: commit {} is clean, version {}",
+            plan.git.short_sha, plan.version
+        );
+    }
+    if plan.tags.is_empty() && plan.images.iter().all(|i| i.tags.is_none()) {
+        problem(
+            "tags: the rules give no tag for this ref".into(),
+            "add a rule that applies (e.g. \"type=sha\"), or publish with push --by-digest".into(),
+        );
+    }
+    for w in &ws.warnings {
+        println!("note    {w}");
+    }
+
+    // Builders and toolchains for every image × platform.
+    for (image, platform, how) in crate::builder::availability(plan, &ws.root)? {
+        match how {
+            Ok(how) => println!("ok      build {image} {platform}: {how}"),
+            Err(p) => problem(format!("build {image} {platform}: {}", p.reason), p.fix),
+        }
+    }
+
+    // Registries: credentials and push permission (no secret printed).
+    if plan.registries.is_empty() {
+        problem(
+            "registries: none configured".into(),
+            "list where to publish in release.registries".into(),
+        );
+    } else {
+        let opts = super::publish_options(ws, None)?;
+        let (lines, ok) = crate::publish::login_check(plan, &opts, &super::progress(verbose))?;
+        for l in &lines {
+            println!("{}      {l}", if ok { "ok" } else { "--" });
+        }
+        if !ok {
+            problem(
+                "registries: some would refuse the push (see above)".into(),
+                "set STEVEDORE_AUTH_<HOST>=user:token (or docker login) with push access, and check the registry is reachable".into(),
+            );
+        }
+    }
+
+    if problems > 0 {
+        bail!("{problems} problem(s): a release would not pass its preflight");
+    }
+    println!("a release would pass its preflight");
+    Ok(())
+}
