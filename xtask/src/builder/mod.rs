@@ -365,12 +365,12 @@ pub fn clean(root: &Path, all: bool) -> Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
+/// One image × platform for `doctor`: the builder a release would use, or why it cannot.
+pub type Availability = (String, Platform, Result<String, Problem>);
+
 /// What a release would find on this machine for every image × platform: the builder it would
 /// use, or why it cannot (the problem and its fix). For `doctor`.
-pub fn availability(
-    plan: &Plan,
-    root: &Path,
-) -> Result<Vec<(String, Platform, Result<String, Problem>)>> {
+pub fn availability(plan: &Plan, root: &Path) -> Result<Vec<Availability>> {
     let opts = BuildOptions {
         output: PathBuf::from("target/stevedore/oci"),
         platforms: Vec::new(),
