@@ -170,29 +170,21 @@ pub fn attest(
                 );
                 // A re-run of the same release reuses what it attested (its time stamps and
                 // signature would differ), so the fallback index gains no duplicate.
-                if reusable(layout, &layout_name, &desc.digest, signer.is_some()) {
-                    report.attestations.push(Attestation {
-                        image: image.name.clone(),
-                        predicate_type: statement.predicate_type.clone(),
-                        layout_name: Some(layout_name),
-                        subject: desc.digest.clone(),
-                        signed: signer.is_some(),
-                    });
-                    continue;
+                if !reusable(layout, &layout_name, &desc.digest, signer.is_some()) {
+                    let art = match &signer {
+                        Some(signer) => {
+                            let bundle = Bundle::sign_statement(signer, &statement.to_bytes())?;
+                            artifact::bundle_referrer(
+                                desc,
+                                &bundle,
+                                &statement.predicate_type,
+                                &created,
+                            )
+                        }
+                        None => artifact::statement_referrer(desc, statement, &created),
+                    };
+                    write(layout, &art, &layout_name)?;
                 }
-                let art = match &signer {
-                    Some(signer) => {
-                        let bundle = Bundle::sign_statement(signer, &statement.to_bytes())?;
-                        artifact::bundle_referrer(
-                            desc,
-                            &bundle,
-                            &statement.predicate_type,
-                            &created,
-                        )
-                    }
-                    None => artifact::statement_referrer(desc, statement, &created),
-                };
-                write(layout, &art, &layout_name)?;
                 report.attestations.push(Attestation {
                     image: image.name.clone(),
                     predicate_type: statement.predicate_type.clone(),
