@@ -25,6 +25,8 @@ pub const MAX_LINES: usize = 800;
 /// `facts` feed the `workspace`, which computes the `plan`. Only `commands` sees `cli`.
 const DEPENDENCIES: &[(&str, &[&str])] = &[
     ("lib", &["*"]),
+    // `src/bin/stevedore.rs`: the same program as `cargo xtask`, under its own name.
+    ("bin", &["commands"]),
     ("cli", &[]),
     ("commands", &["*"]),
     (

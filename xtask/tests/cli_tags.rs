@@ -386,3 +386,30 @@ fn plan_json_has_the_documented_shape() {
     assert_eq!(img["targets"][1]["api_host"], "registry-1.docker.io");
     assert_eq!(img["targets"][1]["repository"], "oxilith/backend");
 }
+
+#[test]
+fn the_stevedore_binary_is_the_same_program() {
+    let ws = support::Workspace::new(&["127.0.0.1:1/demo".to_string()], &["app"], "");
+    let xtask = ws.xtask(&["plan", "--json"], &[]);
+    let stevedore = std::process::Command::new(env!("CARGO_BIN_EXE_stevedore"))
+        .arg("-C")
+        .arg(ws.path())
+        .args(["plan", "--json"])
+        .env("DOCKER_CONFIG", support::no_docker_credentials())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CI")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert!(
+        stevedore.status.success(),
+        "{}",
+        support::output_text(&stevedore)
+    );
+    assert_eq!(stevedore.stdout, xtask.stdout);
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_stevedore"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: stevedore"));
+}

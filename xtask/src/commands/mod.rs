@@ -262,3 +262,23 @@ pub(super) fn refuse_untagged(ws: &Workspace) -> Result<()> {
     }
     Ok(())
 }
+
+/// The program: parse the command line (usage shown as `bin_name`), run, print errors.
+pub fn main(bin_name: &'static str) -> std::process::ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().bin_name(bin_name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
