@@ -13,25 +13,16 @@ impl Registry {
     /// digest.
     pub async fn fetch_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>> {
         let what = format!("fetch blob {}/{repo}@{}", self.name, digest.short());
-        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self.request(Method::GET, url.clone(), &auth);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                if !resp.status().is_success() {
-                    return Err(self.unexpected(what, resp).await);
-                }
-                let body = self.body(resp).await?;
-                if Digest::of(&body) != *digest {
-                    return Err(Step::Fatal(anyhow!(
-                        "{what}: content does not match its digest"
-                    )));
-                }
-                Ok(body.to_vec())
-            }
-        })
-        .await
+        let (_, bytes) = self
+            .get_verified(
+                repo,
+                &format!("v2/{repo}/blobs/{digest}"),
+                &what,
+                None,
+                digest,
+            )
+            .await?;
+        Ok(bytes)
     }
 
     /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
@@ -114,12 +105,27 @@ impl Registry {
     /// `GET /v2/<repo>/manifests/<digest>`: `(media type, bytes)`, checked against the digest.
     pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
         let what = format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
-        let url = self.url(&format!("v2/{repo}/manifests/{digest}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::GET, url.clone(), &auth)
-                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
-            let what = &what;
+        let path = format!("v2/{repo}/manifests/{digest}");
+        self.get_verified(repo, &path, &what, Some(MANIFEST_ACCEPT), digest)
+            .await
+    }
+
+    /// `GET <path>` of content addressed by `digest`: `(content type, bytes)`, the bytes checked
+    /// against the digest.
+    async fn get_verified(
+        &self,
+        repo: &str,
+        path: &str,
+        what: &str,
+        accept: Option<&str>,
+        digest: &Digest,
+    ) -> Result<(String, Vec<u8>)> {
+        let url = self.url(path);
+        self.with_retries(repo, what, |auth, _| {
+            let mut req = self.request(Method::GET, url.clone(), &auth);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
             async move {
                 let resp = self.check(self.send(req, None).await?).await?;
                 if !resp.status().is_success() {
