@@ -61,3 +61,6 @@ cargo build --locked -p xtask --all-targets
 cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
 # zstd layers are behind the xtask feature `zstd` (libzstd, off by default): test them too.
 cargo test --locked -p xtask --features zstd --lib --test build_zstd -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
+# The container image reads the repository with gitoxide (xtask feature `gix`, off by default):
+# its facts must equal git's.
+cargo test --locked -p xtask --features gix --test git_facts -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"

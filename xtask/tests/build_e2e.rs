@@ -131,6 +131,112 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
     assert!(cp.status.success(), "docker cp: {}", output_text(&cp));
     let bundle = std::fs::read_to_string(&copied).unwrap();
     assert!(support::roots::assert_only_mozilla_roots(&bundle) > 100);
+
+    image_runs_on_a_mounted_checkout(&dockerd, &image, &registry);
+}
+
+/// The image (built with gitoxide, no git inside) on a mounted fixture repository: `plan
+/// --json` equals the host binary's (which reads the repository with the git binary), and
+/// `release` publishes to a local registry, as `docker run -v "$PWD:/w" -w /w` does in the
+/// README. The checkout is mounted at its own path so that the two plans name the same paths.
+fn image_runs_on_a_mounted_checkout(dockerd: &Dockerd, image: &str, registry: &support::Registry) {
+    let prefix = format!("{}/mounted", registry.host);
+    let ws = support::Workspace::new(&[prefix], &["hello"], "");
+    // A commit past the tag: the version is describe-based, so git's and gitoxide's describe
+    // both count.
+    ws.write("files/more.txt", "more\n");
+    ws.commit("past the tag");
+    let dir = ws.path().display().to_string();
+    let mount = format!("{dir}:{dir}");
+    let in_image = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--user",
+            "0:0",
+            "-v",
+            &mount,
+            "-w",
+            &dir,
+            image,
+        ];
+        all.extend_from_slice(args);
+        dockerd.docker(&all)
+    };
+
+    let host = ws.xtask(&["plan", "--json"], &[]);
+    assert!(host.status.success(), "{}", output_text(&host));
+    let inside = in_image(&["plan", "--json"]);
+    assert!(
+        inside.status.success(),
+        "docker run … plan --json: {}",
+        output_text(&inside)
+    );
+    let host_plan: serde_json::Value = serde_json::from_slice(&host.stdout).unwrap();
+    let image_plan: serde_json::Value = serde_json::from_slice(&inside.stdout).unwrap();
+    assert_eq!(
+        host_plan, image_plan,
+        "the image's plan differs from the host's"
+    );
+    let version = host_plan["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!version.is_empty() && version != "1.2.3", "{version}");
+
+    // A dirty tree is refused inside the image as on the host.
+    ws.write("files/hello.txt", "changed\n");
+    let dirty = in_image(&["release"]);
+    assert!(!dirty.status.success());
+    assert!(
+        output_text(&dirty).contains("files/hello.txt"),
+        "{}",
+        output_text(&dirty)
+    );
+    ws.git(&["checkout", "-q", "--", "."]);
+
+    // Tagged: the release publishes the semver tags.
+    ws.git(&["tag", "v1.3.0"]);
+    let host = ws.xtask(&["plan", "--json"], &[]);
+    let inside = in_image(&["plan", "--json"]);
+    assert!(
+        inside.status.success(),
+        "docker run … plan --json: {}",
+        output_text(&inside)
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&host.stdout).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&inside.stdout).unwrap(),
+        "the image's plan of the tagged commit differs from the host's"
+    );
+    let released = in_image(&["release"]);
+    assert!(
+        released.status.success(),
+        "docker run … release: {}",
+        output_text(&released)
+    );
+    let tags = registry.tags("mounted/hello");
+    assert!(
+        !tags.is_empty(),
+        "nothing published: {}",
+        output_text(&released)
+    );
+    for tag in &tags {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/mounted/hello:{tag}", registry.host))
+            .output()
+            .unwrap();
+        assert!(raw.status.success(), "skopeo inspect {tag}: {raw:?}");
+        let index: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+        assert_eq!(
+            index["manifests"].as_array().map(Vec::len),
+            Some(2),
+            "{tag}: {index}"
+        );
+    }
 }
 
 /// A release that publishes: build every platform, then push to the registry of the config.

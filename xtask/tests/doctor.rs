@@ -47,4 +47,9 @@ fn doctor_names_each_missing_piece_with_its_fix() {
         "{text}"
     );
     assert!(!text.contains("Pa55-doctor"), "{text}");
+    // CNCF distribution 2.8 has no referrers API: doctor says where attestations go instead.
+    assert!(
+        text.contains("referrers API: no (attestations go to the sha256-<hex> fallback tag"),
+        "{text}"
+    );
 }

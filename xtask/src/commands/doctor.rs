@@ -53,7 +53,8 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         );
     } else {
         let opts = super::publish_options(ws, None)?;
-        let (lines, ok) = crate::publish::login_check(plan, &opts, &super::progress(verbose))?;
+        let (lines, ok) =
+            crate::publish::login_check(plan, &opts, &super::progress(verbose), true)?;
         for l in &lines {
             println!("{}      {l}", if ok { "ok" } else { "--" });
         }

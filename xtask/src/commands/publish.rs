@@ -43,7 +43,7 @@ pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<(
 pub(super) fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
     let opts = super::publish_options(ws, None)?;
     let progress: crate::progress::Shared = Arc::new(Progress::lines(verbose));
-    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, &progress)?;
+    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, &progress, false)?;
     for l in lines {
         println!("{l}");
     }

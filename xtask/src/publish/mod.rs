@@ -465,6 +465,7 @@ pub fn login_check(
     plan: &Plan,
     opts: &PublishOptions,
     progress: &Shared,
+    probe_referrers: bool,
 ) -> Result<(Vec<String>, bool)> {
     registry::install_crypto_provider();
     let mut by_host: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
@@ -478,7 +479,7 @@ pub fn login_check(
     }
     let log_progress = progress.clone();
     let log: registry::Log = Arc::new(move |m: &str| log_progress.verbose(m));
-    registry::login::check(&by_host, &opts.registry, log)
+    registry::login::check(&by_host, &opts.registry, log, probe_referrers)
 }
 
 #[cfg(test)]

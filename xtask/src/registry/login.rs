@@ -59,11 +59,14 @@ impl Registry {
 }
 
 /// Per host (`host → (api host, repositories)`): where the credentials come from and whether a
-/// push is allowed, per repository. Returns the lines and whether every check passed.
+/// push is allowed, per repository; with `probe_referrers`, whether the registry has the OCI 1.1
+/// referrers API (informational: without it attestations go to the `sha256-<hex>` fallback
+/// tag). Returns the lines and whether every check passed.
 pub fn check(
     by_host: &BTreeMap<String, (String, Vec<String>)>,
     settings: &Settings,
     log: Log,
+    probe_referrers: bool,
 ) -> Result<(Vec<String>, bool)> {
     let rt = runtime()?;
     rt.block_on(async {
@@ -111,7 +114,22 @@ pub fn check(
                 };
                 lines.push(format!("  {host}/{repo}: {line}"));
             }
+            if let (true, Some(repo)) = (probe_referrers, repos.first()) {
+                lines.push(format!("  {host}: {}", referrers_support(&reg, repo).await));
+            }
         }
         Ok((lines, ok))
     })
+}
+
+/// Whether `reg` has the referrers API, asked about a subject that does not exist: a registry
+/// with the API answers an empty index (OCI distribution spec 1.1: it "MUST NOT return a 404"),
+/// one without answers 404.
+async fn referrers_support(reg: &Registry, repo: &str) -> String {
+    let nothing = crate::oci::Digest::of(b"stevedore doctor: referrers API probe");
+    match reg.referrers(repo, &nothing).await {
+        Ok(Some(_)) => "referrers API: yes (attestations are found through it)".into(),
+        Ok(None) => "referrers API: no (attestations go to the sha256-<hex> fallback tag, which `verify` reads)".into(),
+        Err(e) => format!("referrers API: could not tell ({})", reg.scrub(&format!("{e:#}"))),
+    }
 }

@@ -1,32 +1,11 @@
-//! Facts from git: the commit, its ref, dirty state, commit time and the repository's tags.
+//! The git facts read by running the `git` binary (the default build).
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-/// What stevedore needs to know about the checkout.
-#[derive(Debug, Clone, Default)]
-pub struct GitFacts {
-    pub sha: String,
-    /// The checked-out branch; `None` on a detached HEAD.
-    pub branch: Option<String>,
-    /// Tags pointing at HEAD.
-    pub tags_at_head: Vec<String>,
-    /// Uncommitted changes to tracked files.
-    pub dirty: bool,
-    /// The tracked files changed and not committed (`git status --porcelain`).
-    pub changed_files: Vec<String>,
-    /// Commit time, seconds since the epoch.
-    pub commit_time: i64,
-    /// Every tag of the repository.
-    pub tags: Vec<String>,
-    /// `git describe --tags --always --dirty`.
-    pub describe: Option<String>,
-    /// `remote.origin.url` as an https URL without credentials, when it names one.
-    pub source_url: Option<String>,
-    pub shallow: bool,
-}
+use super::{source_url, GitFacts};
 
 /// Reads the git facts of the repository holding `dir`.
 pub fn facts(dir: &Path) -> Result<GitFacts> {
@@ -143,40 +122,6 @@ fn lines(s: String) -> Vec<String> {
         .collect()
 }
 
-/// A remote URL as a browsable https URL, with any credentials dropped:
-/// `git@github.com:o/r.git` and `https://x:token@github.com/o/r` both give
-/// `https://github.com/o/r`.
-pub fn source_url(remote: &str) -> Option<String> {
-    // A query (`?token=…`) or fragment never goes into a label.
-    let remote = remote.trim().split(['?', '#']).next().unwrap_or_default();
-    let (host, path) = if let Some(rest) = remote
-        .strip_prefix("https://")
-        .or_else(|| remote.strip_prefix("http://"))
-        .or_else(|| remote.strip_prefix("ssh://"))
-    {
-        let (authority, path) = rest.split_once('/')?;
-        let host = authority.rsplit('@').next()?;
-        let host = if remote.starts_with("ssh://") {
-            host.split(':').next()?
-        } else {
-            host
-        };
-        (host.to_string(), path.to_string())
-    } else if let Some((userhost, path)) = remote.split_once(':') {
-        if userhost.contains('/') {
-            return None;
-        }
-        (userhost.rsplit('@').next()?.to_string(), path.to_string())
-    } else {
-        return None;
-    };
-    let path = path.trim_end_matches('/').trim_end_matches(".git");
-    if host.is_empty() || path.is_empty() {
-        return None;
-    }
-    Some(format!("https://{host}/{path}"))
-}
-
 /// The commit time of `sha`, seconds since the epoch, when git knows the commit.
 pub fn commit_time_of(root: &Path, sha: &str) -> Option<i64> {
     let sh = xshell::Shell::new().ok()?;
@@ -211,33 +156,4 @@ pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Option<bool>
         .status()
         .ok()?;
     Some(status.success())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_urls_lose_credentials() {
-        let cases = [
-            ("git@github.com:o/r.git", Some("https://github.com/o/r")),
-            (
-                "https://x:s3cret@github.com/o/r",
-                Some("https://github.com/o/r"),
-            ),
-            (
-                "https://github.com/o/r.git?token=s3cret#main",
-                Some("https://github.com/o/r"),
-            ),
-            (
-                "ssh://git@gitlab.com:22/g/p.git",
-                Some("https://gitlab.com/g/p"),
-            ),
-            ("/srv/repo.git", None),
-            ("../other", None),
-        ];
-        for (input, want) in cases {
-            assert_eq!(source_url(input).as_deref(), want, "{input}");
-        }
-    }
 }
