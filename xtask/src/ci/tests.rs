@@ -44,9 +44,22 @@ fn every_written_scalar_parses_back_to_the_same_string() {
         let mut w = Writer::new();
         w.pair(0, "k", v);
         let text = w.finish();
-        let doc = crate::compose::yaml::parse(&text).expect("valid YAML");
-        let got = doc[0].get("k").and_then(|n| n.as_str()).map(str::to_string);
-        assert_eq!(got.as_deref(), Some(v), "{text}");
+        // The scalars of the document, as a YAML parser reads them: the key, then the value.
+        let scalars: Vec<String> = saphyr_parser::Parser::new_from_str(&text)
+            .map(|e| e.expect("valid YAML").0)
+            .filter_map(|e| match e {
+                saphyr_parser::Event::Scalar(s, style, _, _) => Some((s, style)),
+                _ => None,
+            })
+            .map(|(s, style)| {
+                // A plain `null`, `true` or number would not be the string written.
+                if style == saphyr_parser::ScalarStyle::Plain {
+                    assert!(is_plain(&s), "{s:?} written plain: {text}");
+                }
+                s.to_string()
+            })
+            .collect();
+        assert_eq!(scalars, ["k", v], "{text}");
     }
 }
 
