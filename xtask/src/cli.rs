@@ -82,6 +82,8 @@ pub enum Command {
     /// (user GITHUB_ACTOR) for ghcr.io; docker's config.json ($DOCKER_CONFIG or ~/.docker:
     /// credHelpers, auths, credsStore); else anonymous. No secret is ever printed.
     LoginCheck,
+    /// GitHub Actions workflows generated from the config's platforms and registries.
+    Ci(CiArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -216,4 +218,33 @@ pub struct CleanArgs {
     /// Remove target/stevedore entirely (the OCI layout and the base image cache too).
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub command: CiCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Write GitHub Actions workflows made from the plan: a single-job release, a matrix
+    /// release (one job per platform on native runners, `push --by-digest`, then `merge`) and a
+    /// pull-request dry run; also rust-toolchain.toml when the repository has none.
+    Generate(CiGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiGenerateArgs {
+    /// Which workflow: `single` and `matrix` write release.yml, `pr` pr.yml, `all`
+    /// release.yml (single job), release-matrix.yml and pr.yml.
+    #[arg(long, value_name = "KIND", default_value = "single", value_parser = ["single", "matrix", "pr", "all"])]
+    pub kind: String,
+    /// The directory the workflows are written to (relative to the workspace root).
+    #[arg(long, value_name = "DIR", default_value = ".github/workflows")]
+    pub out: PathBuf,
+    /// Write nothing: exit 1 naming each file that is missing or differs from what would be
+    /// generated (for CI).
+    #[arg(long)]
+    pub check: bool,
 }

@@ -4,6 +4,7 @@
 
 pub mod attest;
 pub mod builder;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod compose;

@@ -83,6 +83,9 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
         &["oci", "plan", "problem", "progress", "registry"],
     ),
     ("tidy", &["*"]),
+    // Workflows from the plan: pure text; the Rust targets and cross linkers from `builder`,
+    // the credential variable names from `registry`.
+    ("ci", &["builder", "config", "oci", "plan", "registry"]),
 ];
 
 /// Modules that may print.

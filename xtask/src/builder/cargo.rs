@@ -70,7 +70,7 @@ fn linker_var(target: &str) -> String {
 }
 
 /// Debian's cross gcc for a target: `aarch64-unknown-linux-gnu` → `aarch64-linux-gnu-gcc`.
-fn cross_gcc(target: &str) -> String {
+pub fn cross_gcc(target: &str) -> String {
     let t = target.replace("-unknown-", "-");
     let t = t
         .replace("riscv64gc-", "riscv64-")

@@ -1,5 +1,6 @@
 //! The face: clap arguments → options, one call into the core, its report printed.
 
+mod ci;
 mod doctor;
 mod plan;
 mod publish;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => publish::push(&load(g)?, args, g.verbose),
         Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
         Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),
+        Command::Ci(args) => ci::ci(&load(g)?, g, args),
     }
 }
 

@@ -1,0 +1,559 @@
+//! GitHub Actions workflows generated from the plan: plan in, YAML text out (nothing printed,
+//! nothing written here: `commands/ci.rs` writes the files).
+//!
+//! Three workflows:
+//! - [`Kind::Single`]: one job builds every image for every platform, attests, publishes the
+//!   compose artifacts and moves the tags (`release`);
+//! - [`Kind::Matrix`]: one job per platform on a native runner when there is one
+//!   (`ubuntu-24.04` for amd64, `ubuntu-24.04-arm` for arm64, else emulated with QEMU on
+//!   `ubuntu-24.04`) runs `build --platform` and `push --by-digest` and uploads its digest file;
+//!   a `merge` job downloads them all and runs `merge`;
+//! - [`Kind::PullRequest`]: `release --dry-run` on pull requests, no secret, read-only token.
+//!
+//! Every workflow: third-party actions pinned by full commit SHA with their version in a
+//! comment, `permissions: {}` at the top and the least each job needs (`packages: write` only
+//! on jobs pushing to ghcr.io), a concurrency group per ref, a name on every job and step,
+//! `persist-credentials: false`, the toolchain of `rust-toolchain.toml`, a cargo cache, and
+//! buildx with the `docker-container` driver (it can export OCI, docker's default driver
+//! cannot). Credentials come from secrets through `env:`, never spliced into a script.
+
+pub mod steps;
+pub mod yaml;
+
+use crate::config::{Config, Latest};
+use crate::oci::platform::Platform;
+use crate::plan::{Builder, Plan};
+
+use steps::Job;
+use yaml::{flow_seq, Writer};
+
+/// Which workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Single,
+    Matrix,
+    PullRequest,
+}
+
+impl Kind {
+    /// The `--kind` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Single => "single",
+            Kind::Matrix => "matrix",
+            Kind::PullRequest => "pr",
+        }
+    }
+}
+
+/// One workflow file: its name and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workflow {
+    pub kind: Kind,
+    pub text: String,
+}
+
+/// What the workflows are made from.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub plan: &'a Plan,
+    pub config: &'a Config,
+    /// `--config FILE` to pass to every command, when the config is not the default one.
+    pub config_arg: Option<&'a str>,
+}
+
+/// A runner for one platform, and whether the platform is emulated there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runner {
+    pub label: &'static str,
+    /// The runner's own Rust host target.
+    pub host_target: &'static str,
+    /// The platform runs under QEMU (no native runner for it).
+    pub emulated: bool,
+}
+
+/// The GitHub-hosted runner that builds `platform`.
+pub fn runner_for(platform: &Platform) -> Runner {
+    let p = platform.normalized();
+    match (p.os.as_str(), p.arch.as_str()) {
+        ("linux", "amd64") => Runner {
+            label: "ubuntu-24.04",
+            host_target: "x86_64-unknown-linux-gnu",
+            emulated: false,
+        },
+        ("linux", "arm64") => Runner {
+            label: "ubuntu-24.04-arm",
+            host_target: "aarch64-unknown-linux-gnu",
+            emulated: false,
+        },
+        _ => Runner {
+            label: "ubuntu-24.04",
+            host_target: "x86_64-unknown-linux-gnu",
+            emulated: true,
+        },
+    }
+}
+
+/// The x64 runner the single-job release, the merge job and the dry run use.
+fn default_runner() -> Runner {
+    runner_for(&Platform {
+        os: "linux".into(),
+        arch: "amd64".into(),
+        variant: None,
+    })
+}
+
+/// The workflow file a kind is written to when `--kind all` writes them side by side.
+pub fn file_name_in_all(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Single => "release.yml",
+        Kind::Matrix => "release-matrix.yml",
+        Kind::PullRequest => "pr.yml",
+    }
+}
+
+/// The file a kind is written to when it is the only one asked for: a release is
+/// `release.yml` whichever its kind, the dry run `pr.yml`.
+pub fn file_name_alone(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Single | Kind::Matrix => "release.yml",
+        Kind::PullRequest => "pr.yml",
+    }
+}
+
+/// Generates one workflow.
+pub fn generate(kind: Kind, inputs: &Inputs) -> Workflow {
+    let text = match kind {
+        Kind::Single => single(inputs),
+        Kind::Matrix => matrix(inputs),
+        Kind::PullRequest => pull_request(inputs),
+    };
+    Workflow { kind, text }
+}
+
+/// Every platform some image is built for, in the plan's order.
+pub fn platforms(plan: &Plan) -> Vec<Platform> {
+    let mut out: Vec<Platform> = Vec::new();
+    for img in &plan.images {
+        for p in &img.platforms {
+            if !out.iter().any(|o| o.to_string() == p.to_string()) {
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The registry hosts of the plan, deduplicated, in config order.
+pub fn hosts(plan: &Plan) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in &plan.registries {
+        if !out.contains(&r.host) {
+            out.push(r.host.clone());
+        }
+    }
+    out
+}
+
+/// `env:` of a step that talks to the registries: `GITHUB_TOKEN` for ghcr.io, a
+/// `STEVEDORE_AUTH_<HOST>` secret for every other host.
+pub fn credentials_env(plan: &Plan) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for host in hosts(plan) {
+        if host == "ghcr.io" {
+            env.push((
+                "GITHUB_TOKEN".to_string(),
+                "${{ secrets.GITHUB_TOKEN }}".to_string(),
+            ));
+        } else {
+            let var = crate::registry::credentials::env_var_name(&host);
+            let value = format!("${{{{ secrets.{var} }}}}");
+            env.push((var, value));
+        }
+    }
+    env
+}
+
+/// Whether a job pushing to the plan's registries needs `packages: write` (ghcr.io).
+fn pushes_to_ghcr(plan: &Plan) -> bool {
+    hosts(plan).iter().any(|h| h == "ghcr.io")
+}
+
+/// Whether a tag rule can give a tag on a branch push (`type=ref,event=branch`, `type=sha`,
+/// `type=edge`, `type=raw`); semver, pep440, match and pull-request rules cannot.
+fn rule_fires_on_branch(rule: &str) -> bool {
+    let mut kind = "";
+    let mut event = "";
+    for part in rule.split(',') {
+        match part.trim().split_once('=') {
+            Some(("type", v)) => kind = v.trim(),
+            Some(("event", v)) => event = v.trim(),
+            _ => {}
+        }
+    }
+    match kind {
+        "sha" | "edge" | "raw" => true,
+        "ref" => event == "branch",
+        _ => false,
+    }
+}
+
+/// Whether a push to the default branch publishes anything: some rule (the release's or an
+/// image's) tags branch builds, or `latest = "true"`.
+pub fn releases_branches(config: &Config) -> bool {
+    let rules = config
+        .release
+        .tags
+        .iter()
+        .chain(config.images.values().flat_map(|i| i.tags.iter().flatten()));
+    let latest_always = config.release.latest == Latest::True
+        || config
+            .images
+            .values()
+            .any(|i| i.latest == Some(Latest::True));
+    latest_always || rules.into_iter().any(|r| rule_fires_on_branch(r))
+}
+
+/// The `cargo xtask` command line of a stevedore subcommand.
+fn xtask(inputs: &Inputs, args: &str) -> String {
+    match inputs.config_arg {
+        Some(c) => format!("cargo xtask --config {} {args}", shell_word(c)),
+        None => format!("cargo xtask {args}"),
+    }
+}
+
+/// A word for a POSIX shell: bare when it is only safe characters, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '='))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn header(w: &mut Writer, inputs: &Inputs, kind: Kind, about: &str) {
+    let config = inputs.config_arg.unwrap_or(crate::config::DEFAULT_PATH);
+    w.comment(
+        0,
+        &format!(
+            "Generated by `cargo xtask ci generate --kind {}` from {config}: do not edit by hand.\n\
+             Change the config and generate again; `cargo xtask ci generate --check` fails when\n\
+             this file is stale.\n\n{about}",
+            kind.name()
+        ),
+    );
+}
+
+/// `on:` of the release workflows: tag pushes (`v*`), and pushes to the default branch when
+/// the tag rules tag branch builds.
+fn release_triggers(w: &mut Writer, inputs: &Inputs) {
+    w.key_verbatim(0, "on");
+    w.key(2, "push");
+    if releases_branches(inputs.config) {
+        w.pair_yaml(
+            4,
+            "branches",
+            &flow_seq(&[&inputs.config.release.default_branch]),
+        );
+    }
+    w.pair_yaml(4, "tags", &flow_seq(&["v*"]));
+}
+
+/// `permissions: {}` and the concurrency group of a workflow.
+fn top(w: &mut Writer, group: &str, cancel: bool) {
+    w.blank();
+    w.pair_yaml(0, "permissions", "{}");
+    w.blank();
+    w.key(0, "concurrency");
+    w.pair(2, "group", group);
+    w.pair_yaml(
+        2,
+        "cancel-in-progress",
+        if cancel { "true" } else { "false" },
+    );
+}
+
+/// What a job must install to build `platforms` on `runner`: Rust targets and cross linkers
+/// for cargo-bin images, and QEMU for Dockerfile images of a foreign architecture.
+fn job_needs(plan: &Plan, platforms: &[Platform], runner: &Runner) -> steps::Needs {
+    let mut needs = steps::Needs::default();
+    for img in &plan.images {
+        for p in img
+            .platforms
+            .iter()
+            .filter(|p| platforms.iter().any(|q| q.to_string() == p.to_string()))
+        {
+            let foreign = runner_for(p).host_target != runner.host_target || runner_for(p).emulated;
+            match &img.builder {
+                Builder::Native(spec) if spec.native.cargo_bin.is_some() => {
+                    if spec.native.cargo.as_ref().is_some_and(|c| !c.is_empty()) {
+                        continue; // cross / cargo-zigbuild bring their own toolchains
+                    }
+                    let Some(target) = crate::builder::cargo::rust_target(spec, p) else {
+                        continue;
+                    };
+                    if target == runner.host_target {
+                        continue;
+                    }
+                    push_unique(&mut needs.rust_targets, &target);
+                    let same_arch =
+                        target.split('-').next() == runner.host_target.split('-').next();
+                    if !same_arch && (target.ends_with("-gnu") || target.ends_with("-gnueabihf")) {
+                        let gcc = crate::builder::cargo::cross_gcc(&target);
+                        let pkg = format!("gcc-{}", gcc.trim_end_matches("-gcc").replace('_', "-"));
+                        push_unique(&mut needs.apt, &pkg);
+                    }
+                }
+                Builder::Dockerfile { .. } if foreign => {
+                    push_unique(&mut needs.qemu, &p.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    needs
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+fn single(inputs: &Inputs) -> String {
+    let plan = inputs.plan;
+    let mut w = Writer::new();
+    header(
+        &mut w,
+        inputs,
+        Kind::Single,
+        "The release in one job: every image for every platform, attested (signed with the\n\
+         STEVEDORE_SIGNING_KEY secret when it is set), the compose artifacts, pushed to every\n\
+         registry; tags move last, all or nothing.",
+    );
+    w.pair(0, "name", "release");
+    w.blank();
+    release_triggers(&mut w, inputs);
+    top(&mut w, "release-${{ github.ref }}", false);
+    w.blank();
+    w.key(0, "jobs");
+    let runner = default_runner();
+    let all = platforms(plan);
+    let mut env = credentials_env(plan);
+    env.push((
+        "STEVEDORE_SIGNING_KEY".into(),
+        "${{ secrets.STEVEDORE_SIGNING_KEY }}".into(),
+    ));
+    let mut job = Job::new("release", "Release", runner.label);
+    job.environment = Some("release");
+    job.packages_write = pushes_to_ghcr(plan);
+    job.open(&mut w);
+    steps::checkout(&mut w);
+    steps::toolchain(&mut w, &job_needs(plan, &all, &runner));
+    steps::cache(
+        &mut w,
+        steps::CacheUse::Release,
+        &inputs.config.release.default_branch,
+    );
+    steps::builders(&mut w, &job_needs(plan, &all, &runner));
+    steps::run(
+        &mut w,
+        None,
+        "Check the machine, the credentials and the push permissions",
+        &xtask(inputs, "doctor"),
+        &env[..env.len() - 1],
+    );
+    steps::run(
+        &mut w,
+        Some("release"),
+        "Release (build, attest, compose, push, tag)",
+        &xtask(inputs, "release"),
+        &env,
+    );
+    w.finish()
+}
+
+fn artifact_name(platform: &Platform) -> String {
+    format!("digests-{}", slug(platform))
+}
+
+/// `linux/arm/v7` → `linux-arm-v7`.
+pub fn slug(platform: &Platform) -> String {
+    platform.to_string().replace('/', "-")
+}
+
+fn matrix(inputs: &Inputs) -> String {
+    let plan = inputs.plan;
+    let mut w = Writer::new();
+    header(
+        &mut w,
+        inputs,
+        Kind::Matrix,
+        "The release as one job per platform, each on a native runner where GitHub has one\n\
+         (ubuntu-24.04 for amd64, ubuntu-24.04-arm for arm64; other platforms are emulated with\n\
+         QEMU on ubuntu-24.04): `build --platform` and `push --by-digest` (no tag), the digest\n\
+         file uploaded as an artifact; then `merge` assembles the multi-platform indexes and\n\
+         moves the tags, all or nothing. This path makes no attestation and publishes no compose\n\
+         artifact: the single-job release (--kind single) does both.",
+    );
+    w.pair(0, "name", "release");
+    w.blank();
+    release_triggers(&mut w, inputs);
+    top(&mut w, "release-${{ github.ref }}", false);
+    w.blank();
+    w.key(0, "jobs");
+    let env = credentials_env(plan);
+    let all = platforms(plan);
+    let mut build_jobs = Vec::new();
+    for p in &all {
+        let runner = runner_for(p);
+        let id = format!("build-{}", slug(p));
+        let title = if runner.emulated {
+            format!("Build {p} (emulated)")
+        } else {
+            format!("Build {p}")
+        };
+        let mut job = Job::new(&id, &title, runner.label);
+        job.environment = Some("release");
+        job.packages_write = pushes_to_ghcr(plan);
+        job.open(&mut w);
+        let needs = job_needs(plan, std::slice::from_ref(p), &runner);
+        steps::checkout(&mut w);
+        steps::toolchain(&mut w, &needs);
+        steps::cache(
+            &mut w,
+            steps::CacheUse::Release,
+            &inputs.config.release.default_branch,
+        );
+        steps::builders(&mut w, &needs);
+        let digest_file = format!("target/stevedore/{}.json", artifact_name(p));
+        steps::run(
+            &mut w,
+            None,
+            &format!("Build {p}"),
+            &xtask(inputs, &format!("build --platform {p}")),
+            &[],
+        );
+        steps::run(
+            &mut w,
+            None,
+            &format!("Push {p} by digest"),
+            &xtask(
+                inputs,
+                &format!("push --by-digest --digest-file {digest_file}"),
+            ),
+            &env,
+        );
+        steps::upload(&mut w, &artifact_name(p), &digest_file);
+        w.blank();
+        build_jobs.push(id);
+    }
+    let runner = default_runner();
+    let mut job = Job::new(
+        "merge",
+        "Merge the platforms and move the tags",
+        runner.label,
+    );
+    job.environment = Some("release");
+    job.packages_write = pushes_to_ghcr(plan);
+    job.needs = build_jobs;
+    job.open(&mut w);
+    steps::checkout(&mut w);
+    steps::toolchain(&mut w, &steps::Needs::default());
+    steps::cache(
+        &mut w,
+        steps::CacheUse::Release,
+        &inputs.config.release.default_branch,
+    );
+    steps::download(&mut w, "digests-*", "target/stevedore/digests");
+    let files: Vec<String> = all
+        .iter()
+        .map(|p| format!("target/stevedore/digests/{}.json", artifact_name(p)))
+        .collect();
+    steps::run(
+        &mut w,
+        Some("merge"),
+        "Merge the digests into indexes and move the tags",
+        &xtask(inputs, &format!("merge {}", files.join(" "))),
+        &env,
+    );
+    w.finish()
+}
+
+fn pull_request(inputs: &Inputs) -> String {
+    let plan = inputs.plan;
+    let mut w = Writer::new();
+    header(
+        &mut w,
+        inputs,
+        Kind::PullRequest,
+        "A release dry run on every pull request: the plan, every image for every platform,\n\
+         attestations and compose artifacts, into the local OCI layout; nothing is written to\n\
+         any registry and no secret is used.",
+    );
+    w.pair(0, "name", "pull request");
+    w.blank();
+    w.key_verbatim(0, "on");
+    w.key(2, "pull_request");
+    top(&mut w, "pr-${{ github.ref }}", true);
+    w.blank();
+    w.key(0, "jobs");
+    let runner = default_runner();
+    let all = platforms(plan);
+    let needs = job_needs(plan, &all, &runner);
+    let job = Job::new("dry-run", "Release dry run", runner.label);
+    job.open(&mut w);
+    steps::checkout(&mut w);
+    steps::toolchain(&mut w, &needs);
+    steps::cache(
+        &mut w,
+        steps::CacheUse::PullRequest,
+        &inputs.config.release.default_branch,
+    );
+    steps::builders(&mut w, &needs);
+    steps::run(
+        &mut w,
+        Some("dry-run"),
+        "Release dry run (everything but the registry writes)",
+        &xtask(inputs, "release --dry-run"),
+        &[],
+    );
+    w.finish()
+}
+
+/// `rust-toolchain.toml` pinning `channel` (written when the repository has none).
+pub fn toolchain_file(channel: &str) -> String {
+    format!(
+        "# The Rust toolchain of this repository, also installed by the CI workflows\n\
+         # (`cargo xtask ci generate` wrote it from the rustc it found).\n\
+         [toolchain]\nchannel = {}\nprofile = \"minimal\"\n",
+        yaml::quote(channel)
+    )
+}
+
+/// The channel a `rust-toolchain.toml` pins (`[toolchain] channel`).
+pub fn toolchain_channel(text: &str) -> Result<String, String> {
+    let value: toml::Table = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
+    value
+        .get("toolchain")
+        .and_then(|t| t.get("channel"))
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.trim().is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| "has no [toolchain] channel = \"…\" (e.g. \"1.85.0\")".to_string())
+}
+
+/// The version `rustc --version` prints (`rustc 1.95.0 (59807616e 2026-04-14)` → `1.95.0`).
+pub fn rustc_release(version_line: &str) -> Option<String> {
+    let v = version_line
+        .strip_prefix("rustc ")?
+        .split_whitespace()
+        .next()?;
+    semver::Version::parse(v).ok().map(|_| v.to_string())
+}
+
+#[cfg(test)]
+mod tests;

