@@ -39,7 +39,7 @@ fn with(config: &[&str], rest: &[&str]) -> Vec<String> {
     config.iter().chain(rest).map(|s| s.to_string()).collect()
 }
 
-fn run(repo: &Repo, args: &[String], env: &[(&str, &str)]) -> Output {
+fn run(repo: &Example, args: &[String], env: &[(&str, &str)]) -> Output {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     repo.xtask(&args, env)
 }
@@ -84,7 +84,7 @@ fn compose_layer(layout: &Path, artifact: &str, file: &str) -> String {
 /// `plan --json` holds exactly the `expect`ed images, repositories, platforms and references;
 /// `release --dry-run` succeeds and the layout holds each image's index with one manifest
 /// per platform (skopeo). Returns the plan.
-fn dry_run(repo: &Repo, config: &[&str], expect: &[Expect<'_>]) -> serde_json::Value {
+fn dry_run(repo: &Example, config: &[&str], expect: &[Expect<'_>]) -> serde_json::Value {
     let plan = json(&run(repo, &with(config, &["plan", "--json"]), &[]));
     let mut names: Vec<&str> = plan["images"]
         .as_array()
@@ -310,20 +310,15 @@ fn togather_builds_daemonless_with_go_and_from_its_dockerfile() {
     let dist = Command::new("sh")
         .arg("scripts/dist.sh")
         .current_dir(repo.path())
+        .envs(repo.cache_env())
         .output()
         .unwrap();
     assert!(dist.status.success(), "{}", output_text(&dist));
     std::fs::remove_dir_all(repo.path().join("target")).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let cache_s = cache.path().display().to_string();
     let config = ["--config", "images/release.dockerfile.toml"];
     let plan = json(&run(&repo, &with(&config, &["plan", "--json"]), &[]));
     assert_eq!(plan["images"][0]["builder"]["kind"], "dockerfile");
-    let out = run(
-        &repo,
-        &with(&config, &["release", "--dry-run"]),
-        &[("XDG_CACHE_HOME", &cache_s)],
-    );
+    let out = run(&repo, &with(&config, &["release", "--dry-run"]), &[]);
     assert!(out.status.success(), "{}", output_text(&out));
     for platform in BOTH {
         let c = layout_config(&layout, "server:1.2.3", platform);

@@ -32,11 +32,52 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copied example: its repository, and caches of its own for buildah (`XDG_CACHE_HOME`,
+/// removed with it) and Go (`GOCACHE`, shared by the example tests under the cargo target
+/// dir, so the standard library is compiled once).
+pub struct Example {
+    pub repo: Repo,
+    cache: tempfile::TempDir,
+}
+
+impl Example {
+    /// The cache variables every command on this example gets.
+    pub fn cache_env(&self) -> Vec<(String, String)> {
+        let gocache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples-gocache");
+        vec![
+            (
+                "XDG_CACHE_HOME".into(),
+                self.cache.path().display().to_string(),
+            ),
+            ("GOCACHE".into(), gocache.display().to_string()),
+        ]
+    }
+
+    /// `xtask -C <example> ARGS` with [`Example::cache_env`] and `env`.
+    pub fn xtask(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let caches = self.cache_env();
+        let mut all: Vec<(&str, &str)> = caches
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(env);
+        self.repo.xtask(args, &all)
+    }
+}
+
+impl std::ops::Deref for Example {
+    type Target = Repo;
+
+    fn deref(&self) -> &Repo {
+        &self.repo
+    }
+}
+
 /// A git repository holding a copy of `examples/<name>`: `edit` runs on the copy before the
 /// commit (to point the release at test registries), then it is committed on `main`. The
 /// example's `vendor/busybox` (git-ignored: a real checkout downloads it, see the example's
 /// README) is Debian's static busybox. `tag`: the version tag put on the commit, if any.
-pub fn example_repo(name: &str, tag: Option<&str>, edit: impl FnOnce(&Path)) -> Repo {
+pub fn example_repo(name: &str, tag: Option<&str>, edit: impl FnOnce(&Path)) -> Example {
     let repo = Repo::init();
     copy_tree(&example_dir(name), repo.path());
     let ignore = std::fs::read_to_string(repo.path().join(".gitignore")).unwrap_or_default();
@@ -50,7 +91,10 @@ pub fn example_repo(name: &str, tag: Option<&str>, edit: impl FnOnce(&Path)) -> 
     if let Some(tag) = tag {
         repo.git(&["tag", tag]);
     }
-    repo
+    Example {
+        repo,
+        cache: tempfile::tempdir().unwrap(),
+    }
 }
 
 /// Points a copied example's release at test registries: its config's `registries = [...]`
