@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod examples;
 pub mod fixtures;
 pub mod proxy;
 pub mod registry;

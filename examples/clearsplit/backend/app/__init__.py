@@ -1,0 +1,5 @@
+"""ClearSplit's API."""
+
+import os
+
+VERSION = os.environ.get("CLEARSPLIT_VERSION", "dev")

@@ -1,0 +1,3 @@
+module github.com/dtx-team/dtx/nginx
+
+go 1.19

@@ -1,0 +1,3 @@
+module github.com/togather/server
+
+go 1.19

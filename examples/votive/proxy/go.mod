@@ -1,0 +1,3 @@
+module github.com/oxilith/votive/proxy
+
+go 1.19

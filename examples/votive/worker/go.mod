@@ -1,0 +1,3 @@
+module github.com/oxilith/votive/worker
+
+go 1.19
