@@ -440,14 +440,14 @@ fn dtx_dry_run_builds_dev_variants_and_one_compose_artifact_per_environment() {
         );
         for name in names {
             let digest = layout_digest(&layout, &format!("{name}{suffix}:1.2.3"));
-            // The digest is the image's. (The tag before it is the release's first tag, also
-            // for a -dev image whose tags are suffixed: reported, see examples/dtx/README.md.)
+            // The digest is the image's, the tag before it the image's own first tag (a -dev
+            // image's tags are suffixed).
             let line = pins
                 .lines()
                 .find(|l| l.contains(&format!("ghcr.io/dtx-team/dtx/{name}{suffix}:")))
                 .unwrap_or_else(|| panic!("{env}: {name}{suffix} is not pinned: {pins}"));
             assert!(
-                line.ends_with(&format!("@{digest}")),
+                line.ends_with(&format!("{name}{suffix}:1.2.3{suffix}@{digest}")),
                 "{env} {name}: {pins}"
             );
         }

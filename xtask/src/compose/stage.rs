@@ -219,9 +219,15 @@ fn release_images(
                 img.name
             )
         })?;
+        // A variant (`-dev`) is pinned to its own first tag, the others to the release's.
+        let pinned = match img.tags.as_deref() {
+            None => format!("{host}/{}:{tag}@{}", t.repository, index.digest),
+            Some([own, ..]) => format!("{host}/{}:{own}@{}", t.repository, index.digest),
+            Some([]) => format!("{host}/{}@{}", t.repository, index.digest),
+        };
         out.push(ReleaseImage {
             repository: t.repository.clone(),
-            pinned: format!("{host}/{}:{tag}@{}", t.repository, index.digest),
+            pinned,
         });
     }
     Ok(out)
