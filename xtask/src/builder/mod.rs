@@ -6,6 +6,7 @@
 //! layout never holds a name pointing at a partial image.
 
 pub mod base;
+pub mod buildx;
 pub mod cargo;
 pub mod command;
 pub mod compress;
@@ -379,6 +380,7 @@ pub fn availability(plan: &Plan, root: &Path) -> Result<Vec<Availability>> {
         registry: Default::default(),
     };
     let mut out = Vec::new();
+    let mut buildx_checked = std::collections::HashMap::new();
     for job in select(plan, root, &opts)? {
         let how = match (&job.image.builder, job.driver) {
             (Builder::Native(spec), _) => match (&spec.native.command, &spec.native.cargo_bin) {
@@ -407,6 +409,27 @@ pub fn availability(plan: &Plan, root: &Path) -> Result<Vec<Availability>> {
                 (None, Some(_)) => "native, cargo".to_string(),
                 (None, None) => "native".to_string(),
             },
+            (
+                Builder::Dockerfile {
+                    builder_name: name, ..
+                },
+                Some(dockerfile::Driver::Buildx),
+            ) => {
+                // The driver must export an OCI layout; asked once per builder.
+                let checked = buildx_checked
+                    .entry(name.clone())
+                    .or_insert_with(|| buildx::check(name.as_deref()))
+                    .clone();
+                match checked {
+                    Ok(how) => how,
+                    Err(p) => {
+                        for platform in &job.build {
+                            out.push((job.image.name.clone(), platform.clone(), Err(p.clone())));
+                        }
+                        continue;
+                    }
+                }
+            }
             (_, Some(d)) => d.name().to_string(),
             (_, None) => String::new(),
         };
