@@ -369,7 +369,8 @@ mod tests {
 
     #[test]
     fn image_names_split_into_prefix_and_repository() {
-        let cases: &[(&str, Option<(&str, &str, Option<&str>)>)] = &[
+        type Want<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
+        let cases: &[(&str, Want)] = &[
             (
                 "ghcr.io/acme/api:1.0",
                 Some(("ghcr.io/acme", "api", Some("1.0"))),
