@@ -268,6 +268,10 @@ target "app" {
     repo.write("Dockerfile", "FROM scratch\n");
     repo.write("compose.yaml", "services:\n  app:\n    build: .\n");
     repo.write(
+        "deploy/compose.yaml",
+        "services:\n  web:\n    image: nginx:1\n    volumes: ['./site:/usr/share/nginx/html']\n",
+    );
+    repo.write(
         ".github/workflows/ci.yaml",
         "jobs:\n  j:\n    steps:\n      - uses: docker/metadata-action@v5\n        with:\n          images: ghcr.io/${{ github.repository }}\n          tags: |\n            type=ref,event=branch\n            type=raw,value=latest,enable=${{ github.ref == 'refs/heads/main' }}\n",
     );
@@ -281,11 +285,18 @@ target "app" {
         "docker-bake.hcl:7  target \"app\" tags: cannot be evaluated",
         "docker-bake.hcl:8  target \"app\" secret: no config key",
         "compose.yaml  the compose file as a compose artifact: compose would refuse to publish it: compose.yaml:3: service \"app\" has `build:` and no `image:`",
+        "deploy/compose.yaml  services.web.volumes[0]: bind mount of \"./site\"",
         ".github/workflows/ci.yaml:6  images \"ghcr.io/${{ github.repository }}\": a `${{ … }}` expression",
         ".github/workflows/ci.yaml:9  tags \"type=raw,value=latest,enable=${{ github.ref == 'refs/heads/main' }}\"",
     ] {
         assert!(not_mapped.contains(want), "{want:?} not in:\n{report}");
     }
+    // The file compose would publish (once its bind mount is dealt with) is the artifact.
+    let config = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
+    assert!(
+        config.contains("[compose]\nfiles = [\"deploy/compose.yaml\"]"),
+        "{config}"
+    );
     // What could be mapped still makes a config that works.
     let out = repo.xtask(&["plan", "--json"], &[]);
     assert!(out.status.success(), "{}", output_text(&out));

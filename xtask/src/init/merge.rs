@@ -250,13 +250,22 @@ pub fn merge(found: Found) -> Result<Draft> {
             );
         }
         draft.tags = meta.tags.iter().map(|(_, r)| r.clone()).collect();
-        if let Some((src, latest)) = &meta.latest {
-            notes.mapped(
-                src.clone(),
-                format!("flavor latest={latest}"),
-                "release.latest",
-            );
-            draft.latest = Some(latest.clone());
+        match &meta.latest {
+            Some((src, latest)) => {
+                let key = if latest == "auto" {
+                    "release.latest (auto: only the highest non-prerelease version takes latest)"
+                } else {
+                    "release.latest"
+                };
+                notes.mapped(src.clone(), format!("flavor latest={latest}"), key);
+                draft.latest = Some(latest.clone());
+            }
+            None => notes.mapped(
+                meta.from.clone(),
+                "flavor latest (default auto)",
+                "release.latest's default, auto: only the highest non-prerelease version takes \
+                 latest (metadata-action's auto gives it to any tag push its rules match)",
+            ),
         }
         if let Some((src, flavor)) = &meta.flavor {
             notes.mapped(src.clone(), "flavor prefix/suffix", "release.flavor");
@@ -334,6 +343,9 @@ pub fn merge(found: Found) -> Result<Draft> {
     }
 
     draft.images = finals;
+    // By file and line (a stable sort: one line's notes keep their order).
+    notes.mapped.sort_by(|a, b| a.from.cmp(&b.from));
+    notes.not_mapped.sort_by(|a, b| a.from.cmp(&b.from));
     draft.notes = notes;
     Ok(draft)
 }

@@ -336,7 +336,9 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         found.bake.push(bake::read(file, &read(file)?));
     }
     for file in &inputs.compose_files {
-        found.compose.push(compose::read(file, &read(file)?));
+        let mut c = compose::read(file, &read(file)?);
+        compose_findings(root, &mut c);
+        found.compose.push(c);
     }
     for file in &inputs.workflows {
         found.workflows.push(workflow::read(file, &read(file)?));
@@ -361,6 +363,50 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         );
     }
     Ok(Init { text, draft })
+}
+
+/// compose's own pre-publish checks on a file init would publish: each finding (bind mounts,
+/// secret-looking values, env files) is reported with what the release will do about it.
+fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
+    use crate::compose::FindingKind;
+    if !c.usable || !c.not_publishable.is_empty() {
+        return;
+    }
+    let spec = crate::compose::ComposeSpec {
+        files: vec![PathBuf::from(&c.file)],
+        repository: "init".into(),
+        env_files: false,
+        oci_version: Default::default(),
+        resolve_external: true,
+        allow_bind_mounts: false,
+        allow_sensitive: false,
+    };
+    let project = match crate::compose::load(root, &spec) {
+        Ok(p) => p,
+        Err(e) => {
+            c.not_publishable
+                .push(format!("compose cannot load it: {} ({})", e.problem, e.fix));
+            return;
+        }
+    };
+    for f in crate::compose::check(&project, &spec, false).findings {
+        if matches!(
+            f.kind,
+            FindingKind::LocalInclude | FindingKind::BuildWithoutImage
+        ) {
+            continue;
+        }
+        let why = if f.refused {
+            format!(
+                "{}; the release refuses to publish the compose file until this is fixed: {}",
+                f.problem, f.fix
+            )
+        } else {
+            f.problem.clone()
+        };
+        c.notes
+            .not_mapped(Source::new(&f.file, 0), f.key.clone(), why);
+    }
 }
 
 #[cfg(test)]
