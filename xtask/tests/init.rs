@@ -269,7 +269,7 @@ target "app" {
     repo.write("compose.yaml", "services:\n  app:\n    build: .\n");
     repo.write(
         "deploy/compose.yaml",
-        "services:\n  web:\n    image: nginx:1\n    volumes: ['./site:/usr/share/nginx/html']\n",
+        "services:\n  web:\n    image: ghcr.io/acme/app:1\n    volumes: ['./site:/usr/share/nginx/html']\n",
     );
     repo.write(
         ".github/workflows/ci.yaml",

@@ -16,6 +16,9 @@ pub struct ComposeFile {
     pub usable: bool,
     /// Why it cannot be published as a compose artifact, if it cannot.
     pub not_publishable: Vec<String>,
+    /// The last path component of every service's `image:` (tag, digest and variables'
+    /// defaults resolved): whether the file runs one of the release's images.
+    pub runs: Vec<String>,
     pub notes: Notes,
 }
 
@@ -59,6 +62,13 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
     out.usable = true;
     let base = dir_of(file);
     for (service, node) in services.entries() {
+        if let Some(image) = node.get("image").and_then(Node::as_str) {
+            let text = with_defaults(image).text;
+            let name = text.split('@').next().unwrap_or(&text);
+            let last = name.rsplit('/').next().unwrap_or(name);
+            let repo = last.split(':').next().unwrap_or(last);
+            out.runs.push(repo.to_string());
+        }
         let Some(build) = node.get("build") else {
             continue;
         };
@@ -264,6 +274,7 @@ mod tests {
         assert!(c.not_publishable.is_empty(), "{:?}", c.not_publishable);
         let names: Vec<&str> = c.images.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["api", "web"]);
+        assert_eq!(c.runs, ["shop-api", "web", "postgres"]);
         let api = &c.images[0];
         assert_eq!(api.context, "deploy/api");
         assert_eq!(api.dockerfile, "deploy/api/docker/Dockerfile");

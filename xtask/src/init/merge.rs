@@ -320,6 +320,19 @@ pub fn merge(found: Found) -> Result<Draft> {
             );
             continue;
         }
+        let runs_ours = finals.iter().any(|f| {
+            let repo = f.repository.as_deref().unwrap_or(&f.build.name);
+            c.runs.iter().any(|r| r == repo || *r == f.build.name)
+        });
+        if !runs_ours {
+            notes.not_mapped(
+                at,
+                "the compose file as a compose artifact",
+                "none of its services runs an image this release builds (name one in `image:` to \
+                 publish it with the release)",
+            );
+            continue;
+        }
         let repository = if draft.compose.is_empty() {
             format!("{}-oci", draft.name)
         } else {
@@ -350,8 +363,36 @@ pub fn merge(found: Found) -> Result<Draft> {
     Ok(draft)
 }
 
+/// Build args stevedore sets itself (from git), which a fixed value would override.
+const SET_BY_STEVEDORE: &[&str] = &["VERSION", "GIT_COMMIT", "BUILD_DATE"];
+
 /// Adds `img`, or merges it into an image with the same build.
 fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
+    if img.name.is_empty() {
+        notes.not_mapped(
+            img.from.clone(),
+            "an image without a usable name",
+            "its name has no letter or digit: add it by hand as [images.<name>]",
+        );
+        return;
+    }
+    img.build_args.retain(|k, v| {
+        let why = if SET_BY_STEVEDORE.contains(&k.as_str()) {
+            "stevedore sets VERSION, GIT_COMMIT and BUILD_DATE from git itself (a value in \
+             build-args would replace it on every release)"
+                .to_string()
+        } else {
+            match crate::plan::unknown_arg_templates(v).first() {
+                Some(t) => format!(
+                    "{t} would be read as a stevedore template (only {{{{version}}}}, {{{{sha}}}} \
+                     and {{{{branch}}}} are)"
+                ),
+                None => return true,
+            }
+        };
+        notes.not_mapped(img.from.clone(), format!("build arg {k}={v:?}"), why);
+        false
+    });
     if let Some(same) = images.iter_mut().find(|i| {
         i.dockerfile == img.dockerfile && i.context == img.context && i.target == img.target
     }) {

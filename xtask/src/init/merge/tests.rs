@@ -162,6 +162,20 @@ fn conflicts_are_reported_not_hidden() {
             "no `image:`",
         ),
         (
+            "a compose file that runs none of the release's images",
+            Found {
+                default_name: "x".into(),
+                dockerfiles: vec!["Dockerfile".into()],
+                compose: vec![compose::read(
+                    "compose.yaml",
+                    "services:\n  db:\n    image: postgres:16\n",
+                )],
+                ..Default::default()
+            },
+            "the compose file as a compose artifact",
+            "none of its services runs an image this release builds",
+        ),
+        (
             "one image, two repository names",
             Found {
                 default_name: "x".into(),
@@ -173,6 +187,32 @@ fn conflicts_are_reported_not_hidden() {
             },
             "docker.io/a/backend",
             "one repository name in every registry",
+        ),
+        (
+            "a build arg stevedore sets",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  args = { VERSION = \"dev\" }\n}",
+                )],
+                ..Default::default()
+            },
+            "build arg VERSION=\"dev\"",
+            "stevedore sets VERSION",
+        ),
+        (
+            "a build arg that looks like a template",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  args = { FMT = \"{{json .}}\" }\n}",
+                )],
+                ..Default::default()
+            },
+            "build arg FMT=\"{{json .}}\"",
+            "stevedore template",
         ),
         (
             "no platforms anywhere",
