@@ -107,6 +107,7 @@ pub fn merge(found: Found) -> Result<Draft> {
                     if !images[i].names.contains(name) {
                         images[i].names.insert(0, name.clone());
                     }
+                    push_unique(&mut draft.registries, &name.prefix);
                 }
                 None => {
                     notes.mapped(
@@ -133,6 +134,7 @@ pub fn merge(found: Found) -> Result<Draft> {
             push_unique(&mut draft.registries, &n.prefix);
         }
     }
+    let taken_names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
     for img in images {
         let mut repository = None;
         if let Some(first) = img.names.first() {
@@ -153,22 +155,27 @@ pub fn merge(found: Found) -> Result<Draft> {
                 repository = Some(first.repository.clone());
             }
         }
-        let repo = repository.clone().unwrap_or_else(|| img.name.clone());
-        if let Some(other) = repositories.get(&repo) {
-            notes.not_mapped(
-                img.from.clone(),
-                format!("repository {repo:?}"),
-                format!(
-                    "images.{other} is already pushed there: images.{} keeps its own name",
-                    img.name
-                ),
-            );
-            repository = None;
+        // Image names are unique; a repository may be neither another image's name nor a
+        // repository already given.
+        if let Some(repo) = repository.clone() {
+            let other = repositories
+                .get(&repo)
+                .cloned()
+                .or_else(|| taken_names.iter().find(|n| **n == repo).cloned());
+            if let Some(other) = other {
+                notes.not_mapped(
+                    img.from.clone(),
+                    format!("repository {repo:?}"),
+                    format!(
+                        "images.{other} is pushed there already: images.{} keeps its own name",
+                        img.name
+                    ),
+                );
+                repository = None;
+            } else {
+                repositories.insert(repo, img.name.clone());
+            }
         }
-        repositories.insert(
-            repository.clone().unwrap_or_else(|| img.name.clone()),
-            img.name.clone(),
-        );
         let names: Vec<String> = img.names.iter().map(|n| n.prefix.clone()).collect();
         if !names.is_empty() && draft.registries.iter().any(|r| !names.contains(r)) {
             notes.not_mapped(

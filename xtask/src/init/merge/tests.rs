@@ -162,6 +162,20 @@ fn conflicts_are_reported_not_hidden() {
             "no `image:`",
         ),
         (
+            "a repository that is another image's name",
+            Found {
+                default_name: "x".into(),
+                dockerfiles: vec!["api/Dockerfile".into()],
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
+                )],
+                ..Default::default()
+            },
+            "repository \"api\"",
+            "images.api is pushed there already: images.backend keeps its own name",
+        ),
+        (
             "a compose file that runs none of the release's images",
             Found {
                 default_name: "x".into(),
