@@ -8,7 +8,8 @@ use serde_json::Value;
 use support::{output_text, Repo};
 
 /// metadata-action's README, "Usage" → "Semver": this `tags` input and its table of events
-/// (docker/metadata-action README.md, section "Semver").
+/// (docker/metadata-action README.md, section "Semver"; read at commit dc80280 of
+/// github.com/docker/metadata-action).
 const SEMVER_TAGS: &str = "            type=ref,event=branch
             type=ref,event=pr
             type=semver,pattern={{version}}
