@@ -47,7 +47,7 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
     let at = |n: &Node| Source::new(file, line_of(text, n.span.start));
     if let Some(inc) = doc.get("include") {
         out.not_publishable.push(format!(
-            "{}: a local `include:` (compose refuses to publish it)",
+            "{}: a local `include:` (merge the included file into this one)",
             at(inc)
         ));
     }
@@ -78,8 +78,8 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
         let image_node = node.get("image");
         if image_node.is_none() {
             out.not_publishable.push(format!(
-                "{}: service {service:?} has `build:` and no `image:` (compose refuses to publish \
-                 it: add `image:` naming the repository the release pushes)",
+                "{}: service {service:?} has `build:` and no `image:` (add `image:` naming the \
+                 repository the release pushes)",
                 at(build)
             ));
         }
