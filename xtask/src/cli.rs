@@ -84,6 +84,12 @@ pub enum Command {
     LoginCheck,
     /// GitHub Actions workflows generated from the config's platforms and registries.
     Ci(CiArgs),
+    /// Write images/release.toml from what the repository already has: Dockerfiles,
+    /// docker-bake.hcl targets, compose files' `build:` sections, and the
+    /// docker/metadata-action (`images`, `tags`, `flavor`) and docker/build-push-action
+    /// (`platforms`) steps of .github/workflows. Prints what it mapped, and what it could not
+    /// and why. The config written passes stevedore's validation.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -247,4 +253,14 @@ pub struct CiGenerateArgs {
     /// generated (for CI).
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing config.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the config instead of writing it (the report goes to stderr).
+    #[arg(long, visible_alias = "stdout")]
+    pub dry_run: bool,
 }

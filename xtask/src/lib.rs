@@ -22,3 +22,5 @@ pub mod report;
 #[cfg(test)]
 mod tidy;
 pub mod workspace;
+// `init`: a release config drafted from a repository's Dockerfiles, bake, compose and workflows.
+pub mod init;

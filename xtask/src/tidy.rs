@@ -86,6 +86,9 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     // Workflows from the plan: pure text; the Rust targets and cross linkers from `builder`,
     // the credential variable names from `registry`.
     ("ci", &["builder", "config", "oci", "plan", "registry"]),
+    // `init` drafts a config: it reads compose files with `compose::yaml`, checks tag rules with
+    // `plan::tags`, names with `oci`, and validates the draft with `config`.
+    ("init", &["compose", "config", "oci", "plan"]),
 ];
 
 /// Modules that may print.

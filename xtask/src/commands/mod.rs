@@ -2,6 +2,7 @@
 
 mod ci;
 mod doctor;
+mod init;
 mod plan;
 mod publish;
 mod release;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Merge(args) => publish::merge(&load(g)?, args, g.verbose),
         Command::LoginCheck => publish::login_check(&load(g)?, g.verbose),
         Command::Ci(args) => ci::ci(&load(g)?, g, args),
+        Command::Init(args) => init::init(g, args),
     }
 }
 

@@ -1,0 +1,72 @@
+//! init: images/release.toml drafted from the repository, with what was mapped and what not.
+
+use std::io::Write as _;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Global, InitArgs};
+use crate::init::Draft;
+
+pub fn init(global: &Global, args: &InitArgs) -> Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = match &global.dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    if !root.is_dir() {
+        anyhow::bail!("-C {}: no such directory", root.display());
+    }
+    let config_path = match &global.config {
+        Some(p) => root.join(p),
+        None => root.join(crate::config::DEFAULT_PATH),
+    };
+    let shown = config_path
+        .strip_prefix(&root)
+        .unwrap_or(&config_path)
+        .display()
+        .to_string();
+    if config_path.exists() && !args.force && !args.dry_run {
+        anyhow::bail!(
+            "{shown} already exists: init does not overwrite it; pass --force to replace it, or \
+             --dry-run to print the draft instead"
+        );
+    }
+    let drafted = crate::init::init(&root, &config_path)?;
+    let report = report(&drafted.draft);
+    if args.dry_run {
+        eprint!("{report}");
+        print!("{}", drafted.text);
+        std::io::stdout().flush().ok();
+        return Ok(());
+    }
+    if let Some(dir) = config_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&config_path, &drafted.text).with_context(|| format!("cannot write {shown}"))?;
+    print!("{report}");
+    println!(
+        "wrote {shown}: {} image{}; check it with `stevedore plan` and `stevedore release --dry-run`",
+        drafted.draft.images.len(),
+        if drafted.draft.images.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+/// What was mapped (source → key) and what was not (and why), as text.
+fn report(draft: &Draft) -> String {
+    let mut out = String::from("mapped:\n");
+    if draft.notes.mapped.is_empty() {
+        out.push_str("  (nothing)\n");
+    }
+    for m in &draft.notes.mapped {
+        out.push_str(&format!("  {}  {} → {}\n", m.from, m.what, m.key));
+    }
+    out.push_str("not mapped:\n");
+    if draft.notes.not_mapped.is_empty() {
+        out.push_str("  (nothing)\n");
+    }
+    for n in &draft.notes.not_mapped {
+        out.push_str(&format!("  {}  {}: {}\n", n.from, n.what, n.why));
+    }
+    out
+}

@@ -1,0 +1,470 @@
+//! The findings of every reader → one [`Draft`].
+//!
+//! - Images come from bake targets, then compose services, then Dockerfiles no image builds
+//!   yet; an image described twice (same Dockerfile, context and stage) is one image, its
+//!   details merged.
+//! - Registries: metadata-action's `images` first, then bake tags and compose `image:` names.
+//!   Every image goes to every registry prefix; an image's repository is the name it was
+//!   pushed under, when that is not the image name.
+//! - Tags, `latest` and `flavor`: the first metadata-action step.
+//! - Platforms: build-push-action's, else the first image's own; images that differ keep theirs.
+//! - `[compose]`: every compose file compose would publish.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use super::bake::Bake;
+use super::compose::ComposeFile;
+use super::workflow::{Meta, Workflow};
+use super::{
+    component, dir_of, dockerfiles, ComposeDraft, Draft, FinalImage, ImageDraft, Notes, Source,
+};
+use crate::oci::platform::Platform;
+
+/// Everything the readers found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// The name used when nothing else names the project (the workspace directory's).
+    pub default_name: String,
+    pub dockerfiles: Vec<String>,
+    pub bake: Vec<Bake>,
+    pub compose: Vec<ComposeFile>,
+    pub workflows: Vec<Workflow>,
+}
+
+pub fn merge(found: Found) -> Result<Draft> {
+    let mut notes = Notes::default();
+    let mut images: Vec<ImageDraft> = Vec::new();
+    let mut metadata_images: Vec<String> = Vec::new();
+    for b in &found.bake {
+        notes.extend(b.notes.clone());
+        metadata_images.extend(b.uses_metadata_action.iter().cloned());
+        for img in &b.images {
+            add(&mut images, img.clone(), &mut notes);
+        }
+    }
+    for c in &found.compose {
+        notes.extend(c.notes.clone());
+        for img in &c.images {
+            add(&mut images, img.clone(), &mut notes);
+        }
+    }
+    for file in &found.dockerfiles {
+        let at = Source::new(file, 0);
+        if let Some(user) = images.iter().find(|i| i.dockerfile == *file) {
+            notes.mapped(at, "Dockerfile", format!("images.{} (already)", user.name));
+            continue;
+        }
+        let img = dockerfiles::image(file, &found.default_name);
+        notes.mapped(
+            at,
+            "Dockerfile",
+            format!("images.{}", unique(&images, &img.name)),
+        );
+        add(&mut images, img, &mut notes);
+    }
+    if images.is_empty() {
+        anyhow::bail!(
+            "no image found: no Dockerfile, docker-bake.hcl target or compose service with \
+             `build:` under the workspace root; write images/release.toml by hand (see README, \
+             \"The release config\")"
+        );
+    }
+
+    let metas: Vec<&Meta> = found
+        .workflows
+        .iter()
+        .flat_map(|w| w.metas.iter())
+        .collect();
+    for w in &found.workflows {
+        notes.extend(w.notes.clone());
+    }
+    let mut draft = Draft {
+        notes: Notes::default(),
+        ..Default::default()
+    };
+
+    // metadata-action's images: which image they name.
+    if let Some(meta) = metas.first() {
+        for (src, name) in &meta.images {
+            let target = images
+                .iter()
+                .position(|i| i.names.iter().any(|n| n.repository == name.repository))
+                .or_else(|| images.iter().position(|i| i.name == name.repository))
+                .or_else(|| (images.len() == 1).then_some(0))
+                .or_else(|| match metadata_images.as_slice() {
+                    [one] => images.iter().position(|i| i.name == *one),
+                    _ => None,
+                });
+            match target {
+                Some(i) => {
+                    notes.mapped(
+                        src.clone(),
+                        format!("metadata-action image {}/{}", name.prefix, name.repository),
+                        format!("release.registries and images.{}", images[i].name),
+                    );
+                    if !images[i].names.contains(name) {
+                        images[i].names.insert(0, name.clone());
+                    }
+                    push_unique(&mut draft.registries, &name.prefix);
+                }
+                None => {
+                    notes.mapped(
+                        src.clone(),
+                        format!("metadata-action image {}/{}", name.prefix, name.repository),
+                        "release.registries",
+                    );
+                    notes.not_mapped(
+                        src.clone(),
+                        format!("repository {:?}", name.repository),
+                        "none of the images is named so: set `repository` on the image it tags",
+                    );
+                    push_unique(&mut draft.registries, &name.prefix);
+                }
+            }
+        }
+    }
+
+    // Registries and repositories.
+    let mut repositories: BTreeMap<String, String> = BTreeMap::new();
+    let mut finals: Vec<FinalImage> = Vec::new();
+    for img in &images {
+        for n in &img.names {
+            push_unique(&mut draft.registries, &n.prefix);
+        }
+    }
+    let taken_names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    for img in images {
+        let mut repository = None;
+        if let Some(first) = img.names.first() {
+            for other in img.names.iter().skip(1) {
+                if other.repository != first.repository {
+                    notes.not_mapped(
+                        img.from.clone(),
+                        format!("{}/{}", other.prefix, other.repository),
+                        format!(
+                            "an image has one repository name in every registry: images.{} is \
+                             pushed as {:?}",
+                            img.name, first.repository
+                        ),
+                    );
+                }
+            }
+            if first.repository != img.name {
+                repository = Some(first.repository.clone());
+            }
+        }
+        // Image names are unique; a repository may be neither another image's name nor a
+        // repository already given.
+        if let Some(repo) = repository.clone() {
+            let other = repositories
+                .get(&repo)
+                .cloned()
+                .or_else(|| taken_names.iter().find(|n| **n == repo).cloned());
+            if let Some(other) = other {
+                notes.not_mapped(
+                    img.from.clone(),
+                    format!("repository {repo:?}"),
+                    format!(
+                        "images.{other} is pushed there already: images.{} keeps its own name",
+                        img.name
+                    ),
+                );
+                repository = None;
+            } else {
+                repositories.insert(repo, img.name.clone());
+            }
+        }
+        let names: Vec<String> = img.names.iter().map(|n| n.prefix.clone()).collect();
+        if !names.is_empty() && draft.registries.iter().any(|r| !names.contains(r)) {
+            notes.not_mapped(
+                img.from.clone(),
+                format!("images.{} registries", img.name),
+                format!(
+                    "every image goes to every prefix of release.registries: it named only {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        finals.push(FinalImage {
+            build: img,
+            repository,
+            platforms: None,
+        });
+    }
+
+    // Platforms.
+    let good = |list: &[String], from: &Source, notes: &mut Notes| -> Vec<String> {
+        let mut out = Vec::new();
+        for p in list {
+            match p.parse::<Platform>() {
+                Ok(_) => push_unique(&mut out, p),
+                Err(e) => notes.not_mapped(from.clone(), format!("platform {p:?}"), e.to_string()),
+            }
+        }
+        out
+    };
+    let workflow_platforms = found
+        .workflows
+        .iter()
+        .flat_map(|w| w.platforms.iter())
+        .next();
+    draft.platforms = match workflow_platforms {
+        Some((src, list)) => {
+            let list = good(list, src, &mut notes);
+            if !list.is_empty() {
+                notes.mapped(
+                    src.clone(),
+                    "build-push-action platforms",
+                    "release.platforms",
+                );
+            }
+            list
+        }
+        None => Vec::new(),
+    };
+    if draft.platforms.is_empty() {
+        if let Some(f) = finals.iter().find(|f| !f.build.platforms.is_empty()) {
+            draft.platforms = good(&f.build.platforms, &f.build.from, &mut notes);
+        }
+    }
+    if draft.platforms.is_empty() {
+        draft.platforms = vec!["linux/amd64".into()];
+        notes.not_mapped(
+            Source::new("images/release.toml", 0),
+            "platforms",
+            "none found: linux/amd64 written (add linux/arm64 and others to release.platforms)",
+        );
+    }
+    for f in &mut finals {
+        if f.build.platforms.is_empty() {
+            continue;
+        }
+        let own = good(&f.build.platforms, &f.build.from, &mut notes);
+        if !own.is_empty() && own != draft.platforms {
+            f.platforms = Some(own);
+        }
+    }
+
+    // Tags, latest, flavor: the first step that has any.
+    if let Some(meta) = metas.first() {
+        for (i, (src, rule)) in meta.tags.iter().enumerate() {
+            notes.mapped(
+                src.clone(),
+                format!("tags {rule:?}"),
+                format!("release.tags[{i}]"),
+            );
+        }
+        draft.tags = meta.tags.iter().map(|(_, r)| r.clone()).collect();
+        match &meta.latest {
+            Some((src, latest)) => {
+                let key = if latest == "auto" {
+                    "release.latest (auto: only the highest non-prerelease version takes latest)"
+                } else {
+                    "release.latest"
+                };
+                notes.mapped(src.clone(), format!("flavor latest={latest}"), key);
+                draft.latest = Some(latest.clone());
+            }
+            None => notes.mapped(
+                meta.from.clone(),
+                "flavor latest (default auto)",
+                "release.latest's default, auto: only the highest non-prerelease version takes \
+                 latest (metadata-action's auto gives it to any tag push its rules match)",
+            ),
+        }
+        if let Some((src, flavor)) = &meta.flavor {
+            notes.mapped(src.clone(), "flavor prefix/suffix", "release.flavor");
+            draft.flavor = Some(flavor.clone());
+        }
+        for other in metas.iter().skip(1) {
+            let same = other.tags == meta.tags
+                || other
+                    .tags
+                    .iter()
+                    .map(|t| &t.1)
+                    .eq(meta.tags.iter().map(|t| &t.1));
+            if same && other.latest.as_ref().map(|l| &l.1) == meta.latest.as_ref().map(|l| &l.1) {
+                notes.mapped(
+                    other.from.clone(),
+                    "metadata-action step (same inputs)",
+                    "release.tags",
+                );
+            } else {
+                notes.not_mapped(
+                    other.from.clone(),
+                    "another metadata-action step",
+                    format!(
+                        "its tags/flavor differ from {}'s: give the image it tags its own `tags`, \
+                         `flavor` and `latest`",
+                        meta.from
+                    ),
+                );
+            }
+        }
+    }
+
+    // The name: metadata-action's first image, else the workspace directory.
+    draft.name = metas
+        .first()
+        .and_then(|m| m.images.first())
+        .map(|(_, n)| n.repository.clone())
+        .unwrap_or_else(|| found.default_name.clone());
+
+    // Compose artifacts.
+    let publishable: Vec<&ComposeFile> = found.compose.iter().filter(|c| c.usable).collect();
+    for c in publishable {
+        let at = Source::new(&c.file, 0);
+        if !c.not_publishable.is_empty() {
+            notes.not_mapped(
+                at,
+                "the compose file as a compose artifact",
+                format!(
+                    "compose would refuse to publish it: {}",
+                    c.not_publishable.join("; ")
+                ),
+            );
+            continue;
+        }
+        let runs_ours = finals.iter().any(|f| {
+            let repo = f.repository.as_deref().unwrap_or(&f.build.name);
+            c.runs.iter().any(|r| r == repo || *r == f.build.name)
+        });
+        if !runs_ours {
+            notes.not_mapped(
+                at,
+                "the compose file as a compose artifact",
+                "none of its services runs an image this release builds (name one in `image:` to \
+                 publish it with the release)",
+            );
+            continue;
+        }
+        let repository = if draft.compose.is_empty() {
+            format!("{}-oci", draft.name)
+        } else {
+            let dir = component(dir_of(&c.file));
+            let stem = if dir.is_empty() {
+                component(&c.file)
+            } else {
+                dir
+            };
+            format!("{}-{stem}-oci", draft.name)
+        };
+        notes.mapped(
+            at,
+            "the compose file",
+            format!("compose (published as {repository}, images pinned to the release's)"),
+        );
+        draft.compose.push(ComposeDraft {
+            files: vec![c.file.clone()],
+            repository,
+        });
+    }
+
+    draft.images = finals;
+    // By file and line (a stable sort: one line's notes keep their order).
+    notes.mapped.sort_by(|a, b| a.from.cmp(&b.from));
+    notes.not_mapped.sort_by(|a, b| a.from.cmp(&b.from));
+    draft.notes = notes;
+    Ok(draft)
+}
+
+/// Build args stevedore sets itself (from git), which a fixed value would override.
+const SET_BY_STEVEDORE: &[&str] = &["VERSION", "GIT_COMMIT", "BUILD_DATE"];
+
+/// Adds `img`, or merges it into an image with the same build.
+fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
+    if img.name.is_empty() {
+        notes.not_mapped(
+            img.from.clone(),
+            "an image without a usable name",
+            "its name has no letter or digit: add it by hand as [images.<name>]",
+        );
+        return;
+    }
+    img.build_args.retain(|k, v| {
+        let why = if SET_BY_STEVEDORE.contains(&k.as_str()) {
+            "stevedore sets VERSION, GIT_COMMIT and BUILD_DATE from git itself (a value in \
+             build-args would replace it on every release)"
+                .to_string()
+        } else {
+            match crate::plan::unknown_arg_templates(v).first() {
+                Some(t) => format!(
+                    "{t} would be read as a stevedore template (only {{{{version}}}}, {{{{sha}}}} \
+                     and {{{{branch}}}} are)"
+                ),
+                None => return true,
+            }
+        };
+        notes.not_mapped(img.from.clone(), format!("build arg {k}={v:?}"), why);
+        false
+    });
+    if let Some(same) = images.iter_mut().find(|i| {
+        i.dockerfile == img.dockerfile && i.context == img.context && i.target == img.target
+    }) {
+        notes.mapped(
+            img.from.clone(),
+            format!("the same build as images.{}", same.name),
+            format!("images.{}", same.name),
+        );
+        for n in img.names {
+            if !same.names.contains(&n) {
+                same.names.push(n);
+            }
+        }
+        for (k, v) in img.build_args {
+            match same.build_args.get(&k) {
+                Some(old) if *old != v => notes.not_mapped(
+                    img.from.clone(),
+                    format!("build arg {k}={v:?}"),
+                    format!("images.{} already has {k}={old:?}", same.name),
+                ),
+                _ => {
+                    same.build_args.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in img.labels {
+            same.labels.entry(k).or_insert(v);
+        }
+        if same.platforms.is_empty() {
+            same.platforms = img.platforms;
+        }
+        if same.cache.is_none() {
+            same.cache = img.cache;
+        }
+        return;
+    }
+    let name = unique(images, &img.name);
+    if name != img.name {
+        notes.not_mapped(
+            img.from.clone(),
+            format!("image name {:?}", img.name),
+            format!("another image has it: this one is images.{name}"),
+        );
+        img.name = name;
+    }
+    images.push(img);
+}
+
+/// `name`, or `name-2`, `name-3`… when taken.
+fn unique(images: &[ImageDraft], name: &str) -> String {
+    let taken = |n: &str| images.iter().any(|i| i.name == n);
+    if !taken(name) {
+        return name.to_string();
+    }
+    (2..)
+        .map(|i| format!("{name}-{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| name.to_string())
+}
+
+fn push_unique(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|x| x == item) {
+        list.push(item.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests;

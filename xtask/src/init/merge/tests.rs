@@ -1,0 +1,280 @@
+use super::super::{bake, compose, workflow};
+use super::*;
+
+const BAKE: &str = r#"target "docker-metadata-action" {}
+group "default" { targets = ["api", "web"] }
+target "api" {
+  inherits = ["docker-metadata-action"]
+  context = "api"
+  platforms = ["linux/amd64", "linux/arm64"]
+  tags = ["ghcr.io/acme/shop-api:dev"]
+}
+target "web" {
+  context = "web"
+  platforms = ["linux/amd64"]
+}
+"#;
+
+const COMPOSE: &str = "services:
+  api:
+    build: ./api
+    image: ghcr.io/acme/shop-api
+  web:
+    build:
+      context: web
+      args:
+        MODE: prod
+    image: ghcr.io/acme/web
+  worker:
+    build: worker
+    image: ghcr.io/acme/worker
+";
+
+const WORKFLOW: &str = "jobs:
+  j:
+    steps:
+      - uses: docker/metadata-action@v5
+        with:
+          images: docker.io/acme/shop-api
+          tags: |
+            type=ref,event=branch
+            type=semver,pattern={{version}}
+          flavor: latest=true
+";
+
+fn found() -> Found {
+    Found {
+        default_name: "shop".into(),
+        dockerfiles: vec![
+            "api/Dockerfile".into(),
+            "web/Dockerfile".into(),
+            "worker/Dockerfile".into(),
+            "tools/Dockerfile".into(),
+        ],
+        bake: vec![bake::read("docker-bake.hcl", BAKE)],
+        compose: vec![compose::read("compose.yaml", COMPOSE)],
+        workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW)],
+    }
+}
+
+#[test]
+fn one_image_per_build_from_every_source() {
+    let d = merge(found()).unwrap();
+    let images: Vec<(&str, &str, Option<&str>)> = d
+        .images
+        .iter()
+        .map(|i| {
+            (
+                i.build.name.as_str(),
+                i.build.dockerfile.as_str(),
+                i.repository.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            ("api", "api/Dockerfile", Some("shop-api")),
+            ("web", "web/Dockerfile", None),
+            ("worker", "worker/Dockerfile", None),
+            ("tools", "tools/Dockerfile", None),
+        ]
+    );
+    // compose's args join bake's target.
+    assert_eq!(d.images[1].build.build_args["MODE"], "prod");
+    // metadata-action's image comes first, then bake's and compose's prefixes.
+    assert_eq!(d.registries, ["docker.io/acme", "ghcr.io/acme"]);
+    assert_eq!(d.platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(d.images[1].platforms, Some(vec!["linux/amd64".to_string()]));
+    assert_eq!(d.images[0].platforms, None);
+    assert_eq!(
+        d.tags,
+        ["type=ref,event=branch", "type=semver,pattern={{version}}"]
+    );
+    assert_eq!(d.latest.as_deref(), Some("true"));
+    assert_eq!(d.name, "shop-api");
+    assert_eq!(
+        d.compose,
+        [ComposeDraft {
+            files: vec!["compose.yaml".into()],
+            repository: "shop-api-oci".into()
+        }]
+    );
+    let keys: Vec<String> = d
+        .notes
+        .mapped
+        .iter()
+        .map(|m| format!("{} → {}", m.from, m.key))
+        .collect();
+    for want in [
+        ".github/workflows/release.yml:8 → release.tags[0]",
+        ".github/workflows/release.yml:10 → release.latest",
+        ".github/workflows/release.yml:6 → release.registries and images.api",
+        "tools/Dockerfile → images.tools",
+        "compose.yaml:3 → images.api",
+    ] {
+        assert!(keys.contains(&want.to_string()), "{want} not in {keys:#?}");
+    }
+}
+
+#[test]
+fn conflicts_are_reported_not_hidden() {
+    let cases: &[(&str, Found, &str, &str)] = &[
+        (
+            "two builds with one name",
+            Found {
+                default_name: "x".into(),
+                compose: vec![compose::read(
+                    "compose.yaml",
+                    "services:\n  api:\n    build: api\n    image: a/api\n",
+                )],
+                bake: vec![bake::read("docker-bake.hcl", "target \"api\" { context = \"v2\" }")],
+                ..Default::default()
+            },
+            "image name \"api\"",
+            "this one is images.api-2",
+        ),
+        (
+            "a build arg set twice",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  args = { A = \"1\" }\n}",
+                )],
+                compose: vec![compose::read(
+                    "compose.yaml",
+                    "services:\n  api:\n    build:\n      context: .\n      args: { A: \"2\" }\n    image: a/api\n",
+                )],
+                ..Default::default()
+            },
+            "build arg A=\"2\"",
+            "already has A=\"1\"",
+        ),
+        (
+            "a compose file compose would not publish",
+            Found {
+                default_name: "x".into(),
+                compose: vec![compose::read("compose.yaml", "services:\n  api:\n    build: .\n")],
+                ..Default::default()
+            },
+            "the compose file as a compose artifact",
+            "no `image:`",
+        ),
+        (
+            "a repository that is another image's name",
+            Found {
+                default_name: "x".into(),
+                dockerfiles: vec!["api/Dockerfile".into()],
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
+                )],
+                ..Default::default()
+            },
+            "repository \"api\"",
+            "images.api is pushed there already: images.backend keeps its own name",
+        ),
+        (
+            "a compose file that runs none of the release's images",
+            Found {
+                default_name: "x".into(),
+                dockerfiles: vec!["Dockerfile".into()],
+                compose: vec![compose::read(
+                    "compose.yaml",
+                    "services:\n  db:\n    image: postgres:16\n",
+                )],
+                ..Default::default()
+            },
+            "the compose file as a compose artifact",
+            "none of its services runs an image this release builds",
+        ),
+        (
+            "one image, two repository names",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  tags = [\"ghcr.io/a/api:1\", \"docker.io/a/backend:1\"]\n}",
+                )],
+                ..Default::default()
+            },
+            "docker.io/a/backend",
+            "one repository name in every registry",
+        ),
+        (
+            "a build arg stevedore sets",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  args = { VERSION = \"dev\" }\n}",
+                )],
+                ..Default::default()
+            },
+            "build arg VERSION=\"dev\"",
+            "stevedore sets VERSION",
+        ),
+        (
+            "a build arg that looks like a template",
+            Found {
+                default_name: "x".into(),
+                bake: vec![bake::read(
+                    "docker-bake.hcl",
+                    "target \"api\" {\n  args = { FMT = \"{{json .}}\" }\n}",
+                )],
+                ..Default::default()
+            },
+            "build arg FMT=\"{{json .}}\"",
+            "stevedore template",
+        ),
+        (
+            "no platforms anywhere",
+            Found {
+                default_name: "x".into(),
+                dockerfiles: vec!["Dockerfile".into()],
+                ..Default::default()
+            },
+            "platforms",
+            "linux/amd64 written",
+        ),
+    ];
+    for (why, found, what, reason) in cases {
+        let d = merge(found.clone()).unwrap();
+        assert!(
+            d.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what == *what && n.why.contains(reason)),
+            "{why}: {:#?}",
+            d.notes.not_mapped
+        );
+    }
+}
+
+#[test]
+fn nothing_to_build_is_an_error() {
+    let err = merge(Found {
+        default_name: "x".into(),
+        workflows: vec![workflow::read("w.yml", WORKFLOW)],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no image found"), "{err}");
+}
+
+#[test]
+fn only_dockerfiles_give_one_image_each_and_the_default_platform() {
+    let d = merge(Found {
+        default_name: "shop".into(),
+        dockerfiles: vec!["Dockerfile".into(), "api/Dockerfile".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let names: Vec<&str> = d.images.iter().map(|i| i.build.name.as_str()).collect();
+    assert_eq!(names, ["shop", "api"]);
+    assert_eq!(d.platforms, ["linux/amd64"]);
+    assert!(d.registries.is_empty());
+    assert!(d.tags.is_empty());
+    assert!(d.compose.is_empty());
+}

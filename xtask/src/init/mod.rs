@@ -1,0 +1,509 @@
+//! `init`: an `images/release.toml` drafted from what a repository already has.
+//!
+//! - [`dockerfiles`]: every `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` (one image each);
+//! - [`bake`]: `docker-bake.hcl` targets, groups and variables;
+//! - [`compose`]: compose files' `build:` sections and `image:` names (and whether the file can
+//!   be published as a compose artifact);
+//! - [`workflow`]: `docker/metadata-action` steps (`images`, `tags`, `flavor`) and
+//!   `docker/build-push-action` platforms in `.github/workflows`;
+//! - [`merge`]: the findings → one draft (an image described twice is one image);
+//! - [`render`]: the draft → TOML text.
+//!
+//! Everything here reads files and returns data; nothing prints. Every input is either mapped
+//! (to a key of the config) or reported as not mapped, with why.
+
+pub mod bake;
+pub mod compose;
+pub mod dockerfiles;
+pub mod merge;
+pub mod render;
+pub mod workflow;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Where something was read: a file (relative to the workspace root, `/`-separated) and a
+/// 1-based line (0: the file as a whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Source {
+    pub file: String,
+    pub line: usize,
+}
+
+impl Source {
+    pub fn new(file: &str, line: usize) -> Source {
+        Source {
+            file: file.to_string(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.file)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
+    }
+}
+
+/// An input that became a config key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub from: Source,
+    /// What was read (`target "api"`, `tags`, …).
+    pub what: String,
+    /// The key it became (`images.api`, `release.tags`, …).
+    pub key: String,
+}
+
+/// An input that has no place in the config, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotMapped {
+    pub from: Source,
+    pub what: String,
+    pub why: String,
+}
+
+/// What a reader found out about its inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    pub mapped: Vec<Mapped>,
+    pub not_mapped: Vec<NotMapped>,
+}
+
+impl Notes {
+    pub fn mapped(&mut self, from: Source, what: impl Into<String>, key: impl Into<String>) {
+        self.mapped.push(Mapped {
+            from,
+            what: what.into(),
+            key: key.into(),
+        });
+    }
+
+    pub fn not_mapped(&mut self, from: Source, what: impl Into<String>, why: impl Into<String>) {
+        self.not_mapped.push(NotMapped {
+            from,
+            what: what.into(),
+            why: why.into(),
+        });
+    }
+
+    pub fn extend(&mut self, other: Notes) {
+        self.mapped.extend(other.mapped);
+        self.not_mapped.extend(other.not_mapped);
+    }
+}
+
+/// Where an image is pushed, as a bake tag, a compose `image:` or a metadata-action image
+/// names it: the registry prefix (`ghcr.io/acme`) and the repository under it (`api`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImageName {
+    pub prefix: String,
+    pub repository: String,
+}
+
+impl ImageName {
+    /// Splits `ghcr.io/acme/api:1.0` (tag and digest dropped) into `ghcr.io/acme` and `api`;
+    /// returns the tag too. `None` for a name without a prefix (`api`: Docker Hub's official
+    /// images) or with characters a registry refuses.
+    pub fn parse(reference: &str) -> Option<(ImageName, Option<String>)> {
+        let reference = reference.trim();
+        let name = reference.split('@').next().unwrap_or(reference);
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let (name, tag) = match last.rsplit_once(':') {
+            Some((_, t)) => (&name[..name.len() - t.len() - 1], Some(t.to_string())),
+            None => (name, None),
+        };
+        let (prefix, repository) = name.rsplit_once('/')?;
+        let prefix = crate::oci::reference::RegistryPrefix::parse(prefix).ok()?;
+        crate::oci::reference::validate_repository(repository).ok()?;
+        Some((
+            ImageName {
+                prefix: prefix.to_string(),
+                repository: repository.to_string(),
+            },
+            tag,
+        ))
+    }
+}
+
+/// One image as a source describes it. Paths are relative to the workspace root,
+/// `/`-separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageDraft {
+    /// The image name (a repository path component).
+    pub name: String,
+    pub from: Source,
+    pub dockerfile: String,
+    pub context: String,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Its own platforms (bake `platforms`); empty: the release's.
+    pub platforms: Vec<String>,
+    /// Where it is pushed (bake `tags`, compose `image:`).
+    pub names: Vec<ImageName>,
+    /// buildx cache (`gha`, `registry`, `local`).
+    pub cache: Option<String>,
+}
+
+/// The draft config: what [`render`] writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft {
+    pub name: String,
+    pub registries: Vec<String>,
+    pub platforms: Vec<String>,
+    pub tags: Vec<String>,
+    pub latest: Option<String>,
+    pub flavor: Option<workflow::Flavor>,
+    pub images: Vec<FinalImage>,
+    /// `[compose]` (one) or `[[compose]]` (several).
+    pub compose: Vec<ComposeDraft>,
+    pub notes: Notes,
+}
+
+/// An image of the draft: its build and where the release puts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinalImage {
+    pub build: ImageDraft,
+    /// `repository`, when it is not the image name.
+    pub repository: Option<String>,
+    /// `platforms`, when they are not the release's.
+    pub platforms: Option<Vec<String>>,
+}
+
+/// A `[compose]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeDraft {
+    pub files: Vec<String>,
+    pub repository: String,
+}
+
+/// The result of `init`: the config text (validated) and what was mapped or not.
+#[derive(Debug, Clone)]
+pub struct Init {
+    pub text: String,
+    pub draft: Draft,
+}
+
+/// The files `init` reads, relative to the root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs {
+    pub dockerfiles: Vec<String>,
+    pub bake_files: Vec<String>,
+    pub compose_files: Vec<String>,
+    pub workflows: Vec<String>,
+}
+
+/// Directories never searched.
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git"];
+/// Compose's default file names.
+pub const COMPOSE_NAMES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// Finds the inputs under `root`, sorted.
+pub fn find_inputs(root: &Path) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    walk(root, root, &mut inputs)?;
+    let workflows = root.join(".github/workflows");
+    if workflows.is_dir() {
+        for entry in std::fs::read_dir(&workflows)
+            .with_context(|| format!("cannot read {}", workflows.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if (name.ends_with(".yml") || name.ends_with(".yaml")) && entry.path().is_file() {
+                inputs.workflows.push(format!(".github/workflows/{name}"));
+            }
+        }
+    }
+    inputs.dockerfiles.sort();
+    inputs.bake_files.sort();
+    inputs.compose_files.sort();
+    inputs.workflows.sort();
+    Ok(inputs)
+}
+
+fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_str()) {
+                walk(root, &entry.path(), inputs)?;
+            }
+            continue;
+        }
+        if !ty.is_file() {
+            continue;
+        }
+        let rel = relative(root, &entry.path());
+        if dockerfiles::is_dockerfile(&name) {
+            inputs.dockerfiles.push(rel);
+        } else if name == "docker-bake.hcl" {
+            inputs.bake_files.push(rel);
+        } else if COMPOSE_NAMES.contains(&name.as_str()) {
+            inputs.compose_files.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// `path` relative to `root`, `/`-separated.
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `base` joined with `rel` (both `/`-separated, relative to the workspace root), with `.`
+/// and `..` resolved; `None` when it leaves the root or is absolute.
+pub fn join(base: &str, rel: &str) -> Option<String> {
+    if rel.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.split('/').chain(rel.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
+/// The directory of a root-relative file (`""` at the root).
+pub fn dir_of(file: &str) -> &str {
+    file.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// A name made a repository path component: lower-case, runs of other characters as `-`.
+pub fn component(raw: &str) -> String {
+    let mut out = String::new();
+    for c in raw.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with(['-', '.', '_']) {
+            out.push(if c == '.' || c == '_' { c } else { '-' });
+        }
+    }
+    out.trim_end_matches(['-', '.', '_']).to_string()
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// Reads everything under `root`, drafts the config, renders it and validates the text with
+/// the config's own validation (`config_path` names the file in messages). A draft that fails
+/// validation is an error: nothing is to be written.
+pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
+    let inputs = find_inputs(root)?;
+    let read = |rel: &str| -> Result<String> {
+        std::fs::read_to_string(root.join(rel)).with_context(|| format!("cannot read {rel}"))
+    };
+    let mut found = merge::Found::default();
+    for file in &inputs.bake_files {
+        found.bake.push(bake::read(file, &read(file)?));
+    }
+    for file in &inputs.compose_files {
+        let mut c = compose::read(file, &read(file)?);
+        compose_findings(root, &mut c);
+        found.compose.push(c);
+    }
+    for file in &inputs.workflows {
+        found.workflows.push(workflow::read(file, &read(file)?));
+    }
+    found.dockerfiles = inputs.dockerfiles.clone();
+    found.default_name = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| component(&n.to_string_lossy())))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "app".to_string());
+    let draft = merge::merge(found)?;
+    let text = render::render(&draft);
+    let shown: PathBuf = config_path
+        .strip_prefix(root)
+        .unwrap_or(config_path)
+        .to_path_buf();
+    if let Err(e) = crate::config::Config::parse(root, &shown, &text) {
+        anyhow::bail!(
+            "the config init drafted does not pass stevedore's validation (a bug in init; \
+             nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
+        );
+    }
+    Ok(Init { text, draft })
+}
+
+/// compose's own pre-publish checks on a file init would publish: each finding (bind mounts,
+/// secret-looking values, env files) is reported with what the release will do about it.
+fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
+    use crate::compose::FindingKind;
+    if !c.usable || !c.not_publishable.is_empty() {
+        return;
+    }
+    let spec = crate::compose::ComposeSpec {
+        files: vec![PathBuf::from(&c.file)],
+        repository: "init".into(),
+        env_files: false,
+        oci_version: Default::default(),
+        resolve_external: true,
+        allow_bind_mounts: false,
+        allow_sensitive: false,
+    };
+    let project = match crate::compose::load(root, &spec) {
+        Ok(p) => p,
+        Err(e) => {
+            c.not_publishable
+                .push(format!("compose cannot load it: {} ({})", e.problem, e.fix));
+            return;
+        }
+    };
+    for f in crate::compose::check(&project, &spec, false).findings {
+        if matches!(
+            f.kind,
+            FindingKind::LocalInclude | FindingKind::BuildWithoutImage
+        ) {
+            continue;
+        }
+        let why = if f.refused {
+            format!(
+                "{}; the release refuses to publish the compose file until this is fixed: {}",
+                f.problem, f.fix
+            )
+        } else {
+            f.problem.clone()
+        };
+        c.notes
+            .not_mapped(Source::new(&f.file, 0), f.key.clone(), why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_split_into_prefix_and_repository() {
+        type Want<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
+        let cases: &[(&str, Want)] = &[
+            (
+                "ghcr.io/acme/api:1.0",
+                Some(("ghcr.io/acme", "api", Some("1.0"))),
+            ),
+            ("name/app", Some(("docker.io/name", "app", None))),
+            ("localhost:5000/app", Some(("localhost:5000", "app", None))),
+            (
+                "registry.lan:5000/a/b/web:dev",
+                Some(("registry.lan:5000/a/b", "web", Some("dev"))),
+            ),
+            ("app", None),
+            ("ghcr.io/acme/API", None),
+        ];
+        for (input, want) in cases {
+            let got = ImageName::parse(input).map(|(n, t)| (n.prefix, n.repository, t));
+            let want = want.map(|(p, r, t)| (p.to_string(), r.to_string(), t.map(str::to_string)));
+            assert_eq!(got, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn paths_join_inside_the_root_only() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("", ".", Some(".")),
+            ("", "./backend", Some("backend")),
+            ("deploy", "../backend", Some("backend")),
+            ("deploy", "..", Some(".")),
+            ("", "../x", None),
+            ("a", "/abs", None),
+            ("a/b", "c/./Dockerfile", Some("a/b/c/Dockerfile")),
+        ];
+        for (base, rel, want) in cases {
+            assert_eq!(join(base, rel).as_deref(), *want, "{base} + {rel}");
+        }
+    }
+
+    #[test]
+    fn names_become_repository_components() {
+        let cases = [
+            ("Web_UI", "web_ui"),
+            ("my app", "my-app"),
+            ("api.dev", "api.dev"),
+            ("--x--", "x"),
+            ("Ünïcode", "n-code"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(component(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn inputs_are_found_outside_skipped_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        };
+        for f in [
+            "Dockerfile",
+            "api/Dockerfile",
+            "web/web.Dockerfile",
+            "web/Dockerfile.dev",
+            "node_modules/x/Dockerfile",
+            "target/Dockerfile",
+            "docker-bake.hcl",
+            "deploy/compose.yaml",
+            ".github/workflows/release.yml",
+            ".github/workflows/notes.txt",
+            "README.md",
+        ] {
+            write(f);
+        }
+        let inputs = find_inputs(dir.path()).unwrap();
+        assert_eq!(
+            inputs,
+            Inputs {
+                dockerfiles: vec![
+                    "Dockerfile".into(),
+                    "api/Dockerfile".into(),
+                    "web/Dockerfile.dev".into(),
+                    "web/web.Dockerfile".into()
+                ],
+                bake_files: vec!["docker-bake.hcl".into()],
+                compose_files: vec!["deploy/compose.yaml".into()],
+                workflows: vec![".github/workflows/release.yml".into()],
+            }
+        );
+    }
+}

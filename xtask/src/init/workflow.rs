@@ -1,0 +1,294 @@
+//! GitHub Actions workflows: `docker/metadata-action` steps (`images`, `tags`, `flavor`) and
+//! `docker/build-push-action` `platforms`. The tag rules are metadata-action's own grammar, so
+//! they are kept as written (metadata-action's shorthands spelled out: `foo` and
+//! `type=raw,foo` are `type=raw,value=foo`); a `${{ … }}` expression is only known when the
+//! workflow runs and is reported.
+
+use crate::compose::yaml::{self, Kind, Node};
+use crate::plan::tags::Rule;
+
+use super::{line_of, ImageName, Notes, Source};
+
+/// metadata-action's `flavor` (less `latest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flavor {
+    pub prefix: String,
+    pub suffix: String,
+    pub onlatest: bool,
+}
+
+/// One metadata-action step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub from: Source,
+    /// `images` entries that name a registry and repository.
+    pub images: Vec<(Source, ImageName)>,
+    /// Tag rules in stevedore's (= metadata-action's) grammar, each checked.
+    pub tags: Vec<(Source, String)>,
+    /// `flavor` `latest=`.
+    pub latest: Option<(Source, String)>,
+    /// `flavor` `prefix=`/`suffix=`/`onlatest=`, when any is set.
+    pub flavor: Option<(Source, Flavor)>,
+}
+
+/// What a workflow file gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Workflow {
+    pub metas: Vec<Meta>,
+    /// build-push-action `platforms`.
+    pub platforms: Vec<(Source, Vec<String>)>,
+    pub notes: Notes,
+}
+
+/// Reads a workflow file (`file`: root-relative).
+pub fn read(file: &str, text: &str) -> Workflow {
+    let mut out = Workflow::default();
+    let docs = match yaml::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            out.notes.not_mapped(
+                Source::new(file, e.line),
+                "the workflow",
+                format!("not valid YAML: {}", e.message),
+            );
+            return out;
+        }
+    };
+    let Some(jobs) = docs.first().and_then(|d| d.get("jobs")) else {
+        return out;
+    };
+    for (_, job) in jobs.entries() {
+        let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
+            continue;
+        };
+        for step in steps {
+            let Some(uses) = step.get("uses").and_then(Node::as_str) else {
+                continue;
+            };
+            let action = uses.split('@').next().unwrap_or(uses);
+            let with = step.get("with");
+            let at = Source::new(file, line_of(text, step.span.start));
+            match action {
+                "docker/metadata-action" => {
+                    out.metas.push(meta(file, text, at, with, &mut out.notes));
+                }
+                "docker/build-push-action" | "docker/bake-action" => {
+                    let Some(p) = with.and_then(|w| w.get("platforms")) else {
+                        continue;
+                    };
+                    let lines = entries(text, p);
+                    if lines.iter().any(|(_, l)| l.contains("${{")) {
+                        out.notes.not_mapped(
+                            Source::new(file, line_of(text, p.span.start)),
+                            format!("{action} platforms"),
+                            "a `${{ … }}` expression is only known when the workflow runs: \
+                             list the platforms in release.platforms",
+                        );
+                        continue;
+                    }
+                    let list: Vec<String> = lines
+                        .iter()
+                        .flat_map(|(_, l)| l.split(','))
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    out.platforms
+                        .push((Source::new(file, line_of(text, p.span.start)), list));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A step's inputs → a [`Meta`].
+fn meta(file: &str, text: &str, from: Source, with: Option<&Node>, notes: &mut Notes) -> Meta {
+    let mut m = Meta {
+        from: from.clone(),
+        ..Default::default()
+    };
+    let Some(with) = with else {
+        return m;
+    };
+    let expr = "a `${{ … }}` expression is only known when the workflow runs";
+    for (key, node) in with.entries() {
+        let key_line = Source::new(file, line_of(text, node.span.start));
+        match key {
+            "images" => {
+                for (src, line) in entries(text, node) {
+                    let src = Source::new(file, src);
+                    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+                    let names: Vec<String> = if fields.iter().any(|f| f.starts_with("name=")) {
+                        if fields.contains(&"enable=false") {
+                            notes.not_mapped(src, format!("images {line:?}"), "enable=false");
+                            continue;
+                        }
+                        fields
+                            .iter()
+                            .filter_map(|f| f.strip_prefix("name="))
+                            .map(str::to_string)
+                            .collect()
+                    } else {
+                        fields.iter().map(|s| s.to_string()).collect()
+                    };
+                    for name in names.into_iter().filter(|n| !n.is_empty()) {
+                        if name.contains("${{") {
+                            notes.not_mapped(
+                                src.clone(),
+                                format!("images {name:?}"),
+                                format!("{expr}: write the registry prefix in release.registries"),
+                            );
+                            continue;
+                        }
+                        match ImageName::parse(&name.to_ascii_lowercase()) {
+                            Some((n, _)) => m.images.push((src.clone(), n)),
+                            None => notes.not_mapped(
+                                src.clone(),
+                                format!("images {name:?}"),
+                                "not a registry/repository name (e.g. ghcr.io/org/app)",
+                            ),
+                        }
+                    }
+                }
+            }
+            "tags" => {
+                for (src, line) in entries(text, node) {
+                    let src = Source::new(file, src);
+                    if line.contains("${{") {
+                        notes.not_mapped(
+                            src,
+                            format!("tags {line:?}"),
+                            format!(
+                                "{expr}: use a template ({{{{branch}}}}, {{{{sha}}}}, \
+                                 {{{{is_default_branch}}}}, …) instead"
+                            ),
+                        );
+                        continue;
+                    }
+                    let rule = spell_out(&line);
+                    match rule.parse::<Rule>() {
+                        Ok(_) => m.tags.push((src, rule)),
+                        Err(e) => notes.not_mapped(src, format!("tags {line:?}"), e),
+                    }
+                }
+            }
+            "flavor" => {
+                let mut flavor = Flavor::default();
+                let mut set = false;
+                let mut onlatest: Vec<bool> = Vec::new();
+                for (src, line) in entries(text, node) {
+                    let src = Source::new(file, src);
+                    if line.contains("${{") {
+                        notes.not_mapped(src, format!("flavor {line:?}"), expr);
+                        continue;
+                    }
+                    let mut fields = line.split(',').map(str::trim);
+                    let first = fields.next().unwrap_or("");
+                    let on = fields.any(|f| f == "onlatest=true");
+                    match first.split_once('=') {
+                        Some(("latest", v @ ("auto" | "true" | "false"))) => {
+                            m.latest = Some((src, v.to_string()))
+                        }
+                        Some(("prefix", v)) => {
+                            flavor.prefix = v.to_string();
+                            onlatest.push(on);
+                            set = true;
+                        }
+                        Some(("suffix", v)) => {
+                            flavor.suffix = v.to_string();
+                            onlatest.push(on);
+                            set = true;
+                        }
+                        _ => notes.not_mapped(
+                            src,
+                            format!("flavor {line:?}"),
+                            "not latest=auto|true|false, prefix= or suffix=",
+                        ),
+                    }
+                }
+                if onlatest.iter().any(|o| *o) && !onlatest.iter().all(|o| *o) {
+                    notes.not_mapped(
+                        key_line.clone(),
+                        "flavor onlatest",
+                        "set for one of prefix/suffix only: stevedore's onlatest applies to both \
+                         (kept on)",
+                    );
+                }
+                flavor.onlatest = onlatest.iter().any(|o| *o);
+                if set && (flavor != Flavor::default()) {
+                    m.flavor = Some((key_line, flavor));
+                }
+            }
+            "labels" | "annotations" => notes.not_mapped(
+                key_line,
+                format!("metadata-action {key}"),
+                "stevedore sets the org.opencontainers.image.* labels itself; other labels go in \
+                 images.<name>.labels",
+            ),
+            "context" | "sep-tags" | "sep-labels" | "sep-annotations" | "bake-target"
+            | "github-token" => notes.not_mapped(
+                key_line,
+                format!("metadata-action {key}"),
+                "not needed: stevedore reads git and the GitHub event itself",
+            ),
+            other => notes.not_mapped(
+                key_line,
+                format!("metadata-action {other}"),
+                "no config key for it",
+            ),
+        }
+    }
+    m
+}
+
+/// metadata-action's shorthands spelled out: a bare `foo` and `type=raw,foo` are
+/// `type=raw,value=foo`.
+pub fn spell_out(line: &str) -> String {
+    if !line.contains('=') {
+        return format!("type=raw,value={line}");
+    }
+    let fields: Vec<&str> = line.split(',').collect();
+    if fields.first().map(|f| f.trim()) == Some("type=raw") {
+        if let Some(i) = fields.iter().position(|f| !f.contains('=')) {
+            let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            fields[i] = format!("value={}", fields[i].trim());
+            return fields.join(",");
+        }
+    }
+    line.to_string()
+}
+
+/// The entries of a list input (a newline-separated scalar, or a YAML sequence): each
+/// non-empty line that is not a `#` comment, with its 1-based line number.
+fn entries(text: &str, node: &Node) -> Vec<(usize, String)> {
+    let start = line_of(text, node.span.start);
+    match &node.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .filter_map(|i| Some((line_of(text, i.span.start), i.as_str()?.trim().to_string())))
+            .filter(|(_, s)| !s.is_empty())
+            .collect(),
+        Kind::Scalar { text: value, .. } => {
+            // Each entry's line: where its text is, searching on from the scalar's start (the
+            // scalar's own line when it is not found as written, e.g. with escapes).
+            let mut pos = node.span.start.min(text.len());
+            value
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| match text.get(pos..).and_then(|rest| rest.find(l)) {
+                    Some(i) => {
+                        pos += i + l.len();
+                        (line_of(text, pos - l.len()), l.to_string())
+                    }
+                    None => (start, l.to_string()),
+                })
+                .collect()
+        }
+        Kind::Map(_) => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests;

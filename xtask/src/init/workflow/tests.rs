@@ -1,0 +1,167 @@
+use super::*;
+
+const RELEASE: &str = r#"name: release
+on:
+  push:
+    tags: ['v*']
+jobs:
+  docker:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: Docker meta
+        id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: |
+            ghcr.io/acme/app
+            name=docker.io/acme/app,enable=true
+          tags: |
+            # branches
+            type=ref,event=branch
+            type=semver,pattern={{version}}
+            type=raw,value=latest,enable=${{ github.ref == 'refs/heads/main' }}
+            edge-build
+          flavor: |
+            latest=false
+            prefix=v,onlatest=true
+      - uses: docker/build-push-action@v6
+        with:
+          platforms: linux/amd64,linux/arm64
+          tags: ${{ steps.meta.outputs.tags }}
+"#;
+
+#[test]
+fn metadata_action_inputs_are_read_with_their_lines() {
+    let w = read(".github/workflows/release.yml", RELEASE);
+    assert_eq!(w.metas.len(), 1);
+    let m = &w.metas[0];
+    assert_eq!(m.from.line, 10);
+    let images: Vec<(usize, String)> = m
+        .images
+        .iter()
+        .map(|(s, n)| (s.line, format!("{}/{}", n.prefix, n.repository)))
+        .collect();
+    assert_eq!(
+        images,
+        [
+            (15, "ghcr.io/acme/app".to_string()),
+            (16, "docker.io/acme/app".to_string())
+        ]
+    );
+    let tags: Vec<(usize, &str)> = m.tags.iter().map(|(s, t)| (s.line, t.as_str())).collect();
+    assert_eq!(
+        tags,
+        [
+            (19, "type=ref,event=branch"),
+            (20, "type=semver,pattern={{version}}"),
+            (22, "type=raw,value=edge-build"),
+        ]
+    );
+    let expr = &w.notes.not_mapped[0];
+    assert_eq!(expr.from.line, 21);
+    assert!(
+        expr.why.contains("only known when the workflow runs"),
+        "{expr:?}"
+    );
+    assert_eq!(
+        m.latest.as_ref().map(|(s, l)| (s.line, l.as_str())),
+        Some((24, "false"))
+    );
+    assert_eq!(
+        m.flavor.as_ref().map(|(_, f)| f.clone()),
+        Some(Flavor {
+            prefix: "v".into(),
+            suffix: String::new(),
+            onlatest: true
+        })
+    );
+    assert_eq!(
+        w.platforms,
+        [(
+            Source::new(".github/workflows/release.yml", 28),
+            vec!["linux/amd64".to_string(), "linux/arm64".to_string()]
+        )]
+    );
+}
+
+#[test]
+fn shorthands_are_spelled_out() {
+    let cases = [
+        ("foo", "type=raw,value=foo"),
+        ("type=raw,foo", "type=raw,value=foo"),
+        ("type=raw,foo,priority=1", "type=raw,value=foo,priority=1"),
+        ("type=sha", "type=sha"),
+        ("type=ref,event=pr", "type=ref,event=pr"),
+    ];
+    for (line, want) in cases {
+        assert_eq!(spell_out(line), want, "{line}");
+    }
+}
+
+#[test]
+fn inputs_that_cannot_be_mapped_are_reported() {
+    let step = |with: &str| {
+        format!(
+            "jobs:\n  j:\n    steps:\n      - uses: docker/metadata-action@v5\n        with:\n{with}"
+        )
+    };
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "          images: ghcr.io/${{ github.repository }}\n",
+            "images \"ghcr.io/${{ github.repository }}\"",
+            "release.registries",
+        ),
+        (
+            "          tags: type=semver,pattern={{version}},unknown=1\n",
+            "tags \"type=semver,pattern={{version}},unknown=1\"",
+            "unknown attribute",
+        ),
+        (
+            "          flavor: latest=sometimes\n",
+            "flavor \"latest=sometimes\"",
+            "latest=auto|true|false",
+        ),
+        (
+            "          labels: |\n            a=b\n",
+            "metadata-action labels",
+            "images.<name>.labels",
+        ),
+        (
+            "          flavor: |\n            prefix=a,onlatest=true\n            suffix=b\n",
+            "flavor onlatest",
+            "applies to both",
+        ),
+    ];
+    for (with, what, why) in cases {
+        let w = read("w.yml", &step(with));
+        assert!(
+            w.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what == *what && n.why.contains(why)),
+            "{what}: {:#?}",
+            w.notes.not_mapped
+        );
+    }
+}
+
+#[test]
+fn build_push_platforms_as_a_list_and_expressions() {
+    let w = read(
+        "w.yml",
+        "jobs:\n  j:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: |\n            linux/amd64\n            linux/arm/v7\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: ${{ matrix.platform }}\n",
+    );
+    assert_eq!(w.platforms.len(), 1);
+    assert_eq!(w.platforms[0].1, ["linux/amd64", "linux/arm/v7"]);
+    assert_eq!(w.notes.not_mapped.len(), 1, "{:?}", w.notes.not_mapped);
+}
+
+#[test]
+fn workflows_without_docker_steps_give_nothing() {
+    let w = read(
+        "w.yml",
+        "on: push\njobs:\n  test:\n    steps:\n      - run: make\n",
+    );
+    assert_eq!(w, Workflow::default());
+}
