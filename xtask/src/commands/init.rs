@@ -8,18 +8,7 @@ use crate::cli::{Global, InitArgs};
 use crate::init::Draft;
 
 pub fn init(global: &Global, args: &InitArgs) -> Result<()> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let root = match &global.dir {
-        Some(d) => cwd.join(d),
-        None => cwd,
-    };
-    if !root.is_dir() {
-        anyhow::bail!("-C {}: no such directory", root.display());
-    }
-    let config_path = match &global.config {
-        Some(p) => root.join(p),
-        None => root.join(crate::config::DEFAULT_PATH),
-    };
+    let (root, config_path) = super::root_and_config(global)?;
     let shown = config_path
         .strip_prefix(&root)
         .unwrap_or(&config_path)

@@ -46,8 +46,9 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Loads the workspace `-C` and `--config` name, and prints its warnings.
-fn load(global: &Global) -> Result<Workspace> {
+/// The workspace root (`-C`, else the current directory) and the config path (`--config`,
+/// else `images/release.toml` under the root).
+fn root_and_config(global: &Global) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let root = match &global.dir {
         Some(d) => cwd.join(d),
@@ -60,6 +61,12 @@ fn load(global: &Global) -> Result<Workspace> {
         Some(p) => root.join(p),
         None => root.join(crate::config::DEFAULT_PATH),
     };
+    Ok((root, config_path))
+}
+
+/// Loads the workspace `-C` and `--config` name, and prints its warnings.
+fn load(global: &Global) -> Result<Workspace> {
+    let (root, config_path) = root_and_config(global)?;
     let ws = Workspace::load(&root, &config_path)?;
     for w in &ws.warnings {
         eprintln!("warning: {w}");
