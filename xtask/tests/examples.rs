@@ -541,7 +541,7 @@ fn votive_releases_two_platform_images_and_a_compose_artifact_docker_compose_loa
 
 #[test]
 fn clearsplit_releases_main_then_a_version_with_provenance_in_the_fallback_tag() {
-    if !have_all(&["docker-registry", "skopeo", "buildah"]) {
+    if !have_all(&["docker-registry", "skopeo", "buildah", "syft"]) {
         return;
     }
     let registry = Registry::plain();
@@ -594,35 +594,69 @@ fn clearsplit_releases_main_then_a_version_with_provenance_in_the_fallback_tag()
     )
     .unwrap();
     let entries = fallback["manifests"].as_array().unwrap();
-    let provenance = entries
-        .iter()
-        .find(|e| e["artifactType"] == "application/vnd.in-toto+json")
-        .unwrap_or_else(|| panic!("no in-toto attestation: {fallback}"));
-    let m: serde_json::Value = serde_json::from_slice(
-        &registry
-            .inspect_raw(&format!("{api}@{}", provenance["digest"].as_str().unwrap()))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(m["subject"]["digest"], digest.to_string());
-    let layer = m["layers"][0]["digest"].as_str().unwrap();
-    let hex = layer.trim_start_matches("sha256:");
-    let statement: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            registry
-                .storage()
-                .join("docker/registry/v2/blobs/sha256")
-                .join(&hex[..2])
-                .join(hex)
-                .join("data"),
+    // The statement of the in-toto attestation of `predicate_type` about the index.
+    let attestation = |predicate_type: &str| -> serde_json::Value {
+        let entry = entries
+            .iter()
+            .find(|e| {
+                e["artifactType"] == "application/vnd.in-toto+json"
+                    && e["annotations"]["in-toto.io/predicate-type"] == predicate_type
+            })
+            .unwrap_or_else(|| panic!("no {predicate_type} attestation: {fallback}"));
+        let m: serde_json::Value = serde_json::from_slice(
+            &registry
+                .inspect_raw(&format!("{api}@{}", entry["digest"].as_str().unwrap()))
+                .unwrap(),
         )
-        .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
-    assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
+        .unwrap();
+        assert_eq!(m["subject"]["digest"], digest.to_string());
+        let layer = m["layers"][0]["digest"].as_str().unwrap();
+        let hex = layer.trim_start_matches("sha256:");
+        let statement: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                registry
+                    .storage()
+                    .join("docker/registry/v2/blobs/sha256")
+                    .join(&hex[..2])
+                    .join(hex)
+                    .join("data"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(statement["predicateType"], predicate_type);
+        assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
+        statement
+    };
+    let statement = attestation("https://slsa.dev/provenance/v1");
     let deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"].to_string();
     assert!(deps.contains(&repo.head()), "{deps}");
+
+    // The SBOM (syft's, `sbom = "syft"`): every package ClearSplit's requirements.txt pins.
+    let sbom = attestation("https://spdx.dev/Document");
+    assert_eq!(sbom["predicate"]["spdxVersion"], "SPDX-2.3");
+    let purls: Vec<&str> = sbom["predicate"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["externalRefs"].as_array().into_iter().flatten())
+        .filter(|r| r["referenceType"] == "purl")
+        .map(|r| r["referenceLocator"].as_str().unwrap())
+        .collect();
+    let requirements =
+        std::fs::read_to_string(repo.path().join("backend/requirements.txt")).unwrap();
+    let pinned: Vec<String> = requirements
+        .lines()
+        .filter_map(|l| l.split('#').next()?.trim().split_once("=="))
+        .map(|(name, version)| format!("pkg:pypi/{}@{}", name.trim(), version.trim()))
+        .collect();
+    assert!(!pinned.is_empty(), "requirements.txt pins nothing");
+    for p in &pinned {
+        assert!(
+            purls.contains(&p.as_str()),
+            "{p} not in the SBOM: {purls:?}"
+        );
+    }
 
     // stevedore's own check agrees.
     let out = repo.xtask(&["verify", &format!("{prefix}/clearsplit/api:v1.2.3")], &[]);

@@ -20,6 +20,7 @@ pub mod spdx;
 pub mod spdx_license;
 pub mod stage;
 pub mod statement;
+pub mod syft;
 pub mod time;
 pub mod verify;
 

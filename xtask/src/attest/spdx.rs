@@ -167,7 +167,7 @@ pub fn statement(req: &SbomRequest<'_>) -> Result<Statement> {
 
 /// `https://stevedore-rs.github.io/spdx/<name>/sha256-<hex>`, the name reduced to URI-safe
 /// characters.
-fn namespace(name: &str, subject: &Subject) -> String {
+pub(super) fn namespace(name: &str, subject: &Subject) -> String {
     let safe: String = name
         .chars()
         .map(|c| {

@@ -1,13 +1,14 @@
-//! The attest stage of a release: for every image built, SLSA v1 provenance (and, for a native
-//! `cargo-bin` image, an SPDX SBOM of the crates it links), signed into a Sigstore bundle when a
-//! signing key is given, written into the OCI layout as referrers of the image index (and of
+//! The attest stage of a release: for every image built, SLSA v1 provenance and an SPDX SBOM
+//! (for a native `cargo-bin` image, of the crates it links; for any other image, syft's scan of
+//! the image, see [`super::syft`]), signed into a Sigstore bundle when a signing key is given, written into the OCI layout as referrers of the image index (and of
 //! each platform manifest with `provenance-per-platform`), or as BuildKit attestation
 //! manifests inside the index (`provenance = "index"`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::artifact::{self, PlatformAttestations};
 use super::dsse::Bundle;
@@ -15,12 +16,13 @@ use super::sign::EcdsaP256Signer;
 use super::spdx::{self, SbomRequest};
 use super::time::Timestamp;
 use super::{
-    cargo_deps, provenance, BaseImage, BuildFacts, BuilderKind, GithubContext, Source, Statement,
-    Subject, PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX,
+    cargo_deps, provenance, syft, BaseImage, BuildFacts, BuilderKind, GithubContext, Source,
+    Statement, Subject, PREDICATE_SLSA_PROVENANCE, PREDICATE_SPDX,
 };
 use crate::oci::layout::Layout;
 use crate::oci::{Descriptor, Digest, Index, Manifest, ANNOTATION_REF_NAME, MEDIA_INDEX};
-use crate::plan::{Builder, ImagePlan, Plan, ProvenanceMode};
+use crate::plan::{Builder, ImagePlan, Plan, ProvenanceMode, SbomMode};
+use crate::progress::Sink;
 
 /// How to attest.
 #[derive(Clone, Default)]
@@ -38,6 +40,8 @@ pub struct AttestOptions {
     pub github: Option<GithubContext>,
     /// When the release started (seconds since the epoch).
     pub started: i64,
+    /// `release.sbom`: where SBOMs come from.
+    pub sbom: SbomMode,
 }
 
 impl std::fmt::Debug for AttestOptions {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for AttestOptions {
         f.debug_struct("AttestOptions")
             .field("mode", &self.mode)
             .field("per_platform", &self.per_platform)
+            .field("sbom", &self.sbom)
             .field(
                 "signing_key",
                 &self.signing_key.as_ref().map(|_| "<redacted>"),
@@ -69,6 +74,79 @@ pub struct Attestation {
 pub struct AttestReport {
     pub attestations: Vec<Attestation>,
     pub notes: Vec<String>,
+    /// What a release would want to know it lacks (images without an SBOM, and the fix).
+    pub warnings: Vec<String>,
+}
+
+/// Where an image's SBOM comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SbomSource {
+    /// The crates a `cargo-bin` binary links.
+    Cargo,
+    /// syft's scan of the image.
+    Syft,
+    /// None (`sbom = "off"`, or provenance off).
+    None,
+}
+
+/// The SBOM source of `image` under `provenance` and `sbom` (syft's presence aside).
+pub fn sbom_source(image: &ImagePlan, provenance: ProvenanceMode, sbom: SbomMode) -> SbomSource {
+    if provenance == ProvenanceMode::Off || sbom == SbomMode::Off {
+        return SbomSource::None;
+    }
+    match &image.builder {
+        Builder::Native(n) if n.native.cargo_bin.is_some() => SbomSource::Cargo,
+        _ => SbomSource::Syft,
+    }
+}
+
+/// The images of `plan` whose SBOM syft would make.
+pub fn syft_images(plan: &Plan, provenance: ProvenanceMode, sbom: SbomMode) -> Vec<&str> {
+    plan.images
+        .iter()
+        .filter(|i| sbom_source(i, provenance, sbom) == SbomSource::Syft)
+        .map(|i| i.name.as_str())
+        .collect()
+}
+
+/// Before anything is built: with `sbom = "syft"`, syft must be on PATH when an image needs it.
+pub fn preflight(plan: &Plan, opts: &AttestOptions) -> Result<()> {
+    if opts.sbom != SbomMode::Syft {
+        return Ok(());
+    }
+    let images = syft_images(plan, opts.mode, opts.sbom);
+    if images.is_empty() || syft::available() {
+        return Ok(());
+    }
+    bail!(
+        "{}: release.sbom = \"syft\" and syft is not on PATH: it makes the SBOM of {}. \
+         Install it ({}), or set sbom = \"auto\" (no SBOM without syft) or \"off\"",
+        opts.config_path,
+        images.join(", "),
+        syft::INSTALL
+    )
+}
+
+/// For `doctor`: the images whose SBOM syft would make, and syft's version, or `None` when it
+/// is not on PATH. `None` when no image needs it.
+pub fn syft_availability(
+    plan: &Plan,
+    provenance: ProvenanceMode,
+    sbom: SbomMode,
+) -> Option<(Vec<String>, Option<String>)> {
+    let images: Vec<String> = syft_images(plan, provenance, sbom)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if images.is_empty() {
+        return None;
+    }
+    let version = if syft::available() {
+        Some(syft::version().unwrap_or_else(|| "(version unknown)".into()))
+    } else {
+        None
+    };
+    Some((images, version))
 }
 
 /// Attests every image of `images` (`(plan, index in the layout)`) in `layout`.
@@ -78,6 +156,7 @@ pub fn attest(
     layout: &Layout,
     images: &[(&ImagePlan, Descriptor)],
     opts: &AttestOptions,
+    log: &dyn Sink,
 ) -> Result<AttestReport> {
     let mut report = AttestReport::default();
     if opts.mode == ProvenanceMode::Off {
@@ -90,6 +169,8 @@ pub fn attest(
         None => None,
     };
     let created = plan.git.build_date.clone();
+    let syft_on_path = syft::available();
+    let mut without_sbom = Vec::new();
     for (image, index_desc) in images {
         let mut subject_desc = index_desc.clone();
         subject_desc.annotations.remove(ANNOTATION_REF_NAME);
@@ -115,16 +196,57 @@ pub fn attest(
                 subjects.push((m.clone(), Some(platform)));
             }
         }
-        let sbom_needed =
-            matches!(&image.builder, Builder::Native(n) if n.native.cargo_bin.is_some());
+        let source = match sbom_source(image, opts.mode, opts.sbom) {
+            SbomSource::Syft if !syft_on_path => {
+                without_sbom.push(image.name.as_str());
+                SbomSource::None
+            }
+            s => s,
+        };
+        // syft's output per platform manifest (the index's SBOM is its first platform's).
+        let mut scans: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
         let mut in_index: Vec<PlatformAttestations> = Vec::new();
         for (desc, platform) in &subjects {
             let subject = Subject {
                 name: name.clone(),
                 digest: desc.digest.clone(),
             };
+            let is_platform = platform.is_some();
+            let referrer = opts.mode.referrers() && (!is_platform || opts.per_platform);
             let mut statements = vec![provenance::statement(&subject, &facts)?];
-            if sbom_needed {
+            let mut reused_sbom = None;
+            if source == SbomSource::Syft {
+                let sbom_name = attest_name(image, "sbom", platform.as_deref(), &plan.version);
+                // A scan takes seconds: an SBOM already in the layout is not made again.
+                if referrer
+                    && !(is_platform && opts.mode.index())
+                    && reusable(layout, &sbom_name, &desc.digest, signer.is_some())
+                {
+                    reused_sbom = Some(sbom_name);
+                } else {
+                    let scan = SyftScan {
+                        plan,
+                        root,
+                        image,
+                        name: &name,
+                        layout,
+                        log,
+                    };
+                    match scan.statement(&subject, desc, platform.as_deref(), &mut scans) {
+                        Ok(s) => statements.push(s),
+                        Err(e) if opts.sbom == SbomMode::Syft => {
+                            return Err(e.context(format!(
+                                "image {}: the SBOM (release.sbom = \"syft\")",
+                                image.name
+                            )))
+                        }
+                        Err(e) => report
+                            .notes
+                            .push(format!("image {}: no SBOM attached: {e:#}", image.name)),
+                    }
+                }
+            }
+            if source == SbomSource::Cargo {
                 match sbom(
                     plan,
                     root,
@@ -140,16 +262,23 @@ pub fn attest(
                         .push(format!("image {}: no SBOM attached: {e:#}", image.name)),
                 }
             }
-            let is_platform = platform.is_some();
             if is_platform && opts.mode.index() {
                 in_index.push(PlatformAttestations {
                     manifest: desc.digest.clone(),
                     statements: statements.clone(),
                 });
             }
-            let referrer = opts.mode.referrers() && (!is_platform || opts.per_platform);
             if !referrer {
                 continue;
+            }
+            if let Some(layout_name) = reused_sbom {
+                report.attestations.push(Attestation {
+                    image: image.name.clone(),
+                    predicate_type: PREDICATE_SPDX.into(),
+                    layout_name: Some(layout_name),
+                    subject: desc.digest.clone(),
+                    signed: signer.is_some(),
+                });
             }
             for statement in &statements {
                 let kind = if statement.predicate_type == PREDICATE_SLSA_PROVENANCE {
@@ -159,15 +288,7 @@ pub fn attest(
                 } else {
                     "statement"
                 };
-                let layout_name = format!(
-                    "attest/{}/{kind}{}:{}",
-                    image.name,
-                    platform
-                        .as_deref()
-                        .map(|p| format!("-{p}"))
-                        .unwrap_or_default(),
-                    plan.version
-                );
+                let layout_name = attest_name(image, kind, platform.as_deref(), &plan.version);
                 // A re-run of the same release reuses what it attested (its time stamps and
                 // signature would differ), so the fallback index gains no duplicate.
                 if !reusable(layout, &layout_name, &desc.digest, signer.is_some()) {
@@ -216,7 +337,94 @@ pub fn attest(
             }
         }
     }
+    if !without_sbom.is_empty() {
+        report.warnings.push(format!(
+            "no SBOM for {}: syft is not on PATH (release.sbom = \"auto\"): {}, or set sbom = \"off\" in [release]",
+            without_sbom.join(", "),
+            syft::INSTALL
+        ));
+    }
     Ok(report)
+}
+
+/// The name in the layout of an image's attestation of `kind` (`provenance`, `sbom`), for the
+/// index or one platform (`linux-amd64`).
+fn attest_name(image: &ImagePlan, kind: &str, platform: Option<&str>, version: &str) -> String {
+    format!(
+        "attest/{}/{kind}{}:{version}",
+        image.name,
+        platform.map(|p| format!("-{p}")).unwrap_or_default(),
+    )
+}
+
+/// What a syft SBOM of one image needs.
+struct SyftScan<'a> {
+    plan: &'a Plan,
+    root: &'a Path,
+    image: &'a ImagePlan,
+    /// The image's name in the statements (`ghcr.io/o/app`).
+    name: &'a str,
+    layout: &'a Layout,
+    log: &'a dyn Sink,
+}
+
+impl SyftScan<'_> {
+    /// The SBOM statement about `subject` (`desc`: the index, or the platform manifest of
+    /// `platform`): syft's scan of that manifest, or of the index's first platform manifest.
+    /// `scans` keeps syft's output per manifest, so one manifest is scanned once.
+    fn statement(
+        &self,
+        subject: &Subject,
+        desc: &Descriptor,
+        platform: Option<&str>,
+        scans: &mut BTreeMap<Digest, Vec<u8>>,
+    ) -> Result<Statement> {
+        let manifest = match platform {
+            Some(_) => desc.clone(),
+            None => {
+                let index: Index = self.layout.read_json(&desc.digest)?;
+                index
+                    .manifests
+                    .into_iter()
+                    .find(|m| {
+                        m.platform
+                            .as_ref()
+                            .is_some_and(|p| p.os != "unknown" && p.architecture != "unknown")
+                    })
+                    .context("the image index lists no platform manifest")?
+            }
+        };
+        let shown = manifest
+            .platform
+            .as_ref()
+            .map(|p| p.to_platform().to_string())
+            .unwrap_or_default();
+        if !scans.contains_key(&manifest.digest) {
+            let started = Instant::now();
+            let raw = syft::scan(
+                self.layout,
+                &manifest,
+                self.name,
+                &self.root.join("target/stevedore/tmp"),
+                &format!("syft {} {shown}", self.image.name),
+                self.log,
+            )?;
+            self.log.line(&format!(
+                "[{} {shown}] SBOM by syft in {}",
+                self.image.name,
+                crate::progress::human_duration(started.elapsed())
+            ));
+            scans.insert(manifest.digest.clone(), raw);
+        }
+        let doc = syft::normalise(
+            &scans[&manifest.digest],
+            &self.image.name,
+            subject,
+            &Timestamp::Unix(self.plan.git.source_date_epoch),
+            env!("CARGO_PKG_VERSION"),
+        )?;
+        Ok(Statement::new(subject, PREDICATE_SPDX, doc))
+    }
 }
 
 /// Whether the layout already holds, under `name`, a referrer of `subject` of the same kind

@@ -45,6 +45,30 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         }
     }
 
+    // SBOMs of non-cargo images: syft, when it would be used.
+    let r = &ws.config.release;
+    match crate::attest::stage::syft_availability(plan, r.provenance, r.sbom) {
+        None => {}
+        Some((images, Some(version))) => {
+            println!("ok      sbom {}: syft {version}", images.join(", "))
+        }
+        Some((images, None)) if r.sbom == crate::plan::SbomMode::Syft => problem(
+            format!(
+                "sbom {}: release.sbom = \"syft\" and syft is not on PATH",
+                images.join(", ")
+            ),
+            format!(
+                "{} (or set sbom = \"auto\" or \"off\")",
+                crate::attest::syft::INSTALL
+            ),
+        ),
+        Some((images, None)) => println!(
+            "note    sbom {}: syft is not on PATH, so these get no SBOM ({}, or sbom = \"off\")",
+            images.join(", "),
+            crate::attest::syft::INSTALL
+        ),
+    }
+
     // Registries: credentials and push permission (no secret printed).
     if plan.registries.is_empty() {
         problem(

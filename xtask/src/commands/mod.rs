@@ -184,6 +184,7 @@ pub(super) fn attest_options(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default(),
+        sbom: r.sbom,
     })
 }
 

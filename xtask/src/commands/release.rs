@@ -42,6 +42,9 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     for note in &report.attest.notes {
         eprintln!("note: {note}");
     }
+    for warning in &report.attest.warnings {
+        eprintln!("warning: {warning}");
+    }
     for a in &report.attest.attestations {
         println!(
             "attested {} {} {}{}",

@@ -96,9 +96,14 @@ pub struct Release {
     /// Build args whose values are secrets: left out of provenance and output.
     #[serde(default)]
     pub secret_build_args: Vec<String>,
+    /// SBOMs: `auto` (cargo-bin: the crates linked; others: syft when on PATH), `syft` (syft
+    /// required for non-cargo images), `off`.
+    #[serde(default)]
+    pub sbom: SbomMode,
 }
 
 pub use crate::plan::ProvenanceMode;
+pub use crate::plan::SbomMode;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

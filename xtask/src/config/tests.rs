@@ -294,3 +294,22 @@ fn build_args_may_use_templates_and_give_version_its_form() {
     ));
     assert!(e.contains("images.backend.build-args.WHEN"), "{e}");
 }
+
+#[test]
+fn sbom_key_reads_its_three_values_and_names_itself_when_bad() {
+    let d = root();
+    let with = |v: &str| GOOD.replace("latest = \"auto\"", &format!("latest = \"auto\"\n{v}"));
+    assert_eq!(parse(d.path(), GOOD).unwrap().release.sbom, SbomMode::Auto);
+    for (text, want) in [
+        ("sbom = \"auto\"", SbomMode::Auto),
+        ("sbom = \"syft\"", SbomMode::Syft),
+        ("sbom = \"off\"", SbomMode::Off),
+    ] {
+        assert_eq!(parse(d.path(), &with(text)).unwrap().release.sbom, want);
+    }
+    for bad in ["sbom = \"cyclonedx\"", "sbom = true", "sbom = \"Syft\""] {
+        let e = error_of(&with(bad));
+        assert!(e.contains("release.sbom"), "{bad}: {e}");
+        assert!(e.contains("images/release.toml"), "{bad}: {e}");
+    }
+}

@@ -204,6 +204,20 @@ impl ProvenanceMode {
     }
 }
 
+/// `release.sbom`: where an image's SPDX SBOM comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SbomMode {
+    /// `cargo-bin` images: the crates the binary links; other images: syft when it is on PATH
+    /// (else none, with a warning).
+    #[default]
+    Auto,
+    /// As `auto`, but syft is required for the other images.
+    Syft,
+    /// No SBOM for any image.
+    Off,
+}
+
 fn at_most_one(v: &[ComposePlan]) -> bool {
     v.len() <= 1
 }
