@@ -241,7 +241,37 @@ fn a_repository_without_a_toolchain_file_gets_one_and_a_bad_one_is_refused() {
     );
 }
 
-/// Every workflow to lint: the golden files and stevedore's own `ci/`.
+/// The seed projects under `examples/`, each with its generated workflows.
+const EXAMPLES: [&str; 5] = ["votive", "clearsplit", "togather", "cartrita", "dtx"];
+
+/// Each example's `.github/workflows` is what `ci generate` writes for its config (the
+/// example copied into a repository of its own, as the project would hold it).
+#[test]
+fn the_examples_workflows_are_up_to_date() {
+    for example in EXAMPLES {
+        let copy = support::examples::example_repo(example, Some("v1.2.3"), |_| {});
+        let o = xtask(
+            copy.path(),
+            &[
+                "ci",
+                "generate",
+                "--kind",
+                "all",
+                "--out",
+                ".github/workflows",
+                "--check",
+            ],
+            &[],
+        );
+        assert!(
+            o.status.success(),
+            "examples/{example}/.github/workflows is stale: run `cargo xtask -C examples/{example} ci generate --kind all --out .github/workflows`\n{}",
+            output_text(&o)
+        );
+    }
+}
+
+/// Every workflow to lint: the golden files, stevedore's own `ci/` and the examples'.
 fn all_workflows() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for fixture in FIXTURES {
@@ -251,6 +281,15 @@ fn all_workflows() -> Vec<PathBuf> {
     }
     for f in FILES {
         files.push(repo_root().join("ci").join(f));
+    }
+    for example in EXAMPLES {
+        for f in FILES {
+            files.push(
+                support::examples::example_dir(example)
+                    .join(".github/workflows")
+                    .join(f),
+            );
+        }
     }
     for f in &files {
         assert!(f.is_file(), "{} is missing", f.display());
