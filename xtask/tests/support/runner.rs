@@ -134,3 +134,20 @@ pub fn docker_config(entries: &[(&str, &str, &str)]) -> tempfile::TempDir {
     .unwrap();
     dir
 }
+
+/// An independent check of an SPDX JSON document: PyPI spdx-tools (`pyspdxtools -i`) validates
+/// it (written to `dir/sbom.spdx.json`).
+pub fn assert_spdx_validates(dir: &Path, doc: &str) {
+    let file = dir.join("sbom.spdx.json");
+    std::fs::write(&file, doc).unwrap();
+    let checked = Command::new("pyspdxtools")
+        .arg("-i")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "pyspdxtools: {}",
+        output_text(&checked)
+    );
+}
