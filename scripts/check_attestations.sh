@@ -45,6 +45,9 @@ echo "OK tampered bundle refused"
 
 if "$py" -c 'import in_toto_attestation, securesystemslib, sigstore_models' 2>/dev/null; then
   "$py" scripts/check_intoto.py "$out"
+elif [ -n "${CI:-}" ]; then
+  echo "FAIL: CI needs the in-toto/Sigstore schema checks: $py -m pip install in-toto-attestation securesystemslib sigstore-models" >&2
+  exit 1
 else
   echo "SKIP in-toto/Sigstore schema checks: $py -m pip install in-toto-attestation securesystemslib sigstore-models"
 fi

@@ -72,3 +72,13 @@ cargo test --locked -p xtask --features zstd --lib --test build_zstd -- --test-t
 # The container image reads the repository with gitoxide (xtask feature `gix`, off by default):
 # its facts must equal git's.
 cargo test --locked -p xtask --features gix --test git_facts -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
+# stevedore's in-toto Statements, SLSA provenance and Sigstore bundles against the reference
+# libraries (in-toto-attestation, sigstore-models, securesystemslib: scripts/check_intoto.py),
+# in a venv of their own under target/ so that their protobuf pins stay out of the system Python.
+attest_py=target/attest-venv/bin/python3
+if ! "$attest_py" -c 'import in_toto_attestation, securesystemslib, sigstore_models, spdx_tools, cryptography' >/dev/null 2>&1; then
+  python3 -m venv target/attest-venv
+  "$attest_py" -m pip install --quiet --disable-pip-version-check \
+    in-toto-attestation securesystemslib sigstore-models spdx-tools cryptography
+fi
+PYTHON="$attest_py" bash scripts/check_attestations.sh
