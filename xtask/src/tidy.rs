@@ -88,7 +88,7 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     ("ci", &["builder", "config", "oci", "plan", "registry"]),
     // `init` drafts a config: it reads compose files with `compose::yaml`, checks tag rules with
     // `plan::tags`, names with `oci`, and validates the draft with `config`.
-    ("init", &["compose", "config", "oci", "plan"]),
+    ("init", &["compose", "config", "facts", "oci", "plan"]),
 ];
 
 /// Modules that may print.

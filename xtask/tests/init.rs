@@ -364,3 +364,35 @@ fn a_repository_with_nothing_to_build_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no image found"));
     assert!(!repo.path().join("images/release.toml").exists());
 }
+
+/// The most common metadata-action input, `images: ghcr.io/${{ github.repository }}`, names
+/// the repository the checkout's `origin` points at: init writes it out, and the references
+/// are the ones the workflow would push.
+#[test]
+fn github_repository_in_images_is_the_origin_remotes_repository() {
+    let repo = Repo::init();
+    repo.write(
+        ".github/workflows/docker.yml",
+        workflow("").replace("name/app", "ghcr.io/${{ github.repository }}"),
+    );
+    repo.write("app/Dockerfile", "FROM scratch\nCOPY . /\n");
+    repo.write("app/hello.txt", "hello\n");
+    repo.git(&["remote", "add", "origin", "git@github.com:Acme/App.git"]);
+    repo.commit("app");
+    let report = init(&repo);
+    assert!(
+        report.contains("ghcr.io/acme/app (the repository of remote.origin.url)"),
+        "{report}"
+    );
+    let config = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
+    assert!(
+        config.contains("registries = [\"ghcr.io/acme\"]"),
+        "{config}"
+    );
+    let v = push(&repo, "refs/heads/main");
+    assert_eq!(
+        v["images"]["app"],
+        serde_json::json!(["ghcr.io/acme/app:main"]),
+        "{v}"
+    );
+}

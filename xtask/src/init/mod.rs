@@ -340,8 +340,15 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         compose_findings(root, &mut c);
         found.compose.push(c);
     }
+    // `${{ github.repository }}` in a workflow names the repository `origin` points at.
+    let github = crate::facts::git::facts(root)
+        .ok()
+        .and_then(|f| f.source_url)
+        .and_then(|url| workflow::GitHub::from_source_url(&url));
     for file in &inputs.workflows {
-        found.workflows.push(workflow::read(file, &read(file)?));
+        found
+            .workflows
+            .push(workflow::read(file, &read(file)?, github.as_ref()));
     }
     found.dockerfiles = inputs.dockerfiles.clone();
     found.default_name = root

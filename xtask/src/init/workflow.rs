@@ -31,6 +31,46 @@ pub struct Meta {
     pub flavor: Option<(Source, Flavor)>,
 }
 
+/// The GitHub repository the checkout's `origin` names (`github.com/OWNER/REPO`): what
+/// `${{ github.repository }}` and its kin evaluate to when the workflow runs there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHub {
+    pub owner: String,
+    pub repo: String,
+}
+
+impl GitHub {
+    /// From a remote's browsable URL (`https://github.com/OWNER/REPO`); `None` elsewhere.
+    pub fn from_source_url(url: &str) -> Option<GitHub> {
+        let path = url.strip_prefix("https://github.com/")?;
+        let (owner, repo) = path.split_once('/')?;
+        (!owner.is_empty() && !repo.is_empty() && !repo.contains('/')).then(|| GitHub {
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        })
+    }
+
+    /// `text` with the repository expressions replaced (`github.repository`,
+    /// `github.repository_owner`, `github.event.repository.name`); `None` when none occurs.
+    fn expand(&self, text: &str) -> Option<String> {
+        let re = regex_lite::Regex::new(
+            r"\$\{\{\s*github\.(repository_owner|repository|event\.repository\.name)\s*\}\}",
+        )
+        .ok()?;
+        if !re.is_match(text) {
+            return None;
+        }
+        Some(
+            re.replace_all(text, |c: &regex_lite::Captures| match &c[1] {
+                "repository_owner" => self.owner.clone(),
+                "repository" => format!("{}/{}", self.owner, self.repo),
+                _ => self.repo.clone(),
+            })
+            .into_owned(),
+        )
+    }
+}
+
 /// What a workflow file gives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Workflow {
@@ -40,8 +80,9 @@ pub struct Workflow {
     pub notes: Notes,
 }
 
-/// Reads a workflow file (`file`: root-relative).
-pub fn read(file: &str, text: &str) -> Workflow {
+/// Reads a workflow file (`file`: root-relative); `github`: the repository the workflow runs
+/// for, when the checkout's `origin` names one.
+pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> Workflow {
     let mut out = Workflow::default();
     let docs = match yaml::parse(text) {
         Ok(d) => d,
@@ -70,7 +111,8 @@ pub fn read(file: &str, text: &str) -> Workflow {
             let at = Source::new(file, line_of(text, step.span.start));
             match action {
                 "docker/metadata-action" => {
-                    out.metas.push(meta(file, text, at, with, &mut out.notes));
+                    out.metas
+                        .push(meta(file, text, at, with, github, &mut out.notes));
                 }
                 "docker/build-push-action" | "docker/bake-action" => {
                     let Some(p) = with.and_then(|w| w.get("platforms")) else {
@@ -103,7 +145,14 @@ pub fn read(file: &str, text: &str) -> Workflow {
 }
 
 /// A step's inputs → a [`Meta`].
-fn meta(file: &str, text: &str, from: Source, with: Option<&Node>, notes: &mut Notes) -> Meta {
+fn meta(
+    file: &str,
+    text: &str,
+    from: Source,
+    with: Option<&Node>,
+    github: Option<&GitHub>,
+    notes: &mut Notes,
+) -> Meta {
     let mut m = Meta {
         from: from.clone(),
         ..Default::default()
@@ -133,6 +182,20 @@ fn meta(file: &str, text: &str, from: Source, with: Option<&Node>, notes: &mut N
                         fields.iter().map(|s| s.to_string()).collect()
                     };
                     for name in names.into_iter().filter(|n| !n.is_empty()) {
+                        let name = match github.and_then(|g| g.expand(&name)) {
+                            Some(expanded) => {
+                                notes.mapped(
+                                    src.clone(),
+                                    format!("images {name:?}"),
+                                    format!(
+                                        "{} (the repository of remote.origin.url)",
+                                        expanded.to_ascii_lowercase()
+                                    ),
+                                );
+                                expanded
+                            }
+                            None => name,
+                        };
                         if name.contains("${{") {
                             notes.not_mapped(
                                 src.clone(),

@@ -53,7 +53,11 @@ fn found() -> Found {
         ],
         bake: vec![bake::read("docker-bake.hcl", BAKE)],
         compose: vec![compose::read("compose.yaml", COMPOSE)],
-        workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW)],
+        workflows: vec![workflow::read(
+            ".github/workflows/release.yml",
+            WORKFLOW,
+            None,
+        )],
     }
 }
 
@@ -256,7 +260,7 @@ fn conflicts_are_reported_not_hidden() {
 fn nothing_to_build_is_an_error() {
     let err = merge(Found {
         default_name: "x".into(),
-        workflows: vec![workflow::read("w.yml", WORKFLOW)],
+        workflows: vec![workflow::read("w.yml", WORKFLOW, None)],
         ..Default::default()
     })
     .unwrap_err();

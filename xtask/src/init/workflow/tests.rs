@@ -1,5 +1,10 @@
 use super::*;
 
+/// A workflow read in a checkout whose `origin` names no GitHub repository.
+fn read(file: &str, text: &str) -> Workflow {
+    super::read(file, text, None)
+}
+
 const RELEASE: &str = r#"name: release
 on:
   push:
@@ -164,4 +169,40 @@ fn workflows_without_docker_steps_give_nothing() {
         "on: push\njobs:\n  test:\n    steps:\n      - run: make\n",
     );
     assert_eq!(w, Workflow::default());
+}
+
+#[test]
+fn repository_expressions_take_the_origin_remotes_github_repository() {
+    assert_eq!(
+        GitHub::from_source_url("https://github.com/Acme/App"),
+        Some(GitHub {
+            owner: "Acme".into(),
+            repo: "App".into()
+        })
+    );
+    assert_eq!(GitHub::from_source_url("https://gitlab.com/a/b"), None);
+    assert_eq!(GitHub::from_source_url("https://github.com/a"), None);
+    let gh = GitHub {
+        owner: "Acme".into(),
+        repo: "App".into(),
+    };
+    let text = "jobs:\n  j:\n    steps:\n      - uses: docker/metadata-action@v5\n        with:\n          images: |\n            ghcr.io/${{ github.repository }}\n            docker.io/${{github.repository_owner}}/${{ github.event.repository.name }}-web\n            ghcr.io/${{ github.actor }}/x\n";
+    let w = super::read("w.yml", text, Some(&gh));
+    let names: Vec<String> = w.metas[0]
+        .images
+        .iter()
+        .map(|(_, n)| format!("{n:?}"))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].contains("acme") && names[0].contains("app"),
+        "{names:?}"
+    );
+    assert!(names[1].contains("app-web"), "{names:?}");
+    // Any other expression stays unknown; without a GitHub origin, all of them do.
+    assert_eq!(w.notes.not_mapped.len(), 1, "{:?}", w.notes.not_mapped);
+    assert!(w.notes.not_mapped[0].what.contains("github.actor"));
+    let w = read("w.yml", text);
+    assert!(w.metas[0].images.is_empty());
+    assert_eq!(w.notes.not_mapped.len(), 3);
 }
