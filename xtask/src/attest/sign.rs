@@ -48,18 +48,18 @@ impl fmt::Debug for EcdsaP256Signer {
 }
 
 impl EcdsaP256Signer {
-    /// Loads an unencrypted PKCS#8 PEM P-256 key (`-----BEGIN PRIVATE KEY-----`), e.g. the
+    /// Loads an unencrypted PKCS#8 PEM P-256 key (PEM label `PRIVATE KEY`), e.g. the
     /// contents of `STEVEDORE_SIGNING_KEY`. Errors never quote the key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
         let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
-            anyhow!("the signing key is not a PEM private key: give the text of a PKCS#8 key (`-----BEGIN PRIVATE KEY-----`), e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`")
+            anyhow!("the signing key is not a PEM private key: give the text of a PKCS#8 key (PEM label `PRIVATE KEY`), e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`")
         })?;
         let pkcs8 = match der {
             PrivateKeyDer::Pkcs8(k) => k,
             PrivateKeyDer::Sec1(_) => bail!(
                 "the signing key is a SEC1 `EC PRIVATE KEY`: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.p8.pem`"
             ),
-            _ => bail!("the signing key is not an EC key: stevedore signs with ECDSA P-256 (PKCS#8 `-----BEGIN PRIVATE KEY-----`)"),
+            _ => bail!("the signing key is not an EC key: stevedore signs with ECDSA P-256 (PKCS#8, PEM label `PRIVATE KEY`)"),
         };
         Self::from_pkcs8_der(pkcs8.secret_pkcs8_der())
     }

