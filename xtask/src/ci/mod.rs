@@ -308,6 +308,26 @@ fn top(w: &mut Writer, group: &str, cancel: bool) {
     );
 }
 
+/// The steps every job starts with: the checkout, the toolchain (with the targets and linkers
+/// `needs` names), the cargo cache, stevedore itself when it is not the xtask, syft when
+/// `syft`, and, for a job that builds (`builders`), QEMU and buildx.
+fn job_setup(
+    w: &mut Writer,
+    inputs: &Inputs,
+    needs: &steps::Needs,
+    cache: steps::CacheUse,
+    syft: bool,
+    builders: bool,
+) {
+    steps::checkout(w);
+    steps::toolchain(w, needs);
+    steps::cache(w, cache, &inputs.config.release.default_branch, inputs.tool);
+    steps::install(w, inputs.tool, syft);
+    if builders {
+        steps::builders(w, needs);
+    }
+}
+
 /// What a job must install to build `platforms` on `runner`: Rust targets and cross linkers
 /// for cargo-bin images, and QEMU for Dockerfile images of a foreign architecture.
 fn job_needs(plan: &Plan, platforms: &[Platform], runner: &Runner) -> steps::Needs {
@@ -383,16 +403,15 @@ fn single(inputs: &Inputs) -> String {
     job.environment = Some("release");
     job.packages_write = pushes_to_ghcr(plan);
     job.open(&mut w);
-    steps::checkout(&mut w);
-    steps::toolchain(&mut w, &job_needs(plan, &all, &runner));
-    steps::cache(
+    let needs = job_needs(plan, &all, &runner);
+    job_setup(
         &mut w,
+        inputs,
+        &needs,
         steps::CacheUse::Release,
-        &inputs.config.release.default_branch,
-        inputs.tool,
+        inputs.syft,
+        true,
     );
-    steps::install(&mut w, inputs.tool, inputs.syft);
-    steps::builders(&mut w, &job_needs(plan, &all, &runner));
     steps::run(
         &mut w,
         None,
@@ -455,16 +474,14 @@ fn matrix(inputs: &Inputs) -> String {
         job.packages_write = pushes_to_ghcr(plan);
         job.open(&mut w);
         let needs = job_needs(plan, std::slice::from_ref(p), &runner);
-        steps::checkout(&mut w);
-        steps::toolchain(&mut w, &needs);
-        steps::cache(
+        job_setup(
             &mut w,
+            inputs,
+            &needs,
             steps::CacheUse::Release,
-            &inputs.config.release.default_branch,
-            inputs.tool,
+            false,
+            true,
         );
-        steps::install(&mut w, inputs.tool, false);
-        steps::builders(&mut w, &needs);
         let digest_file = format!("target/stevedore/{}.json", artifact_name(p));
         steps::run(
             &mut w,
@@ -497,15 +514,14 @@ fn matrix(inputs: &Inputs) -> String {
     job.packages_write = pushes_to_ghcr(plan);
     job.needs = build_jobs;
     job.open(&mut w);
-    steps::checkout(&mut w);
-    steps::toolchain(&mut w, &steps::Needs::default());
-    steps::cache(
+    job_setup(
         &mut w,
+        inputs,
+        &steps::Needs::default(),
         steps::CacheUse::Release,
-        &inputs.config.release.default_branch,
-        inputs.tool,
+        false,
+        false,
     );
-    steps::install(&mut w, inputs.tool, false);
     steps::download(&mut w, "digests-*", "target/stevedore/digests");
     let files: Vec<String> = all
         .iter()
@@ -544,16 +560,14 @@ fn pull_request(inputs: &Inputs) -> String {
     let needs = job_needs(plan, &all, &runner);
     let job = Job::new("dry-run", "Release dry run", runner.label);
     job.open(&mut w);
-    steps::checkout(&mut w);
-    steps::toolchain(&mut w, &needs);
-    steps::cache(
+    job_setup(
         &mut w,
+        inputs,
+        &needs,
         steps::CacheUse::PullRequest,
-        &inputs.config.release.default_branch,
-        inputs.tool,
+        inputs.syft,
+        true,
     );
-    steps::install(&mut w, inputs.tool, inputs.syft);
-    steps::builders(&mut w, &needs);
     steps::run(
         &mut w,
         Some("dry-run"),
