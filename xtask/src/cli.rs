@@ -217,6 +217,13 @@ pub struct VerifyArgs {
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Trust this PEM CA file for the registry's TLS (repeatable; inside a workspace, added to
+    /// `release.ca-files`).
+    #[arg(long, value_name = "CA.pem")]
+    pub ca_file: Vec<PathBuf>,
+    /// Reach this registry host over plain HTTP (repeatable; loopback hosts already may).
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -287,3 +287,221 @@ fn index_form_adds_one_attestation_manifest_per_platform() {
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(output_text(&out).contains("image index"));
 }
+
+/// `sha256:<hex>` of bytes.
+fn digest_of(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// PUTs `doc` as a manifest of `repo` under `reference` (a tag or its digest) on a plain
+/// registry, as anyone with push access can.
+fn put_manifest(registry: &Registry, repo: &str, reference: &str, doc: &serde_json::Value) {
+    let bytes = serde_json::to_vec(doc).unwrap();
+    let media = doc["mediaType"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manifest.json");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-X", "PUT", "-H"])
+        .arg(format!("Content-Type: {media}"))
+        .arg("--data-binary")
+        .arg(format!("@{}", file.display()))
+        .arg(format!(
+            "http://{}/v2/{repo}/manifests/{reference}",
+            registry.host
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "PUT {repo}:{reference}: {out:?}");
+}
+
+/// `verify ARGS` run from a directory that is no workspace (no config, no git).
+fn verify_outside(args: &[&str]) -> std::process::Output {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut cmd = xtask_command(elsewhere.path(), &["verify"], &[]);
+    cmd.args(args).current_dir(elsewhere.path());
+    run_limited(cmd, std::time::Duration::from_secs(120))
+}
+
+/// Image A is released and signed; image B (a later commit) is released unsigned, in the same
+/// repository. An attacker with push access copies A's signed attestations into B's
+/// `sha256-<B>` fallback index, annotated as being about A, and then with a fresh manifest
+/// whose `subject` is B. `verify B --key --source-repo` fails both times, naming the subject.
+#[test]
+fn replayed_attestations_of_another_image_do_not_verify() {
+    if !have_all(&["docker-registry", "skopeo", "openssl", "curl"]) {
+        return;
+    }
+    let registry = Registry::plain();
+    let ws = rust_workspace(&registry, "");
+    let keys = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(keys.path(), "signer");
+    let pem = std::fs::read_to_string(&private).unwrap();
+    let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let a = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
+    let a_fallback = raw(
+        &registry,
+        &format!("att/hello:sha256-{}", a.trim_start_matches("sha256:")),
+    );
+    let slsa_entry = a_fallback["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["annotations"]["dev.sigstore.bundle.predicateType"]
+                == "https://slsa.dev/provenance/v1"
+        })
+        .expect("a provenance entry")
+        .clone();
+    let provenance: serde_json::Value = raw(
+        &registry,
+        &format!("att/hello@{}", slsa_entry["digest"].as_str().unwrap()),
+    );
+    let statement = statement_of(
+        &std::fs::read(blob_path(
+            &registry,
+            provenance["layers"][0]["digest"].as_str().unwrap(),
+        ))
+        .unwrap(),
+    );
+    let source_repo = statement["predicate"]["buildDefinition"]["externalParameters"]["source"]
+        ["repository"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pub_s = public.display().to_string();
+    let a_ref = format!("{}/att/hello@{a}", registry.host);
+    // The genuine image verifies, from a directory that is no workspace.
+    let out = verify_outside(&[&a_ref, "--key", &pub_s, "--source-repo", &source_repo]);
+    assert!(out.status.success(), "{}", output_text(&out));
+
+    ws.write("src/main.rs", "fn main() { println!(\"malware\"); }\n");
+    ws.commit("B");
+    ws.git(&["tag", "v1.2.4"]);
+    let out = ws.xtask(&["release"], &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let b = digest_of(&registry.inspect_raw("att/hello:v1.2.4").unwrap());
+    assert_ne!(a, b);
+    let b_ref = format!("{}/att/hello@{b}", registry.host);
+    let b_tag = format!("sha256-{}", b.trim_start_matches("sha256:"));
+
+    // 1. A's entries, annotated as being about A, in B's fallback index.
+    let mut replay = a_fallback.clone();
+    for e in replay["manifests"].as_array_mut().unwrap() {
+        e["annotations"]["vnd.docker.reference.digest"] = a.clone().into();
+    }
+    put_manifest(&registry, "att/hello", &b_tag, &replay);
+    let out = verify_outside(&[&b_ref, "--key", &pub_s, "--source-repo", &source_repo]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL statement subject"), "{text}");
+    assert!(text.contains("is not verified"), "{text}");
+
+    // 2. A fresh referrer manifest of B carrying A's signed layers.
+    let mut forged = provenance.clone();
+    forged["subject"] = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": b,
+        "size": registry.inspect_raw("att/hello:v1.2.4").unwrap().len(),
+    });
+    let forged_digest = digest_of(&serde_json::to_vec(&forged).unwrap());
+    put_manifest(&registry, "att/hello", &forged_digest, &forged);
+    let mut entry = slsa_entry.clone();
+    entry["digest"] = forged_digest.clone().into();
+    entry["size"] = serde_json::to_vec(&forged).unwrap().len().into();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry],
+    });
+    put_manifest(&registry, "att/hello", &b_tag, &index);
+    let out = verify_outside(&[&b_ref, "--key", &pub_s, "--source-repo", &source_repo]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ok   manifest subject"), "{text}");
+    assert!(text.contains("FAIL statement subject"), "{text}");
+}
+
+/// The signed SBOM of an image stays in its fallback index, the provenance entry is dropped,
+/// and the SBOM entry is relabelled as SLSA provenance: `verify --key --source-repo` of another
+/// repository fails, since no verified Statement is SLSA provenance naming it.
+#[test]
+fn a_relabelled_sbom_does_not_stand_in_for_provenance() {
+    if !have_all(&["docker-registry", "skopeo", "openssl", "curl"]) {
+        return;
+    }
+    let registry = Registry::plain();
+    let ws = rust_workspace(&registry, "");
+    let keys = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(keys.path(), "signer");
+    let pem = std::fs::read_to_string(&private).unwrap();
+    let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let a = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
+    let tag = format!("sha256-{}", a.trim_start_matches("sha256:"));
+    let fallback = raw(&registry, &format!("att/hello:{tag}"));
+    let slsa = "https://slsa.dev/provenance/v1";
+    let mut sbom = fallback["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["dev.sigstore.bundle.predicateType"] != slsa)
+        .expect("an SBOM entry")
+        .clone();
+    sbom["annotations"]["dev.sigstore.bundle.predicateType"] = slsa.into();
+    sbom["annotations"]["in-toto.io/predicate-type"] = slsa.into();
+    let relabelled = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [sbom],
+    });
+    put_manifest(&registry, "att/hello", &tag, &relabelled);
+    let reference = format!("{}/att/hello@{a}", registry.host);
+    let pub_s = public.display().to_string();
+    let out = verify_outside(&[
+        &reference,
+        "--key",
+        &pub_s,
+        "--source-repo",
+        "https://github.com/someone/else",
+    ]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("https://spdx.dev/Document"), "{text}");
+    assert!(
+        text.contains("no SLSA provenance about this digest"),
+        "{text}"
+    );
+    // Without --source-repo too: an SBOM is no provenance.
+    let out = verify_outside(&[&reference, "--key", &pub_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+}
+
+/// A signing key with `provenance = "index"` (whose BuildKit form is unsigned) is refused
+/// before anything is built, with the fix.
+#[test]
+fn a_signing_key_with_in_index_provenance_is_refused() {
+    let registry_host = "127.0.0.1:9";
+    let ws = Workspace::new(
+        &[format!("{registry_host}/att")],
+        &["app"],
+        "provenance = \"index\"",
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let (private, _) = key_pair(keys.path(), "signer");
+    let pem = std::fs::read_to_string(&private).unwrap();
+    let out = ws.xtask(
+        &["release", "--dry-run"],
+        &[("STEVEDORE_SIGNING_KEY", &pem)],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("provenance = \"index\" cannot be signed"),
+        "{text}"
+    );
+    assert!(text.contains("provenance = \"referrers\""), "{text}");
+    assert!(!ws.path().join("target/stevedore/oci/index.json").exists());
+}

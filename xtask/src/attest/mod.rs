@@ -3,13 +3,15 @@
 //! are stored next to the image in a registry (OCI 1.1 referrers, the `sha256-<hex>` fallback
 //! tag, or BuildKit's attestation manifests inside the image index).
 //!
-//! Everything here is pure: plain-data inputs in, documents and bytes out. Nothing reads the
+//! Everything here is pure (plain-data inputs in, documents and bytes out) but for [`discover`],
+//! which finds and checks an image's attestations in a registry for `verify`. Nothing else reads the
 //! network or prints; [`cargo_deps::cargo_metadata`] and [`cargo_deps::rustc_cfg`] run
 //! a process (each in its own function).
 
 pub mod artifact;
 pub mod cargo_cfg;
 pub mod cargo_deps;
+pub mod discover;
 pub mod dsse;
 #[cfg(test)]
 mod external_check;

@@ -44,6 +44,19 @@ pub struct AttestOptions {
     pub sbom: SbomMode,
 }
 
+impl AttestOptions {
+    /// Refuses what would quietly not do as asked: a signing key with `provenance = "index"`,
+    /// whose BuildKit form holds unsigned in-toto Statements only.
+    pub fn check(&self) -> Result<()> {
+        if self.mode == ProvenanceMode::Index && self.signing_key.is_some() {
+            anyhow::bail!(
+                "release.provenance = \"index\" cannot be signed: BuildKit's in-index attestations are unsigned in-toto Statements, so the signing key (STEVEDORE_SIGNING_KEY or --signing-key) would be ignored. Set provenance = \"referrers\" (signed, read by `verify --key` and cosign) or \"both\" (signed referrers plus unsigned in-index copies), or release without a key"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for AttestOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AttestOptions")
@@ -162,6 +175,7 @@ pub fn attest(
     if opts.mode == ProvenanceMode::Off {
         return Ok(report);
     }
+    opts.check()?;
     let signer = match &opts.signing_key {
         Some(pem) => Some(EcdsaP256Signer::from_pkcs8_pem(pem).context(
             "the signing key (STEVEDORE_SIGNING_KEY or --signing-key) is not a PEM PKCS#8 ECDSA P-256 private key",

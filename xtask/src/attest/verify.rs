@@ -20,13 +20,38 @@ pub struct Check {
 /// What the verifier expects.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
-    /// The digest of the image index or platform manifest the attestation must be about.
+    /// The digest the attestation must be about: the digest being verified, or for BuildKit's
+    /// in-index form one platform manifest of that very index. Never taken from a referrer's
+    /// annotation.
     pub subject: &'a Digest,
     /// Check the signature with this key (and refuse unsigned attestations).
     pub public_key: Option<&'a PublicKey>,
     /// Provenance must name this source repository (`https://github.com/o/r`; a trailing `/`
     /// or `.git` and the letter case are ignored).
     pub source_repository: Option<&'a str>,
+}
+
+/// The checks of one attestation layer, and the predicate type of its Statement once the
+/// Statement could be read (after its signature verified, when a key is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerVerdict {
+    pub checks: Vec<Check>,
+    /// The Statement's own `predicateType`: never an annotation's.
+    pub predicate_type: Option<String>,
+}
+
+impl LayerVerdict {
+    /// Every check held: the layer is what it claims, signed when a key was given, and its
+    /// Statement is about the expected subject.
+    pub fn ok(&self) -> bool {
+        all_ok(&self.checks)
+    }
+
+    /// A verified SLSA provenance that passed every check (the source repository included,
+    /// when one was asked for).
+    pub fn is_verified_provenance(&self) -> bool {
+        self.ok() && self.predicate_type.as_deref() == Some(PREDICATE_SLSA_PROVENANCE)
+    }
 }
 
 /// True if every check passed.
@@ -36,14 +61,31 @@ pub fn all_ok(checks: &[Check]) -> bool {
 
 /// Checks `layer` (the bytes of one layer of `manifest`: a Statement or a Sigstore bundle).
 /// Checks that cannot run because an earlier one failed are left out.
-pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -> Vec<Check> {
+///
+/// Descriptors and annotations are written by whoever can push to the repository, so they
+/// decide nothing here: the subject is `expected.subject`, the predicate type is the verified
+/// Statement's.
+pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -> LayerVerdict {
     let mut checks = Vec::new();
+    let statement = check_layer(manifest, layer, expected, &mut checks);
+    LayerVerdict {
+        checks,
+        predicate_type: statement.map(|s| s.predicate_type),
+    }
+}
+
+fn check_layer(
+    manifest: &Manifest,
+    layer: &[u8],
+    expected: Expected<'_>,
+    checks: &mut Vec<Check>,
+) -> Option<Statement> {
     let mut push = |name, ok, detail: String| checks.push(Check { name, ok, detail });
 
     let digest = Digest::of(layer);
     let Some(desc) = manifest.layers.iter().find(|l| l.digest == digest) else {
         push("layer digest", false, format!("{digest} is not a layer of the manifest: the blob was changed or belongs to another manifest"));
-        return checks;
+        return None;
     };
     if desc.size != layer.len() as u64 {
         push(
@@ -55,7 +97,7 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
                 desc.size
             ),
         );
-        return checks;
+        return None;
     }
     let form = match (desc.media_type.as_str(), expected.public_key) {
         (MEDIA_SIGSTORE_BUNDLE, None) => {
@@ -86,35 +128,36 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
     }
 
     let statement_bytes = match desc.media_type.as_str() {
-        MEDIA_SIGSTORE_BUNDLE => match Bundle::parse(layer) {
-            Err(e) => {
-                push("signature", false, format!("{e:#}"));
-                return checks;
+        MEDIA_SIGSTORE_BUNDLE => {
+            let bundle = match Bundle::parse(layer) {
+                Ok(b) => b,
+                Err(e) => {
+                    push("signature", false, format!("{e:#}"));
+                    return None;
+                }
+            };
+            let payload = match expected.public_key {
+                Some(key) => bundle.verify(key).inspect(|_| {
+                    push(
+                        "signature",
+                        true,
+                        format!("DSSE signature verifies with key {}", key.hint()),
+                    );
+                }),
+                None if bundle.dsse_envelope.payload_type != MEDIA_IN_TOTO => Err(anyhow::anyhow!(
+                    "the envelope carries {:?}, not an in-toto Statement ({MEDIA_IN_TOTO})",
+                    bundle.dsse_envelope.payload_type
+                )),
+                None => bundle.dsse_envelope.payload_bytes(),
+            };
+            match payload {
+                Ok(p) => p,
+                Err(e) => {
+                    push("signature", false, format!("{e:#}"));
+                    return None;
+                }
             }
-            Ok(bundle) => match expected.public_key {
-                Some(key) => match bundle.verify(key) {
-                    Ok(payload) => {
-                        push(
-                            "signature",
-                            true,
-                            format!("DSSE signature verifies with key {}", key.hint()),
-                        );
-                        payload
-                    }
-                    Err(e) => {
-                        push("signature", false, format!("{e:#}"));
-                        return checks;
-                    }
-                },
-                None => match bundle.dsse_envelope.payload_bytes() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        push("signature", false, format!("{e:#}"));
-                        return checks;
-                    }
-                },
-            },
-        },
+        }
         MEDIA_IN_TOTO => {
             if expected.public_key.is_some() {
                 push("signature", false, "the attestation is unsigned, but a public key was given: attest with STEVEDORE_SIGNING_KEY set, or verify without a key".into());
@@ -123,7 +166,7 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
         }
         other => {
             push("statement", false, format!("layer media type {other:?} is neither {MEDIA_IN_TOTO} nor {MEDIA_SIGSTORE_BUNDLE}"));
-            return checks;
+            return None;
         }
     };
 
@@ -131,7 +174,7 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
         Ok(s) => s,
         Err(e) => {
             push("statement", false, format!("not an in-toto Statement: {e}"));
-            return checks;
+            return None;
         }
     };
     let known_type =
@@ -156,23 +199,21 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
         ),
     );
 
+    // The predicate type is the Statement's; an annotation that says otherwise is only noted.
     let annotated = [&desc.annotations, &manifest.annotations]
         .into_iter()
         .find_map(|a| {
             a.get(ANNOTATION_PREDICATE_TYPE)
                 .or_else(|| a.get(ANNOTATION_BUNDLE_PREDICATE_TYPE))
         });
-    match annotated {
-        Some(a) if *a != statement.predicate_type => push(
-            "predicate type",
-            false,
-            format!(
-                "the manifest says {a}, the Statement {}",
-                statement.predicate_type
-            ),
+    let detail = match annotated {
+        Some(a) if *a != statement.predicate_type => format!(
+            "{} (from the Statement; the descriptor's annotation claims {a}, which is ignored)",
+            statement.predicate_type
         ),
-        _ => push("predicate type", true, statement.predicate_type.clone()),
-    }
+        _ => format!("{} (from the Statement)", statement.predicate_type),
+    };
+    push("predicate type", true, detail);
 
     if let (Some(want), true) = (
         expected.source_repository,
@@ -186,7 +227,7 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
             format!("expected {want}, the provenance names {named:?}"),
         );
     }
-    checks
+    Some(statement)
 }
 
 /// Repositories a provenance names: stevedore's `source.repository`, GitHub's

@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => release::build(&load(g)?, args),
         Command::Release(args) => release::release(&load(g)?, args, g.verbose),
         Command::Compose(args) => release::compose(&load(g)?, args, g.verbose),
-        Command::Verify(args) => verify::verify(&load(g)?, args, g.verbose),
+        Command::Verify(args) => verify::verify(load_if_any(g)?.as_ref(), args, g.verbose),
         Command::Doctor => doctor::doctor(&load(g)?, g.verbose),
         Command::Clean(args) => {
             let ws = load(g)?;
@@ -72,6 +72,16 @@ fn load(global: &Global) -> Result<Workspace> {
         eprintln!("warning: {w}");
     }
     Ok(ws)
+}
+
+/// The workspace when there is one (its config file exists, or `--config` names one); `None`
+/// elsewhere, for the commands that also run outside a workspace (`verify`).
+fn load_if_any(global: &Global) -> Result<Option<Workspace>> {
+    let (_, config_path) = root_and_config(global)?;
+    if global.config.is_none() && !config_path.is_file() {
+        return Ok(None);
+    }
+    load(global).map(Some)
 }
 
 /// Bars on a terminal, plain lines in logs.
@@ -144,9 +154,19 @@ pub(super) fn attest_options(
 ) -> Result<crate::attest::stage::AttestOptions> {
     let r = &ws.config.release;
     let signing_key = match signing_key {
-        Some(path) => Some(std::fs::read_to_string(ws.path(path)).with_context(|| {
-            format!("--signing-key {}: cannot read the key file", path.display())
-        })?),
+        Some(path) => {
+            let file = ws.path(path);
+            if let Some(mode) = readable_by_others(&file) {
+                eprintln!(
+                    "warning: --signing-key {}: the private key is readable by other users (mode {mode:o}): chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+            Some(std::fs::read_to_string(&file).with_context(|| {
+                format!("--signing-key {}: cannot read the key file", path.display())
+            })?)
+        }
         None => std::env::var("STEVEDORE_SIGNING_KEY")
             .ok()
             .filter(|k| !k.trim().is_empty()),
@@ -169,7 +189,7 @@ pub(super) fn attest_options(
         .iter()
         .find_map(|i| i.labels.get("org.opencontainers.image.source").cloned())
         .unwrap_or_else(|| format!("file://{}", ws.root.display()));
-    Ok(crate::attest::stage::AttestOptions {
+    let opts = crate::attest::stage::AttestOptions {
         mode: r.provenance,
         per_platform: r.provenance_per_platform,
         signing_key,
@@ -185,7 +205,22 @@ pub(super) fn attest_options(
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default(),
         sbom: r.sbom,
-    })
+    };
+    opts.check()?;
+    Ok(opts)
+}
+
+/// The permission bits of `file` when its group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(file: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &std::path::Path) -> Option<u32> {
+    None
 }
 
 /// A publish from a tree with uncommitted changes is refused, naming them, unless allowed.
