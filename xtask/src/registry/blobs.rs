@@ -112,7 +112,7 @@ impl Registry {
                         after: None,
                     }),
                     StatusCode::BAD_REQUEST => {
-                        let body = self.body(resp).await.unwrap_or_default();
+                        let body = self.error_body(resp).await;
                         let summary = self.summary(&body);
                         if summary.contains("DIGEST_INVALID") {
                             Err(Step::Fatal(anyhow!(
@@ -398,7 +398,7 @@ impl Registry {
                         return Ok(Resume::At(url, next));
                     }
                     _ => {
-                        let body = self.body(resp).await.unwrap_or_default();
+                        let body = self.error_body(resp).await;
                         gone = format!("{status}{}", self.summary(&body));
                     }
                 }
@@ -499,7 +499,7 @@ impl Registry {
             | StatusCode::LENGTH_REQUIRED
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
-                let body = self.body(resp).await.unwrap_or_default();
+                let body = self.error_body(resp).await;
                 Ok(ChunkStep::Refused(format!("{s}{}", self.summary(&body))))
             }
             _ => Err(self.unexpected(what, resp).await),
@@ -530,7 +530,7 @@ impl Registry {
                 after: None,
             }),
             StatusCode::BAD_REQUEST => {
-                let body = self.body(resp).await.unwrap_or_default();
+                let body = self.error_body(resp).await;
                 let summary = self.summary(&body);
                 if summary.contains("DIGEST_INVALID") {
                     // A session mixed up by a broken request gets one fresh start; twice, the
