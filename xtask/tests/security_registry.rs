@@ -4,9 +4,9 @@
 //! `docker-registry` instances behind a loopback front that injects the faults
 //! (`support/hostile.rs`).
 
-mod support;
 #[path = "support/hostile.rs"]
 mod hostile;
+mod support;
 
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -150,7 +150,10 @@ fn endless_base_image_manifest_ends_with_exit_1_in_bounded_time_and_memory() {
         "{text}"
     );
     assert!(text.contains(&format!("{}/base", front.host)), "{text}");
-    assert!(!text.contains("panicked") && !text.contains("stalled"), "{text}");
+    assert!(
+        !text.contains("panicked") && !text.contains("stalled"),
+        "{text}"
+    );
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(peak_mib < 200, "peak memory {peak_mib} MiB");
     // Reading stopped at the cap (what the socket buffers held besides).
@@ -170,7 +173,8 @@ fn release_through(front: &Hostile, env: &[(&str, &str)]) -> (Output, Duration, 
     let ws = Workspace::new(&[format!("{}/sec", front.host)], &["app"], "");
     let mut env = env.to_vec();
     env.push(("STEVEDORE_TIMEOUT", "5"));
-    let (out, took, peak) = run_measured(ws.path(), &["-v", "release"], &env, Duration::from_secs(60));
+    let (out, took, peak) =
+        run_measured(ws.path(), &["-v", "release"], &env, Duration::from_secs(60));
     (out, took, peak)
 }
 
@@ -291,10 +295,7 @@ fn password_echoed_json_escaped_or_percent_encoded_is_never_printed() {
         percent_encoded(PASSWORD, false),
         percent_encoded(&b64, false)
     );
-    for (content_type, body) in [
-        ("application/json", json_body),
-        ("text/plain", text_body),
-    ] {
+    for (content_type, body) in [("application/json", json_body), ("text/plain", text_body)] {
         let echo = body.clone();
         let front = Hostile::start(&registry.host, move |r| {
             if r.method == "POST" {
@@ -303,7 +304,10 @@ fn password_echoed_json_escaped_or_percent_encoded_is_never_printed() {
                 Act::Pass
             }
         });
-        let var = format!("STEVEDORE_AUTH_127_0_0_1_{}", front.host.rsplit(':').next().unwrap());
+        let var = format!(
+            "STEVEDORE_AUTH_127_0_0_1_{}",
+            front.host.rsplit(':').next().unwrap()
+        );
         let (out, _, _) = release_through(&front, &[(&var, &pair)]);
         let text = output_text(&out);
         assert_eq!(out.status.code(), Some(1), "{text}");
@@ -315,8 +319,14 @@ fn password_echoed_json_escaped_or_percent_encoded_is_never_printed() {
         );
         let decoded = xtask::registry::credentials::decode_escapes(&text);
         for piece in ["w0rd", "s3cret", &b64[4..16], &b64[16..]] {
-            assert!(!text.contains(piece), "{content_type}: {piece:?} leaked: {text}");
-            assert!(!decoded.contains(piece), "{content_type}: {piece:?} leaked: {text}");
+            assert!(
+                !text.contains(piece),
+                "{content_type}: {piece:?} leaked: {text}"
+            );
+            assert!(
+                !decoded.contains(piece),
+                "{content_type}: {piece:?} leaked: {text}"
+            );
         }
         for form in [
             json_escaped(PASSWORD),
@@ -427,7 +437,9 @@ fn a_secret_goes_only_to_the_host_its_variable_spells() {
         front
             .requests()
             .iter()
-            .filter(|r| r.host == host && r.authorization.as_deref().is_some_and(|a| a.contains(&b64)))
+            .filter(|r| {
+                r.host == host && r.authorization.as_deref().is_some_and(|a| a.contains(&b64))
+            })
             .count()
     };
 

@@ -24,9 +24,10 @@ impl Config {
                 ),
                 // One host, one STEVEDORE_AUTH_<HOST> variable (its name is upper-cased): two
                 // spellings of a host would read one secret under two names.
-                Ok(prefix) if self.registries.iter().any(|p| {
-                    p.host != prefix.host && p.host.eq_ignore_ascii_case(&prefix.host)
-                }) =>
+                Ok(prefix)
+                    if self.registries.iter().any(|p| {
+                        p.host != prefix.host && p.host.eq_ignore_ascii_case(&prefix.host)
+                    }) =>
                 {
                     add(
                         format!("release.registries[{i}]"),

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::oci::Digest;
 
+use super::body::transfer_deadline;
 use super::transport::*;
 use super::*;
 
@@ -101,7 +102,10 @@ impl Registry {
                     .header(reqwest::header::CONTENT_LENGTH, size)
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .body(body);
-                let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+                let deadline = transfer_deadline(self.opts.idle_timeout, size);
+                let resp = self
+                    .check(self.send_within(req, Some(&activity), Some(deadline)).await?)
+                    .await?;
                 match resp.status() {
                     StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {
                         Ok(Uploaded::Pushed)
@@ -461,7 +465,13 @@ impl Registry {
             )
             .header(reqwest::header::CONTENT_LENGTH, end - offset)
             .body(body);
-        let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+        let deadline = transfer_deadline(self.opts.idle_timeout, end - offset);
+        let resp = self
+            .check(
+                self.send_within(req, Some(&activity), Some(deadline))
+                    .await?,
+            )
+            .await?;
         match resp.status() {
             StatusCode::ACCEPTED | StatusCode::NO_CONTENT | StatusCode::OK => {
                 // The registry's word on its offset (its `Range`), else what was sent.

@@ -484,9 +484,8 @@ pub fn resolve(
     // which is registry.example.com's).
     if let Some(var) = env_var_for(&host) {
         if let Some(v) = env(&var).filter(|v| !v.is_empty()) {
-            let (user, secret) = parse_user_secret(&v).with_context(|| {
-                format!("{var} must be `user:secret` (the value is not shown)")
-            })?;
+            let (user, secret) = parse_user_secret(&v)
+                .with_context(|| format!("{var} must be `user:secret` (the value is not shown)"))?;
             return Ok(Credentials {
                 credential: Credential::Basic { user, secret },
                 source: Source::Env(var),

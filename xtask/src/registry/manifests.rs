@@ -182,7 +182,10 @@ impl Registry {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default()
                             .to_string();
-                        Ok(Some((media, self.manifest_body(resp, what).await?.to_vec())))
+                        Ok(Some((
+                            media,
+                            self.manifest_body(resp, what).await?.to_vec(),
+                        )))
                     }
                     StatusCode::NOT_FOUND => Ok(None),
                     _ => Err(self.unexpected(what, resp).await),

@@ -120,14 +120,30 @@ fn token_realms_on_loopback_or_link_local_hosts_are_refused_for_other_registries
         ("127.0.0.1", "registry.example.com", Some("loopback")),
         ("127.8.9.10", "registry.example.com", Some("loopback")),
         ("localhost", "registry.example.com", Some("loopback")),
-        ("metadata.localhost.", "registry.example.com", Some("loopback")),
+        (
+            "metadata.localhost.",
+            "registry.example.com",
+            Some("loopback"),
+        ),
         ("[::1]", "registry.example.com", Some("loopback")),
         ("0.0.0.0", "registry.example.com", Some("loopback")),
-        ("[::ffff:127.0.0.1]", "registry.example.com", Some("loopback")),
-        ("169.254.169.254", "registry.example.com", Some("link-local")),
+        (
+            "[::ffff:127.0.0.1]",
+            "registry.example.com",
+            Some("loopback"),
+        ),
+        (
+            "169.254.169.254",
+            "registry.example.com",
+            Some("link-local"),
+        ),
         ("[fe80::1]", "registry.example.com", Some("link-local")),
         ("[febf::1]", "203.0.113.7", Some("link-local")),
-        ("[::ffff:169.254.169.254]", "registry.example.com", Some("link-local")),
+        (
+            "[::ffff:169.254.169.254]",
+            "registry.example.com",
+            Some("link-local"),
+        ),
         ("[fec0::1]", "registry.example.com", None),
         ("10.0.0.1", "registry.example.com", None),
         // The registry is on such a host itself: a local token server is fine.
@@ -162,6 +178,9 @@ fn error_summaries_are_redacted_before_they_are_shortened() {
     );
     let text = super::transport::error_text(body.as_bytes());
     let shown = super::transport::shorten(&creds.redact(&text));
-    assert!(!shown.contains("Pa55") && !shown.contains("w0rd"), "{shown}");
+    assert!(
+        !shown.contains("Pa55") && !shown.contains("w0rd"),
+        "{shown}"
+    );
     assert!(shown.chars().count() <= 301, "{}", shown.len());
 }

@@ -268,6 +268,19 @@ impl Registry {
         req: reqwest::RequestBuilder,
         activity: Option<&Activity>,
     ) -> Result<reqwest::Response, Step> {
+        self.send_within(req, activity, None).await
+    }
+
+    /// [`Registry::send`], also abandoning the request when it is not answered within
+    /// `deadline` (an upload of `n` bytes: [`super::body::transfer_deadline`], so that a registry
+    /// reading a byte now and then cannot hold it forever).
+    pub(super) async fn send_within(
+        &self,
+        req: reqwest::RequestBuilder,
+        activity: Option<&Activity>,
+        deadline: Option<Duration>,
+    ) -> Result<reqwest::Response, Step> {
+        let started = Instant::now();
         let local = Activity::new();
         let activity = activity.unwrap_or(&local);
         activity.touch();
@@ -299,6 +312,17 @@ impl Registry {
                     });
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if let Some(d) = deadline.filter(|d| started.elapsed() > *d) {
+                        return Err(Step::Retry {
+                            reason: format!(
+                                "not done after {}s, slower than {}/s (the registry reads \
+                                 the upload too slowly)",
+                                d.as_secs(),
+                                super::body::human_size(super::body::MIN_RATE)
+                            ),
+                            after: None,
+                        });
+                    }
                     if activity.idle() > self.opts.idle_timeout {
                         return Err(Step::Retry {
                             reason: format!(

@@ -67,8 +67,12 @@ impl Hostile {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
-                    let (rule, made_up, seen, upstream) =
-                        (rule.clone(), made_up.clone(), seen.clone(), upstream.clone());
+                    let (rule, made_up, seen, upstream) = (
+                        rule.clone(),
+                        made_up.clone(),
+                        seen.clone(),
+                        upstream.clone(),
+                    );
                     std::thread::spawn(move || {
                         let _ = serve(conn, &upstream, &*rule, &made_up, &seen);
                     });

@@ -134,10 +134,16 @@ fn redaction_sees_through_json_and_percent_escapes() {
 
 #[test]
 fn escapes_decode() {
-    assert_eq!(decode_escapes(r#"a\/b\u002Bc\u002bd\\e\"f"#), "a/b+c+d\\e\"f");
+    assert_eq!(
+        decode_escapes(r#"a\/b\u002Bc\u002bd\\e\"f"#),
+        "a/b+c+d\\e\"f"
+    );
     assert_eq!(decode_escapes("%2B%2b%zz%4"), "++%zz%4");
     assert_eq!(decode_escapes("%252B"), "+");
-    assert_eq!(decode_escapes(r"\ud83d\ude00 \uD800x \u12"), "\u{1f600} \\uD800x \\u12");
+    assert_eq!(
+        decode_escapes(r"\ud83d\ude00 \uD800x \u12"),
+        "\u{1f600} \\uD800x \\u12"
+    );
     assert_eq!(decode_escapes("caf%C3%A9"), "caf\u{e9}");
 }
 
@@ -149,10 +155,22 @@ fn every_host_has_its_own_variable() {
         ("localhost:5000", Some("STEVEDORE_AUTH_LOCALHOST_5000")),
         ("127.0.0.1:5000", Some("STEVEDORE_AUTH_127_0_0_1_5000")),
         ("10.0.0.1", Some("STEVEDORE_AUTH_10_0_0_1")),
-        ("registry.example.com", Some("STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM")),
-        ("registry-example.com", Some("STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM")),
-        ("Registry-Example.COM", Some("STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM")),
-        ("xn--bcher-kva.de:443", Some("STEVEDORE_AUTH_XN____BCHER__KVA_DE_443")),
+        (
+            "registry.example.com",
+            Some("STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM"),
+        ),
+        (
+            "registry-example.com",
+            Some("STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM"),
+        ),
+        (
+            "Registry-Example.COM",
+            Some("STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM"),
+        ),
+        (
+            "xn--bcher-kva.de:443",
+            Some("STEVEDORE_AUTH_XN____BCHER__KVA_DE_443"),
+        ),
         ("a-b.c-d:8080", Some("STEVEDORE_AUTH_A__B_C__D_8080")),
         // Names no variable spells: credentials from docker's config.
         ("[::1]:5000", None),
@@ -167,7 +185,12 @@ fn every_host_has_its_own_variable() {
             );
         }
     }
-    for bad in ["STEVEDORE_AUTH_", "STEVEDORE_AUTH_A___B", "STEVEDORE_AUTH__A", "X_A"] {
+    for bad in [
+        "STEVEDORE_AUTH_",
+        "STEVEDORE_AUTH_A___B",
+        "STEVEDORE_AUTH__A",
+        "X_A",
+    ] {
         assert_eq!(host_of_env_var(bad), None, "{bad}");
     }
 }
@@ -201,7 +224,11 @@ fn a_colliding_former_name_is_never_sent_to_the_other_host() {
     let c = resolve_with("registry.example.com", &vars, None, &no_helper).unwrap();
     assert_eq!(c.user(), Some("dot"));
     let c = resolve_with("registry-example.com", &vars, None, &no_helper).unwrap();
-    assert_eq!(c.source, Source::Anonymous, "the dotted host's secret stays home");
+    assert_eq!(
+        c.source,
+        Source::Anonymous,
+        "the dotted host's secret stays home"
+    );
     let c = resolve_with(
         "registry-example.com",
         &[("STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM", "dash:secret")],
@@ -214,7 +241,10 @@ fn a_colliding_former_name_is_never_sent_to_the_other_host() {
     // one that is set is not used.
     let env = |k: &str| (k == vars[0].0).then(|| vars[0].1.to_string());
     let how = how_to_set("registry-example.com", &env);
-    assert!(how.contains("set STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM="), "{how}");
+    assert!(
+        how.contains("set STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM="),
+        "{how}"
+    );
     assert!(
         how.contains("STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM is set, but that name stands for registry.example.com"),
         "{how}"
