@@ -465,3 +465,65 @@ fn a_secret_goes_only_to_the_host_its_variable_spells() {
     assert!(sent_to(&dotted) > 0, "{text}");
     assert!(text.contains("credentials accepted"), "{text}");
 }
+
+#[test]
+fn token_realm_on_loopback_is_refused_for_a_registry_that_is_not() {
+    if !have_all(&["docker-registry", "openssl"]) {
+        return;
+    }
+    use support::token::{TokenOptions, TokenServer, TokenUser};
+    let server = TokenServer::start(TokenOptions {
+        users: vec![TokenUser::new(USER, PASSWORD, &["pull", "push"])],
+        ttl: Duration::from_secs(300),
+    });
+    // The registry's challenge names a token realm on 127.0.0.1.
+    let registry = server.registry_with((USER, PASSWORD), false);
+    assert!(server.realm.contains("127.0.0.1"), "{}", server.realm);
+    let front = Hostile::start(&registry.host, |r| {
+        if r.method == "CONNECT" {
+            Act::Answer(502, "text/plain", "no tunnels".into())
+        } else {
+            Act::Pass
+        }
+    });
+    let proxy = format!("http://{}", front.host);
+    let pair = format!("{USER}:{PASSWORD}");
+    let login_check = |host: &str, var: &str| {
+        let ws = Workspace::new(
+            &[format!("{host}/sec")],
+            &["app"],
+            &format!("insecure-registries = [\"{host}\"]"),
+        );
+        let env = [
+            (var, pair.as_str()),
+            ("http_proxy", proxy.as_str()),
+            ("HTTP_PROXY", proxy.as_str()),
+            ("https_proxy", proxy.as_str()),
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("NO_PROXY", ""),
+            ("no_proxy", ""),
+            ("STEVEDORE_TIMEOUT", "5"),
+        ];
+        let out = ws.xtask(&["login-check"], &env);
+        (out.status.code(), output_text(&out))
+    };
+
+    // The registry, reached as `registry.example.test` (not loopback), sends stevedore to a
+    // realm on loopback: refused, nothing asked of the token server.
+    let host = format!("registry.example.test:{}", registry.port);
+    let var = format!("STEVEDORE_AUTH_REGISTRY_EXAMPLE_TEST_{}", registry.port);
+    let (code, text) = login_check(&host, &var);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("token realm"), "{text}");
+    assert!(text.contains("loopback host"), "{text}");
+    assert!(text.contains(&server.realm), "names the realm: {text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+
+    // The same registry reached on loopback (no proxy) may use its loopback token server.
+    let ws = Workspace::new(&[format!("{}/sec", registry.host)], &["app"], "");
+    let var = format!("STEVEDORE_AUTH_127_0_0_1_{}", registry.port);
+    let out = ws.xtask(&["login-check"], &[(&var, &pair)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(!server.requests().is_empty());
+}
