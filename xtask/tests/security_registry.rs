@@ -377,17 +377,14 @@ fn colliding_registry_spellings_are_refused_at_plan() {
     ] {
         assert!(yml.contains(key), "{key}: {yml}");
     }
-    // No step's env: lists a key twice.
+    // No step's env: lists a key twice (a run of `KEY: ${{ secrets.… }}` lines is one env:).
     let mut keys: Vec<&str> = Vec::new();
-    for line in yml.lines() {
-        let t = line.trim_start();
-        if t.starts_with("env:") || !t.contains(": ${{ secrets.") {
-            if !t.contains(": ${{ secrets.") {
-                keys.clear();
-            }
+    for line in yml.lines().map(str::trim_start) {
+        if !line.contains(": ${{ secrets.") {
+            keys.clear();
             continue;
         }
-        let key = t.split(':').next().unwrap();
+        let key = line.split(':').next().unwrap();
         assert!(!keys.contains(&key), "{key} twice in one env: {yml}");
         keys.push(key);
     }
