@@ -77,8 +77,9 @@ pub enum Command {
     /// Per registry: where the credentials come from and whether a push would be allowed.
     ///
     /// Credentials are looked up in this order: `STEVEDORE_AUTH_<HOST>=user:secret` (the
-    /// registry host upper-cased, other characters than A-Z0-9 as `_`: STEVEDORE_AUTH_GHCR_IO,
-    /// STEVEDORE_AUTH_DOCKER_IO, STEVEDORE_AUTH_LOCALHOST_5000); in GitHub Actions GITHUB_TOKEN
+    /// registry host upper-cased, `.` and the `:` before a port as `_`, `-` as `__`:
+    /// STEVEDORE_AUTH_GHCR_IO, STEVEDORE_AUTH_LOCALHOST_5000, STEVEDORE_AUTH_MY__REGISTRY_COM for
+    /// my-registry.com; read only for the host it spells); in GitHub Actions GITHUB_TOKEN
     /// (user GITHUB_ACTOR) for ghcr.io; docker's config.json ($DOCKER_CONFIG or ~/.docker:
     /// credHelpers, auths, credsStore); else anonymous. No secret is ever printed.
     LoginCheck,

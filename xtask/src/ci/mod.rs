@@ -186,19 +186,26 @@ pub fn hosts(plan: &Plan) -> Vec<String> {
 }
 
 /// `env:` of a step that talks to the registries: `GITHUB_TOKEN` for ghcr.io, a
-/// `STEVEDORE_AUTH_<HOST>` secret for every other host.
+/// `STEVEDORE_AUTH_<HOST>` secret for every other host (each key once: hosts written in
+/// another case share theirs). A host no variable name spells (an IPv6 literal) gets none:
+/// it needs a docker login step.
 pub fn credentials_env(plan: &Plan) -> Vec<(String, String)> {
-    let mut env = Vec::new();
+    let mut env: Vec<(String, String)> = Vec::new();
     for host in hosts(plan) {
-        if host == "ghcr.io" {
-            env.push((
+        let pair = if host.eq_ignore_ascii_case("ghcr.io") {
+            (
                 "GITHUB_TOKEN".to_string(),
                 "${{ secrets.GITHUB_TOKEN }}".to_string(),
-            ));
+            )
         } else {
-            let var = crate::registry::credentials::env_var_name(&host);
+            let Some(var) = crate::registry::credentials::env_var_for(&host) else {
+                continue;
+            };
             let value = format!("${{{{ secrets.{var} }}}}");
-            env.push((var, value));
+            (var, value)
+        };
+        if !env.iter().any(|(k, _)| *k == pair.0) {
+            env.push(pair);
         }
     }
     env

@@ -22,6 +22,23 @@ impl Config {
                     format!("release.registries[{i}]"),
                     format!("{reg:?} is listed twice (as {prefix})"),
                 ),
+                // One host, one STEVEDORE_AUTH_<HOST> variable (its name is upper-cased): two
+                // spellings of a host would read one secret under two names.
+                Ok(prefix)
+                    if self.registries.iter().any(|p| {
+                        p.host != prefix.host && p.host.eq_ignore_ascii_case(&prefix.host)
+                    }) =>
+                {
+                    add(
+                        format!("release.registries[{i}]"),
+                        format!(
+                            "{reg:?}: host {} is written in another case elsewhere in \
+                             release.registries; both would read the same credential variable: \
+                             write the host the same way (lower case) everywhere",
+                            prefix.host
+                        ),
+                    )
+                }
                 Ok(prefix) => self.registries.push(prefix),
                 Err(e) => add(format!("release.registries[{i}]"), e),
             }

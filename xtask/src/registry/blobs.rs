@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::oci::Digest;
 
+use super::body::transfer_deadline;
 use super::transport::*;
 use super::*;
 
@@ -101,7 +102,10 @@ impl Registry {
                     .header(reqwest::header::CONTENT_LENGTH, size)
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                     .body(body);
-                let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+                let deadline = transfer_deadline(self.opts.idle_timeout, size);
+                let resp = self
+                    .check(self.send_within(req, Some(&activity), Some(deadline)).await?)
+                    .await?;
                 match resp.status() {
                     StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => {
                         Ok(Uploaded::Pushed)
@@ -112,7 +116,7 @@ impl Registry {
                         after: None,
                     }),
                     StatusCode::BAD_REQUEST => {
-                        let body = self.body(resp).await.unwrap_or_default();
+                        let body = self.error_body(resp).await;
                         let summary = self.summary(&body);
                         if summary.contains("DIGEST_INVALID") {
                             Err(Step::Fatal(anyhow!(
@@ -398,7 +402,7 @@ impl Registry {
                         return Ok(Resume::At(url, next));
                     }
                     _ => {
-                        let body = self.body(resp).await.unwrap_or_default();
+                        let body = self.error_body(resp).await;
                         gone = format!("{status}{}", self.summary(&body));
                     }
                 }
@@ -461,7 +465,13 @@ impl Registry {
             )
             .header(reqwest::header::CONTENT_LENGTH, end - offset)
             .body(body);
-        let resp = self.check(self.send(req, Some(&activity)).await?).await?;
+        let deadline = transfer_deadline(self.opts.idle_timeout, end - offset);
+        let resp = self
+            .check(
+                self.send_within(req, Some(&activity), Some(deadline))
+                    .await?,
+            )
+            .await?;
         match resp.status() {
             StatusCode::ACCEPTED | StatusCode::NO_CONTENT | StatusCode::OK => {
                 // The registry's word on its offset (its `Range`), else what was sent.
@@ -499,7 +509,7 @@ impl Registry {
             | StatusCode::LENGTH_REQUIRED
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
-                let body = self.body(resp).await.unwrap_or_default();
+                let body = self.error_body(resp).await;
                 Ok(ChunkStep::Refused(format!("{s}{}", self.summary(&body))))
             }
             _ => Err(self.unexpected(what, resp).await),
@@ -530,7 +540,7 @@ impl Registry {
                 after: None,
             }),
             StatusCode::BAD_REQUEST => {
-                let body = self.body(resp).await.unwrap_or_default();
+                let body = self.error_body(resp).await;
                 let summary = self.summary(&body);
                 if summary.contains("DIGEST_INVALID") {
                     // A session mixed up by a broken request gets one fresh start; twice, the

@@ -1,9 +1,14 @@
 //! Registry credentials, from where users already keep them. In this order:
 //!
 //! 1. the environment: `STEVEDORE_AUTH_<HOST>=user:secret`, where `<HOST>` is the registry host
-//!    as written in the config, upper-cased, every character other than `A-Z0-9` turned into
-//!    `_` (`ghcr.io` → `STEVEDORE_AUTH_GHCR_IO`, `docker.io` → `STEVEDORE_AUTH_DOCKER_IO`,
-//!    `localhost:5000` → `STEVEDORE_AUTH_LOCALHOST_5000`); in GitHub Actions, `GITHUB_TOKEN`
+//!    as written in the config, upper-cased, each `.` and the `:` before a port written `_`,
+//!    each `-` written `__` (`ghcr.io` → `STEVEDORE_AUTH_GHCR_IO`, `localhost:5000` →
+//!    `STEVEDORE_AUTH_LOCALHOST_5000`, `registry-example.com` →
+//!    `STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM`, as Terraform spells `TF_TOKEN_<host>`). A name
+//!    stands for exactly one host ([`host_of_env_var`]), and a variable is read only for that
+//!    host: `registry.example.com` and `registry-example.com` never share a secret, whichever
+//!    asks (a push, a base image, a compose image, `verify`). A host no name spells (an IPv6
+//!    literal) takes its credentials from docker's config. In GitHub Actions, `GITHUB_TOKEN`
 //!    (user `GITHUB_ACTOR`) for `ghcr.io`;
 //! 2. docker's `config.json` (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`):
 //!    `credHelpers.<host>`, `auths.<host>` (`auth` = base64 `user:pass`, or `identitytoken`),
@@ -117,32 +122,169 @@ impl Credentials {
 
     /// `msg` with every form of the secret that stevedore sends removed: the raw secret,
     /// `user:secret`, its base64 (padded or not, standard or URL-safe alphabet), and any
-    /// `Basic …` / `Bearer …` credential a registry echoes back. For every text that came from
-    /// a registry and leaves the process (errors, `-v` logs, summaries, metadata files).
+    /// `Basic …` / `Bearer …` credential a registry echoes back; also when the registry wrote
+    /// them JSON-escaped (`\/`, `\u002b`, as PHP's `json_encode` does) or percent-encoded
+    /// (either hex case): see [`redact_forms`]. For every text that came from a registry and
+    /// leaves the process (errors, `-v` logs, summaries, metadata files).
     pub fn redact(&self, msg: &str) -> String {
-        let mut out = redact_auth_schemes(msg);
-        if let Credential::Basic { user, secret } = &self.credential {
-            let secret = secret.expose();
-            if !secret.is_empty() {
-                let pair = format!("{user}:{secret}");
-                let engines = [
-                    &base64::engine::general_purpose::STANDARD,
-                    &base64::engine::general_purpose::STANDARD_NO_PAD,
-                    &base64::engine::general_purpose::URL_SAFE,
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                ];
-                let mut forms: Vec<String> = engines.iter().map(|e| e.encode(&pair)).collect();
-                forms.push(pair);
-                forms.push(secret.to_string());
-                // Longest first, so `user:secret` goes before the secret inside it.
-                forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-                for form in forms {
-                    out = out.replace(&form, "<redacted>");
+        redact_forms(msg, &self.secret_forms())
+    }
+
+    /// The forms of the secret a registry may echo: the raw secret, `user:secret` and its
+    /// base64 in the four alphabets; longest first. Empty for anonymous credentials.
+    pub fn secret_forms(&self) -> Vec<String> {
+        let Credential::Basic { user, secret } = &self.credential else {
+            return Vec::new();
+        };
+        let secret = secret.expose();
+        if secret.is_empty() {
+            return Vec::new();
+        }
+        let pair = format!("{user}:{secret}");
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        let mut forms: Vec<String> = engines.iter().map(|e| e.encode(&pair)).collect();
+        forms.push(pair);
+        forms.push(secret.to_string());
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        forms
+    }
+}
+
+/// `msg` with every one of `forms` (secrets, tokens) replaced by `<redacted>`, and the
+/// credential after each `Basic` / `Bearer` word ([`redact_auth_schemes`]).
+///
+/// Forms are looked for as written and after decoding the text's escapes
+/// ([`decode_escapes`]: JSON's `\/`, `\"`, `\uXXXX`…, percent-encoding in either hex case,
+/// repeatedly). When a form (or an auth-scheme credential) appears only once decoded, the
+/// decoded, redacted text is returned, so an escaped secret is never shown in any form.
+pub fn redact_forms(msg: &str, forms: &[String]) -> String {
+    let replace = |text: &str| {
+        let mut out = text.to_string();
+        for form in forms.iter().filter(|f| !f.is_empty()) {
+            out = out.replace(form.as_str(), "<redacted>");
+        }
+        out
+    };
+    let plain = replace(msg);
+    let decoded = decode_escapes(&plain);
+    let decoded_redacted = redact_auth_schemes(&replace(&decoded));
+    if decoded_redacted != decoded {
+        decoded_redacted
+    } else {
+        redact_auth_schemes(&plain)
+    }
+}
+
+/// `text` with its escapes undone: JSON string escapes (`\/`, `\\`, `\"`, `\n`,
+/// `\uXXXX` with surrogate pairs) and percent-encoding (`%2B`, `%2b`), repeated until
+/// nothing changes (at most 4 rounds, for double encodings). Bytes that do not form UTF-8
+/// become U+FFFD.
+pub fn decode_escapes(text: &str) -> String {
+    let mut cur = text.to_string();
+    for _ in 0..4 {
+        let next = percent_decode(&json_unescape(&cur));
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// JSON string escapes undone, leniently: anything that is not a valid escape stays as it is.
+fn json_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.char_indices().peekable();
+    let hex4 = |at: usize| -> Option<u32> {
+        let h = s.get(at..at + 4)?;
+        if h.chars().all(|c| c.is_ascii_hexdigit()) {
+            u32::from_str_radix(h, 16).ok()
+        } else {
+            None
+        }
+    };
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&(_, e)) = chars.peek() else {
+            out.push(c);
+            break;
+        };
+        let simple = match e {
+            '/' => Some('/'),
+            '\\' => Some('\\'),
+            '"' => Some('"'),
+            '\'' => Some('\''),
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            _ => None,
+        };
+        if let Some(d) = simple {
+            chars.next();
+            out.push(d);
+            continue;
+        }
+        if e == 'u' {
+            if let Some(hi) = hex4(i + 2) {
+                // A surrogate pair: `\uD83D\uDE00`.
+                let pair = (0xD800..0xDC00).contains(&hi)
+                    && s.get(i + 6..i + 8) == Some("\\u")
+                    && hex4(i + 8).is_some_and(|lo| (0xDC00..0xE000).contains(&lo));
+                let (code, len) = if pair {
+                    let lo = hex4(i + 8).unwrap_or_default();
+                    (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12)
+                } else {
+                    (hi, 6)
+                };
+                if let Some(d) = char::from_u32(code) {
+                    out.push(d);
+                    // Skip the rest of the escape (the `u` and the hex digits).
+                    while chars.peek().is_some_and(|&(j, _)| j < i + len) {
+                        chars.next();
+                    }
+                    continue;
                 }
             }
         }
-        out
+        out.push(c);
     }
+    out
+}
+
+/// Percent-encoding undone (`%2B` and `%2b`); a `%` without two hex digits stays.
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
+            out.push(u8::from_str_radix(hex, 16).unwrap_or_default());
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces the credential after every `Basic` / `Bearer` auth scheme word (as an echoed
@@ -169,17 +311,116 @@ pub fn redact_auth_schemes(msg: &str) -> String {
     .into_owned()
 }
 
-/// `STEVEDORE_AUTH_<HOST>` for `host`.
+/// The prefix of the credential variables.
+pub const ENV_PREFIX: &str = "STEVEDORE_AUTH_";
+
+/// `STEVEDORE_AUTH_<HOST>` for `host`: upper-cased, each `.` and the `:` before the port
+/// written `_`, each `-` written `__` (`registry-example.com:5000` →
+/// `STEVEDORE_AUTH_REGISTRY__EXAMPLE_COM_5000`). Another character (an IPv6 literal) is
+/// written `_` too, but such a name spells no host: see [`env_var_for`].
 pub fn env_var_name(host: &str) -> String {
-    let mut s = String::from("STEVEDORE_AUTH_");
-    for c in host.chars() {
+    let mut s = String::from(ENV_PREFIX);
+    for c in normalize_key(host).chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() => s.push(c.to_ascii_uppercase()),
+            '-' => s.push_str("__"),
+            _ => s.push('_'),
+        }
+    }
+    s
+}
+
+/// The variable that holds `host`'s credentials, when a variable name can spell it: the
+/// name of [`env_var_name`] if [`host_of_env_var`] reads it back as `host`, else `None`
+/// (IPv6 literals, a last label of digits without a port: use docker's `config.json`).
+pub fn env_var_for(host: &str) -> Option<String> {
+    let var = env_var_name(host);
+    (host_of_env_var(&var).as_deref() == Some(normalize_key(host).as_str())).then_some(var)
+}
+
+/// The one host a `STEVEDORE_AUTH_<NAME>` variable stands for (lower case): in `<NAME>`, a
+/// run of two `_` per `-` (`__` → `-`, `____` → `--`), a single `_` a `.`, except before a
+/// last part of digits, which is the port (`LOCALHOST_5000` → `localhost:5000`), unless the
+/// whole name is an IPv4 address (`10_0_0_1` → `10.0.0.1`; `127_0_0_1_5000` →
+/// `127.0.0.1:5000`). `None` for a name no host has (an odd run of three or more `_`, a
+/// leading or trailing `_`).
+pub fn host_of_env_var(var: &str) -> Option<String> {
+    let name = var.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    // Alternating parts and separators: `a`, `.`, `b`, `-`, `c`…
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut seps: Vec<String> = Vec::new();
+    let mut chars = name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            parts.last_mut().expect("one part").push(c);
+            continue;
+        }
+        let mut run = 1;
+        while chars.peek() == Some(&'_') {
+            chars.next();
+            run += 1;
+        }
+        let sep = match run {
+            1 => ".".to_string(),
+            n if n % 2 == 0 => "-".repeat(n / 2),
+            _ => return None,
+        };
+        seps.push(sep);
+        parts.push(String::new());
+    }
+    if parts.iter().any(String::is_empty) {
+        return None;
+    }
+    let numeric = |p: &String| p.chars().all(|c| c.is_ascii_digit());
+    let ipv4 = parts.len() == 4 && seps.iter().all(|s| s == ".") && parts.iter().all(numeric);
+    let port = parts.len() > 1
+        && !ipv4
+        && seps.last().is_some_and(|s| s == ".")
+        && parts.last().is_some_and(numeric);
+    let mut host = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            let last = i == parts.len() - 1;
+            host.push_str(if last && port { ":" } else { &seps[i - 1] });
+        }
+        host.push_str(part);
+    }
+    Some(host)
+}
+
+/// What the credential variable of `host` was named before the `-` → `__` spelling (every
+/// character other than `A-Z0-9` as `_`), when that differs: such a variable is never read
+/// for `host` (it stands for another host), but its presence is worth a word in an error.
+pub fn former_env_var_name(host: &str) -> Option<String> {
+    let mut s = String::from(ENV_PREFIX);
+    for c in normalize_key(host).chars() {
         s.push(if c.is_ascii_alphanumeric() {
             c.to_ascii_uppercase()
         } else {
             '_'
         });
     }
-    s
+    (s != env_var_name(host)).then_some(s)
+}
+
+/// How to give `host` credentials: `set STEVEDORE_AUTH_… or run docker login …`, with a word
+/// when the variable of the former spelling is set (it stands for another host).
+pub fn how_to_set(host: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let login = format!("run `docker login {host}`");
+    let mut out = match env_var_for(host) {
+        Some(var) => format!("set {var}=user:secret or {login}"),
+        None => format!("{login} (no STEVEDORE_AUTH_ name spells this host)"),
+    };
+    if let Some(former) = former_env_var_name(host).filter(|v| env(v).is_some()) {
+        let other = host_of_env_var(&former).unwrap_or_else(|| "no host".into());
+        out.push_str(&format!(
+            " ({former} is set, but that name stands for {other}, not {host}: it is not sent here)"
+        ));
+    }
+    out
 }
 
 /// Splits `user:secret` (the secret may contain `:`).
@@ -238,14 +479,18 @@ pub fn resolve(
     helper: &HelperFn,
 ) -> Result<Credentials> {
     let host = normalize_key(host);
-    let var = env_var_name(&host);
-    if let Some(v) = env(&var).filter(|v| !v.is_empty()) {
-        let (user, secret) = parse_user_secret(&v)
-            .with_context(|| format!("{var} must be `user:secret` (the value is not shown)"))?;
-        return Ok(Credentials {
-            credential: Credential::Basic { user, secret },
-            source: Source::Env(var),
-        });
+    // Only the variable that spells this host exactly: a secret goes to the one host its
+    // name stands for (`registry-example.com` never reads STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM,
+    // which is registry.example.com's).
+    if let Some(var) = env_var_for(&host) {
+        if let Some(v) = env(&var).filter(|v| !v.is_empty()) {
+            let (user, secret) = parse_user_secret(&v)
+                .with_context(|| format!("{var} must be `user:secret` (the value is not shown)"))?;
+            return Ok(Credentials {
+                credential: Credential::Basic { user, secret },
+                source: Source::Env(var),
+            });
+        }
     }
     if host == "ghcr.io" && env("GITHUB_ACTIONS").as_deref() == Some("true") {
         if let Some(token) = env("GITHUB_TOKEN").filter(|t| !t.is_empty()) {
@@ -418,245 +663,4 @@ pub fn resolve_from_env(host: &str) -> Result<Credentials> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_removes_every_form_of_a_basic_credential() {
-        let creds = Credentials {
-            credential: Credential::Basic {
-                user: "dave".into(),
-                secret: Secret::new("s3cr3t-Pa55"),
-            },
-            source: Source::Anonymous,
-        };
-        let b64 = base64::engine::general_purpose::STANDARD.encode("dave:s3cr3t-Pa55");
-        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("dave:s3cr3t-Pa55");
-        for echoed in [
-            "denied: s3cr3t-Pa55".to_string(),
-            "denied: dave:s3cr3t-Pa55".to_string(),
-            format!("Authorization: Basic {b64}"),
-            format!("auth={b64url}"),
-            format!("Authorization: Basic {}…", &b64[..10]),
-            "authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl".to_string(),
-        ] {
-            let out = creds.redact(&echoed);
-            assert!(!out.contains("s3cr3t"), "{out}");
-            assert!(!out.contains(&b64[..10]), "{out}");
-            assert!(!out.contains(&b64url[..10]), "{out}");
-            assert!(!out.contains("eyJzdWIi"), "{out}");
-            assert!(out.contains("<redacted>"), "{out}");
-        }
-    }
-
-    #[test]
-    fn redaction_keeps_prose_about_auth_schemes() {
-        let creds = Credentials::anonymous();
-        for prose in [
-            "no bearer challenge on /v2/",
-            "basic auth accepted",
-            "Bearer realm=\"https://h/token\",service=\"h\"",
-        ] {
-            assert_eq!(creds.redact(prose), prose);
-        }
-    }
-    use std::collections::HashMap;
-
-    fn no_helper(_: &str, _: &str) -> Result<Option<(String, Secret)>> {
-        panic!("no helper expected")
-    }
-
-    fn b64(s: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(s)
-    }
-
-    fn resolve_with(
-        host: &str,
-        vars: &[(&str, &str)],
-        config: Option<&str>,
-        helper: &HelperFn,
-    ) -> Result<Credentials> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = config.map(String::from);
-        resolve(
-            host,
-            &|k| vars.get(k).cloned(),
-            &|_| {
-                config
-                    .clone()
-                    .ok_or_else(|| std::io::ErrorKind::NotFound.into())
-            },
-            helper,
-        )
-    }
-
-    #[test]
-    fn env_var_names() {
-        assert_eq!(env_var_name("ghcr.io"), "STEVEDORE_AUTH_GHCR_IO");
-        assert_eq!(
-            env_var_name("localhost:5000"),
-            "STEVEDORE_AUTH_LOCALHOST_5000"
-        );
-        assert_eq!(
-            env_var_name("127.0.0.1:5000"),
-            "STEVEDORE_AUTH_127_0_0_1_5000"
-        );
-        assert_eq!(env_var_name("docker.io"), "STEVEDORE_AUTH_DOCKER_IO");
-    }
-
-    #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
-        let c = Credential::Basic {
-            user: "me".into(),
-            secret: s,
-        };
-        assert!(!format!("{c:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn user_secret_split_keeps_colons_in_secret() {
-        let (u, s) = parse_user_secret("me:a:b").unwrap();
-        assert_eq!((u.as_str(), s.expose()), ("me", "a:b"));
-        assert!(parse_user_secret("nocolon").is_none());
-        assert!(parse_user_secret(":x").is_none());
-    }
-
-    #[test]
-    fn environment_wins_over_docker_config() {
-        let cfg = format!(r#"{{"auths":{{"ghcr.io":{{"auth":"{}"}}}}}}"#, b64("a:b"));
-        let c = resolve_with(
-            "ghcr.io",
-            &[
-                ("STEVEDORE_AUTH_GHCR_IO", "env:tok"),
-                ("DOCKER_CONFIG", "/d"),
-            ],
-            Some(&cfg),
-            &no_helper,
-        )
-        .unwrap();
-        assert_eq!(c.user(), Some("env"));
-        assert_eq!(c.source, Source::Env("STEVEDORE_AUTH_GHCR_IO".into()));
-        let err = resolve_with(
-            "ghcr.io",
-            &[("STEVEDORE_AUTH_GHCR_IO", "oops")],
-            None,
-            &no_helper,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("STEVEDORE_AUTH_GHCR_IO") && !err.contains("oops"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn github_token_for_ghcr_in_actions_only() {
-        let vars = [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_TOKEN", "ghs_x"),
-            ("GITHUB_ACTOR", "octocat"),
-        ];
-        let c = resolve_with("ghcr.io", &vars, None, &no_helper).unwrap();
-        assert_eq!(
-            (c.user(), &c.source),
-            (Some("octocat"), &Source::GithubToken)
-        );
-        let c = resolve_with("docker.io", &vars, None, &no_helper).unwrap();
-        assert_eq!(c.source, Source::Anonymous);
-        let c = resolve_with("ghcr.io", &vars[1..], None, &no_helper).unwrap();
-        assert_eq!(c.source, Source::Anonymous);
-    }
-
-    #[test]
-    fn docker_config_auths_and_docker_hub_key() {
-        let cfg = format!(
-            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{}"}},
-                          "127.0.0.1:5000":{{"auth":"{}"}},
-                          "ghcr.io":{{"identitytoken":"idtok"}}}}}}"#,
-            b64("hub:pw"),
-            b64("local:pw2")
-        );
-        let vars = [("DOCKER_CONFIG", "/cfg")];
-        let c = resolve_with("docker.io", &vars, Some(&cfg), &no_helper).unwrap();
-        assert_eq!(c.user(), Some("hub"));
-        assert_eq!(c.secret().unwrap().expose(), "pw");
-        assert_eq!(
-            c.source,
-            Source::DockerAuths {
-                file: "/cfg/config.json".into(),
-                key: "https://index.docker.io/v1/".into()
-            }
-        );
-        let c = resolve_with("127.0.0.1:5000", &vars, Some(&cfg), &no_helper).unwrap();
-        assert_eq!(c.user(), Some("local"));
-        let c = resolve_with("ghcr.io", &vars, Some(&cfg), &no_helper).unwrap();
-        assert_eq!(c.user(), Some("<token>"));
-        assert_eq!(c.secret().unwrap().expose(), "idtok");
-        let c = resolve_with("quay.io", &vars, Some(&cfg), &no_helper).unwrap();
-        assert_eq!(c.source, Source::Anonymous);
-        // No config file at all: anonymous.
-        let c = resolve_with("quay.io", &vars, None, &no_helper).unwrap();
-        assert_eq!(c.source, Source::Anonymous);
-    }
-
-    #[test]
-    fn bad_auth_entry_is_named_without_its_value() {
-        let cfg = r#"{"auths":{"ghcr.io":{"auth":"bm9jb2xvbg=="}}}"#; // "nocolon"
-        let err = resolve_with("ghcr.io", &[("DOCKER_CONFIG", "/c")], Some(cfg), &no_helper)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("auths.\"ghcr.io\".auth"), "{err}");
-        assert!(!err.contains("nocolon") && !err.contains("bm9j"), "{err}");
-    }
-
-    #[test]
-    fn helpers_per_host_then_store() {
-        let cfg = r#"{"credHelpers":{"ghcr.io":"gh"},"credsStore":"desktop",
-                      "auths":{"https://index.docker.io/v1/":{}}}"#;
-        let helper = |name: &str, server: &str| -> Result<Option<(String, Secret)>> {
-            Ok(match (name, server) {
-                ("gh", "ghcr.io") => Some(("ghuser".into(), Secret::new("t1"))),
-                ("desktop", "https://index.docker.io/v1/") => {
-                    Some(("hubuser".into(), Secret::new("t2")))
-                }
-                _ => None,
-            })
-        };
-        let vars = [("HOME", "/home/me")];
-        let c = resolve_with("ghcr.io", &vars, Some(cfg), &helper).unwrap();
-        assert_eq!(c.user(), Some("ghuser"));
-        assert!(matches!(c.source, Source::Helper { ref helper, .. } if helper == "gh"));
-        let c = resolve_with("docker.io", &vars, Some(cfg), &helper).unwrap();
-        assert_eq!(c.user(), Some("hubuser"));
-        let c = resolve_with("quay.io", &vars, Some(cfg), &helper).unwrap();
-        assert_eq!(c.source, Source::Anonymous);
-    }
-
-    #[test]
-    fn helper_output_parsing() {
-        let (u, s) = parse_helper_output(br#"{"ServerURL":"x","Username":"u","Secret":"s"}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!((u.as_str(), s.expose()), ("u", "s"));
-        let (u, _) = parse_helper_output(br#"{"Username":"","Secret":"s"}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(u, "<token>");
-        assert!(parse_helper_output(br#"{"Secret":""}"#).unwrap().is_none());
-        assert!(parse_helper_output(b"garbage").is_err());
-    }
-
-    #[test]
-    fn keys_normalise() {
-        assert_eq!(normalize_key("https://index.docker.io/v1/"), "docker.io");
-        assert_eq!(normalize_key("registry-1.docker.io"), "docker.io");
-        assert_eq!(normalize_key("https://GHCR.io"), "ghcr.io");
-        assert_eq!(normalize_key("localhost:5000"), "localhost:5000");
-    }
-}
+mod tests;

@@ -5,12 +5,13 @@ use reqwest::{Method, StatusCode};
 
 use crate::oci::Digest;
 
+use super::body::{Over, MAX_MANIFEST, MAX_SMALL_BLOB};
 use super::transport::*;
 use super::*;
 
 impl Registry {
-    /// `GET /v2/<repo>/blobs/<digest>` of a small blob (an image config), checked against its
-    /// digest.
+    /// `GET /v2/<repo>/blobs/<digest>` of a small blob (an image config, an attestation layer),
+    /// checked against its digest; refused when larger than [`MAX_SMALL_BLOB`].
     pub async fn fetch_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>> {
         let what = format!("fetch blob {}/{repo}@{}", self.name, digest.short());
         let (_, bytes) = self
@@ -20,6 +21,7 @@ impl Registry {
                 &what,
                 None,
                 digest,
+                (MAX_SMALL_BLOB, "blob"),
             )
             .await?;
         Ok(bytes)
@@ -106,7 +108,8 @@ impl Registry {
     pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
         let what = format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
         let path = format!("v2/{repo}/manifests/{digest}");
-        self.get_verified(repo, &path, &what, Some(MANIFEST_ACCEPT), digest)
+        let limit = (MAX_MANIFEST, "manifest or index");
+        self.get_verified(repo, &path, &what, Some(MANIFEST_ACCEPT), digest, limit)
             .await
     }
 
@@ -119,6 +122,7 @@ impl Registry {
         what: &str,
         accept: Option<&str>,
         digest: &Digest,
+        (limit, kind): (u64, &'static str),
     ) -> Result<(String, Vec<u8>)> {
         let url = self.url(path);
         self.with_retries(repo, what, |auth, _| {
@@ -137,7 +141,9 @@ impl Registry {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let body = self.body(resp).await?;
+                let body = self
+                    .read_capped(resp, limit, Over::Refuse(kind), what)
+                    .await?;
                 if Digest::of(&body) != *digest {
                     return Err(Step::Fatal(anyhow!(
                         "{what}: content does not match its digest"
@@ -176,7 +182,10 @@ impl Registry {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default()
                             .to_string();
-                        Ok(Some((media, self.body(resp).await?.to_vec())))
+                        Ok(Some((
+                            media,
+                            self.manifest_body(resp, what).await?.to_vec(),
+                        )))
                     }
                     StatusCode::NOT_FOUND => Ok(None),
                     _ => Err(self.unexpected(what, resp).await),

@@ -9,12 +9,17 @@
 //!
 //! Credentials go only over TLS to the registry that asked for them: once a registry spoke
 //! HTTPS, nothing for it goes over plain HTTP (Location, redirects, token realms; loopback
-//! too), and the `Authorization` header goes only to the registry's own scheme, host and port.
-//! Every text that came from a registry is redacted ([`Credentials::redact`]) before it reaches
-//! a message.
+//! too). Registry requests carry `Authorization` only to the registry's own scheme, host and
+//! port; the user and secret go as Basic auth to the token realm the registry names (as
+//! Docker does), which may be another HTTPS host, but never one on a loopback or link-local
+//! address unless the registry is on one too ([`token::realm_host_refused`]). Every text that
+//! came from a registry is redacted ([`credentials::redact_forms`], after decoding its JSON and
+//! percent escapes) before it reaches a message.
 //!
 //! Every request has a connect timeout and an idle timeout (no byte moved and no answer for
-//! that long: the request is abandoned and retried). Connection errors, 408, 429 and 5xx are
+//! that long: the request is abandoned and retried). Every body is read while it streams,
+//! capped by what it is (4 MiB for a manifest or index) and held to a minimum pace
+//! ([`body`]); a blob download has a deadline scaled by its size. Connection errors, 408, 429 and 5xx are
 //! retried with exponential backoff and jitter, honouring `Retry-After`, a bounded number of
 //! times. A 401 refreshes the token once and retries. Blob uploads stream from the layout file:
 //! one monolithic PUT with `Content-Length` up to [`ClientOptions::chunk_size`] (a failed upload
@@ -24,9 +29,10 @@
 //! Split by job: [`transport`] (the client, requests, retries, URL checks, redaction), [`token`]
 //! (challenges, tokens, scopes), [`credentials`] (where credentials come from), [`blobs`]
 //! (uploads, chunked resume, mounts), [`manifests`], [`pull`] (downloads), [`login`] (the login
-//! check).
+//! check), [`body`] (bounded reads).
 
 pub mod blobs;
+pub mod body;
 pub mod credentials;
 pub mod login;
 pub mod manifests;

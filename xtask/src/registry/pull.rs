@@ -8,14 +8,16 @@ use reqwest::{Method, StatusCode};
 
 use crate::oci::Digest;
 
+use super::body::{human_size, transfer_deadline, MIN_RATE};
 use super::transport::*;
 use super::*;
 
 impl Registry {
     /// `GET /v2/<repo>/blobs/<digest>`, streamed into `into` (never whole in memory) and
-    /// checked against `digest` and `size` before it is stored. Redirects (to a CDN) are
-    /// followed without the credentials. A broken or stalled transfer is retried from the
-    /// start; `progress` gets the bytes received so far in the current try.
+    /// checked against `digest` and `size` before it is stored (never more than `size` bytes
+    /// are read). Redirects (to a CDN) are followed without the credentials. A broken, stalled
+    /// or trickling transfer (one that misses [`transfer_deadline`] for its size) is retried
+    /// from the start; `progress` gets the bytes received so far in the current try.
     pub async fn download_blob(
         &self,
         repo: &str,
@@ -46,15 +48,31 @@ impl Registry {
                 }
                 let mut w = into.blob_writer().map_err(Step::Fatal)?;
                 let mut body = resp.bytes_stream();
+                // A byte now and then would reset an idle timer forever: the whole transfer
+                // has a deadline scaled by its size.
+                let idle = self.opts.idle_timeout;
+                let deadline = transfer_deadline(idle, size);
+                let started = std::time::Instant::now();
                 loop {
-                    let chunk = match tokio::time::timeout(self.opts.idle_timeout, body.next())
-                        .await
-                    {
+                    let left = deadline.saturating_sub(started.elapsed());
+                    let chunk = match tokio::time::timeout(idle.min(left), body.next()).await {
+                        Err(_) if left <= idle => {
+                            return Err(Step::Retry {
+                                reason: format!(
+                                    "{} of {size} bytes in {:.0}s, slower than {}/s (a \
+                                     trickling transfer)",
+                                    w.size(),
+                                    started.elapsed().as_secs_f64(),
+                                    human_size(MIN_RATE)
+                                ),
+                                after: None,
+                            })
+                        }
                         Err(_) => {
                             return Err(Step::Retry {
                                 reason: format!(
                                     "no data for {}s (stalled download)",
-                                    self.opts.idle_timeout.as_secs()
+                                    idle.as_secs()
                                 ),
                                 after: None,
                             })

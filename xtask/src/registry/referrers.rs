@@ -33,7 +33,7 @@ impl Registry {
                 let resp = self.check(self.send(req, None).await?).await?;
                 match resp.status() {
                     s if s.is_success() => {
-                        let body = self.body(resp).await?;
+                        let body = self.manifest_body(resp, what).await?;
                         let index: Index = serde_json::from_slice(&body).map_err(|_| {
                             Step::Fatal(anyhow!("{what}: the answer is not an image index"))
                         })?;
@@ -69,7 +69,7 @@ impl Registry {
                             .get(reqwest::header::ETAG)
                             .and_then(|v| v.to_str().ok())
                             .map(String::from);
-                        let body = self.body(resp).await?;
+                        let body = self.manifest_body(resp, what).await?;
                         let index: Index = serde_json::from_slice(&body).map_err(|_| {
                             Step::Fatal(anyhow!(
                                 "{what}: the tag holds something other than an image index"

@@ -111,3 +111,76 @@ fn bearer_challenges_parse() {
         None
     );
 }
+
+#[test]
+fn token_realms_on_loopback_or_link_local_hosts_are_refused_for_other_registries() {
+    use super::token::{local_kind, realm_host_refused};
+    for (realm, registry, refused) in [
+        ("auth.example.com", "registry.example.com", None),
+        ("127.0.0.1", "registry.example.com", Some("loopback")),
+        ("127.8.9.10", "registry.example.com", Some("loopback")),
+        ("localhost", "registry.example.com", Some("loopback")),
+        (
+            "metadata.localhost.",
+            "registry.example.com",
+            Some("loopback"),
+        ),
+        ("[::1]", "registry.example.com", Some("loopback")),
+        ("0.0.0.0", "registry.example.com", Some("loopback")),
+        (
+            "[::ffff:127.0.0.1]",
+            "registry.example.com",
+            Some("loopback"),
+        ),
+        (
+            "169.254.169.254",
+            "registry.example.com",
+            Some("link-local"),
+        ),
+        ("[fe80::1]", "registry.example.com", Some("link-local")),
+        ("[febf::1]", "203.0.113.7", Some("link-local")),
+        (
+            "[::ffff:169.254.169.254]",
+            "registry.example.com",
+            Some("link-local"),
+        ),
+        ("[fec0::1]", "registry.example.com", None),
+        ("10.0.0.1", "registry.example.com", None),
+        // The registry is on such a host itself: a local token server is fine.
+        ("127.0.0.1", "127.0.0.1", None),
+        ("localhost", "[::1]", None),
+        ("169.254.1.1", "169.254.1.2", None),
+    ] {
+        assert_eq!(
+            realm_host_refused(realm, registry),
+            refused,
+            "{realm} for {registry}"
+        );
+    }
+    assert_eq!(local_kind("example.com"), None);
+    assert_eq!(local_kind("[2001:db8::1]"), None);
+}
+
+#[test]
+fn error_summaries_are_redacted_before_they_are_shortened() {
+    // A long message with the secret at its end: shortened after redaction, no piece of the
+    // secret survives the cut.
+    let creds = super::credentials::Credentials {
+        credential: super::credentials::Credential::Basic {
+            user: "dave".into(),
+            secret: super::credentials::Secret::new("Pa55/w0rd+s3cret"),
+        },
+        source: super::credentials::Source::Anonymous,
+    };
+    let body = format!(
+        r#"{{"errors":[{{"code":"DENIED","message":"{} Pa55\/w0rd\u002bs3cret"}}]}}"#,
+        "x".repeat(290)
+    );
+    let text = super::transport::error_text(body.as_bytes());
+    let shown = super::transport::shorten(&creds.redact(&text));
+    assert!(
+        !shown.contains("Pa55") && !shown.contains("w0rd"),
+        "{shown}"
+    );
+    assert!(shown.chars().count() <= 301, "{}", shown.len());
+}

@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::credentials::Credential;
 use crate::oci::reference::{is_loopback_host, public_url};
 
+use super::body::{Over, MAX_TOKEN};
 use super::transport::*;
 use super::*;
 
@@ -25,7 +26,22 @@ impl Registry {
     /// Whether plain HTTP may carry credentials to a token realm: only when the registry
     /// itself is plain HTTP, and the realm's host is one plain HTTP is allowed for (loopback or
     /// `release.insecure-registries`).
+    ///
+    /// A realm on a loopback or link-local host (a cloud metadata service, a local daemon) is
+    /// refused unless the registry itself is on such a host ([`realm_host_refused`]).
     pub(super) fn check_realm(&self, realm: &Url) -> Result<()> {
+        let realm_host = realm.host_str().unwrap_or_default();
+        let registry_host = self.base.host_str().unwrap_or_default();
+        if let Some(kind) = realm_host_refused(realm_host, registry_host) {
+            bail!(
+                "{}: the registry's token realm {} is on a {kind} host, and the registry is \
+                 not: refused, no credential was sent (a registry may not send stevedore's \
+                 credentials to this machine or its link-local services). Configure the registry \
+                 to advertise a token realm on its own network",
+                self.name,
+                public_url(realm.as_str())
+            );
+        }
         if realm.scheme() == "https" {
             return Ok(());
         }
@@ -147,7 +163,7 @@ impl Registry {
                 let resp = self.check(self.send(req, None).await?).await?;
                 if !resp.status().is_success() {
                     let status = resp.status();
-                    let body = self.body(resp).await.unwrap_or_default();
+                    let body = self.error_body(resp).await;
                     return Err(Step::Fatal(anyhow!(
                         "{}: the token server refused the credentials from {} for {repo}: {status}{}",
                         self.name,
@@ -155,7 +171,11 @@ impl Registry {
                         self.summary(&body)
                     )));
                 }
-                let body: serde_json::Value = serde_json::from_slice(&self.body(resp).await?)
+                let what = format!("ask for a token for {}/{repo}", self.name);
+                let body = self
+                    .read_capped(resp, MAX_TOKEN, Over::Refuse("token answer"), &what)
+                    .await?;
+                let body: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|_| anyhow!("{}: the token server's answer is not JSON", self.name))?;
                 ["token", "access_token"]
                     .iter()
@@ -273,6 +293,45 @@ impl Registry {
             None => false,
         }
     }
+}
+
+/// Why a token realm on `realm_host` is refused for a registry reached at `registry_host`
+/// (both as in a URL: `127.0.0.1`, `[::1]`, `auth.example.com`): `Some("loopback")` or
+/// `Some("link-local")` when the realm is on such a host and the registry is on neither.
+pub fn realm_host_refused(realm_host: &str, registry_host: &str) -> Option<&'static str> {
+    let kind = local_kind(realm_host)?;
+    local_kind(registry_host).is_none().then_some(kind)
+}
+
+/// `loopback` (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`, the unspecified addresses),
+/// `link-local` (169.254.0.0/16, fe80::/10), IPv4-mapped IPv6 forms included; `None` for
+/// other hosts. Names are not resolved.
+pub fn local_kind(host: &str) -> Option<&'static str> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let v4 = |ip: Ipv4Addr| {
+        if ip.is_loopback() || ip.is_unspecified() {
+            Some("loopback")
+        } else if ip.is_link_local() {
+            Some("link-local")
+        } else {
+            None
+        }
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        let ip: Ipv6Addr = inner.split('%').next()?.parse().ok()?;
+        return if ip.is_loopback() || ip.is_unspecified() {
+            Some("loopback")
+        } else if ip.segments()[0] & 0xffc0 == 0xfe80 {
+            Some("link-local")
+        } else {
+            ip.to_ipv4_mapped().and_then(v4)
+        };
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return v4(ip);
+    }
+    (host == "localhost" || host.ends_with(".localhost")).then_some("loopback")
 }
 
 /// The `realm` and `service` of a `WWW-Authenticate: Bearer realm="…",service="…",…`

@@ -150,16 +150,18 @@ impl Registry {
     /// Removes every form of the credentials and every issued token from a message that may
     /// echo them.
     pub(super) fn scrub(&self, msg: &str) -> String {
-        let mut out = self.creds.redact(msg);
-        for token in self.issued.lock().expect("issued tokens").iter() {
-            out = out.replace(token.as_str(), "<redacted>");
-        }
-        out
+        let mut forms = self.creds.secret_forms();
+        forms.extend(self.issued.lock().expect("issued tokens").iter().cloned());
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        super::credentials::redact_forms(msg, &forms)
     }
 
-    /// A registry's error body as one short, redacted line (`: CODE message`).
+    /// A registry's error body as one short, redacted line (`: CODE message`): the JSON is
+    /// decoded first, then redacted ([`Credentials::redact`] also decodes percent-escapes),
+    /// then shortened, so that no escaped form of a secret and no cut-off piece of one is
+    /// shown.
     pub(super) fn summary(&self, body: &[u8]) -> String {
-        error_summary(self.scrub(&String::from_utf8_lossy(body)).as_bytes())
+        shorten(&self.scrub(&error_text(body)))
     }
 
     /// Refuses a URL the registry handed out (upload `Location`) that would take its traffic
@@ -224,10 +226,9 @@ impl Registry {
                     attempt -= 1;
                     if self.creds.credential == Credential::Anonymous {
                         bail!(
-                            "{what}: {} requires credentials and none were found: set {} or run `docker login {}`",
+                            "{what}: {} requires credentials and none were found: {}",
                             self.name,
-                            super::credentials::env_var_name(&self.name),
-                            self.name
+                            super::credentials::how_to_set(&self.name, &|k| std::env::var(k).ok())
                         );
                     }
                 }
@@ -267,6 +268,19 @@ impl Registry {
         req: reqwest::RequestBuilder,
         activity: Option<&Activity>,
     ) -> Result<reqwest::Response, Step> {
+        self.send_within(req, activity, None).await
+    }
+
+    /// [`Registry::send`], also abandoning the request when it is not answered within
+    /// `deadline` (an upload of `n` bytes: [`super::body::transfer_deadline`], so that a registry
+    /// reading a byte now and then cannot hold it forever).
+    pub(super) async fn send_within(
+        &self,
+        req: reqwest::RequestBuilder,
+        activity: Option<&Activity>,
+        deadline: Option<Duration>,
+    ) -> Result<reqwest::Response, Step> {
+        let started = Instant::now();
         let local = Activity::new();
         let activity = activity.unwrap_or(&local);
         activity.touch();
@@ -298,6 +312,17 @@ impl Registry {
                     });
                 }
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if let Some(d) = deadline.filter(|d| started.elapsed() > *d) {
+                        return Err(Step::Retry {
+                            reason: format!(
+                                "not done after {}s, slower than {}/s (the registry reads \
+                                 the upload too slowly)",
+                                d.as_secs(),
+                                super::body::human_size(super::body::MIN_RATE)
+                            ),
+                            after: None,
+                        });
+                    }
                     if activity.idle() > self.opts.idle_timeout {
                         return Err(Step::Retry {
                             reason: format!(
@@ -309,21 +334,6 @@ impl Registry {
                     }
                 }
             }
-        }
-    }
-
-    /// Reads a small response body with the idle timeout.
-    pub(super) async fn body(&self, resp: reqwest::Response) -> Result<bytes::Bytes, Step> {
-        match tokio::time::timeout(self.opts.idle_timeout, resp.bytes()).await {
-            Ok(Ok(b)) => Ok(b),
-            Ok(Err(e)) => Err(Step::Retry {
-                reason: error_chain(&e.without_url()),
-                after: None,
-            }),
-            Err(_) => Err(Step::Retry {
-                reason: "response body stalled".into(),
-                after: None,
-            }),
         }
     }
 
@@ -347,7 +357,7 @@ impl Registry {
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("error=\"insufficient_scope\""));
-        let body = self.body(resp).await.unwrap_or_default();
+        let body = self.error_body(resp).await;
         let mut reason = format!("{status}{}", self.summary(&body));
         if scope_error {
             reason.push_str(" (insufficient_scope)");
@@ -362,7 +372,7 @@ impl Registry {
     /// An error for an unexpected status.
     pub(super) async fn unexpected(&self, what: &str, resp: reqwest::Response) -> Step {
         let status = resp.status();
-        let body = self.body(resp).await.unwrap_or_default();
+        let body = self.error_body(resp).await;
         let hint = match status {
             StatusCode::FORBIDDEN => {
                 format!(
@@ -475,14 +485,21 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// `: CODE message` from a registry error body (`{"errors":[{"code","message"}]}`), short.
+/// Not redacted: registry messages go through [`Registry::summary`].
 pub fn error_summary(body: &[u8]) -> String {
+    shorten(&error_text(body))
+}
+
+/// `: CODE message; …` from a registry error body, the JSON decoded (its escapes undone), in
+/// full; the body's text when it is not JSON; empty when there is nothing.
+pub(super) fn error_text(body: &[u8]) -> String {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         return if text.is_empty() {
             String::new()
         } else {
-            format!(": {}", text.chars().take(200).collect::<String>())
+            format!(": {text}")
         };
     };
     let parts: Vec<String> = v["errors"]
@@ -504,11 +521,21 @@ pub fn error_summary(body: &[u8]) -> String {
     if parts.is_empty() {
         String::new()
     } else {
-        format!(
-            ": {}",
-            parts.join("; ").chars().take(300).collect::<String>()
-        )
+        format!(": {}", parts.join("; "))
     }
+}
+
+/// At most 300 characters (one line of a message).
+pub(super) fn shorten(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    if s.chars().count() > 300 {
+        out.push('…');
+    }
+    out
 }
 
 /// Exponential backoff with ±25 % jitter: `base · 2^(try-1)`, capped at `cap`.
