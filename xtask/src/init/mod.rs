@@ -313,6 +313,26 @@ pub fn component(raw: &str) -> String {
     out.trim_end_matches(['-', '.', '_']).to_string()
 }
 
+/// The documents of a YAML input (`file`: root-relative). A syntax error is the inner `Err`
+/// (the reader reports the file as not mapped); a file over the YAML bounds (an alias bomb, too
+/// deep, too large) is the outer one: `init` stops, naming the file.
+pub fn parse_yaml(
+    file: &str,
+    text: &str,
+) -> Result<Result<Vec<crate::compose::yaml::Node>, crate::compose::yaml::SyntaxError>> {
+    match crate::compose::yaml::parse(text) {
+        Err(e) if e.limit => {
+            let at = if e.line == 0 {
+                String::new()
+            } else {
+                format!(":{}", e.line)
+            };
+            anyhow::bail!("{file}{at}: {}\n  fix: {}", e.message, e.fix())
+        }
+        parsed => Ok(parsed),
+    }
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -329,14 +349,15 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     let inputs = find_inputs(root)?;
     let read = |rel: &str| -> Result<String> {
-        std::fs::read_to_string(root.join(rel)).with_context(|| format!("cannot read {rel}"))
+        crate::compose::yaml::read_file(&root.join(rel))
+            .with_context(|| format!("cannot read {rel}"))
     };
     let mut found = merge::Found::default();
     for file in &inputs.bake_files {
         found.bake.push(bake::read(file, &read(file)?));
     }
     for file in &inputs.compose_files {
-        let mut c = compose::read(file, &read(file)?);
+        let mut c = compose::read(file, &read(file)?)?;
         compose_findings(root, &mut c);
         found.compose.push(c);
     }
@@ -348,7 +369,7 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     for file in &inputs.workflows {
         found
             .workflows
-            .push(workflow::read(file, &read(file)?, github.as_ref()));
+            .push(workflow::read(file, &read(file)?, github.as_ref())?);
     }
     found.dockerfiles = inputs.dockerfiles.clone();
     found.default_name = root

@@ -52,12 +52,8 @@ fn found() -> Found {
             "tools/Dockerfile".into(),
         ],
         bake: vec![bake::read("docker-bake.hcl", BAKE)],
-        compose: vec![compose::read("compose.yaml", COMPOSE)],
-        workflows: vec![workflow::read(
-            ".github/workflows/release.yml",
-            WORKFLOW,
-            None,
-        )],
+        compose: vec![compose::read("compose.yaml", COMPOSE).unwrap()],
+        workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW, None).unwrap()],
     }
 }
 
@@ -131,7 +127,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  api:\n    build: api\n    image: a/api\n",
-                )],
+                ).unwrap()],
                 bake: vec![bake::read("docker-bake.hcl", "target \"api\" { context = \"v2\" }")],
                 ..Default::default()
             },
@@ -149,7 +145,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  api:\n    build:\n      context: .\n      args: { A: \"2\" }\n    image: a/api\n",
-                )],
+                ).unwrap()],
                 ..Default::default()
             },
             "build arg A=\"2\"",
@@ -159,7 +155,7 @@ fn conflicts_are_reported_not_hidden() {
             "a compose file compose would not publish",
             Found {
                 default_name: "x".into(),
-                compose: vec![compose::read("compose.yaml", "services:\n  api:\n    build: .\n")],
+                compose: vec![compose::read("compose.yaml", "services:\n  api:\n    build: .\n").unwrap()],
                 ..Default::default()
             },
             "the compose file as a compose artifact",
@@ -187,7 +183,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  db:\n    image: postgres:16\n",
-                )],
+                ).unwrap()],
                 ..Default::default()
             },
             "the compose file as a compose artifact",
@@ -260,7 +256,7 @@ fn conflicts_are_reported_not_hidden() {
 fn nothing_to_build_is_an_error() {
     let err = merge(Found {
         default_name: "x".into(),
-        workflows: vec![workflow::read("w.yml", WORKFLOW, None)],
+        workflows: vec![workflow::read("w.yml", WORKFLOW, None).unwrap()],
         ..Default::default()
     })
     .unwrap_err();
