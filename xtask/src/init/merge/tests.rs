@@ -278,3 +278,72 @@ fn only_dockerfiles_give_one_image_each_and_the_default_platform() {
     assert!(d.tags.is_empty());
     assert!(d.compose.is_empty());
 }
+
+/// A secret-looking build arg (bake or compose, by name or by value) goes to
+/// `release.secret-build-args` by name; its value is in no key, no note and not the config.
+#[test]
+fn secret_looking_build_args_are_kept_by_name_only() {
+    let token = "npm_0123456789abcdefghijABCDEFGHIJ0123";
+    let found = Found {
+        default_name: "x".into(),
+        bake: vec![bake::read(
+            "docker-bake.hcl",
+            &format!(
+                "target \"api\" {{\n  context = \"api\"\n  args = {{ NPM_TOKEN = \"{token}\", MODE = \"prod\" }}\n}}"
+            ),
+        )],
+        compose: vec![compose::read(
+            "compose.yaml",
+            &format!(
+                "services:\n  web:\n    build:\n      context: web\n      args:\n        - UPSTREAM={token}\n        - DB_PASSWORD=${{DB_PASSWORD}}\n      labels:\n        com.example.api-key: hunter2hunter2\n    image: a/web\n"
+            ),
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let draft = merge(found).unwrap();
+    assert_eq!(
+        draft.secret_build_args,
+        ["DB_PASSWORD", "NPM_TOKEN", "UPSTREAM"]
+    );
+    let api = &draft
+        .images
+        .iter()
+        .find(|i| i.build.name == "api")
+        .unwrap()
+        .build;
+    assert_eq!(
+        api.build_args,
+        BTreeMap::from([("MODE".to_string(), "prod".to_string())])
+    );
+    let web = &draft
+        .images
+        .iter()
+        .find(|i| i.build.name == "web")
+        .unwrap()
+        .build;
+    assert!(
+        web.build_args.is_empty() && web.labels.is_empty(),
+        "{web:?}"
+    );
+    let text = crate::init::render::render(&draft);
+    let notes = format!("{:?}", draft.notes);
+    for shown in [&text, &notes] {
+        assert!(
+            !shown.contains(token) && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("npm_"), "{shown}");
+    }
+    for what in [
+        "build arg NPM_TOKEN",
+        "build arg UPSTREAM",
+        "label com.example.api-key",
+    ] {
+        assert!(
+            draft.notes.not_mapped.iter().any(|n| n.what == what),
+            "{what}: {notes}"
+        );
+    }
+    assert!(text.contains("secret-build-args = [\"DB_PASSWORD\", \"NPM_TOKEN\", \"UPSTREAM\"]"));
+}
