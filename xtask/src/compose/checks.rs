@@ -183,8 +183,9 @@ struct Checker<'a> {
     spec: &'a ComposeSpec,
     yes: bool,
     findings: Vec<Finding>,
-    /// `(file, byte offset)` of the values already judged: an alias's copy is not judged again.
-    seen: HashSet<(String, usize)>,
+    /// Byte offsets of the values of the current file already judged: an alias's copy is not
+    /// judged again.
+    seen: HashSet<usize>,
 }
 
 impl Checker<'_> {
@@ -246,6 +247,7 @@ impl Checker<'_> {
     }
 
     fn file(&mut self, file: &SourceFile) {
+        self.seen.clear();
         for (service, node) in file.services() {
             self.bind_mounts(file, service, node);
         }
@@ -287,7 +289,7 @@ impl Checker<'_> {
         }
         match &node.kind {
             Kind::Scalar { text, .. } => {
-                if key == Some("image") || !self.seen.insert((file.path.clone(), node.span.start)) {
+                if key == Some("image") || !self.seen.insert(node.span.start) {
                     return;
                 }
                 match key {
@@ -332,7 +334,7 @@ impl Checker<'_> {
         let Some(kind) = command_secret(&words) else {
             return false;
         };
-        if !self.seen.insert((file.path.clone(), node.span.start)) {
+        if !self.seen.insert(node.span.start) {
             return true;
         }
         self.sensitive(&file.path, service, at, kind, "");

@@ -76,7 +76,7 @@ impl SyntaxError {
     }
 }
 
-/// Reads a YAML file as text, refusing more than [`MAX_BYTES`] (without reading them).
+/// Reads a YAML (or bake) file as text, refusing more than [`MAX_BYTES`] (without reading them).
 pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
     use std::io::Read as _;
     let mut text = String::new();
@@ -85,7 +85,7 @@ pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
         .read_to_string(&mut text)?;
     if text.len() > MAX_BYTES {
         return Err(std::io::Error::other(format!(
-            "larger than the {} MiB a YAML file may have",
+            "larger than {} MiB, the most stevedore reads of a compose, workflow or bake file",
             MAX_BYTES >> 20
         )));
     }
@@ -689,6 +689,13 @@ mod tests {
         assert!(err.limit && err.message.contains("1 MiB"), "{err:?}");
         let err = parse("a: [1, 2\n").unwrap_err();
         assert!(!err.limit);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("compose.yaml");
+        std::fs::write(&file, &large).unwrap();
+        let err = read_file(&file).unwrap_err().to_string();
+        assert!(err.contains("larger than 1 MiB"), "{err}");
+        std::fs::write(&file, "a: 1\n").unwrap();
+        assert_eq!(read_file(&file).unwrap(), "a: 1\n");
     }
 
     #[test]
