@@ -35,8 +35,8 @@ pub fn init(global: &Global, args: &InitArgs) -> Result<()> {
     print!("{report}");
     println!(
         "wrote {shown}: {} image{}; check it with `stevedore plan` and `stevedore release --dry-run`",
-        drafted.draft.images.len(),
-        if drafted.draft.images.len() == 1 { "" } else { "s" }
+        drafted.images.len(),
+        if drafted.images.len() == 1 { "" } else { "s" }
     );
     Ok(())
 }

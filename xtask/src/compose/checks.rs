@@ -9,17 +9,29 @@
 //! | secret-looking value | listed, confirm | refused unless `allow = ["sensitive-data"]` or `--yes` |
 //! | `env_file` without `--with-env` | error unless `--yes` | refused unless `--yes` (or `required: false`) |
 //!
-//! Secret-looking values: a literal value under a sensitive key in `environment:` (map or
-//! `KEY=VALUE` list), a known token shape or high-entropy string anywhere in a compose file, the
-//! same in published env files, and inline `configs.*.content`. `${VAR}` references are fine;
-//! the literal default of `${VAR:-default}` is published as written, so it is judged like any
-//! literal (`${DB_PASSWORD:-postgres}` is reported). Compose also refuses, without `--with-env`,
-//! any `environment:` at all; that blanket rule is not kept: references are what we publish.
+//! Secret-looking values, anywhere in a compose file (services, `build.args`, `labels`, `x-*`
+//! extensions, …):
+//! - a literal value under a sensitive key, in every mapping (`KEY: value`) and every
+//!   `KEY=VALUE` list item (`environment`, `build.args`, `labels` in list form);
+//! - a secret on a command line (`command`, `entrypoint`, `healthcheck.test`, string or list):
+//!   `--password=x`, `--password x`, mysql's `-px`, `PGPASSWORD=x cmd`, …;
+//! - a known token shape, a password in a URL, or a high-entropy string, in any string;
+//! - the same in published env files and inline `configs.*.content`.
+//!
+//! `${VAR}` references are fine; the literal default of `${VAR:-default}` and the alternative
+//! of `${VAR:+alternative}` are published as written, so they are judged like any literal
+//! (`${DB_PASSWORD:-postgres}` is reported). A value copied by an alias is reported once, where
+//! it is written. Compose also refuses, without `--with-env`, any `environment:` at all; that
+//! blanket rule is not kept: references are what we publish.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use super::load::{Project, SourceFile};
-use super::secrets::{is_secret_value, is_sensitive_key, literal_text, redact, token_kind};
+use super::secrets::{
+    command_secret, is_secret_value, is_sensitive_key, literal_text, redact, shell_words,
+    token_kind,
+};
 use super::yaml::{Kind, Node};
 use super::{interp, ComposeError, ComposeSpec, ErrorKind};
 
@@ -93,6 +105,7 @@ pub fn check(project: &Project, spec: &ComposeSpec, yes: bool) -> CheckReport {
         spec,
         yes,
         findings: vec![],
+        seen: HashSet::new(),
     };
     for file in project.files.iter().chain(&project.extends) {
         c.includes(file);
@@ -170,6 +183,9 @@ struct Checker<'a> {
     spec: &'a ComposeSpec,
     yes: bool,
     findings: Vec<Finding>,
+    /// Byte offsets of the values of the current file already judged: an alias's copy is not
+    /// judged again.
+    seen: HashSet<usize>,
 }
 
 impl Checker<'_> {
@@ -231,24 +247,17 @@ impl Checker<'_> {
     }
 
     fn file(&mut self, file: &SourceFile) {
+        self.seen.clear();
         for (service, node) in file.services() {
             self.bind_mounts(file, service, node);
-            self.environment(file, service, node);
-            for (key, value) in node.entries() {
-                if matches!(key, "environment" | "image") {
-                    continue;
-                }
-                self.tokens_in(
-                    file,
-                    Some(service),
-                    &format!("services.{service}.{key}"),
-                    value,
-                );
-            }
         }
         for doc in &file.docs {
             for (key, value) in doc.entries() {
                 if key == "services" {
+                    for (service, node) in value.entries() {
+                        let at = format!("services.{service}");
+                        self.walk(file, Some(service), &at, None, node);
+                    }
                     continue;
                 }
                 if key == "configs" {
@@ -259,9 +268,77 @@ impl Checker<'_> {
                     }
                     continue;
                 }
-                self.tokens_in(file, None, key, value);
+                self.walk(file, None, key, Some(key), value);
             }
         }
+    }
+
+    /// Every value of a subtree: `key` is the mapping key the node is the value of.
+    fn walk(
+        &mut self,
+        file: &SourceFile,
+        service: Option<&str>,
+        at: &str,
+        key: Option<&str>,
+        node: &Node,
+    ) {
+        if matches!(key, Some("command" | "entrypoint" | "test"))
+            && self.command(file, service, at, node)
+        {
+            return;
+        }
+        match &node.kind {
+            Kind::Scalar { text, .. } => {
+                if key == Some("image") || !self.seen.insert(node.span.start) {
+                    return;
+                }
+                match key {
+                    Some(key) => self.value(&file.path, service, at, key, text),
+                    // A list item: `KEY=VALUE` (environment, build.args, labels) or a word.
+                    None => match text.split_once('=') {
+                        Some((k, v)) if is_key(k) => self.value(&file.path, service, at, k, v),
+                        _ => self.value(&file.path, service, at, "", text),
+                    },
+                }
+            }
+            Kind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let item_at = match item.as_str().and_then(|t| t.split_once('=')) {
+                        Some((k, _)) if is_key(k) => format!("{at}.{k}"),
+                        _ => format!("{at}[{i}]"),
+                    };
+                    self.walk(file, service, &item_at, None, item);
+                }
+            }
+            Kind::Map(_) => {
+                for (k, v) in node.entries() {
+                    self.walk(file, service, &format!("{at}.{k}"), Some(k), v);
+                }
+            }
+        }
+    }
+
+    /// A command line (a string, or a list of words): a secret in its flags. Returns whether
+    /// one was reported.
+    fn command(&mut self, file: &SourceFile, service: Option<&str>, at: &str, node: &Node) -> bool {
+        let parts: Vec<&Node> = match &node.kind {
+            Kind::Scalar { .. } => vec![node],
+            Kind::Seq(items) => items.iter().collect(),
+            Kind::Map(_) => return false,
+        };
+        let words: Vec<String> = parts
+            .iter()
+            .filter_map(|n| n.as_str())
+            .flat_map(|s| shell_words(&literal_text(s)))
+            .collect();
+        let Some(kind) = command_secret(&words) else {
+            return false;
+        };
+        if !self.seen.insert(node.span.start) {
+            return true;
+        }
+        self.sensitive(&file.path, service, at, kind, "");
+        true
     }
 
     fn bind_mounts(&mut self, file: &SourceFile, service: &str, node: &Node) {
@@ -292,32 +369,6 @@ impl Checker<'_> {
                     "use a named volume or a config, or allow it (`allow = [\"bind-mounts\"]`)",
                 );
             }
-        }
-    }
-
-    fn environment(&mut self, file: &SourceFile, service: &str, node: &Node) {
-        let Some(env) = node.get("environment") else {
-            return;
-        };
-        let pairs: Vec<(String, String)> = match &env.kind {
-            Kind::Map(_) => env
-                .entries()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or("").to_string()))
-                .collect(),
-            Kind::Seq(items) => items
-                .iter()
-                .filter_map(Node::as_str)
-                .map(|s| match s.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => (s.to_string(), String::new()),
-                })
-                .collect(),
-            Kind::Scalar { .. } => vec![],
-        };
-        for (key, value) in pairs {
-            let at = format!("services.{service}.environment.{key}");
-            self.value(&file.path, Some(service), &at, &key, &value);
         }
     }
 
@@ -375,28 +426,13 @@ impl Checker<'_> {
             self.sensitive(file, None, at, kind, content);
         }
     }
+}
 
-    /// Token shapes in every string of a subtree.
-    fn tokens_in(&mut self, file: &SourceFile, service: Option<&str>, at: &str, node: &Node) {
-        match &node.kind {
-            Kind::Scalar { text, .. } => {
-                let literal = literal_text(text);
-                if let Some(kind) = token_kind(&literal) {
-                    self.sensitive(&file.path, service, at, kind, &literal);
-                }
-            }
-            Kind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.tokens_in(file, service, &format!("{at}[{i}]"), item);
-                }
-            }
-            Kind::Map(_) => {
-                for (k, v) in node.entries() {
-                    self.tokens_in(file, service, &format!("{at}.{k}"), v);
-                }
-            }
-        }
-    }
+/// Whether the text before `=` in a list item is a variable or label name (`KEY=VALUE` form).
+fn is_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
 }
 
 /// The source of a short-syntax volume (`src:dst[:mode]`), interpolated with defaults; `None`

@@ -36,11 +36,30 @@ pub fn with_defaults(s: &str) -> Interpolated {
         text: String::with_capacity(s.len()),
         unresolved: vec![],
     };
-    substitute(s, &mut out);
+    substitute(s, &mut out, false, 0);
     out
 }
 
-fn substitute(s: &str, out: &mut Interpolated) {
+/// Every literal text `s` can publish: the defaults of `${VAR:-x}`/`${VAR-x}` and also the
+/// alternatives of `${VAR:+x}`/`${VAR+x}` (compose uses `x` as written whenever `VAR` is set).
+/// What the secret checks judge.
+pub fn with_literals(s: &str) -> Interpolated {
+    let mut out = Interpolated {
+        text: String::with_capacity(s.len()),
+        unresolved: vec![],
+    };
+    substitute(s, &mut out, true, 0);
+    out
+}
+
+/// References nested deeper than this are kept as text (a bound on the recursion).
+const MAX_NESTING: usize = 16;
+
+fn substitute(s: &str, out: &mut Interpolated, alternatives: bool, depth: usize) {
+    if depth > MAX_NESTING {
+        out.text.push_str(s);
+        return;
+    }
     let mut rest = s;
     while let Some(i) = rest.find('$') {
         out.text.push_str(&rest[..i]);
@@ -51,7 +70,7 @@ fn substitute(s: &str, out: &mut Interpolated) {
         } else if let Some(body) = after.strip_prefix('{') {
             match closing_brace(body) {
                 Some(end) => {
-                    braced(&body[..end], out);
+                    braced(&body[..end], out, alternatives, depth);
                     rest = &body[end + 1..];
                 }
                 None => {
@@ -95,14 +114,14 @@ fn closing_brace(body: &str) -> Option<usize> {
     None
 }
 
-fn braced(body: &str, out: &mut Interpolated) {
+fn braced(body: &str, out: &mut Interpolated, alternatives: bool, depth: usize) {
     let len = name_len(body);
     let (name, op) = body.split_at(len);
     let unresolved = |out: &mut Interpolated| out.unresolved.push(name.to_string());
     for (prefix, takes_default) in [(":-", true), ("-", true), (":+", false), ("+", false)] {
         if let Some(arg) = op.strip_prefix(prefix) {
-            if takes_default {
-                substitute(arg, out);
+            if takes_default || alternatives {
+                substitute(arg, out, alternatives, depth + 1);
             }
             return;
         }
@@ -136,6 +155,29 @@ mod tests {
             assert_eq!(got.text, *text, "{src}");
             assert_eq!(got.unresolved, *unresolved, "{src}");
         }
+    }
+
+    #[test]
+    fn literals_include_the_alternatives_of_set_variables() {
+        let cases = [
+            ("${PW:+hunter2}", "hunter2"),
+            ("${PW+hunter2}", "hunter2"),
+            ("${PW:-hunter2}", "hunter2"),
+            ("${PW}", ""),
+            ("a${PW:+${X:-b}}c", "abc"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(with_literals(src).text, want, "{src}");
+        }
+        assert_eq!(with_defaults("${PW:+hunter2}").text, "");
+    }
+
+    #[test]
+    fn deeply_nested_references_end() {
+        let deep = format!("{}x{}", "${A:-".repeat(100_000), "}".repeat(100_000));
+        let start = std::time::Instant::now();
+        let got = with_defaults(&deep);
+        assert!(got.text.contains('x') && start.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -217,23 +217,25 @@ impl Loader<'_> {
         extends_name: Option<String>,
     ) -> Result<SourceFile, ComposeError> {
         let file = Some(PathBuf::from(&rel));
-        let text = fs::read_to_string(abs).map_err(|e| {
+        let text = yaml::read_file(abs).map_err(|e| {
             ComposeError::new(
                 ErrorKind::Read,
                 file.clone(),
                 format!("cannot read {}: {e}", abs.display()),
-                "make the file readable UTF-8 text",
+                "make the file readable UTF-8 text, under 1 MiB",
             )
         })?;
         let docs = yaml::parse(&text).map_err(|e| {
+            let at = match (e.line, e.column) {
+                (0, _) => String::new(),
+                (line, 0) => format!(" at line {line}"),
+                (line, column) => format!(" at line {line}, column {column}"),
+            };
             ComposeError::new(
                 ErrorKind::Syntax,
                 file.clone(),
-                format!(
-                    "YAML error at line {}, column {}: {}",
-                    e.line, e.column, e.message
-                ),
-                "fix the YAML syntax",
+                format!("YAML error{at}: {}", e.message),
+                e.fix(),
             )
         })?;
         let mut problems = vec![];

@@ -20,7 +20,7 @@ pub mod interp;
 pub mod load;
 pub mod pin;
 pub mod schema;
-mod secrets;
+pub mod secrets;
 pub mod stage;
 #[cfg(test)]
 mod testutil;

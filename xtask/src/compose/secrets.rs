@@ -4,48 +4,195 @@
 
 use super::interp;
 
-/// Whether an environment variable or config key names a secret (`DB_PASSWORD`, `apiKey`, …).
-/// `*_FILE`/`*_PATH`/`*_DIR` keys name where a secret is, not the secret.
+/// Words of a key that name a secret wherever they are (`DB_PASSWORD`, `dbPassword`,
+/// `MYSQL_ROOT_PASSWORD`, `client_secret`, `GITHUB_TOKEN`, `GOOGLE_CREDENTIALS`).
+const SECRET_PARTS: &[&str] = &["password", "passwd", "passphrase", "secret", "credential"];
+/// Whole words that name a secret (`DB_PW`, `BASIC_AUTH`, `GITHUB_PAT`, `REDIS_PASS`).
+const SECRET_WORDS: &[&str] = &["pwd", "pw", "pass", "auth", "pat", "token", "apitoken"];
+/// Words ending in `pass` that are not passwords.
+const NOT_PASS: &[&str] = &[
+    "bypass",
+    "compass",
+    "overpass",
+    "underpass",
+    "surpass",
+    "trespass",
+];
+/// `<word>_KEY` / `<word>Key` that is a secret key (`API_KEY`, `ENCRYPTION_KEY`, `JWT_SIGNING_KEY`).
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "private",
+    "access",
+    "secret",
+    "encryption",
+    "signing",
+    "sign",
+    "master",
+    "app",
+    "license",
+    "licence",
+    "session",
+    "hmac",
+    "cipher",
+    "crypt",
+    "crypto",
+    "jwt",
+    "client",
+    "consumer",
+    "account",
+    "shared",
+    "service",
+    "storage",
+    "enc",
+    "auth",
+    "webhook",
+    "root",
+    "admin",
+    "deploy",
+    "ssh",
+    "gpg",
+    "pgp",
+    "aes",
+    "sas",
+    "subscription",
+    "cookie",
+    "csrf",
+];
+/// A last word that makes the key name something about a secret, not the secret
+/// (`PASSWORD_FILE`, `TOKEN_URL`, `AWS_ACCESS_KEY_ID`, `SECRET_NAME`, `AUTH_ENABLED`).
+const NOT_A_SECRET: &[&str] = &[
+    "file",
+    "files",
+    "path",
+    "dir",
+    "directory",
+    "name",
+    "names",
+    "id",
+    "ids",
+    "type",
+    "mode",
+    "enabled",
+    "disabled",
+    "required",
+    "length",
+    "size",
+    "ttl",
+    "expiry",
+    "expires",
+    "expiration",
+    "timeout",
+    "header",
+    "field",
+    "algorithm",
+    "alg",
+    "policy",
+    "provider",
+    "url",
+    "uri",
+    "host",
+    "hostname",
+    "port",
+    "endpoint",
+    "user",
+    "username",
+    "location",
+    "ref",
+    "arn",
+    "version",
+    "method",
+    "strategy",
+    "scheme",
+    "format",
+    "prefix",
+    "suffix",
+    "backend",
+    "source",
+    "count",
+    "limit",
+    "rotation",
+    "lifetime",
+    "tokens",
+    "env",
+    "var",
+    "issuer",
+    "audience",
+];
+
+/// The words of a key, lower-cased: split at every character that is not a letter or digit,
+/// and at camel-case humps (`JWTSigningKey` → `jwt`, `signing`, `key`).
+fn words(key: &str) -> Vec<String> {
+    let mut out = vec![];
+    for part in key.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let chars: Vec<char> = part.chars().collect();
+        let mut word = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1);
+            let hump = c.is_ascii_uppercase()
+                && prev.is_some_and(|p| {
+                    p.is_ascii_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                });
+            if hump && !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            word.push(c.to_ascii_lowercase());
+        }
+        if !word.is_empty() {
+            out.push(word);
+        }
+    }
+    out
+}
+
+/// Whether a key (an environment variable, a build arg, a label, any mapping key, a command
+/// line flag without its dashes) names a secret. Keys that name where a secret is or something
+/// about it (`*_FILE`, `*_PATH`, `*_URL`, `*_ID`, `*_NAME`, …) do not.
 pub fn is_sensitive_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    if ["_file", "_path", "_dir", "_url_file"]
-        .iter()
-        .any(|s| lower.ends_with(s))
-    {
+    let words = words(key);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    if NOT_A_SECRET.contains(&last.as_str()) {
         return false;
     }
-    const PARTS: &[&str] = &[
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "api-key",
-        "private_key",
-        "privatekey",
-        "access_key",
-        "credential",
-    ];
-    const WORDS: &[&str] = &["auth", "pwd", "pass", "pat"];
-    PARTS.iter().any(|p| lower.contains(p))
-        || lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| WORDS.contains(&w))
+    let secret_key = |w: &str| {
+        w.strip_suffix("key")
+            .is_some_and(|q| KEY_QUALIFIERS.contains(&q))
+    };
+    words.iter().enumerate().any(|(i, w)| {
+        SECRET_PARTS.iter().any(|p| w.contains(p))
+            || SECRET_WORDS.contains(&w.as_str())
+            || (w.contains("token") && !w.starts_with("tokeniz") && w != "tokens")
+            || (w.ends_with("pass") && !NOT_PASS.contains(&w.as_str()))
+            || secret_key(w)
+            || (w == "key" && i > 0 && KEY_QUALIFIERS.contains(&words[i - 1].as_str()))
+    })
+}
+
+/// Whether `KEY=value` (a build arg, a label) holds or names a secret: a sensitive key with a
+/// literal or referenced value (`NPM_TOKEN=${NPM_TOKEN}` names one), or a token-shaped value.
+pub fn looks_secret(key: &str, value: &str) -> bool {
+    let literal = literal_text(value);
+    (is_sensitive_key(key) && (is_secret_value(&literal) || interp::has_reference(value)))
+        || token_kind(&literal).is_some()
 }
 
 /// The text of `value` that would be published literally: references removed, the literal
-/// defaults of `${VAR:-default}` kept (a default is published as written).
+/// defaults of `${VAR:-default}` and alternatives of `${VAR:+alternative}` kept (both are
+/// published as written).
 pub fn literal_text(value: &str) -> String {
-    interp::with_defaults(value).text
+    interp::with_literals(value).text
 }
 
-/// Whether a literal value under a sensitive key is a secret (not empty, not a flag or a number,
-/// not a path to a mounted secret).
+/// Whether a literal value under a sensitive key is a secret: not empty, not a flag or a small
+/// number, not a reference resolved when the container runs (`$VAR`, written `$$VAR`), not a
+/// path to a file (`/run/secrets/db`, `/etc/app/credentials.json`).
 pub fn is_secret_value(literal: &str) -> bool {
     let v = literal.trim();
-    if v.is_empty() || v.starts_with("/run/secrets/") {
+    if v.is_empty() || v.starts_with('$') || is_file_path(v) {
         return false;
     }
     let lower = v.to_ascii_lowercase();
@@ -53,6 +200,123 @@ pub fn is_secret_value(literal: &str) -> bool {
         "true", "false", "yes", "no", "on", "off", "none", "null", "disabled", "enabled",
     ];
     !(flag.contains(&lower.as_str()) || v.bytes().all(|b| b.is_ascii_digit()) && v.len() < 6)
+}
+
+/// `/a/b`, `./a`, `~/a`, `/a.json`: a path to a file, not a secret.
+fn is_file_path(v: &str) -> bool {
+    let rest = ["/", "./", "../", "~/"]
+        .iter()
+        .find_map(|p| v.strip_prefix(p));
+    let Some(rest) = rest else {
+        return false;
+    };
+    let path_chars = v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
+    path_chars && (rest.contains('/') || rest.contains('.') || !v.starts_with('/'))
+}
+
+/// The words of a command line, as a POSIX shell splits them (quotes removed; no expansion).
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut words = vec![];
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                word.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => word.extend(chars.next()),
+                        c => word.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            c if c.is_whitespace() || c == ';' || c == '&' || c == '|' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// A secret on a command line (its words, literal text): `--password=x`, `--password x`,
+/// `-token=x`, mysql's `-px`, `PGPASSWORD=x cmd`, redis-cli's `-a x`, curl's `-u user:x`.
+/// Values resolved when the container runs (`-p$$MYSQL_PASSWORD`) are not secrets.
+pub fn command_secret(words: &[String]) -> Option<&'static str> {
+    const FOUND: Option<&str> = Some("secret on a command line");
+    let tool = |w: &String| w.rsplit('/').next().unwrap_or(w).to_string();
+    let mysql = words
+        .iter()
+        .map(tool)
+        .any(|t| t.starts_with("mysql") || t.starts_with("mariadb"));
+    let redis_cli = words.iter().map(tool).any(|t| t == "redis-cli");
+    let curl = words.iter().map(tool).any(|t| t == "curl");
+    for (i, word) in words.iter().enumerate() {
+        let next = words.get(i + 1).filter(|n| !n.starts_with('-'));
+        let secret_next = next.is_some_and(|v| is_secret_value(v));
+        let Some(flag) = word.strip_prefix('-') else {
+            // `PGPASSWORD=… psql`: an environment assignment before the command.
+            match word.split_once('=') {
+                Some((name, value)) if is_sensitive_key(name) && is_secret_value(value) => {
+                    return FOUND
+                }
+                _ => continue,
+            }
+        };
+        let long = flag.starts_with('-');
+        let flag = flag.trim_start_matches('-');
+        if let Some((name, value)) = flag.split_once('=') {
+            if is_sensitive_key(name) && is_secret_value(value) {
+                return FOUND;
+            }
+            continue;
+        }
+        if (long || flag.len() > 1) && is_sensitive_key(flag) && secret_next {
+            return FOUND;
+        }
+        if !long && mysql {
+            // mysql, mysqladmin, mysqldump: `-p<password>` attached (`-p` alone prompts).
+            if let Some(value) = flag.strip_prefix('p').filter(|v| !v.is_empty()) {
+                if is_secret_value(value) {
+                    return FOUND;
+                }
+            }
+        }
+        if redis_cli && word == "-a" && secret_next {
+            return FOUND;
+        }
+        let user = word == "-u" || word == "--user";
+        if curl && user && next.is_some_and(|v| has_user_password(v)) {
+            return FOUND;
+        }
+    }
+    None
+}
+
+/// `user:password` with a literal password.
+fn has_user_password(v: &str) -> bool {
+    v.split_once(':').is_some_and(|(_, pw)| is_secret_value(pw))
 }
 
 /// What kind of secret a literal text contains, if any: a known token shape, a password in a
@@ -178,14 +442,9 @@ fn has_url_password(text: &str) -> bool {
     false
 }
 
-/// A value shown in a finding: never in full.
-pub fn redact(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    if chars.len() >= 12 {
-        format!("{}…", chars[..2].iter().collect::<String>())
-    } else {
-        "<redacted>".to_string()
-    }
+/// A value shown in a finding: no part of it.
+pub fn redact(_value: &str) -> String {
+    "<redacted>".to_string()
 }
 
 #[cfg(test)]
@@ -204,7 +463,27 @@ mod tests {
             ("AUTH", true),
             ("BASIC_AUTH", true),
             ("AWS_SECRET_ACCESS_KEY", true),
+            ("ENCRYPTION_KEY", true),
+            ("PGPASS", true),
+            ("JWT_SIGNING_KEY", true),
+            ("JWTSigningKey", true),
+            ("STRIPE_API_KEY", true),
+            ("SERVICE_PRIVATE_KEY", true),
+            ("APP_SECRET", true),
+            ("GCP_CREDENTIALS", true),
+            ("DB_PW", true),
+            ("requirepass", true),
+            ("api-token", true),
+            ("SECRET_KEY_BASE", true),
             ("POSTGRES_PASSWORD_FILE", false),
+            ("AWS_ACCESS_KEY_ID", false),
+            ("TOKEN_URL", false),
+            ("SECRET_NAME", false),
+            ("AUTH_ENABLED", false),
+            ("MAX_TOKENS", false),
+            ("TOKENIZERS_PARALLELISM", false),
+            ("BYPASS_CACHE", false),
+            ("CACHE_KEY", false),
             ("AUTHOR", false),
             ("PATH", false),
             ("PORT", false),
@@ -251,9 +530,18 @@ mod tests {
     }
 
     #[test]
-    fn values_are_never_shown_in_full() {
-        assert_eq!(redact("hunter2"), "<redacted>");
-        assert_eq!(redact("ghp_0123456789abcdef"), "gh…");
+    fn no_part_of_a_value_is_shown() {
+        for v in ["hunter2", "ghp_0123456789abcdefghijABCDEFGHIJ012345"] {
+            assert_eq!(redact(v), "<redacted>");
+        }
+    }
+
+    #[test]
+    fn shell_words_follow_quotes() {
+        assert_eq!(
+            shell_words(r#"sh -c 'PGPASSWORD=a b psql' "x \"y\"" z\ w;ls"#),
+            ["sh", "-c", "PGPASSWORD=a b psql", "x \"y\"", "z w", "ls"]
+        );
     }
 
     #[test]
@@ -263,6 +551,9 @@ mod tests {
             ("", false),
             ("8080", false),
             ("/run/secrets/db", false),
+            ("/etc/gcp/credentials.json", false),
+            ("$MYSQL_PASSWORD", false),
+            ("/hunter2", true),
             ("hunter2", true),
         ] {
             assert_eq!(is_secret_value(v), want, "{v}");

@@ -4,8 +4,16 @@
 //! and the exact place of a few scalars (`env_file`, `extends.file`), which are rewritten in the
 //! raw bytes the way compose does. Anchors and aliases are expanded; merge keys (`<<`) are applied
 //! when reading a mapping, as compose's YAML decoder does.
+//!
+//! Every file read here is hostile input, so the tree is bounded: the text at [`MAX_BYTES`], the
+//! nesting at [`MAX_DEPTH`] (aliases included), and alias expansion by go-yaml's rule (the one
+//! compose's decoder applies, `decode.go` `allowedAliasRatio`): once a document has more than
+//! 1,000 nodes and more than 100 of them come from aliases, the share that comes from aliases may
+//! not exceed 99% (up to 400,000 nodes), falling linearly to 10% (from 4,000,000 nodes). A
+//! "billion laughs" file of a few hundred bytes is refused after a few thousand nodes instead of
+//! growing to gigabytes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -30,30 +38,128 @@ pub enum Kind {
     Map(Vec<(Node, Node)>),
 }
 
-/// A syntax error: 1-based line and column, and what is wrong.
+/// The largest YAML text read (compose files and workflows are a few KiB).
+pub const MAX_BYTES: usize = 1 << 20;
+/// The deepest nesting of sequences and mappings, aliases expanded.
+pub const MAX_DEPTH: usize = 200;
+
+/// A syntax error, or a document over a bound: 1-based line and column (0: the document as a
+/// whole), and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// Whether a bound was hit ([`MAX_BYTES`], [`MAX_DEPTH`], excessive aliasing) rather than
+    /// the syntax being wrong: such a file is refused, not skipped.
+    pub limit: bool,
 }
 
-/// Parses every document of `text`.
+impl SyntaxError {
+    fn limit(line: usize, message: String) -> SyntaxError {
+        SyntaxError {
+            line,
+            column: 0,
+            message,
+            limit: true,
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(&self) -> &'static str {
+        if self.limit {
+            "write the repeated parts out instead of nesting aliases of aliases, and keep the file \
+             under 1 MiB and 200 levels deep"
+        } else {
+            "fix the YAML syntax"
+        }
+    }
+}
+
+/// Reads a YAML (or bake) file as text, refusing more than [`MAX_BYTES`] (without reading them).
+pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > MAX_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB, the most stevedore reads of a compose, workflow or bake file",
+            MAX_BYTES >> 20
+        )));
+    }
+    Ok(text)
+}
+
+/// go-yaml's share of nodes that may come from alias expansion in a document of `decoded`
+/// nodes (`decode.go` `allowedAliasRatio`).
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
+/// go-yaml's "excessive aliasing": more than 100 aliased nodes in more than 1,000, and too
+/// large a share of them.
+fn excessive_aliasing(decoded: usize, aliased: usize) -> bool {
+    aliased > 100
+        && decoded > 1000
+        && aliased as f64 / decoded as f64 > allowed_alias_ratio(decoded)
+}
+
+/// Parses every document of `text`, within the bounds above.
 pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    if text.len() > MAX_BYTES {
+        return Err(SyntaxError::limit(
+            0,
+            format!(
+                "the file is {} bytes, more than the {} MiB a YAML file may have",
+                text.len(),
+                MAX_BYTES >> 20
+            ),
+        ));
+    }
+    // Only the anchors some alias names are kept (a copy each), so a first pass finds them.
+    let referenced: HashSet<usize> = Parser::new_from_str(text)
+        .map_while(Result::ok)
+        .filter_map(|(event, _)| match event {
+            Event::Alias(id) => Some(id),
+            _ => None,
+        })
+        .collect();
     let offsets = CharOffsets::new(text);
     let mut builder = Builder {
         text,
         docs: vec![],
         stack: vec![],
+        referenced,
         anchors: HashMap::new(),
+        decoded: 0,
+        aliased: 0,
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| SyntaxError {
             line: e.marker().line(),
             column: e.marker().col() + 1,
             message: e.info().to_string(),
+            limit: false,
         })?;
-        builder.on_event(event, offsets.range(span))?;
+        let line = span.start.line();
+        builder
+            .on_event(event, offsets.range(span))
+            .map_err(|mut e| {
+                if e.line == 0 {
+                    e.line = line;
+                }
+                e
+            })?;
     }
     Ok(builder.docs)
 }
@@ -77,51 +183,65 @@ impl CharOffsets {
     }
 }
 
-enum Open {
-    Seq(Range<usize>, usize, Vec<Node>),
-    Map(Range<usize>, usize, Vec<Node>),
+enum Shape {
+    Seq,
+    Map,
+}
+
+/// A sequence or mapping being read: where it starts, its anchor, its items so far, and the
+/// size (nodes, itself included) and height (levels, itself included) of its subtree.
+struct Open {
+    shape: Shape,
+    start: Range<usize>,
+    anchor: usize,
+    items: Vec<Node>,
+    /// A mapping's keys so far (duplicates are refused).
+    keys: HashSet<String>,
+    size: usize,
+    height: usize,
 }
 
 struct Builder<'t> {
     text: &'t str,
     docs: Vec<Node>,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// The anchors an alias names.
+    referenced: HashSet<usize>,
+    /// Anchored nodes an alias names, with their subtree's size and height.
+    anchors: HashMap<usize, (Node, usize, usize)>,
+    /// Nodes in the tree so far, and how many of them come from aliases.
+    decoded: usize,
+    aliased: usize,
 }
 
 impl Builder<'_> {
     fn on_event(&mut self, event: Event<'_>, span: Range<usize>) -> Result<(), SyntaxError> {
         match event {
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq(span, anchor, vec![])),
-            Event::MappingStart(anchor, _) => self.stack.push(Open::Map(span, anchor, vec![])),
+            Event::SequenceStart(anchor, _) => self.open(Shape::Seq, span, anchor)?,
+            Event::MappingStart(anchor, _) => self.open(Shape::Map, span, anchor)?,
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
-                    Some(Open::Seq(start, anchor, items)) => (
-                        Node {
-                            span: start.start..span.end.max(start.end),
-                            kind: Kind::Seq(items),
-                        },
-                        anchor,
-                    ),
-                    Some(Open::Map(start, anchor, items)) => {
-                        let mut pairs = Vec::with_capacity(items.len() / 2);
-                        let mut it = items.into_iter();
+                let Some(open) = self.stack.pop() else {
+                    return Ok(());
+                };
+                let kind = match open.shape {
+                    Shape::Seq => Kind::Seq(open.items),
+                    Shape::Map => {
+                        let mut pairs = Vec::with_capacity(open.items.len() / 2);
+                        let mut it = open.items.into_iter();
                         while let (Some(k), Some(v)) = (it.next(), it.next()) {
                             pairs.push((k, v));
                         }
-                        (
-                            Node {
-                                span: start.start..span.end.max(start.end),
-                                kind: Kind::Map(pairs),
-                            },
-                            anchor,
-                        )
+                        Kind::Map(pairs)
                     }
-                    None => return Ok(()),
                 };
-                self.push(node, anchor)?;
+                let node = Node {
+                    span: open.start.start..span.end.max(open.start.end),
+                    kind,
+                };
+                self.push(node, open.anchor, open.size, open.height)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                self.decoded += 1;
                 let node = Node {
                     span: quoted_span(self.text, span, style),
                     kind: Kind::Scalar {
@@ -130,44 +250,114 @@ impl Builder<'_> {
                         tag: tag.map(|t| t.suffix.clone()),
                     },
                 };
-                self.push(node, anchor)?;
+                self.push(node, anchor, 1, 1)?;
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
-                    line: 0,
-                    column: 0,
-                    message: "alias to an unknown anchor".into(),
-                })?;
-                self.push(node, 0)?;
+                let (size, height) = match self.anchors.get(&id) {
+                    Some((_, size, height)) => (*size, *height),
+                    None => {
+                        return Err(SyntaxError {
+                            line: 0,
+                            column: 0,
+                            message: "alias to an unknown anchor".into(),
+                            limit: false,
+                        })
+                    }
+                };
+                self.check_depth(self.stack.len() + height)?;
+                // Counted before the copy is made: the copy is what would exhaust memory.
+                self.charge_aliases(size)?;
+                let node = self.anchors[&id].0.clone();
+                self.push(node, 0, size, height)?;
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
-        if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+    fn open(
+        &mut self,
+        shape: Shape,
+        start: Range<usize>,
+        anchor: usize,
+    ) -> Result<(), SyntaxError> {
+        self.check_depth(self.stack.len() + 1)?;
+        self.decoded += 1;
+        self.stack.push(Open {
+            shape,
+            start,
+            anchor,
+            items: vec![],
+            keys: HashSet::new(),
+            size: 1,
+            height: 1,
+        });
+        Ok(())
+    }
+
+    /// Counts `size` more nodes that come from aliases (go-yaml's rule). The copy of an
+    /// anchored node kept for its aliases is counted the same way: it is what the aliases cost,
+    /// and nested anchors would otherwise copy the same nodes once per level.
+    fn charge_aliases(&mut self, size: usize) -> Result<(), SyntaxError> {
+        let decoded = self.decoded.saturating_add(size);
+        let aliased = self.aliased.saturating_add(size);
+        if excessive_aliasing(decoded, aliased) {
+            return Err(SyntaxError::limit(
+                0,
+                format!(
+                    "the document contains excessive aliasing: its aliases would expand to \
+                     {aliased} of {decoded} nodes, more than the {:.0}% go-yaml (compose's YAML \
+                     decoder) allows",
+                    allowed_alias_ratio(decoded) * 100.0
+                ),
+            ));
         }
-        match self.stack.last_mut() {
-            Some(Open::Seq(_, _, items)) => items.push(node),
-            Some(Open::Map(_, _, items)) => {
-                if items.len() % 2 == 0 {
-                    if let Some(key) = node.as_str() {
-                        let dup = items.iter().step_by(2).any(|k| k.as_str() == Some(key));
-                        if dup && key != "<<" {
-                            return Err(SyntaxError {
-                                line: 0,
-                                column: 0,
-                                message: format!("mapping key {key:?} already defined"),
-                            });
-                        }
-                    }
+        self.decoded = decoded;
+        self.aliased = aliased;
+        Ok(())
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), SyntaxError> {
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError::limit(
+                0,
+                format!("the document nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        size: usize,
+        height: usize,
+    ) -> Result<(), SyntaxError> {
+        if anchor != 0 && self.referenced.contains(&anchor) {
+            self.charge_aliases(size)?;
+            self.anchors.insert(anchor, (node.clone(), size, height));
+        }
+        let Some(open) = self.stack.last_mut() else {
+            self.docs.push(node);
+            return Ok(());
+        };
+        open.size = open.size.saturating_add(size);
+        open.height = open.height.max(height + 1);
+        if matches!(open.shape, Shape::Map) && open.items.len() % 2 == 0 {
+            if let Some(key) = node.as_str() {
+                let dup = !open.keys.insert(key.to_string());
+                if dup && key != "<<" {
+                    return Err(SyntaxError {
+                        line: 0,
+                        column: 0,
+                        message: format!("mapping key {key:?} already defined"),
+                        limit: false,
+                    });
                 }
-                items.push(node)
             }
-            None => self.docs.push(node),
         }
+        open.items.push(node);
         Ok(())
     }
 }
@@ -235,9 +425,13 @@ impl Node {
                 None => {}
             }
         }
+        if merged.is_empty() {
+            return out;
+        }
+        let mut seen: HashSet<&str> = out.iter().map(|(k, _)| *k).collect();
         for source in merged {
             for (key, v) in source.entries() {
-                if !out.iter().any(|(k, _)| *k == key) {
+                if seen.insert(key) {
                     out.push((key, v));
                 }
             }
@@ -394,6 +588,114 @@ mod tests {
         assert!(parse("a: 1\na: 2\n").is_err());
         let err = parse("a: [1, 2\n").unwrap_err();
         assert!(err.line >= 1, "{err:?}");
+    }
+
+    /// `levels` anchors, each a sequence of `fan` aliases of the one before (9 × 9: 446 bytes,
+    /// 9^9 nodes expanded).
+    pub fn alias_bomb(levels: usize, fan: usize) -> String {
+        let mut text = String::from("a0: &a0 [\"lol\"]\n");
+        for i in 1..=levels {
+            let items = vec![format!("*a{}", i - 1); fan].join(",");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_as_go_yaml_refuses_them() {
+        let bomb = alias_bomb(9, 9);
+        let start = std::time::Instant::now();
+        let err = parse(&bomb).unwrap_err();
+        assert!(err.limit, "{err:?}");
+        assert!(err.message.contains("excessive aliasing"), "{err:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // Nested anchors, each copied for its alias: the copies count too.
+        let mut nested = String::from("x: ");
+        for i in 0..150 {
+            nested.push_str(&format!("&n{i} ["));
+        }
+        nested.push_str(&vec!["1"; 2000].join(","));
+        nested.push_str(&"]".repeat(150));
+        nested.push_str("\ny: [");
+        nested.push_str(
+            &(0..150)
+                .map(|i| format!("*n{i}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        nested.push_str("]\n");
+        assert!(parse(&nested)
+            .unwrap_err()
+            .message
+            .contains("excessive aliasing"));
+        // What compose files do with anchors is far below the limit.
+        let mut services = String::from("x-base: &base\n  restart: always\n  environment: &env\n");
+        for i in 0..50 {
+            services.push_str(&format!("    V{i}: x\n"));
+        }
+        services.push_str("services:\n");
+        for i in 0..200 {
+            services.push_str(&format!("  s{i}:\n    <<: *base\n    labels: *env\n"));
+        }
+        let doc = &parse(&services).unwrap()[0];
+        assert_eq!(doc.get("services").unwrap().entries().len(), 200);
+        assert_eq!(parse(&alias_bomb(3, 3)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_allowed_alias_share_follows_go_yaml() {
+        let cases = [
+            (1_000, 0.99),
+            (400_000, 0.99),
+            (2_200_000, 0.545),
+            (4_000_000, 0.10),
+            (9_000_000, 0.10),
+        ];
+        for (decoded, want) in cases {
+            let got = allowed_alias_ratio(decoded);
+            assert!((got - want).abs() < 1e-9, "{decoded}: {got}");
+        }
+        assert!(
+            !excessive_aliasing(1000, 999),
+            "needs more than 1,000 nodes"
+        );
+        assert!(
+            !excessive_aliasing(100_000, 100),
+            "needs more than 100 aliased"
+        );
+        assert!(excessive_aliasing(1001, 1000));
+        assert!(!excessive_aliasing(1001, 990));
+    }
+
+    #[test]
+    fn deep_and_large_documents_are_refused() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.limit && err.message.contains("deeper"), "{err:?}");
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+        // An alias makes the tree deeper than it is written.
+        let half = MAX_DEPTH / 2 + 1;
+        let via_alias = format!(
+            "a: &a {}{}\nb: {}*a{}\n",
+            "[".repeat(half),
+            "]".repeat(half),
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        assert!(parse(&via_alias).unwrap_err().message.contains("deeper"));
+        let large = format!("a: \"{}\"\n", "x".repeat(MAX_BYTES));
+        let err = parse(&large).unwrap_err();
+        assert!(err.limit && err.message.contains("1 MiB"), "{err:?}");
+        let err = parse("a: [1, 2\n").unwrap_err();
+        assert!(!err.limit);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("compose.yaml");
+        std::fs::write(&file, &large).unwrap();
+        let err = read_file(&file).unwrap_err().to_string();
+        assert!(err.contains("larger than 1 MiB"), "{err}");
+        std::fs::write(&file, "a: 1\n").unwrap();
+        assert_eq!(read_file(&file).unwrap(), "a: 1\n");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! as a compose artifact: compose refuses a `build:` without `image:` and a local `include:`.
 
 use crate::compose::interp::with_defaults;
-use crate::compose::yaml::{self, Kind, Node};
+use crate::compose::yaml::{Kind, Node};
 
 use super::{component, dir_of, join, line_of, ImageDraft, ImageName, Notes, Source};
 
@@ -23,12 +23,12 @@ pub struct ComposeFile {
 }
 
 /// Reads a compose file (`file`: root-relative).
-pub fn read(file: &str, text: &str) -> ComposeFile {
+pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
     let mut out = ComposeFile {
         file: file.to_string(),
         ..Default::default()
     };
-    let docs = match yaml::parse(text) {
+    let docs = match super::parse_yaml(file, text)? {
         Ok(d) => d,
         Err(e) => {
             out.notes.not_mapped(
@@ -36,13 +36,13 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
                 "the compose file",
                 format!("not valid YAML: {}", e.message),
             );
-            return out;
+            return Ok(out);
         }
     };
     let Some(doc) = docs.first() else {
         out.notes
             .not_mapped(Source::new(file, 0), "the compose file", "it is empty");
-        return out;
+        return Ok(out);
     };
     let at = |n: &Node| Source::new(file, line_of(text, n.span.start));
     if let Some(inc) = doc.get("include") {
@@ -57,7 +57,7 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
             "the compose file",
             "it has no `services:`",
         );
-        return out;
+        return Ok(out);
     };
     out.usable = true;
     let base = dir_of(file);
@@ -216,7 +216,7 @@ pub fn read(file: &str, text: &str) -> ComposeFile {
         }
         out.images.push(img);
     }
-    out
+    Ok(out)
 }
 
 /// A compose `args`/`labels` mapping or `KEY=VALUE` list, each entry with the byte offset of
@@ -269,7 +269,7 @@ mod tests {
   db:
     image: postgres:16
 ";
-        let c = read("deploy/compose.yaml", text);
+        let c = read("deploy/compose.yaml", text).unwrap();
         assert!(c.usable);
         assert!(c.not_publishable.is_empty(), "{:?}", c.not_publishable);
         let names: Vec<&str> = c.images.iter().map(|i| i.name.as_str()).collect();
@@ -317,7 +317,7 @@ mod tests {
             ),
         ];
         for (why, text, want) in cases {
-            let c = read("compose.yaml", text);
+            let c = read("compose.yaml", text).unwrap();
             assert!(
                 c.not_publishable.iter().any(|r| r.starts_with(want)),
                 "{why}: {:?}",
@@ -347,7 +347,7 @@ mod tests {
             ("services: [\n", "the compose file", "not valid YAML"),
         ];
         for (text, what, why) in cases {
-            let c = read("compose.yaml", text);
+            let c = read("compose.yaml", text).unwrap();
             assert!(
                 c.notes
                     .not_mapped

@@ -9,6 +9,9 @@
 //! - Tags, `latest` and `flavor`: the first metadata-action step.
 //! - Platforms: build-push-action's, else the first image's own; images that differ keep theirs.
 //! - `[compose]`: every compose file compose would publish.
+//! - Build args and labels whose value looks like a secret (a sensitive name such as
+//!   `NPM_TOKEN`, or a token-shaped value): never copied. A build arg's name goes to
+//!   `release.secret-build-args`; both are reported, without any part of the value.
 
 use std::collections::BTreeMap;
 
@@ -362,6 +365,11 @@ pub fn merge(found: Found) -> Result<Draft> {
         });
     }
 
+    let secret: std::collections::BTreeSet<&String> = finals
+        .iter()
+        .flat_map(|f| f.build.secret_build_args.iter())
+        .collect();
+    draft.secret_build_args = secret.into_iter().cloned().collect();
     draft.images = finals;
     // By file and line (a stable sort: one line's notes keep their order).
     notes.mapped.sort_by(|a, b| a.from.cmp(&b.from));
@@ -383,6 +391,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
         );
         return;
     }
+    secrets_out(&mut img, notes);
     img.build_args.retain(|k, v| {
         let why = if SET_BY_STEVEDORE.contains(&k.as_str()) {
             "stevedore sets VERSION, GIT_COMMIT and BUILD_DATE from git itself (a value in \
@@ -413,7 +422,14 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
                 same.names.push(n);
             }
         }
+        same.secret_build_args.extend(img.secret_build_args);
+        for k in &same.secret_build_args {
+            same.build_args.remove(k);
+        }
         for (k, v) in img.build_args {
+            if same.secret_build_args.contains(&k) {
+                continue;
+            }
             match same.build_args.get(&k) {
                 Some(old) if *old != v => notes.not_mapped(
                     img.from.clone(),
@@ -446,6 +462,43 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
         img.name = name;
     }
     images.push(img);
+}
+
+/// Takes the secret-looking build args and labels out of `img` (values dropped, build arg names
+/// kept in `secret_build_args`), each reported without its value.
+fn secrets_out(img: &mut ImageDraft, notes: &mut Notes) {
+    use crate::compose::secrets::looks_secret;
+    let args: Vec<String> = img
+        .build_args
+        .iter()
+        .filter(|(k, v)| looks_secret(k, v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in args {
+        img.build_args.remove(&k);
+        notes.not_mapped(
+            img.from.clone(),
+            format!("build arg {k}"),
+            "its value looks like a secret: not copied into build-args; its name is in \
+             release.secret-build-args (see README, \"secret-build-args\", for where the value \
+             comes from)",
+        );
+        img.secret_build_args.insert(k);
+    }
+    let labels: Vec<String> = img
+        .labels
+        .iter()
+        .filter(|(k, v)| looks_secret(k, v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in labels {
+        img.labels.remove(&k);
+        notes.not_mapped(
+            img.from.clone(),
+            format!("label {k}"),
+            "its value looks like a secret: not copied (labels are published in the image)",
+        );
+    }
 }
 
 /// `name`, or `name-2`, `name-3`… when taken.

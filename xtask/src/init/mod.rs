@@ -19,7 +19,7 @@ pub mod merge;
 pub mod render;
 pub mod workflow;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -144,6 +144,9 @@ pub struct ImageDraft {
     pub context: String,
     pub target: Option<String>,
     pub build_args: BTreeMap<String, String>,
+    /// Build args whose value looks like a secret: their names only (the values are never
+    /// copied).
+    pub secret_build_args: BTreeSet<String>,
     pub labels: BTreeMap<String, String>,
     /// Its own platforms (bake `platforms`); empty: the release's.
     pub platforms: Vec<String>,
@@ -162,6 +165,8 @@ pub struct Draft {
     pub tags: Vec<String>,
     pub latest: Option<String>,
     pub flavor: Option<workflow::Flavor>,
+    /// `release.secret-build-args`: names only.
+    pub secret_build_args: Vec<String>,
     pub images: Vec<FinalImage>,
     /// `[compose]` (one) or `[[compose]]` (several).
     pub compose: Vec<ComposeDraft>,
@@ -190,6 +195,8 @@ pub struct ComposeDraft {
 pub struct Init {
     pub text: String,
     pub draft: Draft,
+    /// The images of the config as written (read back from `text`).
+    pub images: Vec<String>,
 }
 
 /// The files `init` reads, relative to the root.
@@ -199,6 +206,8 @@ pub struct Inputs {
     pub bake_files: Vec<String>,
     pub compose_files: Vec<String>,
     pub workflows: Vec<String>,
+    /// Paths not read: their names hold control characters or are not UTF-8 (shown escaped).
+    pub refused: Vec<String>,
 }
 
 /// Directories never searched.
@@ -239,7 +248,17 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let name = match entry.file_name().to_str() {
+            Some(n) if !has_control(n) => n.to_string(),
+            _ => {
+                // Such a name would be written into the config (or its comments) as it is.
+                inputs.refused.push(format!(
+                    "{:?}",
+                    entry.path().strip_prefix(root).unwrap_or(&entry.path())
+                ));
+                continue;
+            }
+        };
         let ty = entry.file_type()?;
         if ty.is_dir() {
             if !SKIPPED_DIRS.contains(&name.as_str()) {
@@ -260,6 +279,36 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `s` holds a control character (a newline, an escape, …).
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// Drops the images whose name or paths hold control characters (from a compose file or a bake
+/// file: the names found on disk are refused when the repository is walked), each reported.
+fn refuse_control(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    images.retain(|img| {
+        let fields = [
+            Some(&img.name),
+            Some(&img.dockerfile),
+            Some(&img.context),
+            img.target.as_ref(),
+        ];
+        if !fields.into_iter().flatten().any(|f| has_control(f)) {
+            return true;
+        }
+        notes.not_mapped(
+            img.from.clone(),
+            format!(
+                "image {:?} (dockerfile {:?}, context {:?})",
+                img.name, img.dockerfile, img.context
+            ),
+            "its name or a path holds control characters: rename it",
+        );
+        false
+    });
 }
 
 /// `path` relative to `root`, `/`-separated.
@@ -313,6 +362,26 @@ pub fn component(raw: &str) -> String {
     out.trim_end_matches(['-', '.', '_']).to_string()
 }
 
+/// The documents of a YAML input (`file`: root-relative). A syntax error is the inner `Err`
+/// (the reader reports the file as not mapped); a file over the YAML bounds (an alias bomb, too
+/// deep, too large) is the outer one: `init` stops, naming the file.
+pub fn parse_yaml(
+    file: &str,
+    text: &str,
+) -> Result<Result<Vec<crate::compose::yaml::Node>, crate::compose::yaml::SyntaxError>> {
+    match crate::compose::yaml::parse(text) {
+        Err(e) if e.limit => {
+            let at = if e.line == 0 {
+                String::new()
+            } else {
+                format!(":{}", e.line)
+            };
+            anyhow::bail!("{file}{at}: {}\n  fix: {}", e.message, e.fix())
+        }
+        parsed => Ok(parsed),
+    }
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -329,14 +398,18 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     let inputs = find_inputs(root)?;
     let read = |rel: &str| -> Result<String> {
-        std::fs::read_to_string(root.join(rel)).with_context(|| format!("cannot read {rel}"))
+        crate::compose::yaml::read_file(&root.join(rel))
+            .with_context(|| format!("cannot read {rel}"))
     };
     let mut found = merge::Found::default();
     for file in &inputs.bake_files {
-        found.bake.push(bake::read(file, &read(file)?));
+        let mut b = bake::read(file, &read(file)?);
+        refuse_control(&mut b.images, &mut b.notes);
+        found.bake.push(b);
     }
     for file in &inputs.compose_files {
-        let mut c = compose::read(file, &read(file)?);
+        let mut c = compose::read(file, &read(file)?)?;
+        refuse_control(&mut c.images, &mut c.notes);
         compose_findings(root, &mut c);
         found.compose.push(c);
     }
@@ -348,7 +421,7 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     for file in &inputs.workflows {
         found
             .workflows
-            .push(workflow::read(file, &read(file)?, github.as_ref()));
+            .push(workflow::read(file, &read(file)?, github.as_ref())?);
     }
     found.dockerfiles = inputs.dockerfiles.clone();
     found.default_name = root
@@ -357,19 +430,41 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         .and_then(|p| p.file_name().map(|n| component(&n.to_string_lossy())))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "app".to_string());
-    let draft = merge::merge(found)?;
+    let mut draft = merge::merge(found)?;
+    for path in &inputs.refused {
+        draft.notes.not_mapped(
+            Source::new(".", 0),
+            format!("path {path}"),
+            "its name holds control characters (or is not UTF-8): not read; rename it",
+        );
+    }
     let text = render::render(&draft);
     let shown: PathBuf = config_path
         .strip_prefix(root)
         .unwrap_or(config_path)
         .to_path_buf();
-    if let Err(e) = crate::config::Config::parse(root, &shown, &text) {
-        anyhow::bail!(
+    let config = match crate::config::Config::parse(root, &shown, &text) {
+        Ok(c) => c,
+        Err(e) => anyhow::bail!(
             "the config init drafted does not pass stevedore's validation (a bug in init; \
              nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
+        ),
+    };
+    // What is written is what was drafted: the same images, no more.
+    let images: Vec<String> = config.images.keys().cloned().collect();
+    let drafted: BTreeSet<&str> = draft.images.iter().map(|i| i.build.name.as_str()).collect();
+    if images.len() != draft.images.len() || images.iter().any(|n| !drafted.contains(n.as_str())) {
+        anyhow::bail!(
+            "the config init drafted names images {images:?}, not the {} it drafted (a bug in \
+             init; nothing was written, please report it with the inputs)",
+            draft.images.len()
         );
     }
-    Ok(Init { text, draft })
+    Ok(Init {
+        text,
+        draft,
+        images,
+    })
 }
 
 /// compose's own pre-publish checks on a file init would publish: each finding (bind mounts,
@@ -510,6 +605,7 @@ mod tests {
                 bake_files: vec!["docker-bake.hcl".into()],
                 compose_files: vec!["deploy/compose.yaml".into()],
                 workflows: vec![".github/workflows/release.yml".into()],
+                refused: vec![],
             }
         );
     }

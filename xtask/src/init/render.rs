@@ -1,8 +1,15 @@
 //! The draft as `images/release.toml` text, each image and tag rule with the place it came
 //! from as a comment.
+//!
+//! Everything written comes from the repository, so from whoever can push to it: every key and
+//! value goes through `toml_writer` (the writer of the `toml` crate's serializer), and comments
+//! through [`comment`], which escapes control characters so that no text can end a comment and
+//! start a line of its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use toml_writer::{ToTomlKey as _, ToTomlValue as _};
 
 use super::{Draft, Source};
 
@@ -23,7 +30,7 @@ pub fn render(draft: &Draft) -> String {
         if sources.is_empty() {
             "the repository".to_string()
         } else {
-            sources.join(", ")
+            comment(&sources.join(", "))
         }
     );
     out.push_str("[release]\n");
@@ -45,7 +52,7 @@ pub fn render(draft: &Draft) -> String {
                 .map(|m| m.from.clone());
             let _ = write!(out, "  {},", quote(rule));
             if let Some(from) = from {
-                let _ = write!(out, "  # {from}");
+                let _ = write!(out, "  # {}", source(&from));
             }
             out.push('\n');
         }
@@ -54,13 +61,20 @@ pub fn render(draft: &Draft) -> String {
     if let Some(latest) = &draft.latest {
         let _ = writeln!(out, "latest = {}", quote(latest));
     }
+    if !draft.secret_build_args.is_empty() {
+        let _ = writeln!(
+            out,
+            "secret-build-args = {}  # names only: init copies no secret-looking value",
+            list(&draft.secret_build_args)
+        );
+    }
     if let Some(f) = &draft.flavor {
         let _ = writeln!(
             out,
             "flavor = {{ prefix = {}, suffix = {}, onlatest = {} }}",
             quote(&f.prefix),
             quote(&f.suffix),
-            f.onlatest
+            f.onlatest.to_toml_value()
         );
     }
     for img in &draft.images {
@@ -102,37 +116,40 @@ pub fn render(draft: &Draft) -> String {
 }
 
 fn source(s: &Source) -> String {
-    s.to_string()
+    comment(&s.to_string())
 }
 
-/// A TOML basic string (JSON's escapes are TOML's).
-pub fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// A bare key when it can be one, else a quoted one.
-pub fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        k.to_string()
-    } else {
-        quote(k)
+/// Text for a comment: control characters (a newline would end the comment) and the invisible
+/// characters that reorder or hide text are written as escapes.
+pub fn comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
+}
+
+/// A TOML string, as the `toml` crate's serializer writes it.
+pub fn quote(s: &str) -> String {
+    s.to_toml_value()
+}
+
+/// A TOML key: bare when it can be, else quoted.
+pub fn key(k: &str) -> String {
+    k.to_toml_key()
 }
 
 fn list(items: &[String]) -> String {
-    let inner: Vec<String> = items.iter().map(|i| quote(i)).collect();
-    format!("[{}]", inner.join(", "))
+    items.to_toml_value()
 }
 
 fn table(map: &BTreeMap<String, String>) -> String {
-    let inner: Vec<String> = map
-        .iter()
-        .map(|(k, v)| format!("{} = {}", key(k), quote(v)))
-        .collect();
-    format!("{{ {} }}", inner.join(", "))
+    map.to_toml_value()
 }
 
 #[cfg(test)]
@@ -157,6 +174,7 @@ mod tests {
                 "type=raw,value={{branch}}".into(),
             ],
             latest: Some("false".into()),
+            secret_build_args: vec!["NPM_TOKEN".into()],
             flavor: Some(Flavor {
                 prefix: "v".into(),
                 suffix: String::new(),
@@ -197,6 +215,7 @@ tags = [
   "type=raw,value={{branch}}",
 ]
 latest = "false"
+secret-build-args = ["NPM_TOKEN"]  # names only: init copies no secret-looking value
 flavor = { prefix = "v", suffix = "", onlatest = true }
 
 [images."api.v2"]  # docker-bake.hcl:3
@@ -206,7 +225,7 @@ target = "prod"
 repository = "shop-api"
 platforms = ["linux/amd64"]
 build-args = { A = "1" }
-labels = { "org.example.team" = "core \"a\"" }
+labels = { "org.example.team" = 'core "a"' }
 cache = "gha"
 
 [compose]
@@ -251,6 +270,88 @@ repository = "shop-oci"
         ];
         for (k, want) in cases {
             assert_eq!(key(k), want, "{k}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::super::{FinalImage, ImageDraft};
+    use super::*;
+
+    const HOSTILE: &str = "x'''\n[images.pwn]\nnative.command = ['id']\n#\"\"\"\u{7f}\u{1b}[2J\\";
+
+    /// Every string the repository chooses is a value (or a key) of the config, never config
+    /// text: the written file parses back to the same keys and values.
+    #[test]
+    fn hostile_names_and_paths_stay_values() {
+        let mut notes = super::super::Notes::default();
+        notes.mapped(
+            Source::new(HOSTILE, 3),
+            format!("tags {HOSTILE:?}"),
+            "release.tags[0]",
+        );
+        let draft = Draft {
+            name: HOSTILE.into(),
+            registries: vec![HOSTILE.into()],
+            platforms: vec![HOSTILE.into()],
+            tags: vec![HOSTILE.into()],
+            latest: Some(HOSTILE.into()),
+            secret_build_args: vec![HOSTILE.into()],
+            images: vec![FinalImage {
+                build: ImageDraft {
+                    name: HOSTILE.into(),
+                    from: Source::new(HOSTILE, 1),
+                    dockerfile: HOSTILE.into(),
+                    context: HOSTILE.into(),
+                    target: Some(HOSTILE.into()),
+                    build_args: BTreeMap::from([(HOSTILE.into(), HOSTILE.into())]),
+                    labels: BTreeMap::from([(HOSTILE.into(), HOSTILE.into())]),
+                    cache: Some(HOSTILE.into()),
+                    ..Default::default()
+                },
+                repository: Some(HOSTILE.into()),
+                platforms: Some(vec![HOSTILE.into()]),
+            }],
+            notes,
+            ..Default::default()
+        };
+        let text = render(&draft);
+        let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["images", "release"], "{text}");
+        let images = doc["images"].as_table().unwrap();
+        assert_eq!(images.keys().collect::<Vec<_>>(), [HOSTILE], "{text}");
+        let image = images[HOSTILE].as_table().unwrap();
+        for k in ["dockerfile", "context", "target", "repository", "cache"] {
+            assert_eq!(image[k].as_str(), Some(HOSTILE), "{k}");
+        }
+        assert_eq!(image["build-args"][HOSTILE].as_str(), Some(HOSTILE));
+        assert_eq!(image["labels"][HOSTILE].as_str(), Some(HOSTILE));
+        let release = doc["release"].as_table().unwrap();
+        assert_eq!(release["name"].as_str(), Some(HOSTILE));
+        assert_eq!(release["tags"][0].as_str(), Some(HOSTILE));
+        assert_eq!(release["secret-build-args"][0].as_str(), Some(HOSTILE));
+        // No line of the text starts a table or a key the draft did not have.
+        for line in text.lines().filter(|l| l.starts_with('[')) {
+            assert!(
+                line.starts_with("[release]") || line.starts_with("[images."),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn comments_cannot_hold_a_line_break() {
+        let cases = [
+            ("compose.yaml:3", "compose.yaml:3"),
+            ("a\nb", "a\\nb"),
+            ("a\r\u{7f}\u{1b}", "a\\r\\u{7f}\\u{1b}"),
+            ("\u{202e}evil", "\\u{202e}evil"),
+            ("é", "é"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(comment(text), want, "{text:?}");
         }
     }
 }

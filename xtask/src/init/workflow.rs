@@ -4,7 +4,7 @@
 //! `type=raw,foo` are `type=raw,value=foo`); a `${{ … }}` expression is only known when the
 //! workflow runs and is reported.
 
-use crate::compose::yaml::{self, Kind, Node};
+use crate::compose::yaml::{Kind, Node};
 use crate::plan::tags::Rule;
 
 use super::{line_of, ImageName, Notes, Source};
@@ -82,9 +82,9 @@ pub struct Workflow {
 
 /// Reads a workflow file (`file`: root-relative); `github`: the repository the workflow runs
 /// for, when the checkout's `origin` names one.
-pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> Workflow {
+pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<Workflow> {
     let mut out = Workflow::default();
-    let docs = match yaml::parse(text) {
+    let docs = match super::parse_yaml(file, text)? {
         Ok(d) => d,
         Err(e) => {
             out.notes.not_mapped(
@@ -92,11 +92,11 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> Workflow {
                 "the workflow",
                 format!("not valid YAML: {}", e.message),
             );
-            return out;
+            return Ok(out);
         }
     };
     let Some(jobs) = docs.first().and_then(|d| d.get("jobs")) else {
-        return out;
+        return Ok(out);
     };
     for (_, job) in jobs.entries() {
         let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
@@ -141,7 +141,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> Workflow {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A step's inputs → a [`Meta`].

@@ -52,12 +52,8 @@ fn found() -> Found {
             "tools/Dockerfile".into(),
         ],
         bake: vec![bake::read("docker-bake.hcl", BAKE)],
-        compose: vec![compose::read("compose.yaml", COMPOSE)],
-        workflows: vec![workflow::read(
-            ".github/workflows/release.yml",
-            WORKFLOW,
-            None,
-        )],
+        compose: vec![compose::read("compose.yaml", COMPOSE).unwrap()],
+        workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW, None).unwrap()],
     }
 }
 
@@ -131,7 +127,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  api:\n    build: api\n    image: a/api\n",
-                )],
+                ).unwrap()],
                 bake: vec![bake::read("docker-bake.hcl", "target \"api\" { context = \"v2\" }")],
                 ..Default::default()
             },
@@ -149,7 +145,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  api:\n    build:\n      context: .\n      args: { A: \"2\" }\n    image: a/api\n",
-                )],
+                ).unwrap()],
                 ..Default::default()
             },
             "build arg A=\"2\"",
@@ -159,7 +155,7 @@ fn conflicts_are_reported_not_hidden() {
             "a compose file compose would not publish",
             Found {
                 default_name: "x".into(),
-                compose: vec![compose::read("compose.yaml", "services:\n  api:\n    build: .\n")],
+                compose: vec![compose::read("compose.yaml", "services:\n  api:\n    build: .\n").unwrap()],
                 ..Default::default()
             },
             "the compose file as a compose artifact",
@@ -187,7 +183,7 @@ fn conflicts_are_reported_not_hidden() {
                 compose: vec![compose::read(
                     "compose.yaml",
                     "services:\n  db:\n    image: postgres:16\n",
-                )],
+                ).unwrap()],
                 ..Default::default()
             },
             "the compose file as a compose artifact",
@@ -260,7 +256,7 @@ fn conflicts_are_reported_not_hidden() {
 fn nothing_to_build_is_an_error() {
     let err = merge(Found {
         default_name: "x".into(),
-        workflows: vec![workflow::read("w.yml", WORKFLOW, None)],
+        workflows: vec![workflow::read("w.yml", WORKFLOW, None).unwrap()],
         ..Default::default()
     })
     .unwrap_err();
@@ -281,4 +277,73 @@ fn only_dockerfiles_give_one_image_each_and_the_default_platform() {
     assert!(d.registries.is_empty());
     assert!(d.tags.is_empty());
     assert!(d.compose.is_empty());
+}
+
+/// A secret-looking build arg (bake or compose, by name or by value) goes to
+/// `release.secret-build-args` by name; its value is in no key, no note and not the config.
+#[test]
+fn secret_looking_build_args_are_kept_by_name_only() {
+    let token = "npm_0123456789abcdefghijABCDEFGHIJ0123";
+    let found = Found {
+        default_name: "x".into(),
+        bake: vec![bake::read(
+            "docker-bake.hcl",
+            &format!(
+                "target \"api\" {{\n  context = \"api\"\n  args = {{ NPM_TOKEN = \"{token}\", MODE = \"prod\" }}\n}}"
+            ),
+        )],
+        compose: vec![compose::read(
+            "compose.yaml",
+            &format!(
+                "services:\n  web:\n    build:\n      context: web\n      args:\n        - UPSTREAM={token}\n        - DB_PASSWORD=${{DB_PASSWORD}}\n      labels:\n        com.example.api-key: hunter2hunter2\n    image: a/web\n"
+            ),
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let draft = merge(found).unwrap();
+    assert_eq!(
+        draft.secret_build_args,
+        ["DB_PASSWORD", "NPM_TOKEN", "UPSTREAM"]
+    );
+    let api = &draft
+        .images
+        .iter()
+        .find(|i| i.build.name == "api")
+        .unwrap()
+        .build;
+    assert_eq!(
+        api.build_args,
+        BTreeMap::from([("MODE".to_string(), "prod".to_string())])
+    );
+    let web = &draft
+        .images
+        .iter()
+        .find(|i| i.build.name == "web")
+        .unwrap()
+        .build;
+    assert!(
+        web.build_args.is_empty() && web.labels.is_empty(),
+        "{web:?}"
+    );
+    let text = crate::init::render::render(&draft);
+    let notes = format!("{:?}", draft.notes);
+    for shown in [&text, &notes] {
+        assert!(
+            !shown.contains(token) && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("npm_"), "{shown}");
+    }
+    for what in [
+        "build arg NPM_TOKEN",
+        "build arg UPSTREAM",
+        "label com.example.api-key",
+    ] {
+        assert!(
+            draft.notes.not_mapped.iter().any(|n| n.what == what),
+            "{what}: {notes}"
+        );
+    }
+    assert!(text.contains("secret-build-args = [\"DB_PASSWORD\", \"NPM_TOKEN\", \"UPSTREAM\"]"));
 }

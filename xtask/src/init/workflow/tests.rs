@@ -2,7 +2,7 @@ use super::*;
 
 /// A workflow read in a checkout whose `origin` names no GitHub repository.
 fn read(file: &str, text: &str) -> Workflow {
-    super::read(file, text, None)
+    super::read(file, text, None).unwrap()
 }
 
 const RELEASE: &str = r#"name: release
@@ -187,7 +187,7 @@ fn repository_expressions_take_the_origin_remotes_github_repository() {
         repo: "App".into(),
     };
     let text = "jobs:\n  j:\n    steps:\n      - uses: docker/metadata-action@v5\n        with:\n          images: |\n            ghcr.io/${{ github.repository }}\n            docker.io/${{github.repository_owner}}/${{ github.event.repository.name }}-web\n            ghcr.io/${{ github.actor }}/x\n";
-    let w = super::read("w.yml", text, Some(&gh));
+    let w = super::read("w.yml", text, Some(&gh)).unwrap();
     let names: Vec<String> = w.metas[0]
         .images
         .iter()
