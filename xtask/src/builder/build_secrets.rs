@@ -208,7 +208,9 @@ mod tests {
 
     #[test]
     fn secret_use_reads_args_and_secret_mounts() {
-        let cases: &[(&str, &[(&str, usize)], &[&str])] = &[
+        /// (Dockerfile, ARGs with their line, secret mount ids)
+        type Case<'a> = (&'a str, &'a [(&'a str, usize)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (
                 "FROM x\nARG NPM_TOKEN\nRUN npm ci\n",
                 &[("NPM_TOKEN", 2)],

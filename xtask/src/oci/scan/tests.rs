@@ -67,7 +67,9 @@ fn a_secret_is_found_in_every_kind_of_blob_and_named_by_its_label() {
         .replace('>', "\\u003e");
     let history =
         format!("{{\"history\":[{{\"created_by\":\"|1 NPM_TOKEN={go_escaped} /bin/sh\"}}]}}");
-    let cases: Vec<(&str, String, Vec<(&str, Vec<u8>)>, Option<&str>)> = vec![
+    /// (name, config, layers with their media type, where the secret is found)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, Vec<u8>)>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "clean",
             "{}".into(),
