@@ -24,6 +24,8 @@ pub const MAX_RATIO: u64 = 1100;
 pub const MIN_CAP: u64 = 1 << 30;
 /// The largest manifest or index read (distribution's limit).
 const MAX_MANIFEST: u64 = 4 << 20;
+/// Bytes read and searched at a time.
+const CHUNK: usize = 1 << 20;
 /// Indexes inside indexes followed at most this deep.
 const MAX_DEPTH: usize = 4;
 
@@ -93,6 +95,8 @@ pub struct Scanner {
     labels: Vec<String>,
     /// Blobs already read (clean): each is read once per scanner.
     seen: HashSet<Digest>,
+    /// The longest form, in bytes.
+    longest: usize,
     /// Bytes read, decompressed (for the report).
     pub bytes: u64,
     pub blobs: usize,
@@ -113,7 +117,9 @@ impl Scanner {
             return Ok(None);
         }
         let matcher = AhoCorasick::new(&patterns).context("cannot compile the secret matcher")?;
+        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
         Ok(Some(Scanner {
+            longest,
             matcher,
             owner,
             labels: needles.iter().map(|n| n.label.clone()).collect(),
@@ -123,18 +129,32 @@ impl Scanner {
         }))
     }
 
-    /// The first needle in `reader`, read to its end (or to the first hit).
-    fn find_in(&mut self, reader: impl Read) -> io::Result<Option<String>> {
-        let mut counted = Counted {
-            inner: reader,
-            n: 0,
-        };
-        let found = match self.matcher.stream_find_iter(&mut counted).next() {
-            Some(m) => Some(self.labels[self.owner[m?.pattern().as_usize()]].clone()),
-            None => None,
-        };
-        self.bytes += counted.n;
-        Ok(found)
+    /// The first needle in `reader`, read to its end (or to the first hit): 1 MiB at a time,
+    /// each chunk searched with the last `longest - 1` bytes of the one before (a value that
+    /// straddles two reads is found), with the matcher's SIMD prefilters.
+    fn find_in(&mut self, mut reader: impl Read) -> io::Result<Option<String>> {
+        let keep = self.longest.saturating_sub(1);
+        let mut buf = vec![0u8; CHUNK + keep];
+        let mut have = 0;
+        loop {
+            let n = match reader.read(&mut buf[have..]) {
+                Ok(0) => return Ok(None),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.bytes += n as u64;
+            have += n;
+            if let Some(m) = self.matcher.find(&buf[..have]) {
+                return Ok(Some(
+                    self.labels[self.owner[m.pattern().as_usize()]].clone(),
+                ));
+            }
+            if have > keep {
+                buf.copy_within(have - keep..have, 0);
+                have = keep;
+            }
+        }
     }
 
     /// Every blob reachable from `top` (an index or a manifest): the first secret found.
@@ -261,20 +281,6 @@ impl Scanner {
             "a zstd-compressed blob, which this stevedore cannot read (built without the `zstd` \
              feature): build stevedore with `--features zstd`"
         )
-    }
-}
-
-/// Counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    n: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.n += n as u64;
-        Ok(n)
     }
 }
 

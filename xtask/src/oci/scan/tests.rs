@@ -190,3 +190,45 @@ fn a_zstd_layer_without_the_feature_is_an_error_with_the_fix() {
     assert!(err.contains("layer 1 of linux/amd64"), "{err}");
     assert!(err.contains("--features zstd"), "{err}");
 }
+
+/// Hands out at most `piece` bytes a read.
+struct Trickle<'a> {
+    data: &'a [u8],
+    piece: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.piece.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_value_split_across_reads_is_found_and_bytes_are_counted() {
+    let mut data = vec![b'x'; CHUNK - 5];
+    data.extend_from_slice(SECRET.as_bytes());
+    data.extend(vec![b'y'; 100]);
+    for piece in [3, 4096, CHUNK, CHUNK + 64] {
+        let mut s = Scanner::new(&needles()).unwrap().unwrap();
+        let found = s.find_in(Trickle { data: &data, piece }).unwrap();
+        assert_eq!(
+            found.as_deref(),
+            Some("secret-build-arg NPM_TOKEN"),
+            "{piece}"
+        );
+        let clean = vec![b'z'; 3 * CHUNK];
+        let mut s = Scanner::new(&needles()).unwrap().unwrap();
+        assert_eq!(
+            s.find_in(Trickle {
+                data: &clean,
+                piece
+            })
+            .unwrap(),
+            None
+        );
+        assert_eq!(s.bytes, clean.len() as u64, "{piece}");
+    }
+}
