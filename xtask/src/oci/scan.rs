@@ -1,6 +1,6 @@
 //! Looks for secret values in what a layout would publish: every blob reachable from a
 //! manifest or index (the index, the manifests, the configs, and every layer decompressed:
-//! gzip, and zstd with the `zstd` feature). Streamed with bounded memory; a layer that
+//! gzip, and zstd with the `zstd` feature). Read 1 MiB at a time; a layer that
 //! decompresses to more than [`MAX_RATIO`] times its size (and at least [`MIN_CAP`]) is refused
 //! rather than read on.
 //!
