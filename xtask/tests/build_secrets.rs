@@ -194,7 +194,8 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
 }
 
 #[test]
-fn a_dockerfile_that_reads_a_secret_as_an_arg_is_refused_with_the_change_to_make() {
+fn a_dockerfile_that_reads_a_secret_as_an_arg_is_refused_and_a_failed_build_leaves_no_secret_file()
+{
     if !have_all(&["buildah"]) {
         return;
     }
@@ -226,6 +227,30 @@ fn a_dockerfile_that_reads_a_secret_as_an_arg_is_refused_with_the_change_to_make
         "{text}"
     );
     assert!(!text.contains(TOKEN), "{text}");
+
+    // A build that fails with the secret mounted leaves no secret file behind.
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nRUN --mount=type=secret,id=NPM_TOKEN exit 3\n",
+    );
+    repo.commit("mount");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = repo.xtask(
+        &["build"],
+        &[
+            ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("buildah build failed"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the private secret directory is removed on error too"
+    );
 }
 
 #[test]
