@@ -397,9 +397,10 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     for note in build_secrets::check_dockerfile(&dockerfile_text, &req.dockerfile, &secret_names)? {
         ctx.log.line(&format!("[{prefix}] note: {note}"));
     }
-    let secret_files = match secret_names.is_empty() {
-        true => None,
-        false => Some(SecretFiles::write(&req.image.secret_build_args)?),
+    let secret_files = if secret_names.is_empty() {
+        None
+    } else {
+        Some(SecretFiles::write(&req.image.secret_build_args)?)
     };
     let secrets = secret_files
         .as_ref()
