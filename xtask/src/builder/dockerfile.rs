@@ -16,6 +16,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use super::build_secrets::{self, SecretFiles};
 use super::docker_format;
 use super::dockerfile_cache;
 use super::registry_access::{from_images, from_refs, RegistryAccess};
@@ -160,12 +161,18 @@ impl Request<'_> {
             .join(",")
     }
 
-    fn common(&self) -> Vec<String> {
+    /// Build args (never a secret's: `secrets` are the `--secret` arguments of
+    /// [`SecretFiles`]), labels, the Dockerfile and the target.
+    fn common(&self, secrets: &[String]) -> Vec<String> {
         let mut a = Vec::new();
-        for (k, v) in self.image.build_args_with_secrets() {
+        for (k, v) in &self.image.build_args {
+            if self.image.secret_build_args.contains_key(k) {
+                continue;
+            }
             a.push("--build-arg".into());
             a.push(format!("{k}={v}"));
         }
+        a.extend(secrets.iter().cloned());
         // Labels the user wrote win over stevedore's defaults: a default (the title, say) the
         // Dockerfile's stage sets itself is not passed.
         let written = std::fs::read_to_string(&self.dockerfile)
@@ -188,8 +195,9 @@ impl Request<'_> {
     }
 }
 
-/// `docker buildx build …`: every platform into an OCI layout directory.
-pub fn buildx_args(req: &Request<'_>) -> Vec<String> {
+/// `docker buildx build …`: every platform into an OCI layout directory. `secrets`: the
+/// `--secret` arguments of [`SecretFiles`].
+pub fn buildx_args(req: &Request<'_>, secrets: &[String]) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "buildx".into(),
         "build".into(),
@@ -221,7 +229,7 @@ pub fn buildx_args(req: &Request<'_>) -> Vec<String> {
             ]);
         }
     }
-    a.extend(req.common());
+    a.extend(req.common(secrets));
     a.push(req.context.display().to_string());
     a
 }
@@ -294,7 +302,7 @@ pub fn buildah_storage(root: &Path) -> PathBuf {
 
 /// `buildah build …` into a manifest list named `manifest`: Docker format (converted on
 /// import), cached layers, stevedore's registry access, and `ignorefile` when the context
-/// holds stevedore's own state.
+/// holds stevedore's own state. `secrets`: the `--secret` arguments of [`SecretFiles`].
 pub fn buildah_build_args(
     req: &Request<'_>,
     platform: &Platform,
@@ -302,6 +310,7 @@ pub fn buildah_build_args(
     manifest: &str,
     access: Option<&RegistryAccess>,
     ignorefile: Option<&Path>,
+    secrets: &[String],
 ) -> Vec<String> {
     let mut a = buildah_globals(storage);
     if let Some(conf) = access.and_then(|a| a.registries_conf.as_ref()) {
@@ -334,7 +343,7 @@ pub fn buildah_build_args(
         a.push("--ignorefile".into());
         a.push(f.display().to_string());
     }
-    a.extend(req.common());
+    a.extend(req.common(secrets));
     a.push(req.context.display().to_string());
     a
 }
@@ -378,6 +387,25 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     let dockerfile_text = std::fs::read_to_string(&req.dockerfile)
         .with_context(|| format!("cannot read the Dockerfile {}", req.dockerfile.display()))?;
     let declared = docker_format::declared(&dockerfile_text, req.target);
+    // Secret build args go in as build secrets, from private files removed when this returns.
+    let secret_names: Vec<&str> = req
+        .image
+        .secret_build_args
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for note in build_secrets::check_dockerfile(&dockerfile_text, &req.dockerfile, &secret_names)? {
+        ctx.log.line(&format!("[{prefix}] note: {note}"));
+    }
+    let secret_files = if secret_names.is_empty() {
+        None
+    } else {
+        Some(SecretFiles::write(&req.image.secret_build_args)?)
+    };
+    let secrets = secret_files
+        .as_ref()
+        .map(SecretFiles::args)
+        .unwrap_or_default();
     let fail = |what: &str, failed: exec::Failed| -> anyhow::Error {
         anyhow::anyhow!(
             "{} {what} failed ({}); its last lines:\n{}",
@@ -389,7 +417,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
     std::fs::create_dir_all(&req.out)?;
     let oci_dir = match driver {
         Driver::Buildx => {
-            let args = buildx_args(req);
+            let args = buildx_args(req, &secrets);
             ctx.log.line(
                 &req.image
                     .redact(&format!("[{prefix}] docker {}", args.join(" "))),
@@ -469,7 +497,9 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                         platform: &platform_name,
                         dockerfile: dockerfile_text.as_bytes(),
                         target: req.target,
-                        build_args: &req.image.build_args_with_secrets(),
+                        // Secret values are no input of the key (`<secret>` here): a new token
+                        // alone does not rebuild, as with BuildKit's secret mounts.
+                        build_args: &req.image.build_args,
                         labels: &req.image.labels,
                         epoch: req.epoch,
                         bases,
@@ -507,6 +537,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     &manifest,
                     Some(&access),
                     ignorefile.as_deref(),
+                    &secrets,
                 );
                 ctx.log.line(
                     &req.image

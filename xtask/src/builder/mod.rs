@@ -6,6 +6,7 @@
 //! layout never holds a name pointing at a partial image.
 
 pub mod base;
+pub mod build_secrets;
 pub mod buildx;
 pub mod cargo;
 pub mod command;
@@ -15,6 +16,7 @@ pub mod dockerfile;
 pub mod dockerfile_cache;
 pub mod layer;
 pub mod native;
+pub mod private_dir;
 pub mod pull;
 pub mod registry_access;
 pub mod tree;

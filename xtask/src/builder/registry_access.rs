@@ -1,33 +1,27 @@
 //! What a Dockerfile builder needs to pull its `FROM` images the way stevedore reaches
 //! registries: the credentials stevedore would use (`STEVEDORE_AUTH_*`, `GITHUB_TOKEN`, docker's
 //! config), plain HTTP for loopback hosts and `release.insecure-registries`, and the CAs of
-//! `release.ca-files`. Written into a private temp directory outside the workspace (mode 0700,
-//! files 0600) and removed when dropped: no secret is left in any file.
+//! `release.ca-files`. Written into a private temp directory outside the workspace (a random
+//! name, mode 0700, files 0600: [`PrivateDir`]) and removed when dropped: no secret is left in
+//! any file.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
 
+use super::private_dir::{write_private, PrivateDir};
 use crate::oci::reference::{is_loopback_host, ImageRef};
 use crate::registry::credentials::{self, Credential};
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {
-    dir: PathBuf,
+    dir: PrivateDir,
     pub authfile: Option<PathBuf>,
     pub registries_conf: Option<PathBuf>,
     pub cert_dir: Option<PathBuf>,
-}
-
-impl Drop for RegistryAccess {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Every registry image the `FROM` lines of `dockerfile` name, as written and parsed (stage
@@ -76,17 +70,7 @@ impl RegistryAccess {
         insecure: &[String],
         ca_files: &[PathBuf],
     ) -> Result<RegistryAccess> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "stevedore-builder-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .recursive(true)
-            .create(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let dir = PrivateDir::new("stevedore-builder")?;
         let mut access = RegistryAccess {
             dir,
             authfile: None,
@@ -111,7 +95,7 @@ impl RegistryAccess {
             }
         }
         if !auths.is_empty() {
-            let path = access.dir.join("auth.json");
+            let path = access.dir.path().join("auth.json");
             let doc = serde_json::json!({ "auths": auths });
             write_private(&path, doc.to_string().as_bytes())?;
             access.authfile = Some(path);
@@ -125,12 +109,12 @@ impl RegistryAccess {
                     "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
                 ));
             }
-            let path = access.dir.join("registries.conf");
+            let path = access.dir.path().join("registries.conf");
             write_private(&path, conf.as_bytes())?;
             access.registries_conf = Some(path);
         }
         if !ca_files.is_empty() {
-            let certs = access.dir.join("certs");
+            let certs = access.dir.path().join("certs");
             fs::DirBuilder::new().mode(0o700).create(&certs)?;
             for (i, f) in ca_files.iter().enumerate() {
                 let pem =
@@ -144,19 +128,8 @@ impl RegistryAccess {
 
     /// The directory everything lives in (removed on drop).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod layout;
 pub mod platform;
 pub mod reference;
 pub mod referrers;
+pub mod scan;
 
 use std::collections::BTreeMap;
 use std::fmt;

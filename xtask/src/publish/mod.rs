@@ -28,6 +28,7 @@ use crate::registry::{self, Registry};
 
 mod referrers;
 mod scheduler;
+mod secrets;
 mod tags;
 mod unit;
 
@@ -245,6 +246,8 @@ pub fn publish(
         };
         loaded_artifacts.push((a, top, blobs, fallback));
     }
+    // No blob leaves holding a secret value.
+    secrets::check(plan, images, artifacts, layout, progress)?;
     let rt = registry::runtime()?;
     let report = rt.block_on(async {
         let regs = connect_all(images, artifacts, opts, progress).await?;

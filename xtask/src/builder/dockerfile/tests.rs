@@ -47,7 +47,7 @@ fn command_lines() {
         out: "/tmp/x".into(),
     };
     assert_eq!(
-        buildx_args(&req).join(" "),
+        buildx_args(&req, &[]).join(" "),
         "buildx build --platform linux/amd64,linux/arm64 --output type=oci,dest=/tmp/x/oci,tar=false \
          --metadata-file /tmp/x/metadata.json --provenance=false --build-arg VERSION=1.2.3 \
          --label org.opencontainers.image.version=1.2.3 -f /w/web/Dockerfile --target runtime /w/web"
@@ -59,7 +59,8 @@ fn command_lines() {
             Path::new("/s"),
             "m",
             None,
-            Some(Path::new("/i"))
+            Some(Path::new("/i")),
+            &[]
         )
         .join(" "),
         "--root /s/root --runroot /s/runroot --storage-driver vfs build --isolation chroot \
@@ -72,6 +73,50 @@ fn command_lines() {
         buildah_push_args(Path::new("/s"), "m", Path::new("/tmp/x/oci")).join(" "),
         "--root /s/root --runroot /s/runroot --storage-driver vfs manifest push --all --format v2s2 m oci:/tmp/x/oci:image"
     );
+}
+
+#[test]
+fn a_secret_build_arg_is_a_build_secret_and_never_on_the_command_line() {
+    let mut image = image();
+    image
+        .build_args
+        .insert("NPM_TOKEN".into(), crate::plan::SECRET.into());
+    image
+        .secret_build_args
+        .insert("NPM_TOKEN".into(), "npm_s3cr3t_value".into());
+    let platforms = [Platform::linux_amd64()];
+    let req = Request {
+        image: &image,
+        dockerfile: "/w/web/Dockerfile".into(),
+        context: "/w/web".into(),
+        target: None,
+        platforms: &platforms,
+        epoch: 1,
+        out: "/tmp/x".into(),
+    };
+    let files = super::build_secrets::SecretFiles::write(&image.secret_build_args).unwrap();
+    let secrets = files.args();
+    let buildx = buildx_args(&req, &secrets).join(" ");
+    let buildah = buildah_build_args(
+        &req,
+        &platforms[0],
+        Path::new("/s"),
+        "m",
+        None,
+        None,
+        &secrets,
+    )
+    .join(" ");
+    for args in [&buildx, &buildah] {
+        assert!(!args.contains("npm_s3cr3t_value"), "{args}");
+        assert!(
+            !args.contains("NPM_TOKEN=") && !args.contains("<secret>"),
+            "{args}"
+        );
+        assert!(args.contains("--build-arg VERSION=1.2.3"), "{args}");
+        assert!(args.contains(&secrets.join(" ")), "{args}");
+        assert!(args.contains("--secret id=NPM_TOKEN,src=/"), "{args}");
+    }
 }
 
 #[test]
@@ -115,7 +160,7 @@ fn buildx_takes_the_builder_name_and_the_cache() {
             epoch: 1,
             out: "/w/target/stevedore/tmp/web-1".into(),
         };
-        let args = buildx_args(&req).join(" ");
+        let args = buildx_args(&req, &[]).join(" ");
         assert!(args.contains("--builder remote-k8s"), "{args}");
         assert!(
             args.contains(&format!("--cache-from {from} --cache-to {to}")),
