@@ -324,6 +324,21 @@ fn verify_outside(args: &[&str]) -> std::process::Output {
     run_limited(cmd, std::time::Duration::from_secs(120))
 }
 
+/// [`rust_workspace`] released with a fresh signing key: the workspace, the key directory
+/// (kept alive), the public key's path and the digest of `att/hello:v1.2.3`.
+fn signed_release(
+    registry: &Registry,
+) -> (Workspace, tempfile::TempDir, std::path::PathBuf, String) {
+    let ws = rust_workspace(registry, "");
+    let keys = tempfile::tempdir().unwrap();
+    let (private, public) = key_pair(keys.path(), "signer");
+    let pem = std::fs::read_to_string(&private).unwrap();
+    let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let digest = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
+    (ws, keys, public, digest)
+}
+
 /// Image A is released and signed; image B (a later commit) is released unsigned, in the same
 /// repository. An attacker with push access copies A's signed attestations into B's
 /// `sha256-<B>` fallback index, annotated as being about A, and then with a fresh manifest
@@ -334,13 +349,7 @@ fn replayed_attestations_of_another_image_do_not_verify() {
         return;
     }
     let registry = Registry::plain();
-    let ws = rust_workspace(&registry, "");
-    let keys = tempfile::tempdir().unwrap();
-    let (private, public) = key_pair(keys.path(), "signer");
-    let pem = std::fs::read_to_string(&private).unwrap();
-    let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    let a = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
+    let (ws, _keys, public, a) = signed_release(&registry);
     let a_fallback = raw(
         &registry,
         &format!("att/hello:sha256-{}", a.trim_start_matches("sha256:")),
@@ -433,13 +442,7 @@ fn a_relabelled_sbom_does_not_stand_in_for_provenance() {
         return;
     }
     let registry = Registry::plain();
-    let ws = rust_workspace(&registry, "");
-    let keys = tempfile::tempdir().unwrap();
-    let (private, public) = key_pair(keys.path(), "signer");
-    let pem = std::fs::read_to_string(&private).unwrap();
-    let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    let a = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
+    let (_ws, _keys, public, a) = signed_release(&registry);
     let tag = format!("sha256-{}", a.trim_start_matches("sha256:"));
     let fallback = raw(&registry, &format!("att/hello:{tag}"));
     let slsa = "https://slsa.dev/provenance/v1";

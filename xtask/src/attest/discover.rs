@@ -65,6 +65,21 @@ pub struct Found {
     pub ignored: Vec<(Digest, String)>,
 }
 
+impl Found {
+    /// Takes `candidate` while fewer than [`MAX_CANDIDATES`] are; else reports it ignored.
+    fn admit(&mut self, candidate: Candidate) {
+        if self.candidates.len() >= MAX_CANDIDATES {
+            self.ignored.push((
+                candidate.manifest,
+                format!("more than {MAX_CANDIDATES} attestations: not checked"),
+            ));
+            return;
+        }
+        self.place = Some(candidate.place);
+        self.candidates.push(candidate);
+    }
+}
+
 /// One attestation manifest and what was checked of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -107,21 +122,11 @@ pub async fn find(reg: &Registry, repo: &str, subject: &Digest) -> Result<Found>
 pub fn referrer_candidates(index: &Index, subject: &Digest, place: Place) -> Found {
     let mut found = Found::default();
     for d in attestation_referrers(index) {
-        if found.candidates.len() >= MAX_CANDIDATES {
-            found.ignored.push((
-                d.digest.clone(),
-                format!("more than {MAX_CANDIDATES} attestations: not checked"),
-            ));
-            continue;
-        }
-        found.candidates.push(Candidate {
+        found.admit(Candidate {
             manifest: d.digest.clone(),
             place,
             subject: subject.clone(),
         });
-    }
-    if !found.candidates.is_empty() {
-        found.place = Some(place);
     }
     found
 }
@@ -143,20 +148,11 @@ pub fn in_index_candidates(index: &Index) -> Found {
             .get(ANNOTATION_REFERENCE_DIGEST)
             .and_then(|v| v.parse::<Digest>().ok());
         match named {
-            Some(target) if platform_manifests.contains(&&target) => {
-                if found.candidates.len() >= MAX_CANDIDATES {
-                    found.ignored.push((
-                        d.digest.clone(),
-                        format!("more than {MAX_CANDIDATES} attestations: not checked"),
-                    ));
-                    continue;
-                }
-                found.candidates.push(Candidate {
-                    manifest: d.digest.clone(),
-                    place: Place::ImageIndex,
-                    subject: target,
-                });
-            }
+            Some(target) if platform_manifests.contains(&&target) => found.admit(Candidate {
+                manifest: d.digest.clone(),
+                place: Place::ImageIndex,
+                subject: target,
+            }),
             Some(target) => found.ignored.push((
                 d.digest.clone(),
                 format!("it is about {target}, which is not a platform manifest of this index"),
@@ -166,9 +162,6 @@ pub fn in_index_candidates(index: &Index) -> Found {
                 format!("it names no platform manifest ({ANNOTATION_REFERENCE_DIGEST})"),
             )),
         }
-    }
-    if !found.candidates.is_empty() {
-        found.place = Some(Place::ImageIndex);
     }
     found
 }
