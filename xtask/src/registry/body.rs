@@ -56,6 +56,42 @@ pub(super) enum Over {
     Truncate,
 }
 
+/// The next chunk of a body whose whole transfer must end within `deadline` of `started`, and
+/// each chunk come within `idle`: `None` at its end; a retryable step when it stalls or
+/// trickles (`got` says what arrived so far, for the message), or breaks.
+pub(super) async fn paced_next<S>(
+    stream: &mut S,
+    idle: Duration,
+    started: Instant,
+    deadline: Duration,
+    got: impl FnOnce() -> String,
+) -> Result<Option<bytes::Bytes>, Step>
+where
+    S: futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+{
+    let left = deadline.saturating_sub(started.elapsed());
+    let retry = |reason: String| Step::Retry {
+        reason,
+        after: None,
+    };
+    match tokio::time::timeout(idle.min(left), stream.next()).await {
+        Err(_) if left <= idle => Err(retry(format!(
+            "{} in {:.0}s, slower than {}/s (a trickling transfer)",
+            got(),
+            started.elapsed().as_secs_f64(),
+            human_size(MIN_RATE)
+        ))),
+        Err(_) => Err(retry(format!(
+            "no data for {}s: {} (stalled transfer)",
+            idle.as_secs(),
+            got()
+        ))),
+        Ok(None) => Ok(None),
+        Ok(Some(Err(e))) => Err(retry(error_chain(&e.without_url()))),
+        Ok(Some(Ok(c))) => Ok(Some(c)),
+    }
+}
+
 impl Registry {
     /// Reads `resp`'s body, at most `limit` bytes, while it streams. `what` names the
     /// operation (`fetch manifest host/repo:tag`) for messages. A body over the limit is
@@ -88,39 +124,9 @@ impl Registry {
         loop {
             // The pace: the idle timeout of grace, then at least MIN_RATE on average.
             let allowed = transfer_deadline(idle, out.len() as u64);
-            let left = allowed.saturating_sub(started.elapsed());
-            let next = tokio::time::timeout(idle.min(left), stream.next()).await;
-            let chunk = match next {
-                Err(_) if left <= idle => {
-                    return Err(Step::Retry {
-                        reason: format!(
-                            "{} sent {} bytes in {:.0}s, slower than {}/s (a trickling answer)",
-                            self.name,
-                            out.len(),
-                            started.elapsed().as_secs_f64(),
-                            human_size(MIN_RATE)
-                        ),
-                        after: None,
-                    })
-                }
-                Err(_) => {
-                    return Err(Step::Retry {
-                        reason: format!(
-                            "no data for {}s after {} bytes (stalled answer)",
-                            idle.as_secs(),
-                            out.len()
-                        ),
-                        after: None,
-                    })
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(Step::Retry {
-                        reason: error_chain(&e.without_url()),
-                        after: None,
-                    })
-                }
-                Ok(Some(Ok(c))) => c,
+            let got = || format!("{} sent {} bytes", self.name, out.len());
+            let Some(chunk) = paced_next(&mut stream, idle, started, allowed, got).await? else {
+                break;
             };
             let room = limit.saturating_sub(out.len() as u64) as usize;
             if chunk.len() > room {

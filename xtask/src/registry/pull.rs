@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use futures_util::StreamExt as _;
 use reqwest::{Method, StatusCode};
 
 use crate::oci::Digest;
 
-use super::body::{human_size, transfer_deadline, MIN_RATE};
+use super::body::{paced_next, transfer_deadline};
 use super::transport::*;
 use super::*;
 
@@ -54,37 +53,10 @@ impl Registry {
                 let deadline = transfer_deadline(idle, size);
                 let started = std::time::Instant::now();
                 loop {
-                    let left = deadline.saturating_sub(started.elapsed());
-                    let chunk = match tokio::time::timeout(idle.min(left), body.next()).await {
-                        Err(_) if left <= idle => {
-                            return Err(Step::Retry {
-                                reason: format!(
-                                    "{} of {size} bytes in {:.0}s, slower than {}/s (a \
-                                     trickling transfer)",
-                                    w.size(),
-                                    started.elapsed().as_secs_f64(),
-                                    human_size(MIN_RATE)
-                                ),
-                                after: None,
-                            })
-                        }
-                        Err(_) => {
-                            return Err(Step::Retry {
-                                reason: format!(
-                                    "no data for {}s (stalled download)",
-                                    idle.as_secs()
-                                ),
-                                after: None,
-                            })
-                        }
-                        Ok(None) => break,
-                        Ok(Some(Err(e))) => {
-                            return Err(Step::Retry {
-                                reason: error_chain(&e.without_url()),
-                                after: None,
-                            })
-                        }
-                        Ok(Some(Ok(c))) => c,
+                    let got = || format!("{} of {size} bytes", w.size());
+                    let Some(chunk) = paced_next(&mut body, idle, started, deadline, got).await?
+                    else {
+                        break;
                     };
                     w.write_all(&chunk)
                         .with_context(|| format!("{what}: cannot write to the layout"))?;
