@@ -493,6 +493,118 @@ mod tests {
         );
     }
 
+    fn config_of(images: &str) -> (tempfile::TempDir, Config) {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["api/Dockerfile", "site/index.html", "compose.yaml"] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let text = format!(
+            "[release]\nname = \"demo\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n{images}"
+        );
+        let c = Config::parse(d.path(), Path::new("images/release.toml"), &text).unwrap();
+        (d, c)
+    }
+
+    #[test]
+    fn untracked_files_count_when_an_image_is_built_from_them() {
+        let untracked: Vec<String> = [
+            "api/new.py",
+            "api-other/x",
+            "site/evil.js",
+            "site/deep/x",
+            "sitemap.xml",
+            "dist/amd64/app",
+            "dist/arm64/app",
+            "dist/arm/app",
+            "docs/notes.md",
+            "images/release.toml",
+            "compose.yaml",
+        ]
+        .map(String::from)
+        .to_vec();
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[images.api]\ndockerfile = \"api/Dockerfile\"",
+                &["api/new.py", "images/release.toml"],
+            ),
+            (
+                "[images.web]\nnative = { files = [{ src = \"./site/\", dst = \"/srv/\" }] }",
+                &["site/evil.js", "site/deep/x", "images/release.toml"],
+            ),
+            (
+                "[images.app]\nnative = { files = [{ src = \"dist/{arch}/app\", dst = \"/app\" }] }",
+                &["dist/amd64/app", "dist/arm64/app", "images/release.toml"],
+            ),
+            (
+                "[images.app]\nnative = { command = [\"make\"], files = [{ src = \"dist/{arch}/app\", dst = \"/app\" }] }",
+                &[
+                    "api/new.py",
+                    "api-other/x",
+                    "site/evil.js",
+                    "site/deep/x",
+                    "sitemap.xml",
+                    "dist/arm/app",
+                    "docs/notes.md",
+                    "images/release.toml",
+                    "compose.yaml",
+                ],
+            ),
+            (
+                "[images.web]\nnative = { files = [{ src = \"site/index.html\", dst = \"/i\" }] }\n\
+                 [compose]\nfiles = [\"compose.yaml\"]\nrepository = \"demo-oci\"",
+                &["images/release.toml", "compose.yaml"],
+            ),
+        ];
+        for (images, want) in cases {
+            let (_d, c) = config_of(images);
+            assert_eq!(untracked_inputs(&c, &untracked), *want, "{images}");
+        }
+        let (_d, c) = config_of("[images.svc]\nnative = { cargo-bin = \"svc\" }");
+        assert_eq!(
+            untracked_inputs(&c, &untracked),
+            untracked,
+            "cargo reads any file"
+        );
+        assert!(untracked_inputs(&c, &[]).is_empty());
+    }
+
+    #[test]
+    fn state_directories_must_be_real_directories_inside_the_workspace() {
+        let ws = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        check_state_dirs(ws.path()).unwrap();
+        std::fs::create_dir_all(ws.path().join("target/stevedore/oci")).unwrap();
+        check_state_dirs(ws.path()).unwrap();
+        for rel in [
+            "target/stevedore/tmp",
+            "target/stevedore/oci/blobs",
+            "target/stevedore/cargo",
+        ] {
+            std::os::unix::fs::symlink(outside.path(), ws.path().join(rel)).unwrap();
+            let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+            assert!(e.contains(&format!("{rel} is a symbolic link")), "{e}");
+            std::fs::remove_file(ws.path().join(rel)).unwrap();
+        }
+        // A link inside the workspace is refused too: stevedore never writes through one.
+        std::fs::create_dir_all(ws.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("../../elsewhere", ws.path().join("target/stevedore/base"))
+            .unwrap();
+        let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("target/stevedore/base is a symbolic link"),
+            "{e}"
+        );
+        std::fs::remove_file(ws.path().join("target/stevedore/base")).unwrap();
+        std::fs::write(ws.path().join("target/stevedore/cache"), "file").unwrap();
+        let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("target/stevedore/cache is not a directory"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn missing_github_variables_are_named() {
         let err = resolve(&facts(), &[("GITHUB_ACTIONS", "true")], "")

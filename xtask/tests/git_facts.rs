@@ -154,7 +154,10 @@ fn both_readers_list_the_same_untracked_files_ignored_ones_left_out() {
 
     repo.write("top.txt", "untracked\n");
     repo.write("ws/site/evil.js", "untracked\n");
-    repo.write("ws/site/deep/er/x.bin", "untracked, in an untracked directory\n");
+    repo.write(
+        "ws/site/deep/er/x.bin",
+        "untracked, in an untracked directory\n",
+    );
     repo.write("ws/site/debug.log", "ignored by pattern\n");
     repo.write("build/out", "ignored directory\n");
     repo.write("ws/local-ignored/a", "ignored by a nested .gitignore\n");
