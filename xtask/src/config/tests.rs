@@ -482,6 +482,19 @@ fn late_failing_values_are_refused_at_load_naming_the_key() {
             "not a variable name",
         ),
         (
+            GOOD.replace("name = \"votive\"", "name = \"votive\\n\""),
+            "release.name",
+            "control character",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\ninsecure-registries = [\"a b:5000\"]",
+            ),
+            "release.insecure-registries[0]",
+            "host[:port]",
+        ),
+        (
             GOOD.replace(
                 "native = { cargo-bin = \"worker\" }",
                 "native = { cargo-bin = \"worker; id\" }",

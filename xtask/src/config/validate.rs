@@ -16,6 +16,8 @@ impl Config {
 
         if r.name.trim().is_empty() {
             add("release.name".into(), "must not be empty".into());
+        } else if let Err(e) = checks::plain_text(&r.name) {
+            add("release.name".into(), e);
         }
         for (i, reg) in r.registries.iter().enumerate() {
             match RegistryPrefix::parse(reg) {
@@ -82,7 +84,10 @@ impl Config {
             }
         }
         for (i, h) in r.insecure_registries.iter().enumerate() {
-            if h.contains('/') {
+            if h.trim().is_empty()
+                || h.contains('/')
+                || h.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
                 add(
                     format!("release.insecure-registries[{i}]"),
                     format!("{h:?}: give a host[:port] only"),
