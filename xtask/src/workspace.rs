@@ -95,13 +95,14 @@ pub fn check_state_dirs(root: &Path) -> Result<()> {
 /// built from: those under a `files` source (each platform's), a Dockerfile or its context, an
 /// `oci:` base layout, a compose file or the config itself. Under a `cargo-bin` or
 /// `native.command` image every file counts (cargo and a command may read any file of the
-/// workspace), less the command's outputs (its `files` sources).
+/// workspace), less the command's outputs (its `files` sources) and cargo's `target`
+/// directory. stevedore's own state (`target/stevedore`: the layout, caches) never counts.
 pub fn untracked_inputs(config: &Config, untracked: &[String]) -> Vec<String> {
     if untracked.is_empty() {
         return Vec::new();
     }
     let mut inputs: Vec<String> = vec![normal(&config.path)];
-    let mut outputs: Vec<String> = Vec::new();
+    let mut outputs: Vec<String> = vec!["target".into()];
     let mut everything = false;
     for (name, img) in &config.images {
         if let Some(df) = &img.dockerfile {
@@ -146,6 +147,7 @@ pub fn untracked_inputs(config: &Config, untracked: &[String]) -> Vec<String> {
     };
     untracked
         .iter()
+        .filter(|f| !under(f, "target/stevedore"))
         .filter(|f| {
             if everything && !outputs.iter().any(|o| under(f, o)) {
                 return true;
@@ -495,7 +497,12 @@ mod tests {
 
     fn config_of(images: &str) -> (tempfile::TempDir, Config) {
         let d = tempfile::tempdir().unwrap();
-        for f in ["api/Dockerfile", "site/index.html", "compose.yaml"] {
+        for f in [
+            "api/Dockerfile",
+            "site/index.html",
+            "compose.yaml",
+            "target/debug/svc",
+        ] {
             let p = d.path().join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "x").unwrap();
@@ -521,6 +528,8 @@ mod tests {
             "docs/notes.md",
             "images/release.toml",
             "compose.yaml",
+            "target/debug/svc",
+            "target/stevedore/oci/index.json",
         ]
         .map(String::from)
         .to_vec();
@@ -564,8 +573,23 @@ mod tests {
         let (_d, c) = config_of("[images.svc]\nnative = { cargo-bin = \"svc\" }");
         assert_eq!(
             untracked_inputs(&c, &untracked),
-            untracked,
-            "cargo reads any file"
+            untracked[..11],
+            "cargo reads any file but its own output and stevedore's state"
+        );
+        let (_d, c) = config_of(
+            "[images.top]\nnative = { files = [{ src = \"site/\", dst = \"/s/\" }] }\n\
+             base = \"oci:target/stevedore/oci:base:1.2.3\"\n\
+             [images.bin]\nnative = { files = [{ src = \"target/debug/svc\", dst = \"/svc\" }] }",
+        );
+        assert_eq!(
+            untracked_inputs(&c, &untracked),
+            [
+                "site/evil.js",
+                "site/deep/x",
+                "images/release.toml",
+                "target/debug/svc"
+            ],
+            "a base in stevedore's own layout is not an untracked input; a file under target is"
         );
         assert!(untracked_inputs(&c, &[]).is_empty());
     }
