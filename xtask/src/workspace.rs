@@ -21,6 +21,158 @@ pub struct Workspace {
     pub plan: Plan,
     /// What went less well than it could and did not stop the plan, for the face to print.
     pub warnings: Vec<String>,
+    /// Untracked files no ignore rule covers that some image (or compose artifact) is built
+    /// from, relative to the root: they make the tree dirty (they are in
+    /// `plan.git.changed_files` too).
+    pub untracked_inputs: Vec<String>,
+}
+
+/// The directories under the workspace root stevedore writes to or deletes (`build`,
+/// `release`, `clean`…). Each must be a real directory inside the workspace when it exists.
+pub const STATE_DIRS: &[&str] = &[
+    "target",
+    "target/stevedore",
+    "target/stevedore/oci",
+    "target/stevedore/oci/blobs",
+    "target/stevedore/oci/blobs/sha256",
+    "target/stevedore/base",
+    "target/stevedore/cache",
+    "target/stevedore/cache/layers",
+    "target/stevedore/cargo",
+    "target/stevedore/tmp",
+    "target/stevedore/buildx-cache",
+    "target/stevedore/digests",
+];
+
+/// Refuses a state directory ([`STATE_DIRS`]) that is a symbolic link, is not a directory, or
+/// resolves outside the workspace: a committed `target/stevedore -> /` would have `clean`
+/// delete `/tmp` and `build` write through the link. Checked before anything is written or
+/// deleted.
+pub fn check_state_dirs(root: &Path) -> Result<()> {
+    let real_root = root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve the workspace root {}", root.display()))?;
+    for rel in STATE_DIRS {
+        let path = root.join(rel);
+        let meta = match path.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => anyhow::bail!("cannot read {rel} in the workspace: {e}"),
+        };
+        if meta.file_type().is_symlink() {
+            let to = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            anyhow::bail!(
+                "{rel} is a symbolic link (to {to}): stevedore writes and deletes its state \
+                 there and never follows a link out of it. Remove the link (`rm {rel}`, and \
+                 `git rm --cached {rel}` when it is committed) and run again: stevedore makes \
+                 the directory"
+            );
+        }
+        if !meta.is_dir() {
+            anyhow::bail!(
+                "{rel} is not a directory: stevedore keeps its state there. Move it away and \
+                 run again"
+            );
+        }
+        let real = path
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {rel}"))?;
+        if !real.starts_with(&real_root) {
+            anyhow::bail!(
+                "{rel} resolves to {}, outside the workspace {}: stevedore writes and deletes \
+                 its state there. Remove what redirects it and run again",
+                real.display(),
+                real_root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The untracked files (`untracked`, relative to the root) some image or compose artifact is
+/// built from: those under a `files` source (each platform's), a Dockerfile or its context, an
+/// `oci:` base layout, a compose file or the config itself. Under a `cargo-bin` or
+/// `native.command` image every file counts (cargo and a command may read any file of the
+/// workspace), less the command's outputs (its `files` sources) and cargo's `target`
+/// directory. stevedore's own state (`target/stevedore`: the layout, caches) never counts.
+pub fn untracked_inputs(config: &Config, untracked: &[String]) -> Vec<String> {
+    if untracked.is_empty() {
+        return Vec::new();
+    }
+    let mut inputs: Vec<String> = vec![normal(&config.path)];
+    let mut outputs: Vec<String> = vec!["target".into()];
+    let mut everything = false;
+    for (name, img) in &config.images {
+        if let Some(df) = &img.dockerfile {
+            inputs.push(normal(df));
+            let ctx = img
+                .context
+                .clone()
+                .unwrap_or_else(|| df.parent().map(Path::to_path_buf).unwrap_or_default());
+            inputs.push(normal(&ctx));
+        }
+        let Some(native) = &img.native else { continue };
+        let made = native.command.is_some();
+        everything |= made || native.cargo_bin.is_some();
+        for f in &native.files {
+            for p in config.platforms_of(name) {
+                let src = normal(Path::new(&p.expand(&f.src)));
+                if made {
+                    outputs.push(src);
+                } else {
+                    inputs.push(src);
+                }
+            }
+        }
+        if let Some(rest) = img
+            .base
+            .as_deref()
+            .and_then(|b| b.trim().strip_prefix("oci:"))
+        {
+            let path = crate::config::checks::oci_base_path(rest, &config.root);
+            inputs.push(normal(Path::new(path)));
+        }
+    }
+    for c in &config.compose {
+        inputs.extend(c.files.iter().map(|f| normal(f)));
+    }
+    let under = |file: &str, dir: &str| {
+        dir.is_empty()
+            || file == dir
+            || file
+                .strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    untracked
+        .iter()
+        .filter(|f| !under(f, "target/stevedore"))
+        .filter(|f| {
+            if everything && !outputs.iter().any(|o| under(f, o)) {
+                return true;
+            }
+            inputs.iter().any(|i| under(f, i))
+        })
+        .cloned()
+        .collect()
+}
+
+/// A relative path as `a/b/c`: `.` parts dropped, `..` applied, no trailing `/` (`""` for the
+/// root).
+fn normal(p: &Path) -> String {
+    use std::path::Component;
+    let mut parts: Vec<String> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    parts.join("/")
 }
 
 impl Workspace {
@@ -29,6 +181,7 @@ impl Workspace {
     pub fn load(root: &Path, config_path: &Path) -> Result<Workspace> {
         let root = root.to_path_buf();
         let config = Config::load(&root, config_path)?;
+        check_state_dirs(&root)?;
         let mut warnings = Vec::new();
         let mut facts = git::facts(&root)?;
         let env = |k: &str| std::env::var(k).ok();
@@ -77,11 +230,20 @@ impl Workspace {
                 facts.sha
             );
         }
+        // An untracked file an image is built from is an uncommitted change too: the image
+        // would hold it while its provenance names the commit.
+        let untracked_inputs = if head_released {
+            untracked_inputs(&config, &facts.untracked_files)
+        } else {
+            Vec::new()
+        };
         let inputs = Inputs {
             ctx,
-            dirty: head_released && facts.dirty,
+            dirty: head_released && (facts.dirty || !untracked_inputs.is_empty()),
             changed_files: if head_released {
-                facts.changed_files.clone()
+                let mut files = facts.changed_files.clone();
+                files.extend(untracked_inputs.iter().cloned());
+                files
             } else {
                 Vec::new()
             },
@@ -97,6 +259,7 @@ impl Workspace {
             source,
             plan,
             warnings,
+            untracked_inputs,
         })
     }
 
@@ -329,6 +492,140 @@ mod tests {
                 head_ref: "feat/x".into(),
                 base_ref: "main".into()
             }
+        );
+    }
+
+    fn config_of(images: &str) -> (tempfile::TempDir, Config) {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "api/Dockerfile",
+            "site/index.html",
+            "compose.yaml",
+            "target/debug/svc",
+        ] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let text = format!(
+            "[release]\nname = \"demo\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n{images}"
+        );
+        let c = Config::parse(d.path(), Path::new("images/release.toml"), &text).unwrap();
+        (d, c)
+    }
+
+    #[test]
+    fn untracked_files_count_when_an_image_is_built_from_them() {
+        let untracked: Vec<String> = [
+            "api/new.py",
+            "api-other/x",
+            "site/evil.js",
+            "site/deep/x",
+            "sitemap.xml",
+            "dist/amd64/app",
+            "dist/arm64/app",
+            "dist/arm/app",
+            "docs/notes.md",
+            "images/release.toml",
+            "compose.yaml",
+            "target/debug/svc",
+            "target/stevedore/oci/index.json",
+        ]
+        .map(String::from)
+        .to_vec();
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "[images.api]\ndockerfile = \"api/Dockerfile\"",
+                &["api/new.py", "images/release.toml"],
+            ),
+            (
+                "[images.web]\nnative = { files = [{ src = \"./site/\", dst = \"/srv/\" }] }",
+                &["site/evil.js", "site/deep/x", "images/release.toml"],
+            ),
+            (
+                "[images.app]\nnative = { files = [{ src = \"dist/{arch}/app\", dst = \"/app\" }] }",
+                &["dist/amd64/app", "dist/arm64/app", "images/release.toml"],
+            ),
+            (
+                "[images.app]\nnative = { command = [\"make\"], files = [{ src = \"dist/{arch}/app\", dst = \"/app\" }] }",
+                &[
+                    "api/new.py",
+                    "api-other/x",
+                    "site/evil.js",
+                    "site/deep/x",
+                    "sitemap.xml",
+                    "dist/arm/app",
+                    "docs/notes.md",
+                    "images/release.toml",
+                    "compose.yaml",
+                ],
+            ),
+            (
+                "[images.web]\nnative = { files = [{ src = \"site/index.html\", dst = \"/i\" }] }\n\
+                 [compose]\nfiles = [\"compose.yaml\"]\nrepository = \"demo-oci\"",
+                &["images/release.toml", "compose.yaml"],
+            ),
+        ];
+        for (images, want) in cases {
+            let (_d, c) = config_of(images);
+            assert_eq!(untracked_inputs(&c, &untracked), *want, "{images}");
+        }
+        let (_d, c) = config_of("[images.svc]\nnative = { cargo-bin = \"svc\" }");
+        assert_eq!(
+            untracked_inputs(&c, &untracked),
+            untracked[..11],
+            "cargo reads any file but its own output and stevedore's state"
+        );
+        let (_d, c) = config_of(
+            "[images.top]\nnative = { files = [{ src = \"site/\", dst = \"/s/\" }] }\n\
+             base = \"oci:target/stevedore/oci:base:1.2.3\"\n\
+             [images.bin]\nnative = { files = [{ src = \"target/debug/svc\", dst = \"/svc\" }] }",
+        );
+        assert_eq!(
+            untracked_inputs(&c, &untracked),
+            [
+                "site/evil.js",
+                "site/deep/x",
+                "images/release.toml",
+                "target/debug/svc"
+            ],
+            "a base in stevedore's own layout is not an untracked input; a file under target is"
+        );
+        assert!(untracked_inputs(&c, &[]).is_empty());
+    }
+
+    #[test]
+    fn state_directories_must_be_real_directories_inside_the_workspace() {
+        let ws = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        check_state_dirs(ws.path()).unwrap();
+        std::fs::create_dir_all(ws.path().join("target/stevedore/oci")).unwrap();
+        check_state_dirs(ws.path()).unwrap();
+        for rel in [
+            "target/stevedore/tmp",
+            "target/stevedore/oci/blobs",
+            "target/stevedore/cargo",
+        ] {
+            std::os::unix::fs::symlink(outside.path(), ws.path().join(rel)).unwrap();
+            let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+            assert!(e.contains(&format!("{rel} is a symbolic link")), "{e}");
+            std::fs::remove_file(ws.path().join(rel)).unwrap();
+        }
+        // A link inside the workspace is refused too: stevedore never writes through one.
+        std::fs::create_dir_all(ws.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("../../elsewhere", ws.path().join("target/stevedore/base"))
+            .unwrap();
+        let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("target/stevedore/base is a symbolic link"),
+            "{e}"
+        );
+        std::fs::remove_file(ws.path().join("target/stevedore/base")).unwrap();
+        std::fs::write(ws.path().join("target/stevedore/cache"), "file").unwrap();
+        let e = check_state_dirs(ws.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("target/stevedore/cache is not a directory"),
+            "{e}"
         );
     }
 

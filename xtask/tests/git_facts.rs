@@ -141,3 +141,50 @@ fn gitoxide_reads_what_git_reads_in_every_state() {
     let msg = gix_facts(outside.path()).unwrap_err().to_string();
     assert!(msg.contains("is not inside a git repository"), "{msg}");
 }
+
+#[test]
+fn both_readers_list_the_same_untracked_files_ignored_ones_left_out() {
+    let repo = Repo::init();
+    repo.write(".gitignore", "*.log\n/build/\n");
+    repo.write("ws/site/index.html", "committed\n");
+    repo.write("ws/.gitignore", "local-ignored/\n");
+    repo.commit("first");
+    let facts = same_facts(repo.path(), "nothing untracked").unwrap();
+    assert!(facts.untracked_files.is_empty(), "{facts:?}");
+
+    repo.write("top.txt", "untracked\n");
+    repo.write("ws/site/evil.js", "untracked\n");
+    repo.write(
+        "ws/site/deep/er/x.bin",
+        "untracked, in an untracked directory\n",
+    );
+    repo.write("ws/site/debug.log", "ignored by pattern\n");
+    repo.write("build/out", "ignored directory\n");
+    repo.write("ws/local-ignored/a", "ignored by a nested .gitignore\n");
+    repo.write("ws/odd name\twith tab\n.txt", "a name git would quote\n");
+    repo.write("ws/nested/inner.txt", "a nested repository\n");
+    support::git(&repo.path().join("ws/nested"), &["init", "-q"]);
+    let facts = same_facts(repo.path(), "untracked and ignored").unwrap();
+    assert_eq!(
+        facts.untracked_files,
+        [
+            "top.txt",
+            "ws/nested",
+            "ws/odd name\twith tab\n.txt",
+            "ws/site/deep/er/x.bin",
+            "ws/site/evil.js",
+        ]
+    );
+    assert!(!facts.dirty, "untracked files alone are not `dirty`");
+    // From a subdirectory (a workspace inside the repository): relative to it, only below it.
+    let facts = same_facts(&repo.path().join("ws"), "from a subdirectory").unwrap();
+    assert_eq!(
+        facts.untracked_files,
+        [
+            "nested",
+            "odd name\twith tab\n.txt",
+            "site/deep/er/x.bin",
+            "site/evil.js",
+        ]
+    );
+}

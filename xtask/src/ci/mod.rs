@@ -494,7 +494,10 @@ fn matrix(inputs: &Inputs) -> String {
             &mut w,
             None,
             &format!("Build {p}"),
-            &xtask(inputs, &format!("build --platform {p}")),
+            &xtask(
+                inputs,
+                &format!("build --platform {}", shell_word(&p.to_string())),
+            ),
             &[],
         );
         steps::run(
@@ -503,7 +506,10 @@ fn matrix(inputs: &Inputs) -> String {
             &format!("Push {p} by digest"),
             &xtask(
                 inputs,
-                &format!("push --by-digest --digest-file {digest_file}"),
+                &format!(
+                    "push --by-digest --digest-file {}",
+                    shell_word(&digest_file)
+                ),
             ),
             &env,
         );
@@ -538,7 +544,7 @@ fn matrix(inputs: &Inputs) -> String {
         &mut w,
         Some("merge"),
         "Merge the digests into indexes and move the tags",
-        &xtask(inputs, &format!("merge {}", files.join(" "))),
+        &xtask(inputs, &format!("merge {}", steps::words(&files))),
         &env,
     );
     w.finish()

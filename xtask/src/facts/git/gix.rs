@@ -64,6 +64,7 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
 
     let changed_files = changed_files(&repo)?;
     let dirty = !changed_files.is_empty();
+    let untracked_files = untracked_files(&repo, dir)?;
     let commit_time = repo
         .find_commit(head)
         .context("cannot read the HEAD commit")?
@@ -81,6 +82,7 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         tags_at_head,
         dirty,
         changed_files,
+        untracked_files,
         commit_time,
         tags,
         describe,
@@ -124,6 +126,61 @@ fn changed_files(repo: &gix::Repository) -> Result<Vec<String>> {
             continue;
         }
         files.push(item.location().to_str_lossy().into_owned());
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// The untracked files no ignore rule covers under `dir`, relative to it, sorted (`git
+/// ls-files --others --exclude-standard`): every file of an untracked directory, a nested
+/// repository as one entry.
+fn untracked_files(repo: &gix::Repository, dir: &Path) -> Result<Vec<String>> {
+    let workdir = repo.workdir().context("the repository has no work tree")?;
+    let (Ok(real_dir), Ok(real_workdir)) = (dir.canonicalize(), workdir.canonicalize()) else {
+        bail!("cannot resolve {} in its repository", dir.display());
+    };
+    let prefix = real_dir
+        .strip_prefix(&real_workdir)
+        .with_context(|| format!("{} is not in its repository's work tree", dir.display()))?
+        .to_string_lossy()
+        .replace('\\', "/");
+    let status = repo
+        .status(gix::progress::Discard)
+        .context("cannot compute the git status")?
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: false,
+        });
+    let mut files = Vec::new();
+    let mut bytes = 0u64;
+    for item in status
+        .into_index_worktree_iter(Vec::<gix::bstr::BString>::new())
+        .context("cannot list the untracked files")?
+    {
+        let item = item.context("cannot list the untracked files")?;
+        let index_worktree::Item::DirectoryContents { entry, .. } = item else {
+            continue;
+        };
+        if !matches!(entry.status, gix::dir::entry::Status::Untracked) {
+            continue;
+        }
+        let path = entry.rela_path.to_str_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            path
+        } else {
+            match path.strip_prefix(&format!("{prefix}/")) {
+                Some(rel) => rel.to_string(),
+                None => continue,
+            }
+        };
+        bytes += rel.len() as u64 + 1;
+        files.push(rel);
+        if files.len() > super::MAX_UNTRACKED || bytes > super::MAX_UNTRACKED_BYTES {
+            return Err(super::too_many_untracked(dir));
+        }
     }
     files.sort();
     files.dedup();

@@ -20,6 +20,11 @@ pub struct GitFacts {
     pub dirty: bool,
     /// The tracked files changed and not committed (`git status --porcelain`).
     pub changed_files: Vec<String>,
+    /// The untracked files that no ignore rule covers, under the directory the facts were
+    /// read for and relative to it, sorted (`git ls-files --others --exclude-standard`; a
+    /// nested repository is one entry). Not part of `dirty`: the workspace decides which of
+    /// them are build inputs.
+    pub untracked_files: Vec<String>,
     /// Commit time, seconds since the epoch.
     pub commit_time: i64,
     /// Every tag of the repository.
@@ -29,6 +34,21 @@ pub struct GitFacts {
     /// `remote.origin.url` as an https URL without credentials, when it names one.
     pub source_url: Option<String>,
     pub shallow: bool,
+}
+
+/// At most this many untracked, non-ignored files are listed (and this many bytes of their
+/// names read from git): past it, reading the facts fails, asking for a `.gitignore`.
+pub const MAX_UNTRACKED: usize = 100_000;
+const MAX_UNTRACKED_BYTES: u64 = 16 << 20;
+
+fn too_many_untracked(dir: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "more than {MAX_UNTRACKED} untracked files (or {} MiB of their names) under {}, no \
+         .gitignore rule covering them: stevedore checks that no untracked file is a build \
+         input. Add the generated directories to .gitignore, or remove them",
+        MAX_UNTRACKED_BYTES >> 20,
+        dir.display()
+    )
 }
 
 /// Reads the git facts of the repository holding `dir`: with gitoxide when stevedore is built
