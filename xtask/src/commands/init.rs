@@ -48,14 +48,49 @@ fn report(draft: &Draft) -> String {
         out.push_str("  (nothing)\n");
     }
     for m in &draft.notes.mapped {
-        out.push_str(&format!("  {}  {} → {}\n", m.from, m.what, m.key));
+        out.push_str(&format!(
+            "  {}  {} → {}\n",
+            printable(&m.from.to_string()),
+            printable(&m.what),
+            printable(&m.key)
+        ));
     }
     out.push_str("not mapped:\n");
     if draft.notes.not_mapped.is_empty() {
         out.push_str("  (nothing)\n");
     }
     for n in &draft.notes.not_mapped {
-        out.push_str(&format!("  {}  {}: {}\n", n.from, n.what, n.why));
+        out.push_str(&format!(
+            "  {}  {}: {}\n",
+            printable(&n.from.to_string()),
+            printable(&n.what),
+            printable(&n.why)
+        ));
     }
     out
+}
+
+/// `text` with control characters (newlines, escape sequences a crafted file or target name
+/// could carry to the terminal) written as escapes.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_in_names_are_escaped_before_printing() {
+        assert_eq!(printable("target \u{1b}[2Jx\n"), "target \\u{1b}[2Jx\\n");
+        assert_eq!(printable("app → images.app"), "app → images.app");
+    }
 }
