@@ -172,3 +172,17 @@ fn a_match_group_that_does_not_exist_is_skipped_with_a_warning() {
     );
     assert!(set.warnings[0].contains("groups 0 to 1"), "{set:?}");
 }
+
+#[test]
+fn match_patterns_take_metadata_action_slash_form() {
+    let c = tag("V1.2.3", &[]);
+    let cases: &[(&str, &[&str])] = &[
+        ("type=match,pattern=/v(\\d+)/i,group=1", &["1"]),
+        ("type=match,pattern=/v(\\d+)/gi,group=1", &["1"]),
+        ("type=match,pattern=/v(\\d+)/,group=1", &[]),
+        ("type=match,pattern=V(\\d+),group=1", &["1"]),
+    ];
+    for (rule, want) in cases {
+        assert_eq!(tags(&[rule], Latest::False, &c), *want, "{rule}");
+    }
+}

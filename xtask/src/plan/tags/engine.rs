@@ -55,7 +55,7 @@ pub struct TagSet {
     pub tags: Vec<String>,
     /// Every tag that had to be rewritten to be valid, in the order met.
     pub rewritten: Vec<Rewrite>,
-    /// Rules skipped at run time, and why (as metadata-action warns and goes on).
+    /// Rules skipped, or read leniently, and why (where metadata-action warns and goes on).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }

@@ -246,7 +246,7 @@ impl FromStr for Rule {
                 900,
             ),
             "match" => {
-                let pattern = compile("pattern", required("pattern", r#""v(\d+\.\d+)""#)?)?;
+                let pattern = compile_match(required("pattern", r#""v(\d+\.\d+)""#)?)?;
                 let group = match get("group") {
                     None => 0,
                     Some(g) => g.parse::<usize>().map_err(|_| {
@@ -437,6 +437,36 @@ pub(super) fn unquote(s: &str) -> String {
     out
 }
 
+/// A `type=match` pattern: a regular expression, or as in metadata-action `/re/flags` with
+/// the flags `i`, `m` and `s` (`g` and `u` change nothing for one match).
+pub(super) fn compile_match(re: &str) -> Result<Pattern, String> {
+    let slashed = re
+        .strip_prefix('/')
+        .and_then(|r| r.rsplit_once('/'))
+        .filter(|(body, _)| !body.is_empty());
+    let Some((body, flags)) = slashed else {
+        return compile("pattern", re);
+    };
+    let mut inline = String::new();
+    for f in flags.chars() {
+        match f {
+            'i' | 'm' | 's' => inline.push(f),
+            'g' | 'u' => {}
+            other => {
+                return Err(format!(
+                    "pattern={re:?}: the flag `{other}` is not supported: use i, m or s"
+                ))
+            }
+        }
+    }
+    let full = if inline.is_empty() {
+        body.to_string()
+    } else {
+        format!("(?{inline}){body}")
+    };
+    compile("pattern", &full)
+}
+
 pub(super) fn compile(key: &str, re: &str) -> Result<Pattern, String> {
     Regex::new(re)
         .map(Pattern)
@@ -510,6 +540,7 @@ mod tests {
                 &["not an IANA time zone"],
             ),
             ("type=raw,value=x,value=y", &["value is given twice"]),
+            ("type=match,pattern=/v(\\d)/x", &["flag `x`", "i, m or s"]),
             ("type=raw,value=\"x", &["quote"]),
             ("type=raw,=x", &["no attribute name"]),
         ];
