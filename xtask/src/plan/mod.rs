@@ -356,6 +356,11 @@ impl Plan {
                     img.flavor.as_ref().unwrap_or(&r.flavor),
                     ctx,
                 )?;
+                for w in own.warnings {
+                    if !tagset.warnings.contains(&w) {
+                        tagset.warnings.push(w);
+                    }
+                }
                 Some(if inputs.dirty {
                     vec![version.clone()]
                 } else {
