@@ -292,6 +292,7 @@ pub fn ref_context(
         payload,
         head_ref,
         base_ref,
+        push_base_ref,
     } = github::read(env, read_file)?;
     let default_branch = payload["repository"]["default_branch"]
         .as_str()
@@ -349,6 +350,7 @@ pub fn ref_context(
             now,
             default_branch,
             repo_tags: facts.tags.clone(),
+            base_ref: push_base_ref,
         },
         Source::GithubActions,
     ))
@@ -379,6 +381,7 @@ pub fn local_context(facts: &GitFacts, default_branch: &str, now: i64) -> RefCon
         now,
         default_branch: default_branch.to_string(),
         repo_tags: facts.tags.clone(),
+        base_ref: None,
     }
 }
 

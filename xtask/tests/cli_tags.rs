@@ -413,3 +413,177 @@ fn the_stevedore_binary_is_the_same_program() {
         .unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("Usage: stevedore"));
 }
+
+/// `tags --json` in GitHub Actions mode: `event` is written as the event file.
+fn actions_tags(repo: &Repo, event: &str, vars: &[(&str, &str)]) -> Value {
+    let path = repo.path().join("event.json");
+    std::fs::write(&path, event).unwrap();
+    let mut env = vec![
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_PATH", path.to_str().unwrap()),
+    ];
+    env.extend_from_slice(vars);
+    tags_json(repo, &env)
+}
+
+#[test]
+fn metadata_action_short_form_rules_give_their_value() {
+    // A field without `=` is the value, and a rule without `type=` is a raw rule.
+    let repo = new_repo(
+        r#"tags = ["type=ref,event=branch", "type=raw,my", "custom", "type=raw,{{branch}}-x"]"#,
+    );
+    let sha = repo.head();
+    let want = ["main", "my", "custom", "main-x"];
+    assert_eq!(tags(&tags_json(&repo, &[])), want);
+    let v = actions_tags(
+        &repo,
+        r#"{"repository": {"default_branch": "main"}}"#,
+        &[
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("GITHUB_SHA", &sha),
+        ],
+    );
+    assert_eq!(tags(&v), want);
+}
+
+#[test]
+fn pull_request_target_is_tagged_as_the_pull_request() {
+    // The job checks out the base branch; the pull request's head is another commit.
+    let repo = new_repo(
+        r#"tags = ["type=ref,event=branch", "type=ref,event=pr", "type=raw,value={{base_ref}}-base", "type=sha"]"#,
+    );
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "feat/x"]);
+    repo.commit("the pull request");
+    let head = repo.head();
+    repo.git(&["checkout", "-q", "main"]);
+    let event = format!(
+        r#"{{"number": 15, "pull_request": {{"number": 15, "head": {{"sha": "{head}", "ref": "feat/x"}}, "base": {{"ref": "main"}}}}, "repository": {{"default_branch": "main"}}}}"#
+    );
+    let vars = [
+        ("GITHUB_EVENT_NAME", "pull_request_target"),
+        // GitHub's pull_request_target runs on the base branch's ref and last commit.
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SHA", base.as_str()),
+        ("GITHUB_HEAD_REF", "feat/x"),
+        ("GITHUB_BASE_REF", "main"),
+    ];
+    // event=pr fires, event=branch does not, {{base_ref}} is the base branch, and the sha is
+    // the head commit's (with or without DOCKER_METADATA_PR_HEAD_SHA).
+    let want = [
+        "pr-15".to_string(),
+        "main-base".to_string(),
+        format!("sha-{}", &head[..7]),
+    ];
+    let v = actions_tags(&repo, &event, &vars);
+    assert_eq!(tags(&v), want, "{v}");
+    let mut with_head_sha = vars.to_vec();
+    with_head_sha.push(("DOCKER_METADATA_PR_HEAD_SHA", "true"));
+    assert_eq!(tags(&actions_tags(&repo, &event, &with_head_sha)), want);
+
+    // Without the pull request's number the ref cannot be known: a clear error.
+    std::fs::write(repo.path().join("event.json"), "{}").unwrap();
+    let mut env = vars.to_vec();
+    let path = repo.path().join("event.json");
+    env.push(("GITHUB_ACTIONS", "true"));
+    env.push(("GITHUB_EVENT_PATH", path.to_str().unwrap()));
+    let out = repo.xtask(&["tags", "--json"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("no pull request `number`"),
+        "{}",
+        output_text(&out)
+    );
+}
+
+#[test]
+fn pep440_rules_tag_pep440_releases() {
+    let rules = r#"tags = ["type=pep440,pattern={{version}}", "type=pep440,pattern={{major}}.{{minor}}", "type=pep440,pattern={{major}}"]"#;
+    let cases: &[(&str, &[&str])] = &[
+        ("1.2", &["1.2", "1", "latest"]),
+        ("1.2.3rc2", &["1.2.3rc2"]),
+        ("v1.2.3rc2", &["1.2.3rc2"]),
+        ("1.2post1", &["1.2.post1"]),
+    ];
+    for (name, want) in cases {
+        let repo = new_repo(rules);
+        repo.git(&["tag", name]);
+        repo.git(&["checkout", "-q", "--detach"]);
+        let sha = repo.head();
+        let git_ref = format!("refs/tags/{name}");
+        let v = actions_tags(
+            &repo,
+            r#"{"base_ref": null}"#,
+            &[
+                ("GITHUB_EVENT_NAME", "push"),
+                ("GITHUB_REF", &git_ref),
+                ("GITHUB_SHA", &sha),
+            ],
+        );
+        assert_eq!(tags(&v), *want, "tag {name}: {v}");
+    }
+}
+
+#[test]
+fn dates_render_in_an_iana_time_zone() {
+    // The test repositories commit at 2024-05-01T12:00:00Z; SOURCE_DATE_EPOCH is `{{date}}`'s
+    // instant (2020-01-10T00:30:00Z).
+    let repo = new_repo(
+        r#"tags = ["type=raw,value=d-{{date 'YYYYMMDD-HHmmss' tz='Asia/Tokyo'}}", "type=raw,value=src-{{commit_date 'YYYYMMDD-HHmmss' tz='Asia/Tokyo'}}", "type=raw,value=utc-{{commit_date 'HHmm'}}", "type=raw,value=iso-{{commit_date YYYY}}"]"#,
+    );
+    let sha = repo.head();
+    let want = [
+        "d-20200110-093000",
+        "src-20240501-210000",
+        "utc-1200",
+        "iso-2024-05-01T12-00-00Z",
+    ];
+    let epoch = [("SOURCE_DATE_EPOCH", "1578616200")];
+    assert_eq!(tags(&tags_json(&repo, &epoch)), want);
+    let v = actions_tags(
+        &repo,
+        r#"{"repository": {"default_branch": "main"}}"#,
+        &[
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("GITHUB_SHA", &sha),
+            ("SOURCE_DATE_EPOCH", "1578616200"),
+        ],
+    );
+    assert_eq!(tags(&v), want);
+    // The unquoted format is said, not silently taken.
+    let out = repo.xtask(&["tags"], &epoch);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'YYYY'"),
+        "{}",
+        output_text(&out)
+    );
+    // An unknown zone is refused, naming the rule key and the fix.
+    let bad = new_repo(r#"tags = ["type=raw,value={{date 'YYYY' tz='Asia/Tokio'}}"]"#);
+    let out = bad.xtask(&["tags"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("Asia/Tokyo"),
+        "{}",
+        output_text(&out)
+    );
+}
+
+#[test]
+fn base_ref_of_a_tag_push_comes_from_the_push_payload() {
+    let repo = new_repo(r#"tags = ["type=ref,event=tag", "type=raw,value={{base_ref}}-{{tag}}"]"#);
+    repo.git(&["tag", "v1.0.0"]);
+    let sha = repo.head();
+    let vars = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/tags/v1.0.0"),
+        ("GITHUB_SHA", sha.as_str()),
+    ];
+    let v = actions_tags(&repo, r#"{"base_ref": "refs/heads/master"}"#, &vars);
+    assert_eq!(tags(&v), ["v1.0.0", "master-v1.0.0", "latest"]);
+    let v = actions_tags(&repo, r#"{"base_ref": null}"#, &vars);
+    // No base_ref: `-v1.0.0` loses its leading `-` and is the tag rule's tag again.
+    assert_eq!(tags(&v), ["v1.0.0", "latest"]);
+}

@@ -60,6 +60,9 @@ pub struct RefContext {
     pub default_branch: String,
     /// Every tag of the repository (version tags among them are found by the engine).
     pub repo_tags: Vec<String>,
+    /// `{{base_ref}}` of a tag push: the push payload's `base_ref` without `refs/heads/`
+    /// (GitHub Actions only; a pull request's base branch is in [`GitRef::PullRequest`]).
+    pub base_ref: Option<String>,
 }
 
 impl RefContext {

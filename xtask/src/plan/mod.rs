@@ -30,6 +30,9 @@ pub struct Plan {
     pub tags: Vec<String>,
     /// Tags the engine had to rewrite to fit the registry grammar.
     pub rewritten_tags: Vec<Rewrite>,
+    /// Tag rules skipped or read leniently, as metadata-action does (with why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_warnings: Vec<String>,
     pub registries: Vec<RegistryPrefix>,
     pub images: Vec<ImagePlan>,
     /// The first compose artifact (schema 1 kept this key; `composes` lists them all).
@@ -353,6 +356,11 @@ impl Plan {
                     img.flavor.as_ref().unwrap_or(&r.flavor),
                     ctx,
                 )?;
+                for w in own.warnings {
+                    if !tagset.warnings.contains(&w) {
+                        tagset.warnings.push(w);
+                    }
+                }
                 Some(if inputs.dirty {
                     vec![version.clone()]
                 } else {
@@ -474,6 +482,7 @@ impl Plan {
             version,
             tags: tagset.tags,
             rewritten_tags: tagset.rewritten,
+            tag_warnings: tagset.warnings,
             registries: config.registries.clone(),
             images,
             compose,

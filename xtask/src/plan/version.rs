@@ -1,6 +1,9 @@
 //! The release version: `1.2.3` on tag `v1.2.3`, a `git describe`-style dev version otherwise.
 
+use std::sync::OnceLock;
+
 use super::context::{GitRef, RefContext};
+use regex_lite::Regex;
 use semver::Version;
 
 /// The version being released.
@@ -78,6 +81,103 @@ pub fn version_of_tag(tag: &str) -> Option<Version> {
     Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()
 }
 
+/// A PEP 440 version (`1.2`, `1.2.3rc2`, `v1.0.dev4`, `1.2post1`, `1!2.0+local.7`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pep440 {
+    /// The normalised form (`1.1beta2` → `1.1b2`, `1.2post1` → `1.2.post1`), as
+    /// metadata-action's `{{version}}` renders it.
+    pub normalized: String,
+    /// The release segment (`1.2.3` → `[1, 2, 3]`).
+    pub release: Vec<u64>,
+    /// A pre-release, post-release or development release (metadata-action treats the three
+    /// alike: no floating tags, no `latest`).
+    pub is_prerelease_like: bool,
+}
+
+impl Pep440 {
+    /// `{{major}}`, `{{minor}}`, `{{patch}}`: the release's first three numbers (0 when absent).
+    pub fn part(&self, i: usize) -> u64 {
+        self.release.get(i).copied().unwrap_or(0)
+    }
+
+    /// The semver view the engine compares releases with: `major.minor.patch`, with a
+    /// prerelease marker when this is not a final release.
+    pub fn as_semver(&self) -> Version {
+        let mut v = Version::new(self.part(0), self.part(1), self.part(2));
+        if self.is_prerelease_like {
+            v.pre = semver::Prerelease::new("pep440").expect("a valid prerelease identifier");
+        }
+        v
+    }
+}
+
+/// Parses a PEP 440 version with the specification's own regular expression (PEP 440,
+/// appendix B: case-insensitive, an optional leading `v`, surrounding spaces ignored) and
+/// normalises it as `packaging` does: `alpha`/`beta`/`c`/`pre`/`preview` → `a`/`b`/`rc`, an
+/// implicit number is `0`, post and dev releases are `.postN`/`.devN`, `-N` is `.postN`, a
+/// zero epoch and leading zeros are dropped, a local label is lower-cased with `.` separators.
+pub fn pep440_of_tag(tag: &str) -> Option<Pep440> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(concat!(
+            r"(?i)^v?(?:(?P<epoch>[0-9]+)!)?(?P<release>[0-9]+(?:\.[0-9]+)*)",
+            r"(?P<pre>[-_.]?(?P<pre_l>alpha|beta|preview|pre|a|b|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?",
+            r"(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?",
+            r"(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?",
+            r"(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?$",
+        ))
+        .expect("the PEP 440 expression compiles")
+    });
+    let c = re.captures(tag.trim())?;
+    let num = |name: &str| -> Option<u64> {
+        match c.name(name) {
+            Some(m) => m.as_str().parse().ok(),
+            None => Some(0),
+        }
+    };
+    let release: Vec<u64> = c["release"]
+        .split('.')
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
+    let mut out = String::new();
+    let epoch = num("epoch")?;
+    if epoch != 0 {
+        out.push_str(&format!("{epoch}!"));
+    }
+    let parts: Vec<String> = release.iter().map(u64::to_string).collect();
+    out.push_str(&parts.join("."));
+    if let Some(l) = c.name("pre_l") {
+        let l = match l.as_str().to_ascii_lowercase().as_str() {
+            "a" | "alpha" => "a",
+            "b" | "beta" => "b",
+            _ => "rc",
+        };
+        out.push_str(&format!("{l}{}", num("pre_n")?));
+    }
+    if c.name("post").is_some() {
+        let n = if c.name("post_n1").is_some() {
+            num("post_n1")?
+        } else {
+            num("post_n2")?
+        };
+        out.push_str(&format!(".post{n}"));
+    }
+    if c.name("dev").is_some() {
+        out.push_str(&format!(".dev{}", num("dev_n")?));
+    }
+    if let Some(local) = c.name("local") {
+        let local = local.as_str().to_ascii_lowercase().replace(['-', '_'], ".");
+        out.push_str(&format!("+{local}"));
+    }
+    Some(Pep440 {
+        normalized: out,
+        release,
+        is_prerelease_like: c.name("pre").is_some()
+            || c.name("post").is_some()
+            || c.name("dev").is_some(),
+    })
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -106,6 +206,7 @@ mod tests {
             now: 0,
             default_branch: "main".into(),
             repo_tags: vec![],
+            base_ref: None,
         }
     }
 
@@ -151,6 +252,55 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn pep440_versions_parse_and_normalise_as_packaging_does() {
+        // (tag, normalised, release, pre/post/dev)
+        let cases: &[(&str, &str, &[u64], bool)] = &[
+            ("1.2", "1.2", &[1, 2], false),
+            ("v1.1.1", "1.1.1", &[1, 1, 1], false),
+            ("1.2.3rc2", "1.2.3rc2", &[1, 2, 3], true),
+            ("v1.2.3rc2", "1.2.3rc2", &[1, 2, 3], true),
+            ("1.1beta2", "1.1b2", &[1, 1], true),
+            ("1.0dev4", "1.0.dev4", &[1, 0], true),
+            ("1.2post1", "1.2.post1", &[1, 2], true),
+            ("1.2-1", "1.2.post1", &[1, 2], true),
+            ("1.2.r", "1.2.post0", &[1, 2], true),
+            ("1.0a", "1.0a0", &[1, 0], true),
+            ("1.0-C-1", "1.0rc1", &[1, 0], true),
+            ("1.0.PREVIEW.2", "1.0rc2", &[1, 0], true),
+            ("2.0alpha1.post2.dev3", "2.0a1.post2.dev3", &[2, 0], true),
+            ("0!1.0", "1.0", &[1, 0], false),
+            ("2!1.0", "2!1.0", &[1, 0], false),
+            ("01.002.0003", "1.2.3", &[1, 2, 3], false),
+            ("1.0+Ubuntu-1_x", "1.0+ubuntu.1.x", &[1, 0], false),
+            (" 1.0 ", "1.0", &[1, 0], false),
+        ];
+        for (tag, normalized, release, pre) in cases {
+            let v = pep440_of_tag(tag).unwrap_or_else(|| panic!("{tag:?} is PEP 440"));
+            assert_eq!(v.normalized, *normalized, "{tag:?}");
+            assert_eq!(v.release, *release, "{tag:?}");
+            assert_eq!(v.is_prerelease_like, *pre, "{tag:?}");
+        }
+        for bad in [
+            "",
+            "sometag",
+            "v",
+            "1..2",
+            "1.0+",
+            "1.0+a..b",
+            "release1",
+            "p1-v1.0.0",
+            "20200110-RC2x",
+        ] {
+            assert_eq!(pep440_of_tag(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            pep440_of_tag("1.2").unwrap().as_semver().to_string(),
+            "1.2.0"
+        );
+        assert!(!pep440_of_tag("1.2rc1").unwrap().as_semver().pre.is_empty());
     }
 
     #[test]

@@ -8,8 +8,12 @@ pub mod progress;
 pub mod publish;
 pub mod tables;
 
-/// Prints each tag the engine had to rewrite, as a note on stderr.
+/// Prints each tag the engine had to rewrite, as a note on stderr, and each rule it skipped or
+/// read leniently, as a warning.
 pub fn rewrites(plan: &crate::plan::Plan) {
+    for w in &plan.tag_warnings {
+        eprintln!("warning: {w}");
+    }
     for r in &plan.rewritten_tags {
         eprintln!(
             "note: tag {:?} rewritten to {:?}: {}",

@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::rules::{Kind, RefEvent, Rule};
-use super::template::{short_sha, Allowed, Expr, Template, VersionVars};
+use super::template::{short_sha, version_text, Allowed, Expr, Template, VersionVars};
 use crate::oci::reference::is_valid_tag;
 use crate::plan::context::{Event, GitRef, RefContext};
-use crate::plan::version::version_of_tag;
+use crate::plan::version::{pep440_of_tag, version_of_tag};
 
 /// The longest tag the registry grammar allows.
 pub(super) const MAX_TAG_LEN: usize = 128;
@@ -55,6 +55,9 @@ pub struct TagSet {
     pub tags: Vec<String>,
     /// Every tag that had to be rewritten to be valid, in the order met.
     pub rewritten: Vec<Rewrite>,
+    /// Rules skipped, or read leniently, and why (where metadata-action warns and goes on).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl TagSet {
@@ -129,17 +132,45 @@ pub(super) enum Range {
     MajorMinor,
 }
 
+/// How a rule reads versions: semver (`type=semver`) or PEP 440 (`type=pep440`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scheme {
+    Semver,
+    Pep440,
+}
+
+impl Scheme {
+    /// The version of a tag, as the engine compares versions (a PEP 440 version as
+    /// `major.minor.patch`, with a prerelease marker unless it is a final release).
+    pub(super) fn parse(self, tag: &str) -> Option<Version> {
+        match self {
+            Scheme::Semver => version_of_tag(tag),
+            Scheme::Pep440 => pep440_of_tag(tag).map(|v| v.as_semver()),
+        }
+    }
+}
+
+/// The version a semver or pep440 rule releases.
+#[derive(Debug, Clone)]
+pub(super) struct Released {
+    pub(super) version: Version,
+    pub(super) raw: String,
+    /// `{{version}}`: semver without `v` and build metadata, or PEP 440's normalised form.
+    pub(super) text: String,
+    pub(super) scheme: Scheme,
+}
+
 /// True when `v` is a release (not a prerelease) and no release among the repository's tags in
-/// the same range is higher. `v1.2.3` and `1.2.3` count as one version; build metadata is
-/// ignored.
-pub(super) fn is_highest(v: &Version, range: Range, repo_tags: &[String]) -> bool {
+/// the same range is higher (tags read with `scheme`). `v1.2.3` and `1.2.3` count as one
+/// version; build metadata is ignored.
+pub(super) fn is_highest(v: &Version, range: Range, scheme: Scheme, repo_tags: &[String]) -> bool {
     if !v.pre.is_empty() {
         return false;
     }
     let key = |v: &Version| (v.major, v.minor, v.patch);
     !repo_tags
         .iter()
-        .filter_map(|t| version_of_tag(t))
+        .filter_map(|t| scheme.parse(t))
         .filter(|r| r.pre.is_empty())
         .filter(|r| match range {
             Range::All => true,
@@ -153,10 +184,14 @@ pub(super) fn is_highest(v: &Version, range: Range, repo_tags: &[String]) -> boo
 ///
 /// Each enabled rule emits at most one tag; tags come in rule-priority order (highest first,
 /// rule order among equals), then `latest`, de-duplicated keeping the first. `latest` is added
-/// always (`Latest::True`), never (`Latest::False`), or (`Latest::Auto`) exactly when the ref is
-/// a tag whose version — from the first semver rule that parses one, else the tag name itself —
-/// is not a prerelease and is the highest release among `ctx.repo_tags`. (To tag the default
-/// branch `latest`, add `type=raw,value=latest,enable={{is_default_branch}}`.)
+/// always (`Latest::True`), never (`Latest::False`), or (`Latest::Auto`) as metadata-action
+/// decides it from the rule that produced the first tag (in priority order): a `semver` or
+/// `pep440` rule on a release (not a prerelease), a `match` rule or a `ref,event=tag` rule give
+/// `latest`, every other rule none (so a tag push with only `raw` rules gives no `latest`).
+/// stevedore adds one condition: the version released (from the first semver or pep440 rule
+/// that reads one, else the name of the tag pushed, when it is a version) must be the highest
+/// release among `ctx.repo_tags`. (To tag the default branch `latest`, add
+/// `type=raw,value=latest,enable={{is_default_branch}}`.)
 ///
 /// The flavor's prefix and suffix go on every tag whose rule sets none of its own (`sha` and
 /// `ref,event=pr` have their own default prefixes), and on `latest` only with `onlatest`.
@@ -178,8 +213,10 @@ pub fn compute(
     let flavor_prefix = flavor_prefix.render(ctx, None);
     let flavor_suffix = flavor_suffix.render(ctx, None);
 
-    let mut emitted: Vec<(i64, String)> = Vec::new();
-    let mut released: Option<Version> = None;
+    // (priority, tag, whether metadata-action's `latest=auto` follows this rule)
+    let mut emitted: Vec<(i64, String, bool)> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut released: Option<Released> = None;
     for rule in rules {
         match rule.enable.render(ctx, None).as_str() {
             "true" => {}
@@ -191,17 +228,22 @@ pub fn compute(
                 ))
             }
         }
-        let value = match &rule.kind {
+        warnings.extend(rule.warnings.iter().cloned());
+        let (value, auto_latest) = match &rule.kind {
             Kind::Semver { .. } => {
-                let Some((version, raw)) = semver_input(rule, ctx) else {
+                let Some(release) = semver_input(rule, ctx) else {
                     continue;
                 };
-                if released.is_none() {
-                    released = Some(version.clone());
-                }
-                render_semver(rule, &version, &raw, ctx)
+                let value = render_semver(rule, &release, ctx);
+                let auto_latest = release.version.pre.is_empty();
+                released.get_or_insert(release);
+                (value, auto_latest)
             }
-            _ => rule_value(rule, ctx),
+            Kind::Match { .. } => (rule_value(rule, ctx, &mut warnings), true),
+            Kind::Ref {
+                event: RefEvent::Tag,
+            } => (rule_value(rule, ctx, &mut warnings), true),
+            _ => (rule_value(rule, ctx, &mut warnings), false),
         };
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             continue;
@@ -214,24 +256,35 @@ pub fn compute(
             .suffix
             .as_ref()
             .map_or_else(|| flavor_suffix.clone(), |s| s.render(ctx, None));
-        emitted.push((rule.priority, format!("{prefix}{value}{suffix}")));
+        emitted.push((
+            rule.priority,
+            format!("{prefix}{value}{suffix}"),
+            auto_latest,
+        ));
     }
     // A stable sort keeps rule order among equal priorities.
-    emitted.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+    emitted.sort_by_key(|(priority, _, _)| std::cmp::Reverse(*priority));
 
     let add_latest = match latest {
         Latest::True => true,
         Latest::False => false,
-        Latest::Auto => match &ctx.git_ref {
-            GitRef::Tag { name } => released
-                .or_else(|| version_of_tag(name))
-                .is_some_and(|v| is_highest(&v, Range::All, &ctx.repo_tags)),
-            _ => false,
-        },
+        Latest::Auto => {
+            let first_rule_says = emitted.first().is_some_and(|(_, _, auto)| *auto);
+            let highest = match (&released, &ctx.git_ref) {
+                (Some(r), _) => is_highest(&r.version, Range::All, r.scheme, &ctx.repo_tags),
+                (None, GitRef::Tag { name }) => version_of_tag(name)
+                    .is_none_or(|v| is_highest(&v, Range::All, Scheme::Semver, &ctx.repo_tags)),
+                _ => true,
+            };
+            first_rule_says && highest
+        }
     };
 
-    let mut set = TagSet::default();
-    for (_, tag) in &emitted {
+    let mut set = TagSet {
+        warnings,
+        ..TagSet::default()
+    };
+    for (_, tag, _) in &emitted {
         set.push(tag);
     }
     if add_latest {
@@ -244,8 +297,14 @@ pub fn compute(
     Ok(set)
 }
 
-/// The value (without prefix and suffix) of a non-semver rule, when it fires.
-pub(super) fn rule_value(rule: &Rule, ctx: &RefContext) -> Option<String> {
+/// The value (without prefix and suffix) of a non-semver rule, when it fires. A `match` rule
+/// whose group the pattern does not have (or that did not take part in the match) is skipped
+/// with a warning, as metadata-action does.
+pub(super) fn rule_value(
+    rule: &Rule,
+    ctx: &RefContext,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
     match &rule.kind {
         Kind::Schedule { pattern } => {
             (ctx.event == Event::Schedule).then(|| pattern.render(ctx, None))
@@ -261,7 +320,18 @@ pub(super) fn rule_value(rule: &Rule, ctx: &RefContext) -> Option<String> {
                 None => ctx.tag()?.to_string(),
             };
             let captures = pattern.0.captures(&input)?;
-            Some(captures.get(*group)?.as_str().to_string())
+            match captures.get(*group) {
+                Some(m) => Some(m.as_str().to_string()),
+                None => {
+                    warnings.push(format!(
+                        "tag rule {:?} skipped: group {group} does not exist for {input:?} \
+                         (the pattern has groups 0 to {}); fix group=",
+                        rule.text,
+                        pattern.0.captures_len() - 1
+                    ));
+                    None
+                }
+            }
         }
         Kind::Edge { branch } => {
             let wanted = branch.as_deref().unwrap_or(&ctx.default_branch);
@@ -285,10 +355,16 @@ pub(super) fn rule_value(rule: &Rule, ctx: &RefContext) -> Option<String> {
     }
 }
 
-/// The version a semver rule releases and its raw text: `value` (templated) or the tag name,
-/// narrowed by `match` (capture group 1, or the whole match without groups).
-pub(super) fn semver_input(rule: &Rule, ctx: &RefContext) -> Option<(Version, String)> {
-    let Kind::Semver { value, matcher, .. } = &rule.kind else {
+/// The version a semver or pep440 rule releases and its raw text: `value` (templated) or the
+/// tag name, narrowed by `match` (capture group 1, or the whole match without groups).
+pub(super) fn semver_input(rule: &Rule, ctx: &RefContext) -> Option<Released> {
+    let Kind::Semver {
+        value,
+        matcher,
+        pep440,
+        ..
+    } = &rule.kind
+    else {
         return None;
     };
     let mut raw = match value {
@@ -300,19 +376,30 @@ pub(super) fn semver_input(rule: &Rule, ctx: &RefContext) -> Option<(Version, St
         let group = usize::from(m.0.captures_len() > 1);
         raw = captures.get(group)?.as_str().to_string();
     }
-    Some((version_of_tag(&raw)?, raw))
+    if *pep440 {
+        let v = pep440_of_tag(&raw)?;
+        return Some(Released {
+            version: v.as_semver(),
+            text: v.normalized,
+            raw,
+            scheme: Scheme::Pep440,
+        });
+    }
+    let version = version_of_tag(&raw)?;
+    Some(Released {
+        text: version_text(&version),
+        version,
+        raw,
+        scheme: Scheme::Semver,
+    })
 }
 
 /// Renders a semver pattern, or nothing when stevedore's rules hold the tag back: floating
 /// patterns (no `{{version}}`, `{{raw}}` or `{{patch}}`) emit only for the highest release of
 /// their range and never for a prerelease; `{{major}}` alone never emits `0`; for a prerelease
 /// only patterns with `{{version}}` or `{{raw}}` emit.
-pub(super) fn render_semver(
-    rule: &Rule,
-    version: &Version,
-    raw: &str,
-    ctx: &RefContext,
-) -> Option<String> {
+pub(super) fn render_semver(rule: &Rule, release: &Released, ctx: &RefContext) -> Option<String> {
+    let version = &release.version;
     let Kind::Semver { pattern, .. } = &rule.kind else {
         return None;
     };
@@ -332,9 +419,14 @@ pub(super) fn render_semver(
         if range == Range::Major && version.major == 0 {
             return None;
         }
-        if !is_highest(version, range, &ctx.repo_tags) {
+        if !is_highest(version, range, release.scheme, &ctx.repo_tags) {
             return None;
         }
     }
-    Some(pattern.render(ctx, Some(&VersionVars { version, raw })))
+    let vars = VersionVars {
+        version,
+        raw: &release.raw,
+        text: &release.text,
+    };
+    Some(pattern.render(ctx, Some(&vars)))
 }

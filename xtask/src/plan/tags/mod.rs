@@ -14,6 +14,8 @@
 //!   every rewrite is reported in [`TagSet::rewritten`];
 //! - `type=semver` works on any event whose ref is a version tag, or when `value` is given.
 
+#[cfg(test)]
+mod compat_tests;
 mod engine;
 mod rules;
 mod template;

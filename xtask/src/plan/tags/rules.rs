@@ -33,12 +33,12 @@ pub(super) const TYPES: &[&str] = &[
 /// `{{commit_date 'FORMAT'}}`. A semver `pattern` uses `{{version}}`, `{{major}}`,
 /// `{{minor}}`, `{{patch}}` and `{{raw}}`.
 ///
-/// `type=pep440` is accepted for compatibility and behaves exactly like `type=semver`: a
-/// version that is plain semver (`1.2.3`, `v1.2.3`) renders the same; PEP 440-only forms such
-/// as `1.2` or `1.2.3rc1` emit nothing.
+/// `type=pep440` reads the version as PEP 440 (`1.2`, `1.2.3rc2`, `1.2post1`): `{{version}}`
+/// is its normalised form (`1.1beta2` → `1.1b2`), `{{major}}`, `{{minor}}` and `{{patch}}` the
+/// first three release numbers; pre-, post- and dev releases are prereleases.
 ///
-/// A rule without `type=` is an error (the action's bare-value shorthand is not accepted, so a
-/// typo never becomes a tag): write `type=raw,value=...`.
+/// As in metadata-action, a field without `=` is the value (`type=raw,foo`), and a rule
+/// without `type=` is a raw rule (`foo` alone is `type=raw,value=foo`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// The rule as written.
@@ -48,6 +48,8 @@ pub struct Rule {
     pub(super) enable: Template,
     pub(super) prefix: Option<Template>,
     pub(super) suffix: Option<Template>,
+    /// What the rule is accepted with but worth saying (an unquoted date format).
+    pub(super) warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub(super) enum Kind {
         pattern: Template,
         value: Option<Template>,
         matcher: Option<Pattern>,
+        /// `type=pep440`: versions are read as PEP 440.
+        pep440: bool,
     },
     Match {
         pattern: Pattern,
@@ -144,19 +148,36 @@ impl FromStr for Rule {
     fn from_str(s: &str) -> Result<Rule, String> {
         let mut attrs: Vec<(String, String)> = Vec::new();
         for field in split_fields(s)? {
-            let (key, value) = split_key_value(&field)?;
+            // As in metadata-action's tag.ts, a field without `=` is the value
+            // (`type=raw,foo` is `type=raw,value=foo`).
+            let (key, value) = match split_key_value(&field)? {
+                Some(kv) => kv,
+                None => ("value".to_string(), unquote(&field)),
+            };
             if attrs.iter().any(|(k, _)| *k == key) {
-                return Err(format!("attribute `{key}` is given twice"));
+                return Err(if key == "value" {
+                    "the value is given twice (a field without `=` is the value: \
+                     write it once, as value=... or alone)"
+                        .to_string()
+                } else {
+                    format!("attribute `{key}` is given twice")
+                });
             }
             attrs.push((key, value));
         }
+        // As in metadata-action, a rule without `type=` is a raw rule (`foo` is
+        // `type=raw,value=foo`).
         let ty = match attrs.iter().find(|(k, _)| k == "type") {
             Some((_, t)) => t.clone(),
             None => {
-                return Err(format!(
-                "missing `type`: start the rule with type={} (for a fixed tag: type=raw,value=...)",
-                TYPES.join("|")
-            ))
+                if !attrs.iter().any(|(k, _)| k == "value") {
+                    return Err(format!(
+                        "missing `type`: start the rule with type={} (for a fixed tag: \
+                         type=raw,value=... or the value alone)",
+                        TYPES.join("|")
+                    ));
+                }
+                "raw".to_string()
             }
         };
         let specific: &[&str] = match ty.as_str() {
@@ -220,24 +241,20 @@ impl FromStr for Rule {
                     )?,
                     value: optional_template("value")?,
                     matcher: get("match").map(|m| compile("match", m)).transpose()?,
+                    pep440: ty == "pep440",
                 },
                 900,
             ),
             "match" => {
-                let pattern = compile("pattern", required("pattern", r#""v(\d+\.\d+)""#)?)?;
+                let pattern = compile_match(required("pattern", r#""v(\d+\.\d+)""#)?)?;
                 let group = match get("group") {
                     None => 0,
                     Some(g) => g.parse::<usize>().map_err(|_| {
                         format!("group={g:?} is not a capture group number: use 0, 1, 2, ...")
                     })?,
                 };
-                let groups = pattern.0.captures_len();
-                if group >= groups {
-                    return Err(format!(
-                        "group={group} does not exist: the pattern has capture groups 0 to {}",
-                        groups - 1
-                    ));
-                }
+                // A group the pattern does not have is not refused: as in metadata-action, the
+                // rule is skipped with a warning when it runs.
                 (
                     Kind::Match {
                         pattern,
@@ -310,13 +327,34 @@ impl FromStr for Rule {
             Some(p) => Some(context_template("prefix", p)?),
             None => default_prefix.map(Template::literal),
         };
+        let suffix = optional_template("suffix")?;
+        let mut templates = vec![&enable];
+        templates.extend(prefix.iter().chain(suffix.iter()));
+        match &kind {
+            Kind::Schedule { pattern } => templates.push(pattern),
+            Kind::Semver { value, .. } | Kind::Match { value, .. } => templates.extend(value),
+            Kind::Raw { value } => templates.push(value),
+            Kind::Edge { .. } | Kind::Ref { .. } | Kind::Sha { .. } => {}
+        }
+        let warnings = templates
+            .iter()
+            .flat_map(|t| t.unquoted_formats())
+            .map(|word| {
+                format!(
+                    "tag rule {s:?}: the date format {word} is not quoted, so (as in \
+                     metadata-action) it is ignored and the date renders as ISO 8601; quote it: \
+                     '{word}'"
+                )
+            })
+            .collect();
         Ok(Rule {
             text: s.to_string(),
             kind,
             priority,
             enable,
             prefix,
-            suffix: optional_template("suffix")?,
+            suffix,
+            warnings,
         })
     }
 }
@@ -347,8 +385,9 @@ pub(super) fn split_fields(s: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// Splits `key=value`, `key="value"` or `"key=value"` into an unquoted key and value.
-pub(super) fn split_key_value(field: &str) -> Result<(String, String), String> {
+/// Splits `key=value`, `key="value"` or `"key=value"` into an unquoted key (lower-cased, as
+/// metadata-action does) and value; `None` for a field without `=` (a bare value).
+pub(super) fn split_key_value(field: &str) -> Result<Option<(String, String)>, String> {
     let mut quoted = false;
     let mut split = None;
     for (i, c) in field.char_indices() {
@@ -367,19 +406,15 @@ pub(super) fn split_key_value(field: &str) -> Result<(String, String), String> {
             let whole = unquote(field);
             match whole.split_once('=') {
                 Some((k, v)) => (k.to_string(), v.to_string()),
-                None => {
-                    return Err(format!(
-                    "{field:?} is not a key=value field (e.g. type=semver,pattern={{{{version}}}})"
-                ))
-                }
+                None => return Ok(None),
             }
         }
     };
-    let key = key.trim().to_string();
+    let key = key.trim().to_ascii_lowercase();
     if key.is_empty() {
         return Err(format!("{field:?} has no attribute name before `=`"));
     }
-    Ok((key, value))
+    Ok(Some((key, value)))
 }
 
 /// Removes CSV quoting: `"a,b"` → `a,b`, `""` inside quotes → `"`.
@@ -402,6 +437,36 @@ pub(super) fn unquote(s: &str) -> String {
     out
 }
 
+/// A `type=match` pattern: a regular expression, or as in metadata-action `/re/flags` with
+/// the flags `i`, `m` and `s` (`g` and `u` change nothing for one match).
+pub(super) fn compile_match(re: &str) -> Result<Pattern, String> {
+    let slashed = re
+        .strip_prefix('/')
+        .and_then(|r| r.rsplit_once('/'))
+        .filter(|(body, _)| !body.is_empty());
+    let Some((body, flags)) = slashed else {
+        return compile("pattern", re);
+    };
+    let mut inline = String::new();
+    for f in flags.chars() {
+        match f {
+            'i' | 'm' | 's' => inline.push(f),
+            'g' | 'u' => {}
+            other => {
+                return Err(format!(
+                    "pattern={re:?}: the flag `{other}` is not supported: use i, m or s"
+                ))
+            }
+        }
+    }
+    let full = if inline.is_empty() {
+        body.to_string()
+    } else {
+        format!("(?{inline}){body}")
+    };
+    compile("pattern", &full)
+}
+
 pub(super) fn compile(key: &str, re: &str) -> Result<Pattern, String> {
     Regex::new(re)
         .map(Pattern)
@@ -416,7 +481,9 @@ mod tests {
     fn parse_errors_name_the_problem() {
         let cases: &[(&str, &[&str])] = &[
             ("type=nope", &["unknown type `nope`", "semver"]),
-            ("event=branch", &["missing `type`"]),
+            ("event=branch", &["missing `type`", "the value alone"]),
+            ("type=raw,value=x,y", &["value is given twice", "alone"]),
+            ("type=sha,prefix=a,prefix=b", &["`prefix` is given twice"]),
             ("type=semver", &["needs the attribute `pattern`"]),
             ("type=semver,pattern=", &["needs the attribute `pattern`"]),
             ("type=match", &["needs the attribute `pattern`"]),
@@ -454,7 +521,6 @@ mod tests {
                 "type=match,pattern=x,group=one",
                 &["group=\"one\"", "capture group"],
             ),
-            ("type=match,pattern=v(\\d),group=2", &["group=2", "0 to 1"]),
             (
                 "type=raw,value=x,enable=yes",
                 &["enable=\"yes\"", "true, false"],
@@ -470,12 +536,12 @@ mod tests {
             ),
             ("type=raw,value={{date}}", &["{{date 'YYYYMMDD'}}"]),
             (
-                "type=raw,value={{date 'YYYY' tz='Asia/Tokyo'}}",
-                &["UTC only"],
+                "type=raw,value={{date 'YYYY' tz='Asia/Tokyo '}}",
+                &["not an IANA time zone"],
             ),
-            ("type=raw,value=x,value=y", &["`value` is given twice"]),
+            ("type=raw,value=x,value=y", &["value is given twice"]),
+            ("type=match,pattern=/v(\\d)/x", &["flag `x`", "i, m or s"]),
             ("type=raw,value=\"x", &["quote"]),
-            ("type=raw,latest", &["\"latest\" is not a key=value field"]),
             ("type=raw,=x", &["no attribute name"]),
         ];
         for (text, needles) in cases {

@@ -13,7 +13,7 @@ const NOW: i64 = 1_700_000_000;
 /// 2023-11-13T08:05:09Z.
 const COMMIT: i64 = 1_699_862_709;
 
-fn ctx(git_ref: GitRef) -> RefContext {
+pub(super) fn ctx(git_ref: GitRef) -> RefContext {
     RefContext {
         event: Event::Push,
         git_ref,
@@ -22,20 +22,21 @@ fn ctx(git_ref: GitRef) -> RefContext {
         now: NOW,
         default_branch: "main".into(),
         repo_tags: Vec::new(),
+        base_ref: None,
     }
 }
 
-fn branch(name: &str) -> RefContext {
+pub(super) fn branch(name: &str) -> RefContext {
     ctx(GitRef::Branch { name: name.into() })
 }
 
-fn tag(name: &str, repo_tags: &[&str]) -> RefContext {
+pub(super) fn tag(name: &str, repo_tags: &[&str]) -> RefContext {
     let mut c = ctx(GitRef::Tag { name: name.into() });
     c.repo_tags = repo_tags.iter().map(|t| t.to_string()).collect();
     c
 }
 
-fn pr(number: u64, head: &str, base: &str) -> RefContext {
+pub(super) fn pr(number: u64, head: &str, base: &str) -> RefContext {
     let mut c = ctx(GitRef::PullRequest {
         number,
         head_ref: head.into(),
@@ -45,18 +46,18 @@ fn pr(number: u64, head: &str, base: &str) -> RefContext {
     c
 }
 
-fn rules(texts: &[&str]) -> Vec<Rule> {
+pub(super) fn rules(texts: &[&str]) -> Vec<Rule> {
     texts
         .iter()
         .map(|t| t.parse().unwrap_or_else(|e| panic!("{t:?}: {e}")))
         .collect()
 }
 
-fn set_with(texts: &[&str], latest: Latest, flavor: &Flavor, c: &RefContext) -> TagSet {
+pub(super) fn set_with(texts: &[&str], latest: Latest, flavor: &Flavor, c: &RefContext) -> TagSet {
     compute(&rules(texts), latest, flavor, c).unwrap()
 }
 
-fn tags(texts: &[&str], latest: Latest, c: &RefContext) -> Vec<String> {
+pub(super) fn tags(texts: &[&str], latest: Latest, c: &RefContext) -> Vec<String> {
     set_with(texts, latest, &Flavor::default(), c).tags
 }
 
@@ -209,7 +210,8 @@ fn semver_value_works_on_any_event() {
     let rule = ["type=semver,pattern={{version}},value=v3.1.4"];
     let mut dispatch = branch("main");
     dispatch.event = Event::WorkflowDispatch;
-    assert_eq!(tags(&rule, Latest::Auto, &dispatch), ["3.1.4"]);
+    // As in metadata-action, a semver rule's release gives `latest` on any event.
+    assert_eq!(tags(&rule, Latest::Auto, &dispatch), ["3.1.4", "latest"]);
     let mut release = tag("v1.0.0", &["v1.0.0"]);
     release.event = Event::Release;
     assert_eq!(
@@ -237,7 +239,8 @@ fn latest_policies() {
     let cases: &[(Latest, &RefContext, &[&str])] = &[
         (Latest::Auto, &highest, &["v2.0.0", "latest"]),
         (Latest::Auto, &older, &["v1.5.0"]),
-        (Latest::Auto, &not_version, &["nightly-build"]),
+        // As in metadata-action: a tag that is no version gets `latest` from ref,event=tag.
+        (Latest::Auto, &not_version, &["nightly-build", "latest"]),
         (Latest::True, &older, &["v1.5.0", "latest"]),
         (Latest::False, &highest, &["v2.0.0"]),
     ];
@@ -357,9 +360,10 @@ fn output_is_ordered_by_priority_and_deduplicated() {
             "b",
             "a",
             "sha-abc1234",
-            "latest"
         ]
     );
+    // No `latest`: as in metadata-action, `latest = auto` follows the rule of the first tag
+    // (here a raw rule; see latest_auto_follows_the_rule_of_the_first_tag).
 }
 
 #[test]
