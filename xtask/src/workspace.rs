@@ -364,7 +364,16 @@ pub fn local_context(facts: &GitFacts, default_branch: &str, now: i64) -> RefCon
         .iter()
         .filter_map(|t| version_of_tag(t).map(|v| (v, t)))
         .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, t)| t.clone());
+        .map(|(_, t)| t.clone())
+        // A PEP 440 release (`1.2`, `1.2.3rc2`) is a version tag too, as in Actions, where
+        // its push is a tag event whatever branch holds the commit.
+        .or_else(|| {
+            facts
+                .tags_at_head
+                .iter()
+                .find(|t| crate::plan::version::pep440_of_tag(t).is_some())
+                .cloned()
+        });
     let git_ref = match (version_tag, &facts.branch, facts.tags_at_head.first()) {
         (Some(tag), _, _) => GitRef::Tag { name: tag },
         (None, Some(branch), _) => GitRef::Branch {
@@ -443,6 +452,25 @@ mod tests {
         );
         f.branch = None;
         assert_eq!(resolve(&f, &[], "").unwrap().0.git_ref, GitRef::Detached);
+    }
+
+    #[test]
+    fn a_pep440_tag_on_head_wins_over_the_branch_as_in_actions() {
+        let mut f = facts();
+        for tag in ["1.2", "1.2.3rc2", "v1.2post1"] {
+            f.tags_at_head = vec!["other".into(), tag.into()];
+            let (ctx, _) = resolve(&f, &[], "").unwrap();
+            assert_eq!(ctx.git_ref, GitRef::Tag { name: tag.into() }, "{tag}");
+        }
+        // Semver first: `v1.2.3` is the version when both are on HEAD.
+        f.tags_at_head = vec!["1.2".into(), "v1.2.3".into()];
+        let (ctx, _) = resolve(&f, &[], "").unwrap();
+        assert_eq!(
+            ctx.git_ref,
+            GitRef::Tag {
+                name: "v1.2.3".into()
+            }
+        );
     }
 
     #[test]
