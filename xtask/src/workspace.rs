@@ -249,6 +249,12 @@ impl Workspace {
             },
             describe: facts.describe.clone().filter(|_| head_released),
             source: github::source_url(&env).or_else(|| facts.source_url.clone()),
+            secrets: config
+                .release
+                .secret_build_args
+                .iter()
+                .filter_map(|k| Some((k.clone(), env(k).filter(|v| !v.is_empty())?)))
+                .collect(),
         };
         let plan = Plan::new(&config, &inputs)
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))?;

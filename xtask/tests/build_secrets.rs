@@ -129,7 +129,7 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
         "secret-build-args = [\"NPM_TOKEN\"]",
         &format!(
             "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n\
-             build-args = {{ NPM_TOKEN = \"{TOKEN}\", MODE = \"prod\" }}\n"
+             build-args = {{ MODE = \"prod\" }}\n"
         ),
     );
     let repo = Repo::release(&[
@@ -142,10 +142,13 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
     let path = logging_buildah(tools.path(), &log);
     let cache = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // The value comes from the environment (the committed config names it only); buildah
+    // gets it only as a build secret, not in its environment either.
     let env = [
         ("PATH", path.as_str()),
         ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
         ("TMPDIR", tmp.path().to_str().unwrap()),
+        ("NPM_TOKEN", TOKEN),
     ];
     let out = repo.xtask(&["release"], &env);
     let text = output_text(&out);
@@ -160,11 +163,24 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("--secret\nid=NPM_TOKEN,src=/"), "{log}");
     assert!(log.contains("--build-arg\nMODE=prod"), "{log}");
-    assert!(
-        !log.contains(TOKEN),
-        "a buildah command line or environment holds the secret"
-    );
-    assert!(!log.contains("NPM_TOKEN="), "{log}");
+    // No buildah command line holds it, and no build step's environment (`--version` probes
+    // and clean-ups inherit stevedore's environment as any child does: readable only by the
+    // same user, unlike a command line).
+    for call in log.split("--- argv\n").skip(1) {
+        let (argv, env) = call.split_once("--- env\n").unwrap();
+        assert!(
+            !argv.contains(TOKEN),
+            "a buildah command line holds the secret"
+        );
+        assert!(!argv.contains("NPM_TOKEN="), "{argv}");
+        if argv.lines().any(|a| a == "build" || a == "bud") {
+            assert!(
+                !env.contains(TOKEN),
+                "buildah build's environment holds the secret"
+            );
+        }
+    }
+    assert!(log.lines().any(|a| a == "build" || a == "bud"), "{log}");
 
     // The step saw the secret: its file in the image says so.
     let layout = repo.path().join("target/stevedore/oci");
@@ -191,6 +207,32 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
     for (p, bytes) in decompressed_files(cache.path()) {
         assert!(!holds(&bytes, TOKEN), "{} holds the secret", p.display());
     }
+}
+
+/// A secret-build-arg the Dockerfile reads, with no value in the config or the environment,
+/// stops the build before buildah runs, naming the variable to set.
+#[test]
+fn a_secret_the_dockerfile_reads_without_a_value_stops_the_build_naming_the_variable() {
+    let config = release_toml(
+        "127.0.0.1:9/app",
+        "secret-build-args = [\"NPM_TOKEN\"]",
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n",
+    );
+    let repo = Repo::release(&[
+        ("images/release.toml", config.as_str()),
+        (
+            "Dockerfile",
+            "FROM scratch\nRUN --mount=type=secret,id=NPM_TOKEN cat /run/secrets/NPM_TOKEN\n",
+        ),
+        (".gitignore", "target/\n"),
+    ]);
+    let out = repo.xtask(&["build"], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("set the environment variable NPM_TOKEN"),
+        "{text}"
+    );
 }
 
 #[test]

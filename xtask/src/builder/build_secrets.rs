@@ -202,9 +202,46 @@ pub fn check_dockerfile(dockerfile: &str, path: &Path, secrets: &[&str]) -> Resu
     Ok(notes)
 }
 
+/// Refuses a Dockerfile that reads (mounts, or declares as an ARG) a secret-build-arg this
+/// build has no value for: `missing` (neither the image's `build-args` nor the environment
+/// give one), instead of a build that runs with an empty secret.
+pub fn check_missing(dockerfile: &str, path: &Path, missing: &[&str]) -> Result<()> {
+    let used = secret_use(dockerfile);
+    for name in missing {
+        if used.mounts.contains(*name) || used.args.contains_key(*name) {
+            bail!(
+                "{} reads the secret-build-arg {name}, which has no value: set the environment \
+                 variable {name} for the build (in Actions: `env: {name}: ${{{{ secrets.{name} }}}}`), \
+                 or remove {name} from release.secret-build-args",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_read_without_a_value_is_refused_naming_the_variable() {
+        let path = Path::new("api/Dockerfile");
+        let mounted = "FROM x\nRUN --mount=type=secret,id=NPM_TOKEN npm ci\n";
+        let declared = "FROM x\nARG NPM_TOKEN\n";
+        let unread = "FROM x\nRUN npm ci\n";
+        for dockerfile in [mounted, declared] {
+            let err = check_missing(dockerfile, path, &["NPM_TOKEN"]).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains("api/Dockerfile"), "{text}");
+            assert!(
+                text.contains("set the environment variable NPM_TOKEN"),
+                "{text}"
+            );
+        }
+        assert!(check_missing(unread, path, &["NPM_TOKEN"]).is_ok());
+        assert!(check_missing(mounted, path, &[]).is_ok());
+    }
 
     #[test]
     fn secret_use_reads_args_and_secret_mounts() {

@@ -381,6 +381,18 @@ pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<Str
 }
 
 /// Builds every platform of `req` and imports the result into `ctx.layout`.
+/// `cmd` without the environment variables that carry secret-build-args (they reach the build
+/// only as build secrets, from their private files).
+fn without_secrets(cmd: &mut Command, image: &ImagePlan) {
+    for name in image
+        .secret_build_args
+        .keys()
+        .chain(image.secrets_missing.iter())
+    {
+        cmd.env_remove(name);
+    }
+}
+
 pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<PlatformBuild>> {
     let prefix = format!("{} {}", req.image.name, req.platform_list());
     // A Dockerfile the driver cannot read would give a confusing driver error: say it plainly.
@@ -394,6 +406,13 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
         .keys()
         .map(String::as_str)
         .collect();
+    let missing: Vec<&str> = req
+        .image
+        .secrets_missing
+        .iter()
+        .map(String::as_str)
+        .collect();
+    build_secrets::check_missing(&dockerfile_text, &req.dockerfile, &missing)?;
     for note in build_secrets::check_dockerfile(&dockerfile_text, &req.dockerfile, &secret_names)? {
         ctx.log.line(&format!("[{prefix}] note: {note}"));
     }
@@ -426,6 +445,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             cmd.args(&args)
                 .current_dir(&ctx.root)
                 .env("SOURCE_DATE_EPOCH", req.epoch.to_string());
+            without_secrets(&mut cmd, req.image);
             exec::streamed(&mut cmd, &prefix, &*ctx.log)?.map_err(|f| fail("build", f))?;
             req.out.join("oci")
         }
@@ -459,6 +479,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                 cmd.args(args)
                     .current_dir(&ctx.root)
                     .env("SOURCE_DATE_EPOCH", req.epoch.to_string());
+                without_secrets(&mut cmd, req.image);
                 // buildah refuses to run when DOCKER_CONFIG names a folder without a
                 // config.json; no credentials are needed then, so do not pass it on.
                 if std::env::var_os("DOCKER_CONFIG")

@@ -6,7 +6,7 @@ pub mod context;
 pub mod tags;
 pub mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -97,9 +97,13 @@ pub struct ImagePlan {
     /// `release.secret-build-args` is `<secret>` here: builders take
     /// [`ImagePlan::build_args_with_secrets`].
     pub build_args: BTreeMap<String, String>,
-    /// The values of the secret build args (never serialised, printed or attested).
+    /// The values of the secret build args (never serialised, printed or attested): from the
+    /// image's `build-args`, else from the environment variable of the same name.
     #[serde(skip)]
     pub secret_build_args: BTreeMap<String, String>,
+    /// The `secret-build-args` this image has no value for (a build that reads one stops).
+    #[serde(skip)]
+    pub secrets_missing: BTreeSet<String>,
     /// The label keys the config sets (they win over a Dockerfile's); the others are defaults.
     #[serde(skip)]
     pub user_labels: std::collections::BTreeSet<String>,
@@ -251,6 +255,9 @@ pub struct Inputs {
     pub describe: Option<String>,
     /// `org.opencontainers.image.source` when the config sets none (no credentials in it).
     pub source: Option<String>,
+    /// The values of `release.secret-build-args` found in the environment (a variable of the
+    /// same name), for the images whose `build-args` do not give one.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -387,9 +394,14 @@ impl Plan {
                     .entry("BUILD_DATE".into())
                     .or_insert_with(|| build_date.clone());
                 let mut secret_build_args = BTreeMap::new();
+                let mut secrets_missing = BTreeSet::new();
                 for k in &r.secret_build_args {
                     if let Some(v) = build_args.get_mut(k) {
                         secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
+                    } else if let Some(v) = inputs.secrets.get(k) {
+                        secret_build_args.insert(k.clone(), v.clone());
+                    } else {
+                        secrets_missing.insert(k.clone());
                     }
                 }
                 let mut labels = oci_labels.clone();
@@ -439,6 +451,7 @@ impl Plan {
                     builder,
                     build_args,
                     secret_build_args,
+                    secrets_missing,
                     user_labels: img.labels.keys().cloned().collect(),
                     labels,
                     layout_name: format!("{name}:{version}"),

@@ -512,6 +512,7 @@ mod tests {
             },
             build_args: Default::default(),
             secret_build_args: Default::default(),
+            secrets_missing: Default::default(),
             user_labels: Default::default(),
             tags: None,
             labels: Default::default(),

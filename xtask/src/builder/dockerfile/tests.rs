@@ -25,6 +25,7 @@ fn image() -> ImagePlan {
         },
         build_args,
         secret_build_args: Default::default(),
+        secrets_missing: Default::default(),
         user_labels: Default::default(),
         tags: None,
         labels,
