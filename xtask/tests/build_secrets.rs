@@ -127,10 +127,8 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
     let config = release_toml(
         &format!("{}/app", registry.host),
         "secret-build-args = [\"NPM_TOKEN\"]",
-        &format!(
-            "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n\
-             build-args = {{ MODE = \"prod\" }}\n"
-        ),
+        "[images.web]\ndockerfile = \"Dockerfile\"\ncontext = \".\"\nbuilder = \"buildah\"\n\
+         build-args = { MODE = \"prod\" }\n",
     );
     let repo = Repo::release(&[
         ("images/release.toml", config.as_str()),
