@@ -131,7 +131,9 @@ fn bake_compose_and_metadata_action_give_metadata_actions_documented_tags() {
         "docker-bake.hcl:12  target \"app\" → images.app",
         "docker-bake.hcl:15  target \"app\" platforms → release.platforms",
         ".github/workflows/docker.yml:17  metadata-action image docker.io/name/app → release.registries and images.app",
-        ".github/workflows/docker.yml:19  tags \"type=ref,event=branch\" → release.tags[0]",
+        ".github/workflows/docker.yml:19  tags \"type=ref,event=branch\" → release.tags[0]\n",
+        // The documented difference a floating pattern meets is named where it is mapped.
+        "tags \"type=semver,pattern={{major}}.{{minor}}\" → release.tags[3] (differs from metadata-action: a floating tag: it moves only when this is the highest release",
         "compose.yaml:4  service \"app\" build → images.app (dockerfile, context)",
         "compose.yaml  the compose file → compose",
     ] {

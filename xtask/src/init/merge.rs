@@ -253,11 +253,16 @@ pub fn merge(found: Found) -> Result<Draft> {
     // Tags, latest, flavor: the first step that has any.
     if let Some(meta) = metas.first() {
         for (i, (src, rule)) in meta.tags.iter().enumerate() {
-            notes.mapped(
-                src.clone(),
-                format!("tags {rule:?}"),
-                format!("release.tags[{i}]"),
-            );
+            let mut key = format!("release.tags[{i}]");
+            // The deliberate differences from metadata-action this rule meets (README: Tags).
+            let differences = rule
+                .parse::<crate::plan::tags::Rule>()
+                .map(|r| r.differences())
+                .unwrap_or_default();
+            for d in differences {
+                key.push_str(&format!(" (differs from metadata-action: {d})"));
+            }
+            notes.mapped(src.clone(), format!("tags {rule:?}"), key);
         }
         draft.tags = meta.tags.iter().map(|(_, r)| r.clone()).collect();
         match &meta.latest {

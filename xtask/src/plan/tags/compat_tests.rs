@@ -186,3 +186,31 @@ fn match_patterns_take_metadata_action_slash_form() {
         assert_eq!(tags(&[rule], Latest::False, &c), *want, "{rule}");
     }
 }
+
+#[test]
+fn rules_name_the_documented_differences_they_meet() {
+    use super::rules::{Rule, DIFFERENCE_FLOATING, DIFFERENCE_PR_COMMIT};
+    let cases: &[(&str, &[&str])] = &[
+        ("type=semver,pattern={{version}}", &[]),
+        ("type=semver,pattern={{raw}}", &[]),
+        (
+            "type=semver,pattern={{major}}.{{minor}}",
+            &[DIFFERENCE_FLOATING],
+        ),
+        ("type=semver,pattern=v{{major}}", &[DIFFERENCE_FLOATING]),
+        ("type=pep440,pattern={{major}}", &[DIFFERENCE_FLOATING]),
+        ("type=sha", &[DIFFERENCE_PR_COMMIT]),
+        ("type=sha,format=long", &[DIFFERENCE_PR_COMMIT]),
+        ("type=raw,value={{branch}}-{{sha}}", &[DIFFERENCE_PR_COMMIT]),
+        ("type=ref,event=pr,suffix=-{{sha}}", &[DIFFERENCE_PR_COMMIT]),
+        // Branch and tag pushes only: no pull request is ever tagged by these.
+        ("type=ref,event=branch,suffix=-{{sha}}", &[]),
+        ("type=ref,event=pr", &[]),
+        ("type=raw,value=latest", &[]),
+        ("type=edge", &[]),
+    ];
+    for (text, want) in cases {
+        let rule: Rule = text.parse().unwrap();
+        assert_eq!(rule.differences(), *want, "{text}");
+    }
+}

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use regex_lite::Regex;
 
-use super::template::{Allowed, Template};
+use super::template::{Allowed, Expr, Template};
 
 /// Attributes every rule type accepts.
 pub(super) const COMMON_ATTRS: &[&str] = &["type", "enable", "priority", "prefix", "suffix"];
@@ -102,7 +102,46 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
+/// stevedore's deliberate differences from metadata-action (README: "Tags"), as `init` names
+/// them next to a rule they apply to.
+pub const DIFFERENCE_FLOATING: &str = "a floating tag: it moves only when this is the highest \
+    release (metadata-action moves it on every matching tag push), and a prerelease gives it \
+    no tag (metadata-action gives the {{version}} tag instead)";
+pub const DIFFERENCE_PR_COMMIT: &str = "on a pull request the commit is the head commit \
+    (metadata-action: GitHub's merge commit)";
+
 impl Rule {
+    /// The documented differences from metadata-action that apply to this rule:
+    /// [`DIFFERENCE_FLOATING`] for a semver/pep440 pattern without the full version
+    /// (`{{major}}`, `{{major}}.{{minor}}`), [`DIFFERENCE_PR_COMMIT`] for a rule that names
+    /// the commit (`type=sha`, `{{sha}}`) and can fire on a pull request.
+    pub fn differences(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if let Kind::Semver { pattern, .. } = &self.kind {
+            let full = pattern.uses(&Expr::Version) || pattern.uses(&Expr::Raw);
+            if !full && (pattern.uses(&Expr::Major) || pattern.uses(&Expr::Minor)) {
+                out.push(DIFFERENCE_FLOATING);
+            }
+        }
+        let templates = [self.prefix.as_ref(), self.suffix.as_ref()];
+        let names_sha = matches!(self.kind, Kind::Sha { .. })
+            || templates.iter().flatten().any(|t| t.uses(&Expr::Sha))
+            || matches!(&self.kind, Kind::Raw { value } if value.uses(&Expr::Sha));
+        let on_pull_requests = !matches!(
+            self.kind,
+            Kind::Ref {
+                event: RefEvent::Branch | RefEvent::Tag
+            } | Kind::Semver { .. }
+                | Kind::Match { .. }
+                | Kind::Schedule { .. }
+                | Kind::Edge { .. }
+        );
+        if names_sha && on_pull_requests {
+            out.push(DIFFERENCE_PR_COMMIT);
+        }
+        out
+    }
+
     /// metadata-action's default rule set: `schedule`, `ref,event=branch`, `ref,event=tag`,
     /// `ref,event=pr`.
     pub fn defaults() -> Vec<Rule> {
