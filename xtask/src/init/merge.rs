@@ -504,6 +504,17 @@ fn secrets_out(img: &mut ImageDraft, notes: &mut Notes) {
             "its value looks like a secret: not copied (labels are published in the image)",
         );
     }
+    // Labels stevedore sets itself from git and the plan (revision, version, source…), or keys
+    // a config may not hold: reported with the reason, not written.
+    let refused: Vec<(String, String)> = img
+        .labels
+        .keys()
+        .filter_map(|k| Some((k.clone(), crate::config::checks::label_key(k).err()?)))
+        .collect();
+    for (k, why) in refused {
+        img.labels.remove(&k);
+        notes.not_mapped(img.from.clone(), format!("label {k}"), why);
+    }
 }
 
 /// `name`, or `name-2`, `name-3`… when taken.

@@ -347,3 +347,36 @@ fn secret_looking_build_args_are_kept_by_name_only() {
     }
     assert!(text.contains("secret-build-args = [\"DB_PASSWORD\", \"NPM_TOKEN\", \"UPSTREAM\"]"));
 }
+
+#[test]
+fn labels_stevedore_sets_itself_are_reported_not_written() {
+    let found = Found {
+        default_name: "x".into(),
+        bake: vec![bake::read(
+            "docker-bake.hcl",
+            "target \"api\" {\n  context = \"api\"\n  labels = {\n    \"org.opencontainers.image.source\" = \"https://github.com/o/r\"\n    \"org.opencontainers.image.revision\" = \"abc\"\n    \"com.example.team\" = \"core\"\n  }\n}",
+        )],
+        ..Default::default()
+    };
+    let draft = merge(found).unwrap();
+    let api = &draft.images[0].build;
+    assert_eq!(
+        api.labels,
+        BTreeMap::from([("com.example.team".to_string(), "core".to_string())])
+    );
+    for key in [
+        "org.opencontainers.image.source",
+        "org.opencontainers.image.revision",
+    ] {
+        let note = draft
+            .notes
+            .not_mapped
+            .iter()
+            .find(|n| n.what == format!("label {key}"))
+            .unwrap_or_else(|| panic!("{key} not reported: {:?}", draft.notes));
+        assert!(note.why.contains("set by stevedore"), "{}", note.why);
+    }
+    // What init writes passes the config's own validation.
+    let text = crate::init::render::render(&draft);
+    assert!(!text.contains("org.opencontainers.image"), "{text}");
+}
