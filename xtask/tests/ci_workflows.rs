@@ -112,6 +112,9 @@ fn the_fixtures_differ_where_their_configs_do() {
     assert!(one_release.contains(
         "STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM: ${{ secrets.STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM }}"
     ));
+    // A secret build arg: its value from the repository secret of the same name.
+    assert!(one_release.contains("NPM_TOKEN: ${{ secrets.NPM_TOKEN }}"));
+    assert!(!two_release.contains("NPM_TOKEN"));
     assert!(!one_release.contains("packages: write"));
     assert!(!one_release.contains("GITHUB_TOKEN"));
     // Only version tags: a branch push releases nothing, so only tags trigger.

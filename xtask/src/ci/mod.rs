@@ -211,6 +211,21 @@ pub fn credentials_env(plan: &Plan) -> Vec<(String, String)> {
     env
 }
 
+/// `env` plus `release.secret-build-args`, each from the repository secret of the same name
+/// (stevedore reads a secret build arg's value from the environment variable of its name);
+/// names GitHub cannot spell as a secret are left out (the build then names the variable).
+fn with_build_secrets(mut env: Vec<(String, String)>, config: &Config) -> Vec<(String, String)> {
+    for name in &config.release.secret_build_args {
+        let spellable = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.to_ascii_uppercase().starts_with("GITHUB_");
+        if spellable && !env.iter().any(|(k, _)| k == name) {
+            env.push((name.clone(), format!("${{{{ secrets.{name} }}}}")));
+        }
+    }
+    env
+}
+
 /// Whether a job pushing to the plan's registries needs `packages: write` (ghcr.io).
 fn pushes_to_ghcr(plan: &Plan) -> bool {
     hosts(plan).iter().any(|h| h == "ghcr.io")
@@ -401,7 +416,7 @@ fn single(inputs: &Inputs) -> String {
     w.key(0, "jobs");
     let runner = default_runner();
     let all = platforms(plan);
-    let mut env = credentials_env(plan);
+    let mut env = with_build_secrets(credentials_env(plan), inputs.config);
     env.push((
         "STEVEDORE_SIGNING_KEY".into(),
         "${{ secrets.STEVEDORE_SIGNING_KEY }}".into(),
@@ -465,7 +480,7 @@ fn matrix(inputs: &Inputs) -> String {
     top(&mut w, "release-${{ github.ref }}", false);
     w.blank();
     w.key(0, "jobs");
-    let env = credentials_env(plan);
+    let env = with_build_secrets(credentials_env(plan), inputs.config);
     let all = platforms(plan);
     let mut build_jobs = Vec::new();
     for p in &all {
