@@ -477,9 +477,17 @@ fn a_relabelled_sbom_does_not_stand_in_for_provenance() {
         text.contains("no SLSA provenance about this digest"),
         "{text}"
     );
-    // Without --source-repo too: an SBOM is no provenance.
-    let out = verify_outside(&[&reference, "--key", &pub_s]);
+    // Without --source-repo too: an SBOM is no provenance. The JSON says why, per statement.
+    let out = verify_outside(&[&reference, "--key", &pub_s, "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["digest"], a.as_str());
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["verified_provenance"], 0);
+    let statement = &doc["attestations"][0]["statements"][0];
+    assert_eq!(statement["predicate_type"], "https://spdx.dev/Document");
+    assert_eq!(statement["ok"], true, "the SBOM itself is genuine: {doc}");
+    assert_eq!(statement["provenance"], false);
 }
 
 /// A signing key with `provenance = "index"` (whose BuildKit form is unsigned) is refused
