@@ -178,20 +178,27 @@ fn release_through(front: &Hostile, env: &[(&str, &str)]) -> (Output, Duration, 
     (out, took, peak)
 }
 
-#[test]
-fn endless_referrers_answer_ends_the_release_with_exit_1_before_any_tag_moves() {
-    if !tools() {
-        return;
-    }
+/// A release through a front that answers every GET whose path holds `path` with an endless
+/// index: the registry behind it, the front, and the release's outcome, time and peak MiB.
+fn release_with_endless_index(path: &'static str) -> (Registry, Hostile, Output, Duration, u64) {
     let reg = Registry::plain();
-    let front = Hostile::start(&reg.host, |r| {
-        if r.method == "GET" && r.path.contains("/referrers/") {
+    let front = Hostile::start(&reg.host, move |r| {
+        if r.method == "GET" && r.path.contains(path) {
             Act::Endless(INDEX)
         } else {
             Act::Pass
         }
     });
     let (out, took, peak_mib) = release_through(&front, &[]);
+    (reg, front, out, took, peak_mib)
+}
+
+#[test]
+fn endless_referrers_answer_ends_the_release_with_exit_1_before_any_tag_moves() {
+    if !tools() {
+        return;
+    }
+    let (reg, front, out, took, peak_mib) = release_with_endless_index("/referrers/");
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("list referrers of"), "{text}");
@@ -209,15 +216,7 @@ fn endless_fallback_tag_index_ends_the_release_with_exit_1() {
     if !tools() {
         return;
     }
-    let reg = Registry::plain();
-    let front = Hostile::start(&reg.host, |r| {
-        if r.method == "GET" && r.path.contains("/manifests/sha256-") {
-            Act::Endless(INDEX)
-        } else {
-            Act::Pass
-        }
-    });
-    let (out, _, peak_mib) = release_through(&front, &[]);
+    let (reg, _front, out, _, peak_mib) = release_with_endless_index("/manifests/sha256-");
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("larger than 4 MiB"), "{text}");
