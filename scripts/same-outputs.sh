@@ -114,8 +114,11 @@ for p in "$p1" "$p2"; do
   done
 done >"$out/stack-registries"
 # Attestation digests (and their short forms) become <attestation>; push progress is sorted.
-for d in $(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("attest/")) | .digest' \
-  "$s/target/stevedore/oci/index.json"); do
+oci="$s/target/stevedore/oci"
+attest=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("attest/")) | .digest' \
+  "$oci/index.json")
+blobs=$(for d in $attest; do jq -r '.layers[].digest' "$oci/blobs/sha256/${d#sha256:}"; done)
+for d in $attest $blobs; do
   hex=${d#sha256:}
   sed -i -E "s/$hex/<attestation>/g; s/${hex:0:12}/<attestation>/g" "$out"/stack-*
 done

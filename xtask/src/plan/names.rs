@@ -40,7 +40,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oci::reference::RegistryPrefix;
+    use crate::oci::reference::{ImageRef, RegistryPrefix};
 
     fn target(prefix: &str) -> PushTarget {
         let registry = RegistryPrefix::parse(prefix).unwrap();
@@ -50,6 +50,23 @@ mod tests {
             registry,
             references: vec![],
         }
+    }
+
+    #[test]
+    fn a_push_target_is_written_in_plan_json_as_text() {
+        let mut t = target("oxilith");
+        t.references = vec![ImageRef::tagged(&t.registry.host, &t.repository, "1.2.3")];
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"registry":"docker.io/oxilith","api_host":"registry-1.docker.io","repository":"oxilith/stack-oci","references":["docker.io/oxilith/stack-oci:1.2.3"]}"#
+        );
+        assert_eq!(t.host(), "docker.io");
+        assert_eq!(t.name(), "docker.io/oxilith/stack-oci");
+        assert_eq!(t.reference("1.2.3"), t.references[0]);
+        assert_eq!(
+            t.reference("buildcache").to_string(),
+            "docker.io/oxilith/stack-oci:buildcache"
+        );
     }
 
     #[test]
