@@ -12,6 +12,7 @@ use crate::attest::stage::{self as attest, AttestOptions, AttestReport};
 use crate::builder::{self, BuildReport, Missing};
 use crate::compose::stage::{self as compose, ComposeOptions, ComposeReport};
 use crate::oci::layout::Layout;
+use crate::plan::handoff;
 use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::publish;
@@ -58,7 +59,7 @@ pub fn release(
         build_opts.missing = Missing::Fail;
     }
     // A compose artifact that cannot be published stops the release before any build.
-    compose::preflight(plan, root, opts.compose.yes)?;
+    let checked = compose::preflight(plan, root, opts.compose.yes)?;
     // So does `sbom = "syft"` without syft.
     attest::preflight(plan, &opts.attest)?;
     let report = builder::build(plan, root, &build_opts, log)?;
@@ -66,19 +67,15 @@ pub fn release(
     let layout = Layout::open(&report.layout)?;
     // Attest every image built (its index is in the layout), before compose pins the digests:
     // the in-index form changes the index.
-    let built_images: Vec<(&ImagePlan, crate::oci::Descriptor)> = plan
-        .images
+    let built_images: Vec<(&ImagePlan, crate::oci::Descriptor)> = report
+        .entries
         .iter()
-        .filter_map(|i| {
-            let built = report.images.iter().find(|r| r.name == i.name)?;
-            built.index.as_ref()?;
-            Some((i, layout.resolve(&i.layout_name).ok()?))
-        })
+        .filter_map(|e| Some((plan.image(e.image()?)?, e.descriptor.clone())))
         .collect();
     let attested = attest::attest(plan, root, &layout, &built_images, &opts.attest, &**log)?;
     let mut compose_opts = opts.compose.clone();
     compose_opts.dry_run = opts.dry_run;
-    let composed = compose::build(plan, root, &layout, &compose_opts, log)?;
+    let composed = compose::build(plan, &checked, &layout, &compose_opts, log)?;
     if opts.dry_run {
         return Ok(ReleaseReport {
             build: report,
@@ -87,41 +84,11 @@ pub fn release(
             published: None,
         });
     }
-    // Every configured platform of every image is in the layout: publish what was built.
-    let built: Vec<&ImagePlan> = plan
-        .images
-        .iter()
-        .filter(|i| {
-            report
-                .images
-                .iter()
-                .any(|r| r.name == i.name && r.index.is_some())
-        })
-        .collect();
-    let mut artifacts: Vec<publish::Artifact> = composed
-        .artifacts
-        .iter()
-        .map(|a| publish::Artifact {
-            layout_name: a.layout_name.clone(),
-            fallback_layout_name: a.fallback.as_ref().map(|(_, n)| n.clone()),
-            target: a.target.clone(),
-            tagged: true,
-        })
-        .collect();
-    for a in &attested.attestations {
-        let (Some(name), Some(image)) = (&a.layout_name, plan.image(&a.image)) else {
-            continue;
-        };
-        for t in &image.targets {
-            artifacts.push(publish::Artifact {
-                layout_name: name.clone(),
-                fallback_layout_name: None,
-                target: t.clone(),
-                tagged: false,
-            });
-        }
-    }
-    let pushed = publish::publish(plan, &built, &artifacts, &layout, &opts.publish, log)?;
+    // Every configured platform of every image is in the layout: publish what the stages put
+    // there (an index attest rewrote in place of the one built; compose artifacts before the
+    // attestations, as they are pushed).
+    let entries = handoff::latest(&[&report.entries, &composed.entries, &attested.entries]);
+    let pushed = publish::publish(plan, &entries, &layout, &opts.publish, log)?;
     Ok(ReleaseReport {
         build: report,
         attest: attested,

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::oci::layout::Layout;
 use crate::oci::{Descriptor, Digest, Index, Manifest, ANNOTATION_REF_NAME, MEDIA_INDEX};
+use crate::plan::handoff::{Content, LayoutEntry};
 use crate::plan::{Builder, ImagePlan, Plan, ProvenanceMode, SbomMode};
 use crate::progress::Sink;
 
@@ -89,6 +90,9 @@ pub struct AttestReport {
     pub notes: Vec<String>,
     /// What a release would want to know it lacks (images without an SBOM, and the fix).
     pub warnings: Vec<String>,
+    /// What the stage put into the layout, for publish: every referrer attestation, and the
+    /// image indexes the in-index form rewrote.
+    pub entries: Vec<LayoutEntry>,
 }
 
 /// Where an image's SBOM comes from.
@@ -193,10 +197,7 @@ pub fn attest(
         let name = image
             .targets
             .first()
-            .map(|t| {
-                let host = t.registry.split('/').next().unwrap_or_default();
-                format!("{host}/{}", t.repository)
-            })
+            .map(|t| t.name())
             .unwrap_or_else(|| "_".into());
         // Statements per subject: the index, and each platform manifest when asked.
         let mut subjects = vec![(subject_desc.clone(), None)];
@@ -230,7 +231,7 @@ pub fn attest(
             let mut statements = vec![provenance::statement(&subject, &facts)?];
             let mut reused_sbom = None;
             if source == SbomSource::Syft {
-                let sbom_name = attest_name(image, "sbom", platform.as_deref(), &plan.version);
+                let sbom_name = plan.attestation_layout_name(image, "sbom", platform.as_deref());
                 // A scan takes seconds: an SBOM already in the layout is not made again.
                 if referrer
                     && !(is_platform && opts.mode.index())
@@ -302,7 +303,7 @@ pub fn attest(
                 } else {
                     "statement"
                 };
-                let layout_name = attest_name(image, kind, platform.as_deref(), &plan.version);
+                let layout_name = plan.attestation_layout_name(image, kind, platform.as_deref());
                 // A re-run of the same release reuses what it attested (its time stamps and
                 // signature would differ), so the fallback index gains no duplicate.
                 if !reusable(layout, &layout_name, &desc.digest, signer.is_some()) {
@@ -338,6 +339,14 @@ pub fn attest(
             new_index.annotations = index.annotations.clone();
             let desc = layout.write_json(MEDIA_INDEX, &new_index)?;
             layout.set_ref(&image.layout_name, &desc)?;
+            report.entries.push(LayoutEntry {
+                layout_name: image.layout_name.clone(),
+                descriptor: desc,
+                content: Content::Image {
+                    image: image.name.clone(),
+                },
+                targets: image.targets.clone(),
+            });
             for p in &in_index {
                 for s in &p.statements {
                     report.attestations.push(Attestation {
@@ -358,17 +367,32 @@ pub fn attest(
             syft::INSTALL
         ));
     }
+    let referrers = referrer_entries(plan, layout, &report)?;
+    report.entries.extend(referrers);
     Ok(report)
 }
 
-/// The name in the layout of an image's attestation of `kind` (`provenance`, `sbom`), for the
-/// index or one platform (`linux-amd64`).
-fn attest_name(image: &ImagePlan, kind: &str, platform: Option<&str>, version: &str) -> String {
-    format!(
-        "attest/{}/{kind}{}:{version}",
-        image.name,
-        platform.map(|p| format!("-{p}")).unwrap_or_default(),
-    )
+/// The referrer attestations of `report` as layout entries, to each target of their image.
+fn referrer_entries(
+    plan: &Plan,
+    layout: &Layout,
+    report: &AttestReport,
+) -> Result<Vec<LayoutEntry>> {
+    let mut out = Vec::new();
+    for a in &report.attestations {
+        let (Some(name), Some(image)) = (&a.layout_name, plan.image(&a.image)) else {
+            continue;
+        };
+        out.push(LayoutEntry {
+            layout_name: name.clone(),
+            descriptor: layout.resolve(name)?,
+            content: Content::Attestation {
+                image: image.name.clone(),
+            },
+            targets: image.targets.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// What a syft SBOM of one image needs.

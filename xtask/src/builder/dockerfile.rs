@@ -246,10 +246,7 @@ fn buildx_cache(req: &Request<'_>, cache: &str) -> (String, String) {
             let r = image
                 .targets
                 .first()
-                .map(|t| {
-                    let host = t.registry.split('/').next().unwrap_or_default();
-                    format!("{host}/{}:buildcache", t.repository)
-                })
+                .map(|t| t.reference("buildcache").to_string())
                 .unwrap_or_default();
             (
                 format!("type=registry,ref={r}"),

@@ -30,7 +30,9 @@ use serde::Serialize;
 
 use crate::oci::layout::Layout;
 use crate::oci::platform::Platform;
+use crate::oci::reference::ImageRef;
 use crate::oci::{Descriptor, Index, MEDIA_INDEX};
+use crate::plan::handoff::{Content, LayoutEntry};
 use crate::plan::Plan;
 use crate::plan::{Builder, ImagePlan};
 use crate::problem::Problem;
@@ -63,7 +65,7 @@ pub struct BuiltImage {
     pub platforms: Vec<PlatformBuild>,
     pub skipped: Vec<Skipped>,
     /// The references a release pushes the index to.
-    pub references: Vec<String>,
+    pub references: Vec<ImageRef>,
     pub seconds: f64,
 }
 
@@ -71,6 +73,9 @@ pub struct BuiltImage {
 pub struct BuildReport {
     pub layout: PathBuf,
     pub images: Vec<BuiltImage>,
+    /// What the stage put into the layout, for publish: the index of every image built.
+    #[serde(skip)]
+    pub entries: Vec<LayoutEntry>,
 }
 
 /// What to do with platforms this machine cannot build.
@@ -154,12 +159,26 @@ pub fn build(plan: &Plan, root: &Path, opts: &BuildOptions, log: &Shared) -> Res
         log: log.clone(),
     };
     let mut images = Vec::new();
+    let mut entries = Vec::new();
     for job in jobs {
-        images.push(build_image(&ctx, job)?);
+        let image = job.image;
+        let built = build_image(&ctx, job)?;
+        if let Some(index) = &built.index {
+            entries.push(LayoutEntry {
+                layout_name: image.layout_name.clone(),
+                descriptor: index.clone(),
+                content: Content::Image {
+                    image: image.name.clone(),
+                },
+                targets: image.targets.clone(),
+            });
+        }
+        images.push(built);
     }
     Ok(BuildReport {
         layout: output,
         images,
+        entries,
     })
 }
 

@@ -22,9 +22,8 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let progress = super::progress(verbose);
-    let images: Vec<_> = ws.plan.images.iter().collect();
-    let artifacts = compose_artifacts(ws, &layout)?;
-    let pushed = crate::publish::publish(&ws.plan, &images, &artifacts, &layout, &opts, &progress)?;
+    let entries = crate::publish::layout_entries(&ws.plan, &layout)?;
+    let pushed = crate::publish::publish(&ws.plan, &entries, &layout, &opts, &progress)?;
     finish(&ws.plan, &pushed, opts.metadata_file.as_deref(), &*progress)
 }
 
@@ -51,31 +50,4 @@ pub(super) fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
         anyhow::bail!("some registries would refuse the push (see above)");
     }
     Ok(())
-}
-
-/// The compose artifacts of the plan, as `cargo xtask compose` (or a release) wrote them into
-/// the layout: every one must be there.
-fn compose_artifacts(ws: &Workspace, layout: &Layout) -> Result<Vec<crate::publish::Artifact>> {
-    let mut out = Vec::new();
-    for c in &ws.plan.composes {
-        for t in &c.targets {
-            let name = crate::compose::stage::layout_name(c, t, &ws.plan.version);
-            if layout.resolve(&name).is_err() {
-                anyhow::bail!(
-                    "the compose artifact {} for {} is not in the layout {}: run `cargo xtask compose` first",
-                    c.repository,
-                    t.registry,
-                    layout.root().display()
-                );
-            }
-            let fallback = format!("{name}-oci1.0");
-            out.push(crate::publish::Artifact {
-                layout_name: name,
-                fallback_layout_name: layout.resolve(&fallback).is_ok().then_some(fallback),
-                target: t.clone(),
-                tagged: true,
-            });
-        }
-    }
-    Ok(out)
 }

@@ -88,9 +88,10 @@ pub(super) fn compose(ws: &Workspace, args: &ComposeArgs, verbose: bool) -> Resu
         dry_run: true,
         registry: super::publish_options(ws, None)?.registry,
     };
+    let checked = crate::compose::stage::preflight(&ws.plan, &ws.root, args.yes)?;
     let report = crate::compose::stage::build(
         &ws.plan,
-        &ws.root,
+        &checked,
         &layout,
         &opts,
         &super::progress(verbose),

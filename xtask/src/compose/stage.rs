@@ -10,12 +10,14 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
-    assemble, check, load, pin_images, ArtifactInput, ComposeSpec, Finding, ReleaseImage, Unpinned,
+    assemble, check, load, pin_images, ArtifactInput, ComposeSpec, Finding, Project, ReleaseImage,
+    Unpinned,
 };
 use crate::oci::layout::Layout;
-use crate::oci::reference::ImageRef;
+use crate::oci::reference::{ImageRef, RegistryPrefix};
 use crate::oci::Descriptor;
-use crate::plan::{ComposeAllow, ComposePlan, Plan, PushTarget};
+use crate::plan::handoff::{Content, LayoutEntry};
+use crate::plan::{names, ComposeAllow, ComposePlan, Plan, PushTarget};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
@@ -57,14 +59,18 @@ pub struct ComposeReport {
     pub allowed: Vec<Finding>,
     /// External images that could not be resolved on a dry run.
     pub warnings: Vec<String>,
+    /// What the stage put into the layout, for publish: one entry per artifact and registry.
+    pub entries: Vec<LayoutEntry>,
 }
 
-/// The layout name of `compose`'s artifact for registry `target`.
-pub fn layout_name(compose: &ComposePlan, target: &PushTarget, version: &str) -> String {
-    format!(
-        "compose/{}/{}:{version}",
-        target.registry, compose.repository
-    )
+/// The compose files of every artifact of a plan, loaded and checked (by [`preflight`]) once
+/// per release.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Per artifact of the plan, in its order.
+    projects: Vec<Project>,
+    /// Findings that were allowed (by `allow` or `--yes`).
+    allowed: Vec<Finding>,
 }
 
 fn spec_of(c: &ComposePlan) -> ComposeSpec {
@@ -79,11 +85,11 @@ fn spec_of(c: &ComposePlan) -> ComposeSpec {
     }
 }
 
-/// Checks every compose artifact of `plan` (files, schema, compose's pre-publish checks) without
-/// writing anything: a release runs this before it builds, so that a refused artifact stops it
-/// before any push.
-pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Vec<Finding>> {
-    let mut allowed = Vec::new();
+/// Loads and checks every compose artifact of `plan` (files, schema, compose's pre-publish
+/// checks) without writing anything: a release runs this before it builds, so that a refused
+/// artifact stops it before any push; [`build`] assembles what it loaded.
+pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Checked> {
+    let mut checked = Checked::default();
     for c in &plan.composes {
         let spec = spec_of(c);
         let project =
@@ -92,20 +98,27 @@ pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Vec<Finding>> {
         report
             .to_result()
             .map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
-        allowed.extend(report.findings.into_iter().filter(|f| !f.refused));
+        checked
+            .allowed
+            .extend(report.findings.into_iter().filter(|f| !f.refused));
+        checked.projects.push(project);
     }
-    Ok(allowed)
+    Ok(checked)
 }
 
-/// Builds every compose artifact of `plan` into `layout`; the release's images must be there.
+/// Builds every compose artifact of `plan` (as [`preflight`] loaded them) into `layout`; the
+/// release's images must be there.
 pub fn build(
     plan: &Plan,
-    root: &Path,
+    checked: &Checked,
     layout: &Layout,
     opts: &ComposeOptions,
     progress: &Shared,
 ) -> Result<ComposeReport> {
-    let mut report = ComposeReport::default();
+    let mut report = ComposeReport {
+        allowed: checked.allowed.clone(),
+        ..ComposeReport::default()
+    };
     if plan.composes.is_empty() {
         return Ok(report);
     }
@@ -117,15 +130,9 @@ pub fn build(
         .unwrap_or_else(|| plan.version.clone());
     let created = plan.git.build_date.clone();
     let compose_version = format!("stevedore-{}", env!("CARGO_PKG_VERSION"));
-    for c in &plan.composes {
+    for (c, project) in plan.composes.iter().zip(&checked.projects) {
         let spec = spec_of(c);
         let what = format!("compose artifact {}", c.repository);
-        let project = load(root, &spec).map_err(|e| anyhow!("{what}: {e}"))?;
-        let checked = check(&project, &spec, opts.yes);
-        checked.to_result().map_err(|e| anyhow!("{what}: {e}"))?;
-        report
-            .allowed
-            .extend(checked.findings.into_iter().filter(|f| !f.refused));
         for target in &c.targets {
             let release = release_images(plan, layout, &target.registry, &tag)?;
             let mut resolve = |r: &str| -> Result<String> {
@@ -140,18 +147,18 @@ pub fn build(
                     Err(e) => Err(e),
                 }
             };
-            let pins = match pin_images(&project, &release, spec.resolve_external, &mut resolve) {
+            let pins = match pin_images(project, &release, spec.resolve_external, &mut resolve) {
                 Ok(p) => p,
                 Err(e) => bail!("{what} for {}: {e}", target.registry),
             };
             let input = ArtifactInput {
-                project: &project,
+                project,
                 env_files: spec.env_files,
                 image_pins: Some(&pins),
                 compose_version: &compose_version,
                 created: &created,
             };
-            let name = layout_name(c, target, &plan.version);
+            let name = c.layout_name_for(target);
             let (manifest, manifest_bytes) = write(
                 layout,
                 &assemble(&input, spec.oci_version.first_form()),
@@ -159,12 +166,21 @@ pub fn build(
             )?;
             let fallback = match spec.oci_version.fallback_form() {
                 Some(form) => {
-                    let fallback_name = format!("{name}-oci1.0");
+                    let fallback_name = names::oci_1_0_fallback(&name);
                     let (d, _) = write(layout, &assemble(&input, form), &fallback_name)?;
                     Some((d, fallback_name))
                 }
                 None => None,
             };
+            report.entries.push(LayoutEntry {
+                layout_name: name.clone(),
+                descriptor: manifest.clone(),
+                content: Content::Compose {
+                    repository: c.repository.clone(),
+                    fallback: fallback.as_ref().map(|(_, n)| n.clone()),
+                },
+                targets: vec![target.clone()],
+            });
             report.artifacts.push(BuiltArtifact {
                 repository: c.repository.clone(),
                 target: target.clone(),
@@ -204,13 +220,12 @@ fn write(layout: &Layout, art: &super::Artifact, name: &str) -> Result<(Descript
 fn release_images(
     plan: &Plan,
     layout: &Layout,
-    prefix: &str,
+    prefix: &RegistryPrefix,
     tag: &str,
 ) -> Result<Vec<ReleaseImage>> {
-    let host = prefix.split('/').next().unwrap_or(prefix);
     let mut out = Vec::new();
     for img in &plan.images {
-        let Some(t) = img.targets.iter().find(|t| t.registry == prefix) else {
+        let Some(t) = img.targets.iter().find(|t| t.registry == *prefix) else {
             continue;
         };
         let index = layout.resolve(&img.layout_name).with_context(|| {
@@ -220,14 +235,20 @@ fn release_images(
             )
         })?;
         // A variant (`-dev`) is pinned to its own first tag, the others to the release's.
-        let pinned = match img.tags.as_deref() {
-            None => format!("{host}/{}:{tag}@{}", t.repository, index.digest),
-            Some([own, ..]) => format!("{host}/{}:{own}@{}", t.repository, index.digest),
-            Some([]) => format!("{host}/{}@{}", t.repository, index.digest),
+        let tag = match img.tags.as_deref() {
+            None => Some(tag),
+            Some([own, ..]) => Some(own.as_str()),
+            Some([]) => None,
+        };
+        let pinned = ImageRef {
+            host: t.host().to_string(),
+            repository: t.repository.clone(),
+            tag: tag.map(str::to_string),
+            digest: Some(index.digest),
         };
         out.push(ReleaseImage {
             repository: t.repository.clone(),
-            pinned,
+            pinned: pinned.to_string(),
         });
     }
     Ok(out)

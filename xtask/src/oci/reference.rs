@@ -186,6 +186,23 @@ impl ImageRef {
     pub fn name(&self) -> String {
         format!("{}/{}", self.host, self.repository)
     }
+
+    /// `host/repository:tag`: the reference a push target gives `tag`.
+    pub fn tagged(host: &str, repository: &str, tag: &str) -> ImageRef {
+        ImageRef {
+            host: host.to_string(),
+            repository: repository.to_string(),
+            tag: Some(tag.to_string()),
+            digest: None,
+        }
+    }
+}
+
+/// A reference is written as users type it (`ghcr.io/o/app:1.2.3`).
+impl serde::Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl fmt::Display for ImageRef {

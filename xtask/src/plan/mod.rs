@@ -3,6 +3,8 @@
 //! same plan as a real release.
 
 pub mod context;
+pub mod handoff;
+pub mod names;
 pub mod tags;
 pub mod version;
 
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BuilderKind, Compression, Config, Native};
 use crate::oci::platform::Platform;
-use crate::oci::reference::RegistryPrefix;
+use crate::oci::reference::{ImageRef, RegistryPrefix};
 use context::{Event, GitRef, RefContext};
 use tags::Rewrite;
 
@@ -161,13 +163,50 @@ pub struct NativeSpec {
 /// One registry an image or artifact goes to.
 #[derive(Debug, Clone, Serialize)]
 pub struct PushTarget {
-    pub registry: String,
+    /// The registry prefix of the config (host and namespace), written `ghcr.io/org`.
+    #[serde(serialize_with = "as_text")]
+    pub registry: RegistryPrefix,
     /// The API host (`registry-1.docker.io` for Docker Hub).
     pub api_host: String,
     /// Repository path on that host.
     pub repository: String,
     /// Full references, one per tag.
-    pub references: Vec<String>,
+    pub references: Vec<ImageRef>,
+}
+
+impl PushTarget {
+    /// The registry host (`ghcr.io`, `127.0.0.1:5000`).
+    pub fn host(&self) -> &str {
+        &self.registry.host
+    }
+
+    /// `host/repository`, as users write it.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry.host, self.repository)
+    }
+
+    /// `host/repository@digest`.
+    pub fn by_digest(&self, digest: &crate::oci::Digest) -> ImageRef {
+        ImageRef {
+            host: self.host().to_string(),
+            repository: self.repository.clone(),
+            tag: None,
+            digest: Some(digest.clone()),
+        }
+    }
+
+    /// The reference of `tag` here (`host/repository:tag`): the plan's when it lists the tag.
+    pub fn reference(&self, tag: &str) -> ImageRef {
+        self.references
+            .iter()
+            .find(|r| r.tag.as_deref() == Some(tag))
+            .cloned()
+            .unwrap_or_else(|| ImageRef::tagged(self.host(), &self.repository, tag))
+    }
+}
+
+fn as_text<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// `compose.oci-version`.
@@ -509,11 +548,14 @@ impl Plan {
 }
 
 fn push_target(prefix: &RegistryPrefix, repo: &str, tags: &[String]) -> PushTarget {
-    let image = prefix.image(repo);
+    let repository = prefix.repository(repo);
     PushTarget {
-        registry: prefix.to_string(),
+        registry: prefix.clone(),
         api_host: prefix.api_host().to_string(),
-        repository: prefix.repository(repo),
-        references: tags.iter().map(|t| format!("{image}:{t}")).collect(),
+        references: tags
+            .iter()
+            .map(|t| ImageRef::tagged(&prefix.host, &repository, t))
+            .collect(),
+        repository,
     }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::oci::layout::Layout;
 use crate::oci::{self, Descriptor, Digest, Index};
+use crate::plan::handoff::{Content, LayoutEntry};
 use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
@@ -34,10 +35,10 @@ mod unit;
 
 use unit::{load_artifact, load_image, platform_label, Doc, Target, Unit};
 
-/// An artifact of the layout published beside the images (a compose artifact): its manifest
-/// named `layout_name`, to one repository of one registry, with the release's tags.
+/// An artifact of the layout published beside the images (a compose artifact, an
+/// attestation): its manifest named `layout_name`, to one repository of one registry.
 #[derive(Debug, Clone)]
-pub struct Artifact {
+struct Artifact {
     pub layout_name: String,
     /// Pushed instead where the registry refuses the first form (compose's OCI 1.0 form).
     pub fallback_layout_name: Option<String>,
@@ -164,11 +165,6 @@ pub struct DigestFile {
     pub images: BTreeMap<String, Vec<Descriptor>>,
 }
 
-/// The registry host of a push target (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
-fn host_of(registry_prefix: &str) -> &str {
-    registry_prefix.split('/').next().unwrap_or(registry_prefix)
-}
-
 /// One client per registry host of the plan.
 async fn connect_all(
     images: &[&ImagePlan],
@@ -184,7 +180,7 @@ async fn connect_all(
         .chain(artifacts.iter().map(|a| &a.target));
     {
         for t in targets {
-            let name = host_of(&t.registry).to_string();
+            let name = t.host().to_string();
             if out.contains_key(&name) {
                 continue;
             }
@@ -210,28 +206,100 @@ async fn connect_all(
 fn targets_of(img: &ImagePlan, regs: &HashMap<String, Arc<Registry>>) -> Vec<Target> {
     img.targets
         .iter()
-        .map(|t| {
-            let host = host_of(&t.registry);
-            Target {
-                registry: regs[host].clone(),
-                repo: t.repository.clone(),
-                display: format!("{host}/{}", t.repository),
-            }
+        .map(|t| Target {
+            registry: regs[t.host()].clone(),
+            repo: t.repository.clone(),
+            display: t.name(),
+            target: t.clone(),
         })
         .collect()
 }
 
-/// `cargo xtask push`: publishes `images` (of `plan`) and `artifacts` from `layout`; the
-/// artifacts take the release's tags in the same all-or-nothing tag step as the images.
+/// The images of `entries` (the plan's, in their order) and the other entries, one artifact
+/// per target.
+fn split_entries<'p>(
+    plan: &'p Plan,
+    entries: &[LayoutEntry],
+) -> (Vec<&'p ImagePlan>, Vec<Artifact>) {
+    let mut images = Vec::new();
+    let mut artifacts = Vec::new();
+    for e in entries {
+        let (fallback, tagged) = match &e.content {
+            Content::Image { image } => {
+                images.extend(plan.image(image));
+                continue;
+            }
+            Content::Attestation { .. } => (None, false),
+            Content::Compose { fallback, .. } => (fallback.clone(), true),
+        };
+        artifacts.extend(e.targets.iter().map(|t| Artifact {
+            layout_name: e.layout_name.clone(),
+            fallback_layout_name: fallback.clone(),
+            target: t.clone(),
+            tagged,
+        }));
+    }
+    (images, artifacts)
+}
+
+/// What `cargo xtask push` publishes from `layout`: the compose artifacts of the plan, as
+/// `cargo xtask compose` (or a release) wrote them, then its images; every one must be there.
+pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
+    let mut composes = Vec::new();
+    for c in &plan.composes {
+        for t in &c.targets {
+            let name = c.layout_name_for(t);
+            let Ok(descriptor) = layout.resolve(&name) else {
+                bail!(
+                    "the compose artifact {} for {} is not in the layout {}: run `cargo xtask compose` first",
+                    c.repository,
+                    t.registry,
+                    layout.root().display()
+                );
+            };
+            let fallback = crate::plan::names::oci_1_0_fallback(&name);
+            composes.push(LayoutEntry {
+                layout_name: name,
+                descriptor,
+                content: Content::Compose {
+                    repository: c.repository.clone(),
+                    fallback: layout.resolve(&fallback).is_ok().then_some(fallback),
+                },
+                targets: vec![t.clone()],
+            });
+        }
+    }
+    let mut images = Vec::new();
+    for img in &plan.images {
+        let descriptor = layout
+            .resolve(&img.layout_name)
+            .map_err(|_| unit::not_built(layout, img))?;
+        images.push(LayoutEntry {
+            layout_name: img.layout_name.clone(),
+            descriptor,
+            content: Content::Image {
+                image: img.name.clone(),
+            },
+            targets: img.targets.clone(),
+        });
+    }
+    images.extend(composes);
+    Ok(images)
+}
+
+/// `cargo xtask push`: publishes what the stages put into `layout` (`entries`): the images
+/// with their tags, the compose artifacts with the release's tags in the same all-or-nothing
+/// tag step as the images, and the attestations untagged.
 pub fn publish(
     plan: &Plan,
-    images: &[&ImagePlan],
-    artifacts: &[Artifact],
+    entries: &[LayoutEntry],
     layout: &Layout,
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<Report> {
     registry::install_crypto_provider();
+    let (images, artifacts) = split_entries(plan, entries);
+    let (images, artifacts) = (&images[..], &artifacts[..]);
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in images {
@@ -286,8 +354,7 @@ pub fn publish(
             .collect();
         if !opts.by_digest {
             for (a, top, blobs, fallback) in loaded_artifacts {
-                let host = host_of(&a.target.registry);
-                let display = format!("{host}/{}", a.target.repository);
+                let display = a.target.name();
                 let name = if a.tagged {
                     display.clone()
                 } else {
@@ -305,9 +372,10 @@ pub fn publish(
                         Vec::new()
                     },
                     targets: vec![Target {
-                        registry: regs[host].clone(),
+                        registry: regs[a.target.host()].clone(),
                         repo: a.target.repository.clone(),
                         display,
+                        target: a.target.clone(),
                     }],
                     artifact: true,
                     fallback,
@@ -475,7 +543,7 @@ pub fn login_check(
     for img in &plan.images {
         for t in &img.targets {
             let e = by_host
-                .entry(host_of(&t.registry).to_string())
+                .entry(t.host().to_string())
                 .or_insert_with(|| (t.api_host.clone(), Vec::new()));
             e.1.push(t.repository.clone());
         }
@@ -488,13 +556,6 @@ pub fn login_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_of_prefixes() {
-        assert_eq!(host_of("ghcr.io/org"), "ghcr.io");
-        assert_eq!(host_of("127.0.0.1:5000"), "127.0.0.1:5000");
-        assert_eq!(host_of("docker.io/org/sub"), "docker.io");
-    }
 
     /// An image `app` (layout name `app:1.0.0`) with no targets.
     fn app_image() -> ImagePlan {

@@ -217,18 +217,18 @@ pub(super) async fn push_units(
             match &unit.top {
                 Some(top) => r
                     .references
-                    .push(format!("{}@{}", t.display, top.desc.digest)),
+                    .push(t.target.by_digest(&top.desc.digest).to_string()),
                 None => {
                     for d in &unit.manifests {
                         r.references
-                            .push(format!("{}@{}", t.display, d.desc.digest));
+                            .push(t.target.by_digest(&d.desc.digest).to_string());
                     }
                 }
             }
         }
         for t in &unit.targets {
             for tag in &unit.tags {
-                r.references.push(format!("{}:{tag}", t.display));
+                r.references.push(t.target.reference(tag).to_string());
             }
         }
         if unit.artifact {

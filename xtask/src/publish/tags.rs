@@ -40,12 +40,13 @@ pub(super) async fn move_all(
                             .line(&format!("kept {}:{tag}: {why}", t.display));
                         continue;
                     }
-                    pending.insert(format!("{}:{tag}", t.display));
+                    let name = t.target.reference(tag).to_string();
+                    pending.insert(name.clone());
                     let (ctx, t, tag, top) = (ctx.clone(), t.clone(), tag.clone(), top.clone());
                     set.spawn(async move {
                         let _permit = ctx.sem(&t.registry).acquire_owned().await;
                         let r = push_tag(&ctx, &t, &tag, &top).await;
-                        (t.display.clone(), tag, r)
+                        (name, r)
                     });
                 }
             }
@@ -56,8 +57,7 @@ pub(super) async fn move_all(
             tokio::select! {
                 res = set.join_next() => {
                     let Some(res) = res else { break };
-                    let (display, tag, r) = res.context("a tag task panicked")?;
-                    let name = format!("{display}:{tag}");
+                    let (name, r) = res.context("a tag task panicked")?;
                     pending.remove(&name);
                     match r {
                         Ok(()) => moved.push(name),

@@ -118,6 +118,8 @@ pub(super) struct Target {
     pub(super) repo: String,
     /// `host/repo` as users write it.
     pub(super) display: String,
+    /// The plan's target: the references pushed there.
+    pub(super) target: crate::plan::PushTarget,
 }
 
 impl std::fmt::Debug for Target {
@@ -140,20 +142,25 @@ pub(super) fn is_index(media_type: &str) -> bool {
     media_type == oci::MEDIA_INDEX || media_type == oci::DOCKER_LIST
 }
 
+/// `image` is not in `layout`.
+pub(super) fn not_built(layout: &Layout, image: &ImagePlan) -> Problem {
+    Problem::new(
+        Kind::NotBuilt,
+        format!(
+            "image {} ({}) is not in the OCI layout {}",
+            image.name,
+            image.layout_name,
+            layout.root().display()
+        ),
+        "run `cargo xtask build` first (for this version), or pass --layout",
+    )
+}
+
 /// Reads what the layout holds for `image`: the index, its manifests and their blobs.
 pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec<Doc>, Vec<Blob>)> {
-    let top = layout.resolve(&image.layout_name).map_err(|_| {
-        Problem::new(
-            Kind::NotBuilt,
-            format!(
-                "image {} ({}) is not in the OCI layout {}",
-                image.name,
-                image.layout_name,
-                layout.root().display()
-            ),
-            "run `cargo xtask build` first (for this version), or pass --layout",
-        )
-    })?;
+    let top = layout
+        .resolve(&image.layout_name)
+        .map_err(|_| not_built(layout, image))?;
     let read_doc = |d: &Descriptor| -> Result<Doc> {
         let bytes = layout
             .read_blob(&d.digest)

@@ -34,12 +34,11 @@ pub fn notes(report: &ComposeReport) -> String {
 pub fn summary(report: &ComposeReport, manifests: bool) -> String {
     let mut s = String::new();
     for a in &report.artifacts {
-        let host = a.target.registry.split('/').next().unwrap_or_default();
         let _ = writeln!(
             s,
-            "compose {} {host}/{} manifest {}{}",
+            "compose {} {} manifest {}{}",
             a.repository,
-            a.target.repository,
+            a.target.name(),
             a.manifest.digest,
             match &a.fallback {
                 Some((d, _)) => format!(" (OCI 1.0 fallback {})", d.digest),

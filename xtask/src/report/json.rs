@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::oci::reference::ImageRef;
 use crate::plan::Plan;
 
 /// `tags --json`: version, tags, and per image every full reference.
@@ -10,7 +11,7 @@ pub fn tags_json(plan: &Plan) -> serde_json::Value {
         .images
         .iter()
         .map(|i| {
-            let refs: Vec<&String> = i.targets.iter().flat_map(|t| &t.references).collect();
+            let refs: Vec<&ImageRef> = i.targets.iter().flat_map(|t| &t.references).collect();
             (i.name.clone(), json!(refs))
         })
         .collect();

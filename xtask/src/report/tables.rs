@@ -217,9 +217,13 @@ mod tests {
                     reason: "Rust target aarch64-unknown-linux-gnu is not installed".into(),
                     fix: "rustup target add aarch64-unknown-linux-gnu".into(),
                 }],
-                references: vec!["ghcr.io/o/stevedore:1.2.3".into()],
+                references: vec![crate::oci::reference::ImageRef::parse(
+                    "ghcr.io/o/stevedore:1.2.3",
+                )
+                .unwrap()],
                 seconds: 1.0,
             }],
+            entries: vec![],
         };
         let t = build_table(&report, Some(true));
         assert!(t.contains("stevedore  linux/amd64  sha256:"), "{t}");

@@ -124,7 +124,7 @@ fn a_secret_build_arg_is_a_build_secret_and_never_on_the_command_line() {
 fn buildx_takes_the_builder_name_and_the_cache() {
     let mut image = image();
     image.targets = vec![crate::plan::PushTarget {
-        registry: "ghcr.io/o".into(),
+        registry: crate::oci::reference::RegistryPrefix::parse("ghcr.io/o").unwrap(),
         api_host: "ghcr.io".into(),
         repository: "o/web".into(),
         references: vec![],
