@@ -11,12 +11,13 @@
 //! stevedore's credentials and registry settings ([`super::registry_access`]), their short
 //! names read as Docker reads them ([`super::image_names`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use super::base_history;
 use super::build_secrets::{self, SecretFiles};
 use super::docker_format;
 use super::dockerfile_cache;
@@ -374,24 +375,30 @@ pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<Str
     a
 }
 
-/// `req` with its Dockerfile written into `dir` with every short image name in full, as
-/// Docker reads it (buildah reads them through the machine's registries configuration, see
-/// [`image_names`]); `None` when every name already is. A `<Dockerfile>.dockerignore` goes
-/// along.
-fn qualified_dockerfile<'a>(
+/// `req` with its Dockerfile (`text`) written into the new directory `dir` with each image
+/// name of `replace` replaced, and every other short image name in full, as Docker reads it
+/// (buildah reads them through the machine's registries configuration, see [`image_names`]);
+/// `None` when nothing changes. A `<Dockerfile>.dockerignore` goes along.
+fn rewritten_dockerfile<'a>(
     req: &Request<'a>,
     text: &str,
     dir: &Path,
+    replace: &BTreeMap<String, String>,
 ) -> Result<Option<Request<'a>>> {
-    let Some(qualified) = image_names::qualify_dockerfile(text) else {
+    let with = |written: &str| {
+        replace
+            .get(written)
+            .cloned()
+            .or_else(|| image_names::qualify(written))
+    };
+    let Some(qualified) = image_names::rewrite(text, with) else {
         return Ok(None);
     };
     let name = req
         .dockerfile
         .file_name()
         .map_or_else(|| "Dockerfile".into(), |n| n.to_string_lossy().into_owned());
-    let dir = dir.join("dockerfile");
-    std::fs::create_dir(&dir)?;
+    std::fs::create_dir(dir)?;
     let path = dir.join(&name);
     std::fs::write(&path, qualified)?;
     let ignore = req
@@ -481,7 +488,12 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
             let access =
                 RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.settings())?;
-            let qualified = qualified_dockerfile(req, &dockerfile_text, access.dir())?;
+            let qualified = rewritten_dockerfile(
+                req,
+                &dockerfile_text,
+                &access.dir().join("dockerfile"),
+                &BTreeMap::new(),
+            )?;
             let req = qualified.as_ref().unwrap_or(req);
             let ignorefile = match ignore_lines(
                 &req.context
@@ -589,8 +601,42 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     &req.image
                         .redact(&format!("[{prefix}] buildah {}", args.join(" "))),
                 );
-                exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
-                    .map_err(|f| fail("build", f))?;
+                let mut built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
+                if let Err(failed) = &built_now {
+                    if base_history::is_history_failure(&failed.tail_text()) {
+                        // A base without history: built again on a copy that has one.
+                        let bases = base_history::with_history(
+                            &dockerfile_text,
+                            platform,
+                            &ctx.pull,
+                            &access.dir().join(format!("bases-{slug}")),
+                        )?;
+                        let retry = rewritten_dockerfile(
+                            req,
+                            &dockerfile_text,
+                            &access.dir().join(format!("dockerfile-{slug}")),
+                            &bases,
+                        )?;
+                        if let (false, Some(retry)) = (bases.is_empty(), retry) {
+                            let names: Vec<&str> = bases.keys().map(String::as_str).collect();
+                            ctx.log.line(&format!(
+                                "[{prefix}] base image {} lists no history (buildah needs one): building on a copy that lists one entry per layer, its layers unchanged",
+                                names.join(", ")
+                            ));
+                            let args = buildah_build_args(
+                                &retry,
+                                platform,
+                                &storage,
+                                &manifest,
+                                Some(&access),
+                                ignorefile.as_deref(),
+                                &secrets,
+                            );
+                            built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
+                        }
+                    }
+                }
+                built_now.map_err(|f| fail("build", f))?;
                 let dest = req.out.join(format!("oci-{slug}"));
                 let args = buildah_push_args(&storage, &manifest, &dest);
                 exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?

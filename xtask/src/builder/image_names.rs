@@ -92,10 +92,16 @@ pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
 /// `dockerfile` with every short image name written out as Docker reads it; `None` when every
 /// name already is.
 pub fn qualify_dockerfile(dockerfile: &str) -> Option<String> {
+    rewrite(dockerfile, qualify)
+}
+
+/// `dockerfile` with each image name [`named`] finds replaced by what `with` gives for it (as
+/// written); `None` when it gives nothing for any.
+pub fn rewrite(dockerfile: &str, with: impl Fn(&str) -> Option<String>) -> Option<String> {
     let mut text = dockerfile.to_string();
     let mut changed = false;
     for n in named(dockerfile).into_iter().rev() {
-        if let Some(full) = qualify(n.written) {
+        if let Some(full) = with(n.written) {
             text.replace_range(n.range, &full);
             changed = true;
         }

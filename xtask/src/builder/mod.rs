@@ -6,6 +6,7 @@
 //! layout never holds a name pointing at a partial image.
 
 pub mod base;
+pub mod base_history;
 pub mod build_secrets;
 pub mod buildx;
 pub mod cargo;
