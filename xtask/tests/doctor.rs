@@ -119,3 +119,155 @@ fn doctor_refuses_a_buildx_builder_whose_driver_cannot_export_oci() {
         }
     }
 }
+
+/// A workspace tagged `v1.2.3` publishing to `registry` with `images` (TOML) and `files`.
+fn workspace(registry: &str, images: &str, files: &[(&str, &[u8])]) -> Workspace {
+    let ws = Workspace::with_files(&[registry.to_string()], &[], "", files);
+    let config = std::fs::read_to_string(ws.path().join("images/release.toml")).unwrap();
+    ws.write("images/release.toml", format!("{config}\n{images}"));
+    ws.commit("images");
+    ws.git(&["tag", "-f", "v1.2.3"]);
+    ws
+}
+
+/// Cross-compiling is the usual multi-platform Dockerfile: the compiler runs on the build
+/// platform (`--platform=$BUILDPLATFORM`), the image only copies what it made. Building it for
+/// six platforms needs no emulation; a stage the target does not reach (`test`) is not built.
+#[test]
+fn doctor_passes_a_cross_compiling_target_on_a_machine_without_qemu() {
+    if !have_all(&["docker-registry", "buildah"]) {
+        skipped("docker-registry or buildah missing: cross-compiling doctor not run");
+        return;
+    }
+    let registry = Registry::plain();
+    let dockerfile = b"FROM --platform=$BUILDPLATFORM tonistiigi/xx AS xx\n\
+        FROM --platform=$BUILDPLATFORM golang:1-alpine AS build\n\
+        COPY --from=xx / /\nARG TARGETPLATFORM\nRUN xx-go build -o /out/app .\n\
+        FROM alpine:3 AS test\nCOPY --from=build /out/app /app\nRUN /app --selftest\n\
+        FROM scratch\nCOPY --from=build /out/app /app\nENTRYPOINT [\"/app\"]\n";
+    let platforms = "platforms = [\"linux/amd64\", \"linux/arm64\", \"linux/arm/v7\", \
+                     \"linux/ppc64le\", \"linux/s390x\", \"linux/riscv64\"]";
+    let image = format!(
+        "[images.app]\ndockerfile = \"app/Dockerfile\"\nbuilder = \"buildah\"\n{platforms}\n"
+    );
+    let ws = workspace(
+        &format!("{}/demo", registry.host),
+        &image,
+        &[
+            ("app/Dockerfile", dockerfile),
+            ("app/main.go", b"package main\n"),
+        ],
+    );
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    for p in [
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/s390x",
+        "linux/riscv64",
+    ] {
+        assert!(
+            text.contains(&format!("ok      build app {p}: buildah")),
+            "{p}: {text}"
+        );
+    }
+
+    // The test stage runs its RUN on the target platform: with it as the target, a platform
+    // this machine cannot run is a problem, named with its stage.
+    let host = xtask::oci::platform::Platform::host().unwrap();
+    let foreign = if host.arch == "riscv64" {
+        "s390x"
+    } else {
+        "riscv64"
+    };
+    if std::path::Path::new(&format!("/proc/sys/fs/binfmt_misc/qemu-{foreign}")).exists() {
+        skipped("this machine emulates riscv64: the test-stage half not run");
+        return;
+    }
+    let ws = workspace(
+        &format!("{}/demo", registry.host),
+        &format!("{image}target = \"test\"\n"),
+        &[
+            ("app/Dockerfile", dockerfile),
+            ("app/main.go", b"package main\n"),
+        ],
+    );
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "PROBLEM build app linux/{foreign}: the Dockerfile's test stage has RUN steps for linux/{foreign}"
+        )),
+        "{text}"
+    );
+}
+
+/// A compose `env_file` that is missing fails the release before it builds: doctor says so.
+#[test]
+fn doctor_names_a_missing_compose_env_file() {
+    if !have("docker-registry") {
+        skipped("docker-registry missing: compose env_file doctor not run");
+        return;
+    }
+    let registry = Registry::plain();
+    let compose = format!(
+        "services:\n  app:\n    image: {}/demo/app:v1.2.3\n    env_file: ./config/app.env\n",
+        registry.host
+    );
+    let images = "[images.app]\nnative = { files = [{ src = \"files/hello.txt\", dst = \"/hello.txt\" }] }\n\
+                  [compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack\"\nenv-files = true\n";
+    let ws = workspace(
+        &format!("{}/demo", registry.host),
+        images,
+        &[("compose.yaml", compose.as_bytes())],
+    );
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("PROBLEM compose"))
+        .unwrap_or_else(|| panic!("no compose problem:\n{text}"));
+    assert!(
+        line.contains("services.app.env_file[0]") && line.contains("app.env"),
+        "{text}"
+    );
+    assert!(text.contains("create the env file"), "{text}");
+
+    // With the file there, compose passes.
+    ws.write("config/app.env", "GREETING=hi\n");
+    ws.commit("env file");
+    ws.git(&["tag", "-f", "v1.2.3"]);
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok      compose stack"), "{text}");
+}
+
+/// A registry host that does not resolve is named as such, at once: no retries, no talk of
+/// authentication. (`.invalid` never resolves, RFC 2606.)
+#[test]
+fn doctor_names_a_host_that_does_not_resolve_without_retrying() {
+    let ws = workspace(
+        "registry.invalid/demo",
+        "[images.app]\nnative = { files = [{ src = \"files/hello.txt\", dst = \"/hello.txt\" }] }\n",
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let out = ws.xtask(&["doctor"], &[]);
+    let took = started.elapsed();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("PROBLEM registries: cannot resolve host registry.invalid"),
+        "{text}"
+    );
+    assert!(!text.contains("authentication failed"), "{text}");
+    assert!(!text.contains("retry"), "{text}");
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "took {took:?}: {text}"
+    );
+}

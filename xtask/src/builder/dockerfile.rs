@@ -8,18 +8,22 @@
 //! the user's cache directory, one per workspace) and is kept between builds so that its layer
 //! cache (`--layers`) makes an unchanged rebuild fast; stevedore's own state
 //! (`target/stevedore`) is always left out of the build context. `FROM` images are pulled with
-//! stevedore's credentials and registry settings ([`super::registry_access`]).
+//! stevedore's credentials and registry settings ([`super::registry_access`]), their short
+//! names read as Docker reads them ([`super::image_names`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use super::base_history;
 use super::build_secrets::{self, SecretFiles};
 use super::docker_format;
 use super::dockerfile_cache;
-use super::registry_access::{from_images, from_refs, RegistryAccess};
+use super::image_names::{self, from_images, from_refs};
+use super::registry_access::RegistryAccess;
+use super::stages;
 use super::{Ctx, PlatformBuild};
 use crate::config::BuilderKind;
 use crate::exec;
@@ -85,9 +89,14 @@ pub fn resolve(kind: BuilderKind, image: &str) -> std::result::Result<Driver, Pr
     }
 }
 
-/// Platforms of a Dockerfile this machine cannot build: those that need to run `RUN` steps
-/// for a foreign architecture without a binfmt (qemu) handler.
-pub fn check_platform(dockerfile: &Path, platform: &Platform) -> std::result::Result<(), Problem> {
+/// Whether this machine can build `target` of a Dockerfile for `platform`: every stage the
+/// target reaches that runs `RUN` steps for a foreign architecture needs a binfmt (qemu)
+/// handler ([`super::stages`]).
+pub fn check_platform(
+    dockerfile: &Path,
+    target: Option<&str>,
+    platform: &Platform,
+) -> std::result::Result<(), Problem> {
     let Some(host) = Platform::host() else {
         return Ok(());
     };
@@ -97,50 +106,36 @@ pub fn check_platform(dockerfile: &Path, platform: &Platform) -> std::result::Re
     let Ok(text) = std::fs::read_to_string(dockerfile) else {
         return Ok(()); // the build reports an unreadable Dockerfile with its cause
     };
-    if !runs_target_steps(&text) {
-        return Ok(());
-    }
-    let qemu_arch = match platform.arch.as_str() {
-        "amd64" => "x86_64",
-        "arm64" => "aarch64",
-        "arm" => "arm",
-        "386" => "i386",
-        "ppc64le" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    };
-    if Path::new("/proc/sys/fs/binfmt_misc")
-        .join(format!("qemu-{qemu_arch}"))
-        .exists()
-    {
-        return Ok(());
-    }
-    Err(Problem {
-        kind: Kind::Unavailable,
-        reason: format!(
-            "the Dockerfile has RUN steps for {platform}, and this machine cannot run {platform} programs (no qemu-{qemu_arch} binfmt handler)"
-        ),
-        fix: "apt-get install qemu-user-static binfmt-support (or `docker run --privileged --rm tonistiigi/binfmt --install all`), or build those stages with FROM --platform=$BUILDPLATFORM".into(),
-    })
-}
-
-/// Does a stage that runs on the target platform (a `FROM` without `--platform`) hold a `RUN`?
-fn runs_target_steps(dockerfile: &str) -> bool {
-    let mut target_stage = true;
-    for line in dockerfile.lines() {
-        let line = line.trim();
-        let upper = line.to_ascii_uppercase();
-        if upper.starts_with("FROM ") {
-            target_stage = !upper.contains("--PLATFORM=");
-        } else if upper.starts_with("RUN ") && target_stage {
-            return true;
+    for (stage, on) in stages::emulated(&text, target, platform, &host) {
+        let qemu_arch = match on.arch.as_str() {
+            "amd64" => "x86_64",
+            "arm64" => "aarch64",
+            "arm" => "arm",
+            "386" => "i386",
+            "ppc64le" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            other => other,
+        };
+        if Path::new("/proc/sys/fs/binfmt_misc")
+            .join(format!("qemu-{qemu_arch}"))
+            .exists()
+        {
+            continue;
         }
+        return Err(Problem {
+            kind: Kind::Unavailable,
+            reason: format!(
+                "the Dockerfile's {stage} stage has RUN steps for {on}, and this machine cannot run {on} programs (no qemu-{qemu_arch} binfmt handler)"
+            ),
+            fix: "apt-get install qemu-user-static binfmt-support (or `docker run --privileged --rm tonistiigi/binfmt --install all`), or build that stage with FROM --platform=$BUILDPLATFORM".into(),
+        });
     }
-    false
+    Ok(())
 }
 
 /// Everything a driver needs for one image.
+#[derive(Clone)]
 pub struct Request<'a> {
     pub image: &'a ImagePlan,
     pub dockerfile: PathBuf,
@@ -377,7 +372,45 @@ pub fn buildah_push_args(storage: &Path, manifest: &str, dest: &Path) -> Vec<Str
     a
 }
 
-/// Builds every platform of `req` and imports the result into `ctx.layout`.
+/// `req` with its Dockerfile (`text`) written into the new directory `dir` with each image
+/// name of `replace` replaced, and every other short image name in full, as Docker reads it
+/// (buildah reads them through the machine's registries configuration, see [`image_names`]);
+/// `None` when nothing changes. A `<Dockerfile>.dockerignore` goes along.
+fn rewritten_dockerfile<'a>(
+    req: &Request<'a>,
+    text: &str,
+    dir: &Path,
+    replace: &BTreeMap<String, String>,
+) -> Result<Option<Request<'a>>> {
+    let with = |written: &str| {
+        replace
+            .get(written)
+            .cloned()
+            .or_else(|| image_names::qualify(written))
+    };
+    let Some(qualified) = image_names::rewrite(text, with) else {
+        return Ok(None);
+    };
+    let name = req
+        .dockerfile
+        .file_name()
+        .map_or_else(|| "Dockerfile".into(), |n| n.to_string_lossy().into_owned());
+    std::fs::create_dir(dir)?;
+    let path = dir.join(&name);
+    std::fs::write(&path, qualified)?;
+    let ignore = req
+        .dockerfile
+        .with_file_name(format!("{name}.dockerignore"));
+    if ignore.is_file() {
+        std::fs::copy(&ignore, dir.join(format!("{name}.dockerignore")))
+            .with_context(|| format!("cannot read {}", ignore.display()))?;
+    }
+    Ok(Some(Request {
+        dockerfile: path,
+        ..req.clone()
+    }))
+}
+
 /// `cmd` without the environment variables that carry secret-build-args (they reach the build
 /// only as build secrets, from their private files).
 fn without_secrets(cmd: &mut Command, image: &ImagePlan) {
@@ -390,6 +423,7 @@ fn without_secrets(cmd: &mut Command, image: &ImagePlan) {
     }
 }
 
+/// Builds every platform of `req` and imports the result into `ctx.layout`.
 pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<PlatformBuild>> {
     let prefix = format!("{} {}", req.image.name, req.platform_list());
     // A Dockerfile the driver cannot read would give a confusing driver error: say it plainly.
@@ -449,12 +483,15 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
         Driver::Buildah => {
             let storage = buildah_storage(&ctx.root);
             let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
-            let settings = ctx.pull.settings();
-            let access = RegistryAccess::prepare(
-                &from_images(&dockerfile_text),
-                &settings.insecure,
-                &settings.ca_files,
+            let access =
+                RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.settings())?;
+            let qualified = rewritten_dockerfile(
+                req,
+                &dockerfile_text,
+                &access.dir().join("dockerfile"),
+                &BTreeMap::new(),
             )?;
+            let req = qualified.as_ref().unwrap_or(req);
             let ignorefile = match ignore_lines(
                 &req.context
                     .canonicalize()
@@ -561,8 +598,42 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
                     &req.image
                         .redact(&format!("[{prefix}] buildah {}", args.join(" "))),
                 );
-                exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
-                    .map_err(|f| fail("build", f))?;
+                let mut built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
+                if let Err(failed) = &built_now {
+                    if base_history::is_history_failure(&failed.tail_text()) {
+                        // A base without history: built again on a copy that has one.
+                        let bases = base_history::with_history(
+                            &dockerfile_text,
+                            platform,
+                            &ctx.pull,
+                            &access.dir().join(format!("bases-{slug}")),
+                        )?;
+                        let retry = rewritten_dockerfile(
+                            req,
+                            &dockerfile_text,
+                            &access.dir().join(format!("dockerfile-{slug}")),
+                            &bases,
+                        )?;
+                        if let (false, Some(retry)) = (bases.is_empty(), retry) {
+                            let names: Vec<&str> = bases.keys().map(String::as_str).collect();
+                            ctx.log.line(&format!(
+                                "[{prefix}] base image {} lists no history (buildah needs one): building on a copy that lists one entry per layer, its layers unchanged",
+                                names.join(", ")
+                            ));
+                            let args = buildah_build_args(
+                                &retry,
+                                platform,
+                                &storage,
+                                &manifest,
+                                Some(&access),
+                                ignorefile.as_deref(),
+                                &secrets,
+                            );
+                            built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
+                        }
+                    }
+                }
+                built_now.map_err(|f| fail("build", f))?;
                 let dest = req.out.join(format!("oci-{slug}"));
                 let args = buildah_push_args(&storage, &manifest, &dest);
                 exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?

@@ -6,6 +6,7 @@
 //! layout never holds a name pointing at a partial image.
 
 pub mod base;
+pub mod base_history;
 pub mod build_secrets;
 pub mod buildx;
 pub mod cargo;
@@ -14,11 +15,13 @@ pub mod compress;
 pub mod docker_format;
 pub mod dockerfile;
 pub mod dockerfile_cache;
+pub mod image_names;
 pub mod layer;
 pub mod native;
 pub mod private_dir;
 pub mod pull;
 pub mod registry_access;
+pub mod stages;
 pub mod tree;
 
 use std::collections::BTreeSet;
@@ -238,12 +241,19 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &BuildOptions) -> Result<Vec<Jo
                 }
             }
             Builder::Dockerfile {
-                dockerfile, driver, ..
+                dockerfile,
+                driver,
+                target,
+                ..
             } => match dockerfile::resolve(*driver, &image.name) {
                 Ok(d) => {
                     job.driver = Some(d);
                     for p in &platforms {
-                        match dockerfile::check_platform(&root.join(dockerfile), p) {
+                        match dockerfile::check_platform(
+                            &root.join(dockerfile),
+                            target.as_deref(),
+                            p,
+                        ) {
                             Ok(()) => job.build.push(p.clone()),
                             Err(u) => skip(p, u),
                         }

@@ -11,7 +11,8 @@
 //!
 //! Credentials and TLS are the publisher's: `STEVEDORE_AUTH_<HOST>`, docker's `config.json`,
 //! anonymous; `release.ca-files`, `SSL_CERT_FILE`; plain HTTP for loopback hosts and
-//! `release.insecure-registries`.
+//! `release.insecure-registries`. A host with a mirror in `release.mirrors` is reached at its
+//! mirror (the cache names the image as written).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -111,6 +112,7 @@ impl Puller {
             .map_err(|_| anyhow!("base image puller poisoned by an earlier panic"))?;
         let cache = Layout::create(&self.cache_dir)?;
         let shown = shown(written, image);
+        let src = self.registry.pull_source(image);
         let key = image.to_string();
         let top = match st.resolved.get(&key) {
             Some(d) => d.clone(),
@@ -131,22 +133,22 @@ impl Puller {
             bail!("base image {shown}: nested image indexes are not supported");
         }
         if !cache.has_intact_blob(&manifest_desc.digest)? {
-            let reg = self.registry(&mut st, written, image)?;
+            let reg = self.registry(&mut st, written, &src)?;
             let rt = self.runtime(&mut st)?;
             let digest = &manifest_desc.digest;
             let (media, bytes) = rt
-                .block_on(reg.fetch_manifest(&image.repository, digest.as_str()))
+                .block_on(reg.fetch_manifest(&src.repository, digest.as_str()))
                 .with_context(|| format!("base image {shown} ({platform})"))?
                 .ok_or_else(|| {
                     anyhow!(
                         "base image {shown}: registry {} lists manifest {digest} for {platform} but does not have it",
-                        image.host
+                        src.host
                     )
                 })?;
             if Digest::of(&bytes) != *digest {
                 bail!(
                     "base image {shown}: the manifest registry {} sent for {platform} does not match its digest {digest}",
-                    image.host
+                    src.host
                 );
             }
             cache.write_blob(&media_type_of(&media, &bytes), &bytes)?;
@@ -170,7 +172,7 @@ impl Puller {
                 wanted.len()
             ));
         } else {
-            let reg = self.registry(&mut st, written, image)?;
+            let reg = self.registry(&mut st, written, &src)?;
             let rt = self.runtime(&mut st)?;
             let bytes: u64 = missing.iter().map(|d| d.size).sum();
             self.log.line(&format!(
@@ -178,15 +180,15 @@ impl Puller {
                 missing.len(),
                 wanted.len(),
                 human_bytes(bytes),
-                image.host
+                src.host
             ));
             let started = Instant::now();
             let results: Vec<Result<()>> = rt.block_on(async {
                 futures_util::stream::iter(missing.iter().map(|d| {
-                    let (reg, cache) = (reg.clone(), &cache);
+                    let (reg, cache, repository) = (reg.clone(), &cache, &src.repository);
                     async move {
                         reg.download_blob(
-                            &image.repository,
+                            repository,
                             &d.digest,
                             d.size,
                             &d.media_type,
@@ -231,6 +233,7 @@ impl Puller {
         image: &ImageRef,
     ) -> Result<Descriptor> {
         let shown = shown(written, image);
+        let src = self.registry.pull_source(image);
         // Pinned and cached: no network.
         if let Some(d) = &image.digest {
             if cache.has_intact_blob(d)? {
@@ -242,26 +245,26 @@ impl Puller {
                 ));
             }
         }
-        let reg = self.registry(st, written, image)?;
+        let reg = self.registry(st, written, &src)?;
         let rt = self.runtime(st)?;
         let not_found = || {
             anyhow!(
                 "base image {shown} not found in registry {}: check the name and tag, or that you are logged in (credentials: {})",
-                image.host,
+                src.host,
                 reg.creds.source
             )
         };
         let context = || {
             format!(
                 "base image {shown}: cannot resolve it in registry {} (check the name and tag, or that you are logged in)",
-                image.host
+                src.host
             )
         };
         let reference = image.reference();
         if image.digest.is_none() {
             // A HEAD (free of Docker Hub's pull limits) tells whether the cache has it.
             let head = rt
-                .block_on(reg.manifest_digest(&image.repository, &reference))
+                .block_on(reg.manifest_digest(&src.repository, &reference))
                 .with_context(context)?;
             if let Some(d) = head.filter(|d| cache.has_intact_blob(d).unwrap_or(false)) {
                 let bytes = cache.read_blob(&d)?;
@@ -274,7 +277,7 @@ impl Puller {
             }
         }
         let (media, bytes) = rt
-            .block_on(reg.fetch_manifest(&image.repository, &reference))
+            .block_on(reg.fetch_manifest(&src.repository, &reference))
             .with_context(context)?
             .ok_or_else(not_found)?;
         let digest = Digest::of(&bytes);
@@ -282,7 +285,7 @@ impl Puller {
             if *want != digest {
                 bail!(
                     "base image {shown}: registry {} sent a manifest whose digest is {digest}, not {want}",
-                    image.host
+                    src.host
                 );
             }
         }

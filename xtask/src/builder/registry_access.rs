@@ -15,6 +15,7 @@ use base64::Engine as _;
 use super::private_dir::{write_private, PrivateDir};
 use crate::oci::reference::{is_loopback_host, ImageRef};
 use crate::registry::credentials::{self, Credential};
+use crate::registry::Settings;
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {
@@ -24,52 +25,10 @@ pub struct RegistryAccess {
     pub cert_dir: Option<PathBuf>,
 }
 
-/// Every registry image the `FROM` lines of `dockerfile` name, as written and parsed (stage
-/// names, `scratch` and references built from `ARG`s left out).
-pub fn from_refs(dockerfile: &str) -> Vec<(String, ImageRef)> {
-    let mut stages: Vec<String> = Vec::new();
-    let mut out = Vec::new();
-    for line in dockerfile.lines() {
-        let mut words = line.split_whitespace();
-        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("from")) {
-            continue;
-        }
-        let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
-        let Some(image) = rest.first() else { continue };
-        let earlier_stage = stages.contains(&image.to_ascii_lowercase());
-        if let Some(i) = rest.iter().position(|w| w.eq_ignore_ascii_case("as")) {
-            if let Some(name) = rest.get(i + 1) {
-                stages.push(name.to_ascii_lowercase());
-            }
-        }
-        if image.contains('$') || image.eq_ignore_ascii_case("scratch") || earlier_stage {
-            continue;
-        }
-        if let Ok(r) = ImageRef::parse(image) {
-            out.push((image.to_string(), r));
-        }
-    }
-    out
-}
-
-/// One image per registry host of [`from_refs`] (what registry access is prepared for).
-pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
-    let mut out: Vec<ImageRef> = Vec::new();
-    for (_, r) in from_refs(dockerfile) {
-        if !out.iter().any(|o| o.host == r.host) {
-            out.push(r);
-        }
-    }
-    out
-}
-
 impl RegistryAccess {
-    /// Prepares access to the registries of `images` with `insecure` hosts and `ca_files`.
-    pub fn prepare(
-        images: &[ImageRef],
-        insecure: &[String],
-        ca_files: &[PathBuf],
-    ) -> Result<RegistryAccess> {
+    /// Prepares access to the registries of `images` (each pulled from its mirror, when
+    /// `settings` names one) with `settings`' insecure hosts and CA files.
+    pub fn prepare(images: &[ImageRef], settings: &Settings) -> Result<RegistryAccess> {
         let dir = PrivateDir::new("stevedore-builder")?;
         let mut access = RegistryAccess {
             dir,
@@ -80,6 +39,7 @@ impl RegistryAccess {
         let mut auths = serde_json::Map::new();
         let mut plain = Vec::new();
         for image in images {
+            let image = settings.pull_source(image);
             let creds = credentials::resolve_from_env(&image.host)?;
             if let Credential::Basic { user, secret } = &creds.credential {
                 let pair = format!("{user}:{}", secret.expose());
@@ -90,7 +50,7 @@ impl RegistryAccess {
                     }),
                 );
             }
-            if is_loopback_host(&image.host) || insecure.contains(&image.host) {
+            if is_plain(&image.host, settings) && !plain.contains(&image.host) {
                 plain.push(image.host.clone());
             }
         }
@@ -100,23 +60,13 @@ impl RegistryAccess {
             write_private(&path, doc.to_string().as_bytes())?;
             access.authfile = Some(path);
         }
-        if !plain.is_empty() {
-            let mut conf = String::from(
-                "unqualified-search-registries = [\"docker.io\"]\nshort-name-mode = \"permissive\"\n",
-            );
-            for host in plain {
-                conf.push_str(&format!(
-                    "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
-                ));
-            }
-            let path = access.dir.path().join("registries.conf");
-            write_private(&path, conf.as_bytes())?;
-            access.registries_conf = Some(path);
-        }
-        if !ca_files.is_empty() {
+        let path = access.dir.path().join("registries.conf");
+        write_private(&path, registries_conf(&plain, settings).as_bytes())?;
+        access.registries_conf = Some(path);
+        if !settings.ca_files.is_empty() {
             let certs = access.dir.path().join("certs");
             fs::DirBuilder::new().mode(0o700).create(&certs)?;
-            for (i, f) in ca_files.iter().enumerate() {
+            for (i, f) in settings.ca_files.iter().enumerate() {
                 let pem =
                     fs::read(f).with_context(|| format!("cannot read CA file {}", f.display()))?;
                 write_private(&certs.join(format!("ca-{i}.crt")), &pem)?;
@@ -132,23 +82,74 @@ impl RegistryAccess {
     }
 }
 
+/// Plain HTTP: loopback hosts and `release.insecure-registries`.
+fn is_plain(host: &str, settings: &Settings) -> bool {
+    is_loopback_host(host) || settings.insecure.iter().any(|h| h == host)
+}
+
+/// buildah's `registries.conf`, replacing the machine's: short names Docker's way (a name
+/// built from an `ARG` is searched on `docker.io`; every other name reaches buildah written out
+/// in full, see [`super::image_names`]), each mirror of `release.mirrors` in place of its
+/// registry, and the `plain` hosts over HTTP. Every value was checked as a host or repository
+/// path when the config was loaded: none holds a quote.
+fn registries_conf(plain: &[String], settings: &Settings) -> String {
+    let mut conf = String::from(
+        "unqualified-search-registries = [\"docker.io\"]\nshort-name-mode = \"permissive\"\n",
+    );
+    for (host, mirror) in &settings.mirrors {
+        let insecure = is_plain(&mirror.host, settings);
+        conf.push_str(&format!(
+            "\n[[registry]]\nprefix = \"{host}\"\nlocation = \"{mirror}\"\ninsecure = {insecure}\n"
+        ));
+    }
+    for host in plain.iter().filter(|h| !settings.mirrors.contains_key(*h)) {
+        conf.push_str(&format!(
+            "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+        ));
+    }
+    conf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn from_lines_name_registry_images_only() {
-        let df = "ARG BASE=x\nFROM --platform=$BUILDPLATFORM 127.0.0.1:5000/tools/go:1 AS build\n\
-                  FROM $BASE\nFROM scratch AS empty\nFROM build AS again\n\
-                  FROM ghcr.io/o/runtime:2\nFROM debian:12\n";
-        let hosts: Vec<String> = from_images(df).into_iter().map(|r| r.host).collect();
-        assert_eq!(hosts, ["127.0.0.1:5000", "ghcr.io", "docker.io"]);
+    fn a_mirror_replaces_its_registry_for_buildah() {
+        use crate::oci::reference::RegistryPrefix;
+        let settings = Settings {
+            mirrors: [(
+                "docker.io".to_string(),
+                RegistryPrefix::parse("127.0.0.1:5999/hub").unwrap(),
+            )]
+            .into(),
+            ..Settings::default()
+        };
+        let golang = ImageRef::parse("golang:1").unwrap();
+        let src = settings.pull_source(&golang);
+        assert_eq!(src.to_string(), "127.0.0.1:5999/hub/library/golang:1");
+        let access = RegistryAccess::prepare(&[golang], &settings).unwrap();
+        let text = fs::read_to_string(access.registries_conf.as_ref().unwrap()).unwrap();
+        assert!(
+            text.contains("unqualified-search-registries = [\"docker.io\"]"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "prefix = \"docker.io\"\nlocation = \"127.0.0.1:5999/hub\"\ninsecure = true\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("location = \"127.0.0.1:5999\"\ninsecure = true"),
+            "{text}"
+        );
     }
 
     #[test]
     fn files_are_private_and_removed_on_drop() {
-        let images = from_images("FROM 127.0.0.1:5999/base:1\n");
-        let access = RegistryAccess::prepare(&images, &[], &[]).unwrap();
+        let images = super::super::image_names::from_images("FROM 127.0.0.1:5999/base:1\n");
+        let access = RegistryAccess::prepare(&images, &Settings::default()).unwrap();
         let conf = access.registries_conf.clone().unwrap();
         let text = fs::read_to_string(&conf).unwrap();
         assert!(text.contains("location = \"127.0.0.1:5999\""), "{text}");

@@ -64,6 +64,54 @@ pub struct Inputs<'a> {
     pub tool: Tool,
     /// Some image's SBOM is made by syft (`release.sbom`): the jobs that attest install it.
     pub syft: bool,
+    /// The repository's default branch: branch pushes release from it, and its runs save
+    /// the cache.
+    pub default_branch: &'a str,
+    /// The `tags:` filters of the release workflows ([`tag_filters`]).
+    pub tag_filters: &'a [String],
+    /// The repository pins its Rust toolchain (`rust-toolchain.toml`); else the jobs install
+    /// the stable one, for stevedore itself.
+    pub pinned_toolchain: bool,
+}
+
+/// The `tags:` filter of `1.2.3`-style version tags (GitHub's filter syntax: `+` repeats the
+/// character before it, `*` matches the rest, a pre-release too).
+pub const BARE_VERSION_FILTER: &str = "[0-9]+.[0-9]+.[0-9]+*";
+
+/// The `tags:` filters matching the repository's version tags, from `tags` (all of its tags):
+/// `v*` for `v1.2.3`, [`BARE_VERSION_FILTER`] for `1.2.3`, both when it has both; `v*` when it
+/// has no version tag yet.
+pub fn tag_filters(tags: &[String]) -> Vec<String> {
+    let versions = tags
+        .iter()
+        .filter(|t| crate::plan::version::version_of_tag(t).is_some());
+    let (mut v, mut bare) = (false, false);
+    for t in versions {
+        if t.starts_with('v') {
+            v = true;
+        } else {
+            bare = true;
+        }
+    }
+    let mut out = Vec::new();
+    if v || !bare {
+        out.push("v*".to_string());
+    }
+    if bare {
+        out.push(BARE_VERSION_FILTER.to_string());
+    }
+    out
+}
+
+/// A platform no GitHub-hosted runner builds (their runners are Linux; QEMU emulates other
+/// Linux architectures, never another OS): the first image and platform, for the error.
+pub fn unbuildable(plan: &Plan) -> Option<(&str, &Platform)> {
+    plan.images.iter().find_map(|img| {
+        img.platforms
+            .iter()
+            .find(|p| p.os != "linux")
+            .map(|p| (img.name.as_str(), p))
+    })
 }
 
 /// How the jobs run stevedore.
@@ -301,19 +349,18 @@ fn header(w: &mut Writer, inputs: &Inputs, kind: Kind, about: &str) {
     );
 }
 
-/// `on:` of the release workflows: tag pushes (`v*`), and pushes to the default branch when
-/// the tag rules tag branch builds.
+/// `on:` of the release workflows: pushes of the repository's version tags, pushes to the
+/// default branch when the tag rules tag branch builds, and a run by hand
+/// (`workflow_dispatch`, on the branch or tag chosen).
 fn release_triggers(w: &mut Writer, inputs: &Inputs) {
     w.key_verbatim(0, "on");
     w.key(2, "push");
     if releases_branches(inputs.config) {
-        w.pair_yaml(
-            4,
-            "branches",
-            &flow_seq(&[&inputs.config.release.default_branch]),
-        );
+        w.pair_yaml(4, "branches", &flow_seq(&[inputs.default_branch]));
     }
-    w.pair_yaml(4, "tags", &flow_seq(&["v*"]));
+    let filters: Vec<&str> = inputs.tag_filters.iter().map(String::as_str).collect();
+    w.pair_yaml(4, "tags", &flow_seq(&filters));
+    w.key(2, "workflow_dispatch");
 }
 
 /// `permissions: {}` and the concurrency group of a workflow.
@@ -342,8 +389,8 @@ fn job_setup(
     builders: bool,
 ) {
     steps::checkout(w);
-    steps::toolchain(w, needs);
-    steps::cache(w, cache, &inputs.config.release.default_branch, inputs.tool);
+    steps::toolchain(w, needs, inputs.pinned_toolchain);
+    steps::cache(w, cache, inputs.default_branch, inputs.tool);
     steps::install(w, inputs.tool, syft);
     if builders {
         steps::builders(w, needs);

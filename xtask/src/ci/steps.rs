@@ -144,15 +144,29 @@ pub fn checkout(w: &mut Writer) {
     w.pair_yaml(10, "persist-credentials", "false");
 }
 
-/// The toolchain `rust-toolchain.toml` pins (rustup installs it, with its components), and the
-/// targets and cross linkers the job's cargo-bin images need.
-pub fn toolchain(w: &mut Writer, needs: &Needs) {
-    w.item_pair(
-        6,
-        "name",
-        "Install the Rust toolchain rust-toolchain.toml pins",
-    );
-    w.pair(8, "run", "rustup toolchain install");
+/// The toolchain `rust-toolchain.toml` pins (rustup installs it, with its components), or the
+/// stable one in a repository that pins none (not a Rust project), and the targets and cross
+/// linkers the job's cargo-bin images need.
+pub fn toolchain(w: &mut Writer, needs: &Needs, pinned: bool) {
+    if pinned {
+        w.item_pair(
+            6,
+            "name",
+            "Install the Rust toolchain rust-toolchain.toml pins",
+        );
+        w.pair(8, "run", "rustup toolchain install");
+    } else {
+        w.item_pair(
+            6,
+            "name",
+            "Install the stable Rust toolchain (to build stevedore)",
+        );
+        w.script(
+            8,
+            "run",
+            "rustup toolchain install stable --profile minimal\nrustup default stable",
+        );
+    }
     if !needs.rust_targets.is_empty() {
         w.item_pair(6, "name", "Add the Rust targets of the other platforms");
         w.script(
@@ -309,7 +323,7 @@ mod tests {
             qemu: Vec::new(),
         };
         let mut w = Writer::new();
-        toolchain(&mut w, &needs);
+        toolchain(&mut w, &needs, true);
         let text = w.finish();
         assert!(
             text.contains(
@@ -332,7 +346,7 @@ mod tests {
             qemu: Vec::new(),
         };
         let mut w = Writer::new();
-        toolchain(&mut w, &needs);
+        toolchain(&mut w, &needs, true);
         let text = w.finish();
         assert!(
             text.contains("run: rustup target add aarch64-unknown-linux-gnu\n"),

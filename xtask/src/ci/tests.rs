@@ -150,3 +150,18 @@ fn actions_are_pinned_by_full_commit_sha_with_a_version() {
         assert!(a.version.starts_with('v'), "{}", a.repo);
     }
 }
+
+#[test]
+fn tag_filters_follow_the_repository_s_version_tags() {
+    let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(tag_filters(&tags(&[])), ["v*"]);
+    assert_eq!(tag_filters(&tags(&["v1.2.3", "latest", "nightly"])), ["v*"]);
+    assert_eq!(
+        tag_filters(&tags(&["1.37.1", "1.37.2-rc.1", "docs-2024"])),
+        [BARE_VERSION_FILTER]
+    );
+    assert_eq!(
+        tag_filters(&tags(&["v0.9.0", "1.0.0"])),
+        ["v*", BARE_VERSION_FILTER]
+    );
+}

@@ -30,8 +30,20 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
         "all" => vec![Kind::Single, Kind::Matrix, Kind::PullRequest],
         other => bail!("--kind {other}: use single, matrix, pr or all"),
     };
+    if let Some((image, platform)) = ci::unbuildable(&ws.plan) {
+        bail!(
+            "{}: image {image} is built for {platform}, which no GitHub-hosted runner can build \
+             (they run Linux; QEMU emulates other Linux architectures, not another OS): remove \
+             {platform} from its platforms (release.platforms or images.{image}.platforms) for \
+             these workflows, or build it on a runner of its own",
+            ws.config.path.display()
+        );
+    }
     let config_arg = global.config.as_ref().map(|p| p.display().to_string());
     let release = &ws.config.release;
+    let default_branch = default_branch(ws, global);
+    let tag_filters = ci::tag_filters(&ws.facts.tags);
+    let toolchain = toolchain_file(&ws.root, &ws.plan, args.check)?;
     let inputs = ci::Inputs {
         plan: &ws.plan,
         config: &ws.config,
@@ -43,6 +55,9 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
         },
         syft: !crate::attest::stage::syft_images(&ws.plan, release.provenance, release.sbom)
             .is_empty(),
+        default_branch: &default_branch,
+        tag_filters: &tag_filters,
+        pinned_toolchain: !matches!(toolchain, Toolchain::NotRust),
     };
     let dir = ws.path(&args.out);
     let mut outputs = Vec::new();
@@ -58,8 +73,8 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
             only_if_missing: false,
         });
     }
-    if let Some(toolchain) = toolchain_file(&ws.root, args.check)? {
-        outputs.push(toolchain);
+    if let Toolchain::Missing(file) = toolchain {
+        outputs.push(file);
     }
     if args.check {
         return check(&ws.root, &outputs);
@@ -80,9 +95,45 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
     Ok(())
 }
 
-/// rust-toolchain.toml: the repository's is read (it must name a channel); when there is
-/// none, one pinning this machine's rustc is written.
-fn toolchain_file(root: &Path, check: bool) -> Result<Option<Output>> {
+/// The branch the release workflows push from: `release.default-branch` when the config sets
+/// it, else the repository's default branch (`origin/HEAD`), else the branch checked out.
+fn default_branch(ws: &Workspace, global: &Global) -> String {
+    let path = ws.root.join(
+        global
+            .config
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_PATH.into()),
+    );
+    let written = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|t| {
+            t.get("release")
+                .and_then(|r| r.get("default-branch"))
+                .is_some()
+        });
+    if written {
+        return ws.config.release.default_branch.clone();
+    }
+    crate::facts::git::origin_head(&ws.root)
+        .or_else(|| ws.facts.branch.clone())
+        .filter(|b| crate::config::checks::branch_name(b).is_ok())
+        .unwrap_or_else(|| ws.config.release.default_branch.clone())
+}
+
+/// The Rust toolchain the workflows install.
+enum Toolchain {
+    /// Not a Rust project (no `Cargo.toml`, no toolchain file, no cargo-bin image): the jobs
+    /// install stable Rust to build stevedore, and nothing is written into the repository.
+    NotRust,
+    /// The repository's toolchain file (it names a channel).
+    Pinned,
+    /// A Rust project without one: the file pinning this machine's rustc, to write.
+    Missing(Output),
+}
+
+/// The repository's [`Toolchain`].
+fn toolchain_file(root: &Path, plan: &crate::plan::Plan, check: bool) -> Result<Toolchain> {
     for name in ["rust-toolchain.toml", "rust-toolchain"] {
         let path = root.join(name);
         if let Ok(text) = std::fs::read_to_string(&path) {
@@ -92,20 +143,28 @@ fn toolchain_file(root: &Path, check: bool) -> Result<Option<Output>> {
                     path.display()
                 )
             })?;
-            return Ok(None);
+            return Ok(Toolchain::Pinned);
         }
+    }
+    let cargo_bin = plan.images.iter().any(|i| {
+        matches!(&i.builder, crate::plan::Builder::Native(spec) if spec.native.cargo_bin.is_some())
+    });
+    if !root.join("Cargo.toml").is_file() && !cargo_bin {
+        return Ok(Toolchain::NotRust);
     }
     let path = root.join("rust-toolchain.toml");
     if check {
         // Compared only for its presence: its channel is this machine's rustc.
-        return Ok(Some(Output {
+        return Ok(Toolchain::Missing(Output {
             path,
             text: String::new(),
             only_if_missing: true,
         }));
     }
+    // In the repository: a toolchain file above it (or rustup's override) is its rustc.
     let out = std::process::Command::new("rustc")
         .arg("--version")
+        .current_dir(root)
         .output()
         .ok()
         .filter(|o| o.status.success());
@@ -119,7 +178,7 @@ fn toolchain_file(root: &Path, check: bool) -> Result<Option<Output>> {
             path.display()
         );
     };
-    Ok(Some(Output {
+    Ok(Toolchain::Missing(Output {
         path,
         text: ci::toolchain_file(&channel),
         only_if_missing: true,

@@ -69,6 +69,25 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         ),
     }
 
+    // Compose artifacts: their files, env files and compose's checks, which a release runs
+    // before it builds.
+    if !plan.composes.is_empty() {
+        match crate::compose::stage::preflight(plan, &ws.root, false) {
+            Ok(_) => {
+                for c in &plan.composes {
+                    println!("ok      compose {}: files and checks pass", c.repository);
+                }
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                let (what, fix) = text
+                    .split_once("\n  fix: ")
+                    .unwrap_or((&text, "see the problem above"));
+                problem(what.to_string(), fix.to_string());
+            }
+        }
+    }
+
     // Registries: credentials and push permission (no secret printed).
     if plan.registries.is_empty() {
         problem(
@@ -82,7 +101,17 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         for l in &lines {
             println!("{}      {l}", if ok { "ok" } else { "--" });
         }
-        if !ok {
+        let unresolved: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.split("cannot resolve host ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        if let Some(host) = unresolved.first() {
+            problem(
+                format!("registries: cannot resolve host {host}"),
+                "check the host name in release.registries (a typo?) and this machine's DNS".into(),
+            );
+        } else if !ok {
             problem(
                 "registries: some would refuse the push (see above)".into(),
                 "set STEVEDORE_AUTH_<HOST>=user:token (or docker login) with push access, and check the registry is reachable".into(),

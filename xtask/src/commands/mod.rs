@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use crate::builder::{self, Missing};
 use crate::cli::{BuildArgs, Cli, Command, Global, PublishFlags};
 use crate::oci::platform::Platform;
+use crate::oci::reference::RegistryPrefix;
 use crate::progress::Shared;
 use crate::report::progress::Progress;
 use crate::workspace::Workspace;
@@ -95,6 +96,15 @@ fn registry_settings(ws: &Workspace) -> crate::registry::Settings {
     crate::registry::Settings {
         insecure: r.insecure_registries.clone(),
         ca_files: r.ca_files.iter().map(|p| ws.path(p)).collect(),
+        // Checked when the config was loaded: a mirror that does not parse is not there.
+        mirrors: r
+            .mirrors
+            .iter()
+            .filter_map(|(host, to)| {
+                let host = RegistryPrefix::parse(host).ok()?.host;
+                Some((host, RegistryPrefix::parse(to).ok()?))
+            })
+            .collect(),
     }
 }
 

@@ -26,6 +26,26 @@ pub fn target_triple(t: &str) -> Result<(), String> {
     }
 }
 
+/// A `release.mirrors` entry: a registry host (`docker.io`) and the `host[:port][/path]` its
+/// images are pulled from instead.
+pub fn mirror(host: &str, mirror: &str) -> Result<(), String> {
+    use crate::oci::reference::RegistryPrefix;
+    let fix = "write e.g. mirrors = { \"docker.io\" = \"mirror.gcr.io\" }";
+    match RegistryPrefix::parse(host) {
+        Ok(p) if p.namespace.is_empty() => {}
+        _ => return Err(format!("{host:?} is not a registry host: {fix}")),
+    }
+    let first = mirror.split('/').next().unwrap_or_default();
+    let starts_with_host = first.contains(['.', ':']) || first == "localhost";
+    match RegistryPrefix::parse(mirror) {
+        Ok(_) if starts_with_host => Ok(()),
+        Ok(_) => Err(format!(
+            "mirror {mirror:?} does not start with a registry host: {fix}"
+        )),
+        Err(e) => Err(format!("mirror {e}: {fix}")),
+    }
+}
+
 /// A branch name git accepts (`git check-ref-format --branch`): the rules of
 /// `git help check-ref-format` for `refs/heads/<name>`, and not `-…` or `HEAD`. The
 /// characters a shell, an Actions expression or a `branches:` filter reads specially are

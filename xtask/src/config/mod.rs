@@ -77,6 +77,11 @@ pub struct Release {
     /// Registry hosts reached over plain HTTP besides loopback ones (`myreg.lan:5000`).
     #[serde(default)]
     pub insecure_registries: Vec<String>,
+    /// Registry mirrors for base images: `{ "docker.io" = "mirror.gcr.io" }` pulls every
+    /// `FROM` / `base` image of that host from the mirror instead (same repository path, under
+    /// the mirror's namespace when it has one), in stevedore and in buildah.
+    #[serde(default)]
+    pub mirrors: BTreeMap<String, String>,
     /// Extra CA certificates (PEM) trusted for registries, relative to the workspace root.
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,

@@ -25,14 +25,17 @@ pub(super) fn deserialize(text: &str) -> (Option<RawConfig>, Vec<(String, String
         return (None, problems);
     };
     let mut path = first.path().clone();
+    let mut removed = Removed::default();
     for _ in 0..100 {
         if !remove_path(&mut value, &path) {
             break;
         }
+        removed.record(&path);
         match serde_path_to_error::deserialize::<_, RawConfig>(value.clone()) {
             Ok(raw) => return (Some(raw), problems),
             Err(e) => {
-                let k = key(e.path());
+                // The key as the text numbers it: earlier removals shifted later elements.
+                let k = removed.in_text(e.path());
                 let msg = e.inner().message().trim().to_string();
                 // A value removed above is now missing: that is the same problem again.
                 if msg.starts_with("missing field") {
@@ -48,6 +51,58 @@ pub(super) fn deserialize(text: &str) -> (Option<RawConfig>, Vec<(String, String
         }
     }
     (None, problems)
+}
+
+/// The array elements removed from the config so far, numbered as in the text: the array's
+/// key and the element's index.
+#[derive(Default)]
+struct Removed(Vec<(String, usize)>);
+
+impl Removed {
+    /// `path`, of the config with elements removed, as the text numbers it (`[0]`, `[1]`, …).
+    fn in_text(&self, path: &serde_path_to_error::Path) -> String {
+        use serde_path_to_error::Segment;
+        let mut key = String::new();
+        for seg in path.iter() {
+            match seg {
+                Segment::Seq { index } => {
+                    let mut gone: Vec<usize> = self
+                        .0
+                        .iter()
+                        .filter(|(array, _)| *array == key)
+                        .map(|(_, i)| *i)
+                        .collect();
+                    gone.sort_unstable();
+                    let mut i = *index;
+                    for g in gone {
+                        if g <= i {
+                            i += 1;
+                        }
+                    }
+                    key.push_str(&format!("[{i}]"));
+                }
+                other => {
+                    if !key.is_empty() {
+                        key.push('.');
+                    }
+                    key.push_str(&other.to_string());
+                }
+            }
+        }
+        key
+    }
+
+    /// Notes that the value at `path` (of the config with earlier elements removed) is gone.
+    fn record(&mut self, path: &serde_path_to_error::Path) {
+        use serde_path_to_error::Segment;
+        if let Some(Segment::Seq { .. }) = path.iter().next_back() {
+            let full = self.in_text(path);
+            if let Some((array, index)) = full.rsplit_once('[') {
+                let index = index.trim_end_matches(']').parse().unwrap_or(0);
+                self.0.push((array.to_string(), index));
+            }
+        }
+    }
 }
 
 /// Removes the value at `path` (a key of a table, an element of an array); false when there is

@@ -198,6 +198,23 @@ fn every_unknown_key_and_bad_value_is_reported_in_one_run() {
 }
 
 #[test]
+fn every_bad_list_item_is_named_by_its_own_position() {
+    let e = error_of(&GOOD.replace(
+        "platforms = [\"linux/amd64\", \"linux/arm64\"]",
+        "platforms = [\"linux/amd64\", \"linux/arm65\", \"linux/arm64\", \"linux/ppc\", \
+         \"linux/s390x\", \"linux/mips9\"]",
+    ));
+    assert!(e.contains("3 problems"), "{e}");
+    for (key, value) in [("[1]", "arm65"), ("[3]", "linux/ppc"), ("[5]", "mips9")] {
+        let line = e
+            .lines()
+            .find(|l| l.contains(&format!("release.platforms{key}")))
+            .unwrap_or_else(|| panic!("no release.platforms{key} in {e}"));
+        assert!(line.contains(value), "{line}");
+    }
+}
+
+#[test]
 fn bad_rule_is_named() {
     let e = error_of(&GOOD.replace("type=ref,event=branch", "type=nope"));
     assert!(e.contains("release.tags[0]"), "{e}");
@@ -493,6 +510,22 @@ fn late_failing_values_are_refused_at_load_naming_the_key() {
             ),
             "release.insecure-registries[0]",
             "host[:port]",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\nmirrors = { \"docker.io\" = \"hub-cache\" }",
+            ),
+            "release.mirrors.\"docker.io\"",
+            "does not start with a registry host",
+        ),
+        (
+            GOOD.replace(
+                "latest = \"auto\"",
+                "latest = \"auto\"\nmirrors = { \"docker.io/library\" = \"mirror.lan\" }",
+            ),
+            "release.mirrors.\"docker.io/library\"",
+            "not a registry host",
         ),
         (
             GOOD.replace(

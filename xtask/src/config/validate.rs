@@ -100,6 +100,11 @@ impl Config {
                 add(format!("release.{k}"), e);
             }
         }
+        for (host, mirror) in &r.mirrors {
+            if let Err(e) = checks::mirror(host, mirror) {
+                add(format!("release.mirrors.{host:?}"), e);
+            }
+        }
         for (i, h) in r.insecure_registries.iter().enumerate() {
             if h.trim().is_empty()
                 || h.contains('/')
@@ -439,9 +444,12 @@ pub(super) fn check_platforms(
     platforms: &[Platform],
 ) {
     let mut seen = BTreeSet::new();
-    for p in platforms {
+    for (i, p) in platforms.iter().enumerate() {
         if !seen.insert(p.normalized()) {
-            add(key.to_string(), format!("platform {p} is listed twice"));
+            add(
+                format!("{key}[{i}]"),
+                format!("platform {p} is listed twice"),
+            );
         }
     }
 }

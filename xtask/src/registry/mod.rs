@@ -60,6 +60,30 @@ pub struct Settings {
     pub insecure: Vec<String>,
     /// `release.ca-files`, resolved against the workspace root.
     pub ca_files: Vec<std::path::PathBuf>,
+    /// `release.mirrors`: a registry host → where its base images are pulled from instead.
+    pub mirrors: std::collections::BTreeMap<String, crate::oci::reference::RegistryPrefix>,
+}
+
+impl Settings {
+    /// Where the base image `image` is pulled from: the same repository under its host's
+    /// mirror (`docker.io/library/golang` → `mirror.lan/library/golang`), else `image` itself.
+    pub fn pull_source(
+        &self,
+        image: &crate::oci::reference::ImageRef,
+    ) -> crate::oci::reference::ImageRef {
+        let Some(mirror) = self.mirrors.get(&image.host) else {
+            return image.clone();
+        };
+        let repository = match mirror.namespace.as_str() {
+            "" => image.repository.clone(),
+            ns => format!("{ns}/{}", image.repository),
+        };
+        crate::oci::reference::ImageRef {
+            host: mirror.host.clone(),
+            repository,
+            ..image.clone()
+        }
+    }
 }
 
 /// Accept header for manifest requests.

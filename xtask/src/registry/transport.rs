@@ -88,7 +88,13 @@ impl Registry {
                     )
                     .await
                     .map_err(|_| anyhow!("no answer within {} s", wait.as_secs()))?
-                    .map_err(|e| anyhow!(error_chain(&e)))
+                    .map_err(|e| {
+                        let chain = error_chain(&e);
+                        match is_dns_failure(&chain) {
+                            true => cannot_resolve(name, api_host, &chain),
+                            false => anyhow!(chain),
+                        }
+                    })
                 }
             };
             match probe(https.clone()).await {
@@ -291,9 +297,13 @@ impl Registry {
                 r = &mut fut => {
                     return r.map_err(|e| {
                         let redirect = e.is_redirect();
+                        let host = e.url().and_then(|u| u.host_str()).unwrap_or(&self.api_host).to_string();
                         let chain = error_chain(&e.without_url());
                         if redirect {
                             Step::Fatal(anyhow!("{}: {chain}", self.name))
+                        } else if is_dns_failure(&chain) {
+                            // Retrying will not make the name resolve.
+                            Step::Fatal(cannot_resolve(&self.name, &host, &chain))
                         } else if chain.contains("UnknownIssuer")
                             || chain.contains("invalid peer certificate")
                         {
@@ -467,6 +477,23 @@ pub(super) fn display_ref(host: &str, repo: &str, reference: &str) -> String {
         Some(hex) => format!("{host}/{repo}@{}", &hex[..hex.len().min(12)]),
         None => format!("{host}/{repo}:{reference}"),
     }
+}
+
+/// Whether an [`error_chain`] says a host name could not be resolved (getaddrinfo's failures,
+/// as hyper reports them).
+pub fn is_dns_failure(chain: &str) -> bool {
+    chain.contains("dns error")
+        || chain.contains("failed to lookup address information")
+        || chain.contains("Name or service not known")
+        || chain.contains("No address associated with hostname")
+}
+
+/// "cannot resolve host …", with the fix: a name that does not resolve is not retried.
+fn cannot_resolve(registry: &str, host: &str, chain: &str) -> anyhow::Error {
+    anyhow!(
+        "{registry}: cannot resolve host {host} ({chain}): check the host name (release.registries, \
+         release.mirrors or the image reference) and this machine's DNS"
+    )
 }
 
 /// An error and its sources on one line.

@@ -185,12 +185,3 @@ fn stevedore_state_is_left_out_of_a_context_that_holds_it() {
     );
     assert_eq!(ignore_lines(&d.path().join("web"), &state), None);
 }
-
-#[test]
-fn finds_run_steps_on_the_target_platform() {
-    assert!(!runs_target_steps("FROM scratch\nCOPY a /a\n"));
-    assert!(runs_target_steps("FROM debian\nRUN make\n"));
-    assert!(!runs_target_steps(
-        "FROM --platform=$BUILDPLATFORM rust AS b\nRUN cargo build\nFROM scratch\nCOPY --from=b /x /x\n"
-    ));
-}

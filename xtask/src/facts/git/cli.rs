@@ -160,6 +160,20 @@ pub fn remote_tags(dir: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The branch `origin/HEAD` names (the remote's default branch, as `git clone` recorded it).
+pub fn origin_head(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let full = String::from_utf8(out.stdout).ok()?;
+    let branch = full.trim().strip_prefix("refs/remotes/origin/")?;
+    (!branch.is_empty()).then(|| branch.to_string())
+}
+
 fn lines(s: String) -> Vec<String> {
     s.lines()
         .map(str::trim)

@@ -66,6 +66,12 @@ pub fn remote_tags(dir: &Path) -> Result<Vec<String>> {
     cli::remote_tags(dir)
 }
 
+/// The remote's default branch (`origin/HEAD`), when the clone recorded it (with the `git`
+/// binary: `None` without it).
+pub fn origin_head(dir: &Path) -> Option<String> {
+    cli::origin_head(dir)
+}
+
 /// The commit time of `sha`, seconds since the epoch, when git knows the commit.
 pub fn commit_time_of(root: &Path, sha: &str) -> Option<i64> {
     #[cfg(feature = "gix")]
