@@ -452,12 +452,8 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
         Driver::Buildah => {
             let storage = buildah_storage(&ctx.root);
             let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
-            let settings = ctx.pull.settings();
-            let access = RegistryAccess::prepare(
-                &from_images(&dockerfile_text),
-                &settings.insecure,
-                &settings.ca_files,
-            )?;
+            let access =
+                RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.clients())?;
             let ignorefile = match ignore_lines(
                 &req.context
                     .canonicalize()

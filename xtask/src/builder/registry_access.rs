@@ -14,7 +14,8 @@ use base64::Engine as _;
 
 use super::private_dir::{write_private, PrivateDir};
 use crate::oci::reference::{is_loopback_host, ImageRef};
-use crate::registry::credentials::{self, Credential};
+use crate::registry::credentials::Credential;
+use crate::registry::Clients;
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {
@@ -64,12 +65,10 @@ pub fn from_images(dockerfile: &str) -> Vec<ImageRef> {
 }
 
 impl RegistryAccess {
-    /// Prepares access to the registries of `images` with `insecure` hosts and `ca_files`.
-    pub fn prepare(
-        images: &[ImageRef],
-        insecure: &[String],
-        ca_files: &[PathBuf],
-    ) -> Result<RegistryAccess> {
+    /// Prepares access to the registries of `images` as the run's session reaches them: its
+    /// credentials, insecure hosts and CA files.
+    pub fn prepare(images: &[ImageRef], clients: &Clients) -> Result<RegistryAccess> {
+        let (insecure, ca_files) = (&clients.settings().insecure, &clients.settings().ca_files);
         let dir = PrivateDir::new("stevedore-builder")?;
         let mut access = RegistryAccess {
             dir,
@@ -80,7 +79,7 @@ impl RegistryAccess {
         let mut auths = serde_json::Map::new();
         let mut plain = Vec::new();
         for image in images {
-            let creds = credentials::resolve_from_env(&image.host)?;
+            let creds = clients.credentials(&image.host)?;
             if let Credential::Basic { user, secret } = &creds.credential {
                 let pair = format!("{user}:{}", secret.expose());
                 auths.insert(
@@ -148,7 +147,7 @@ mod tests {
     #[test]
     fn files_are_private_and_removed_on_drop() {
         let images = from_images("FROM 127.0.0.1:5999/base:1\n");
-        let access = RegistryAccess::prepare(&images, &[], &[]).unwrap();
+        let access = RegistryAccess::prepare(&images, &Clients::default()).unwrap();
         let conf = access.registries_conf.clone().unwrap();
         let text = fs::read_to_string(&conf).unwrap();
         assert!(text.contains("location = \"127.0.0.1:5999\""), "{text}");
