@@ -12,8 +12,8 @@ use reqwest::header::HeaderValue;
 use reqwest::Url;
 
 use super::credentials::Credentials;
-use super::transport::{error_chain, refuse_redirect_downgrade};
-use super::{ClientOptions, Log, Operation};
+use super::transport::refuse_redirect_downgrade;
+use super::{error_chain, ClientOptions, Log, Operation};
 use crate::oci::reference::is_loopback_host;
 
 /// A bearer challenge: the token realm and the service.

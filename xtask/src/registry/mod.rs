@@ -61,7 +61,7 @@ pub use client::Registry;
 pub use manifests::ManifestRefused;
 pub use session::Clients;
 pub use token::{parse_bearer_challenge, token_grants_push};
-pub use transport::{backoff, error_chain, error_summary, parse_retry_after, Activity};
+pub use transport::{backoff, error_summary, parse_retry_after, Activity};
 
 /// How to reach registries, from the config: hosts allowed over plain HTTP and extra CA files.
 #[derive(Debug, Clone, Default)]
@@ -177,6 +177,21 @@ pub fn parse_chunk_size(v: &str) -> Option<u64> {
     } else {
         bytes.max(MIN_CHUNK_SIZE)
     })
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 /// Installs rustls' ring crypto provider (once per process).

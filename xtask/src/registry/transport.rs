@@ -254,21 +254,6 @@ pub(super) fn display_ref(host: &str, repo: &str, reference: &str) -> String {
     }
 }
 
-/// An error and its sources on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// `: CODE message` from a registry error body (`{"errors":[{"code","message"}]}`), short.
 /// Not redacted: registry messages go through [`Registry::summary`].
 pub fn error_summary(body: &[u8]) -> String {
