@@ -45,7 +45,8 @@ pub struct Registry {
     /// not asked again for every blob. Shared with the client of the same host for the
     /// other operation.
     pub(super) challenge: Arc<tokio::sync::OnceCell<Result<Option<Challenge>, String>>>,
-    /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
+    /// The token scope asked for: `pull,push` (publishing) or `pull` (reading: base images,
+    /// compose images, `verify`), so that read-only credentials suffice there.
     pub(super) operation: Operation,
     pub(super) opts: ClientOptions,
     pub(super) log: Log,
@@ -56,7 +57,7 @@ pub struct Registry {
 impl Registry {
     /// Sets up the client for `name` (reached at `api_host`). For loopback and insecure hosts,
     /// HTTPS is tried first and plain HTTP used when the registry speaks only that.
-    pub async fn connect(
+    pub(super) async fn connect(
         name: &str,
         api_host: &str,
         creds: Credentials,
@@ -132,12 +133,6 @@ impl Registry {
             log,
             sent: Arc::new(AtomicU64::new(0)),
         })
-    }
-
-    /// Asks for pull-only tokens (reading base images), so read-only credentials suffice.
-    pub fn for_pull(mut self) -> Registry {
-        self.operation = Operation::Pull;
-        self
     }
 
     /// The client of the same host for `operation`: the same HTTP client (its connection

@@ -65,7 +65,7 @@ impl Registry {
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
-    /// `repository:<repo>:pull,push` (`:pull` after [`Registry::for_pull`]) from the registry's
+    /// `repository:<repo>:pull,push` (`:pull` for a client of [`Operation::Pull`]) from the registry's
     /// token server, basic auth for registries that ask for it, or nothing. `refresh` drops the
     /// cached token.
     pub async fn authorization(&self, repo: &str, refresh: bool) -> Result<Option<HeaderValue>> {
