@@ -75,7 +75,7 @@ pub fn release(
     let attested = attest::attest(plan, root, &layout, &built_images, &opts.attest, &**log)?;
     let mut compose_opts = opts.compose.clone();
     compose_opts.dry_run = opts.dry_run;
-    let composed = compose::build(plan, &checked, &layout, &compose_opts, log)?;
+    let composed = compose::build(plan, &checked, &layout, &compose_opts)?;
     if opts.dry_run {
         return Ok(ReleaseReport {
             build: report,

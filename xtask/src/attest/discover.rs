@@ -110,7 +110,7 @@ pub async fn find(reg: &Registry, repo: &str, subject: &Digest) -> Result<Found>
             return Ok(found);
         }
     }
-    let (_, bytes) = reg.get_manifest(repo, subject).await?;
+    let (_, bytes) = reg.read_manifest_verified(repo, subject).await?;
     match serde_json::from_slice::<Index>(&bytes) {
         Ok(index) => Ok(in_index_candidates(&index)),
         Err(_) => Ok(Found::default()),
@@ -185,7 +185,7 @@ pub async fn check(
         ok: false,
         detail,
     };
-    let manifest: Manifest = match reg.get_manifest(repo, &candidate.manifest).await {
+    let manifest: Manifest = match reg.read_manifest_verified(repo, &candidate.manifest).await {
         Ok((_, bytes)) => match serde_json::from_slice(&bytes) {
             Ok(m) => m,
             Err(e) => {
@@ -236,7 +236,7 @@ pub async fn check(
             )));
             continue;
         }
-        match reg.fetch_blob(repo, &layer.digest).await {
+        match reg.read_blob_capped(repo, &layer.digest).await {
             Ok(bytes) => checked
                 .layers
                 .push(verify_layer(&manifest, &bytes, expected)),

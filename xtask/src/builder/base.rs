@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::pull::Puller;
+use super::pull::{no_variant, pick_platform, Puller};
 use crate::oci::layout::Layout;
 use crate::oci::platform::Platform;
 use crate::oci::reference::ImageRef;
@@ -181,34 +181,6 @@ fn oci_layer(mut d: Descriptor) -> Descriptor {
         d.media_type = MEDIA_LAYER_GZIP.into();
     }
     d
-}
-
-/// "base image X has no linux/arm64 variant (it has: …)".
-pub(super) fn no_variant(shown: &str, index: &Index, platform: &Platform) -> String {
-    let have: Vec<String> = index
-        .manifests
-        .iter()
-        .filter_map(|d| d.platform.as_ref())
-        .map(|p| p.to_platform().to_string())
-        .collect();
-    format!(
-        "base image {shown} has no {platform} variant (it has: {})",
-        have.join(", ")
-    )
-}
-
-/// The manifest of `index` for `platform` (`linux/arm64` matches `linux/arm64/v8`).
-pub fn pick_platform(index: &Index, platform: &Platform) -> Option<Descriptor> {
-    let want = platform.normalized();
-    index
-        .manifests
-        .iter()
-        .find(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| p.to_platform().normalized() == want)
-        })
-        .cloned()
 }
 
 #[cfg(test)]

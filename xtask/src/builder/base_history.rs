@@ -43,7 +43,7 @@ pub fn with_history(
             MEDIA_MANIFEST | crate::oci::DOCKER_MANIFEST => top.clone(),
             _ => {
                 let index: crate::oci::Index = cache.read_json(&top.digest)?;
-                match super::base::pick_platform(&index, platform) {
+                match super::pull::pick_platform(&index, platform) {
                     Some(d) => d,
                     None => continue, // buildah names the missing platform itself
                 }

@@ -484,7 +484,7 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             let storage = buildah_storage(&ctx.root);
             let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
             let access =
-                RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.settings())?;
+                RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.clients())?;
             let qualified = rewritten_dockerfile(
                 req,
                 &dockerfile_text,

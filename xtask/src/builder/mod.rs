@@ -98,8 +98,8 @@ pub struct BuildOptions {
     /// Only these images (empty: all).
     pub images: Vec<String>,
     pub missing: Missing,
-    /// How to reach registries (for base images).
-    pub registry: crate::registry::Settings,
+    /// The run's registry session (for base images).
+    pub registry: std::sync::Arc<crate::registry::Clients>,
 }
 
 /// What every builder needs.

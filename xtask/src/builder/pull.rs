@@ -9,10 +9,12 @@
 //! cached needs no network at all. The pulled image is named in the cache layout
 //! `<host>/<repository>[:<tag>]@<digest>`.
 //!
-//! Credentials and TLS are the publisher's: `STEVEDORE_AUTH_<HOST>`, docker's `config.json`,
-//! anonymous; `release.ca-files`, `SSL_CERT_FILE`; plain HTTP for loopback hosts and
-//! `release.insecure-registries`. A host with a mirror in `release.mirrors` is reached at its
-//! mirror (the cache names the image as written).
+//! Registries are reached through the run's session ([`Clients`]), the publisher's: the same
+//! credentials (`STEVEDORE_AUTH_<HOST>`, docker's `config.json`, anonymous), TLS
+//! (`release.ca-files`, `SSL_CERT_FILE`), plain HTTP for loopback hosts and
+//! `release.insecure-registries`, the same runtime and clients.
+//! A host with a mirror in `release.mirrors` is reached at its mirror (the cache names the
+//! image as written).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +24,6 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::StreamExt as _;
 
-use super::base::{no_variant, pick_platform};
 use crate::oci::layout::Layout;
 use crate::oci::platform::Platform;
 use crate::oci::reference::ImageRef;
@@ -30,7 +31,7 @@ use crate::oci::{
     Descriptor, Digest, Index, Manifest, DOCKER_LIST, DOCKER_MANIFEST, MEDIA_INDEX, MEDIA_MANIFEST,
 };
 use crate::progress::{human_bytes, human_duration, Shared};
-use crate::registry::{self, ClientOptions, Registry, Settings};
+use crate::registry::{Clients, Operation, Registry};
 
 /// Blobs downloaded at once.
 const CONCURRENCY: usize = 4;
@@ -38,21 +39,17 @@ const CONCURRENCY: usize = 4;
 /// Pulls base images for one build; see the module documentation.
 pub struct Puller {
     cache_dir: PathBuf,
-    /// `release.insecure-registries` and `release.ca-files` (resolved).
-    registry: Settings,
+    /// The run's registry session.
+    clients: Arc<Clients>,
     /// Where progress lines go.
     log: Shared,
     state: Mutex<State>,
 }
 
-/// Fields drop in order: the registries (their HTTP clients) before the runtime.
 #[derive(Default)]
 struct State {
-    registries: HashMap<String, Arc<Registry>>,
     /// Canonical reference → the resolved index or manifest.
     resolved: HashMap<String, Descriptor>,
-    copts: Option<ClientOptions>,
-    rt: Option<Arc<tokio::runtime::Runtime>>,
 }
 
 /// Where a pulled image is, for one platform.
@@ -67,16 +64,16 @@ pub struct Pulled {
 }
 
 impl Puller {
-    /// The registry settings (`insecure-registries`, `ca-files`) every builder uses.
-    pub fn settings(&self) -> &Settings {
-        &self.registry
+    /// The run's registry session (for builders that hand credentials to their own tools).
+    pub fn clients(&self) -> &Clients {
+        &self.clients
     }
 
-    /// A puller caching into `cache_dir`, reaching registries as `registry` says.
-    pub fn new(cache_dir: PathBuf, registry: Settings, log: Shared) -> Puller {
+    /// A puller caching into `cache_dir`, reaching registries through `clients`.
+    pub fn new(cache_dir: PathBuf, clients: Arc<Clients>, log: Shared) -> Puller {
         Puller {
             cache_dir,
-            registry,
+            clients,
             log,
             state: Mutex::new(State::default()),
         }
@@ -99,7 +96,7 @@ impl Puller {
             return Ok(d.digest.clone());
         }
         let cache = Layout::create(&self.cache_dir)?;
-        let d = self.resolve(&mut st, &cache, written, image)?;
+        let d = self.resolve(&cache, written, image)?;
         st.resolved.insert(key, d.clone());
         Ok(d.digest)
     }
@@ -112,12 +109,12 @@ impl Puller {
             .map_err(|_| anyhow!("base image puller poisoned by an earlier panic"))?;
         let cache = Layout::create(&self.cache_dir)?;
         let shown = shown(written, image);
-        let src = self.registry.pull_source(image);
+        let src = self.clients.settings().pull_source(image);
         let key = image.to_string();
         let top = match st.resolved.get(&key) {
             Some(d) => d.clone(),
             None => {
-                let d = self.resolve(&mut st, &cache, written, image)?;
+                let d = self.resolve(&cache, written, image)?;
                 st.resolved.insert(key, d.clone());
                 d
             }
@@ -133,11 +130,11 @@ impl Puller {
             bail!("base image {shown}: nested image indexes are not supported");
         }
         if !cache.has_intact_blob(&manifest_desc.digest)? {
-            let reg = self.registry(&mut st, written, &src)?;
-            let rt = self.runtime(&mut st)?;
+            let reg = self.registry(written, &src)?;
             let digest = &manifest_desc.digest;
-            let (media, bytes) = rt
-                .block_on(reg.fetch_manifest(&src.repository, digest.as_str()))
+            let (media, bytes) = self
+                .clients
+                .block_on(reg.read_manifest(&src.repository, digest.as_str()))?
                 .with_context(|| format!("base image {shown} ({platform})"))?
                 .ok_or_else(|| {
                     anyhow!(
@@ -172,8 +169,7 @@ impl Puller {
                 wanted.len()
             ));
         } else {
-            let reg = self.registry(&mut st, written, &src)?;
-            let rt = self.runtime(&mut st)?;
+            let reg = self.registry(written, &src)?;
             let bytes: u64 = missing.iter().map(|d| d.size).sum();
             self.log.line(&format!(
                 "[base {shown} {platform}] pulling {} of {} blobs ({}) from {}",
@@ -183,11 +179,11 @@ impl Puller {
                 src.host
             ));
             let started = Instant::now();
-            let results: Vec<Result<()>> = rt.block_on(async {
+            let results: Vec<Result<()>> = self.clients.block_on(async {
                 futures_util::stream::iter(missing.iter().map(|d| {
                     let (reg, cache, repository) = (reg.clone(), &cache, &src.repository);
                     async move {
-                        reg.download_blob(
+                        reg.download_blob_to(
                             repository,
                             &d.digest,
                             d.size,
@@ -201,7 +197,7 @@ impl Puller {
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await
-            });
+            })?;
             for r in results {
                 r.with_context(|| format!("base image {shown} ({platform})"))?;
             }
@@ -225,15 +221,9 @@ impl Puller {
     }
 
     /// The index or manifest `image` points at, stored in the cache.
-    fn resolve(
-        &self,
-        st: &mut State,
-        cache: &Layout,
-        written: &str,
-        image: &ImageRef,
-    ) -> Result<Descriptor> {
+    fn resolve(&self, cache: &Layout, written: &str, image: &ImageRef) -> Result<Descriptor> {
         let shown = shown(written, image);
-        let src = self.registry.pull_source(image);
+        let src = self.clients.settings().pull_source(image);
         // Pinned and cached: no network.
         if let Some(d) = &image.digest {
             if cache.has_intact_blob(d)? {
@@ -245,8 +235,7 @@ impl Puller {
                 ));
             }
         }
-        let reg = self.registry(st, written, &src)?;
-        let rt = self.runtime(st)?;
+        let reg = self.registry(written, &src)?;
         let not_found = || {
             anyhow!(
                 "base image {shown} not found in registry {}: check the name and tag, or that you are logged in (credentials: {})",
@@ -263,8 +252,9 @@ impl Puller {
         let reference = image.reference();
         if image.digest.is_none() {
             // A HEAD (free of Docker Hub's pull limits) tells whether the cache has it.
-            let head = rt
-                .block_on(reg.manifest_digest(&src.repository, &reference))
+            let head = self
+                .clients
+                .block_on(reg.manifest_digest(&src.repository, &reference))?
                 .with_context(context)?;
             if let Some(d) = head.filter(|d| cache.has_intact_blob(d).unwrap_or(false)) {
                 let bytes = cache.read_blob(&d)?;
@@ -276,8 +266,9 @@ impl Puller {
                 ));
             }
         }
-        let (media, bytes) = rt
-            .block_on(reg.fetch_manifest(&src.repository, &reference))
+        let (media, bytes) = self
+            .clients
+            .block_on(reg.read_manifest(&src.repository, &reference))?
             .with_context(context)?
             .ok_or_else(not_found)?;
         let digest = Digest::of(&bytes);
@@ -302,45 +293,46 @@ impl Puller {
         cache.write_blob(&media, &bytes)
     }
 
-    fn runtime(&self, st: &mut State) -> Result<Arc<tokio::runtime::Runtime>> {
-        if st.rt.is_none() {
-            registry::install_crypto_provider();
-            st.rt = Some(Arc::new(registry::runtime()?));
-        }
-        Ok(st.rt.clone().expect("set above"))
-    }
-
-    /// The client for `image`'s registry, connected on first use.
-    fn registry(&self, st: &mut State, written: &str, image: &ImageRef) -> Result<Arc<Registry>> {
-        if let Some(r) = st.registries.get(&image.host) {
-            return Ok(r.clone());
-        }
-        let rt = self.runtime(st)?;
-        if st.copts.is_none() {
-            st.copts = Some(registry::client_options(&self.registry)?);
-        }
-        let copts = st.copts.as_ref().expect("set above");
-        let sink = self.log.clone();
-        let log: registry::Log = Arc::new(move |m: &str| sink.line(m));
-        let reg = rt
-            .block_on(registry::connect(
-                &image.host,
-                &image.api_host(),
-                copts,
-                log,
-            ))
+    /// The pull-only client for `image`'s registry, from the run's session.
+    fn registry(&self, written: &str, image: &ImageRef) -> Result<Arc<Registry>> {
+        self.clients
+            .client_blocking(&image.host, &image.api_host(), Operation::Pull)
             .with_context(|| {
                 format!(
                     "base image {}: cannot connect to registry {}",
                     shown(written, image),
                     image.host
                 )
-            })?
-            .for_pull();
-        let reg = Arc::new(reg);
-        st.registries.insert(image.host.clone(), reg.clone());
-        Ok(reg)
+            })
     }
+}
+
+/// "base image X has no linux/arm64 variant (it has: …)".
+pub(super) fn no_variant(shown: &str, index: &Index, platform: &Platform) -> String {
+    let have: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .map(|p| p.to_platform().to_string())
+        .collect();
+    format!(
+        "base image {shown} has no {platform} variant (it has: {})",
+        have.join(", ")
+    )
+}
+
+/// The manifest of `index` for `platform` (`linux/arm64` matches `linux/arm64/v8`).
+pub fn pick_platform(index: &Index, platform: &Platform) -> Option<Descriptor> {
+    let want = platform.normalized();
+    index
+        .manifests
+        .iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.to_platform().normalized() == want)
+        })
+        .cloned()
 }
 
 /// The reference as written, with its canonical form when that differs.

@@ -14,8 +14,8 @@ use base64::Engine as _;
 
 use super::private_dir::{write_private, PrivateDir};
 use crate::oci::reference::{is_loopback_host, ImageRef};
-use crate::registry::credentials::{self, Credential};
-use crate::registry::Settings;
+use crate::registry::credentials::Credential;
+use crate::registry::{Clients, Settings};
 
 /// buildah's `--authfile`, `--registries-conf` and `--cert-dir`, when needed.
 pub struct RegistryAccess {
@@ -26,9 +26,11 @@ pub struct RegistryAccess {
 }
 
 impl RegistryAccess {
-    /// Prepares access to the registries of `images` (each pulled from its mirror, when
-    /// `settings` names one) with `settings`' insecure hosts and CA files.
-    pub fn prepare(images: &[ImageRef], settings: &Settings) -> Result<RegistryAccess> {
+    /// Prepares access to the registries of `images` (each pulled from its mirror, when the
+    /// session's settings name one) as the run's session reaches them: its credentials,
+    /// insecure hosts and CA files.
+    pub fn prepare(images: &[ImageRef], clients: &Clients) -> Result<RegistryAccess> {
+        let settings: &Settings = clients.settings();
         let dir = PrivateDir::new("stevedore-builder")?;
         let mut access = RegistryAccess {
             dir,
@@ -40,7 +42,7 @@ impl RegistryAccess {
         let mut plain = Vec::new();
         for image in images {
             let image = settings.pull_source(image);
-            let creds = credentials::resolve_from_env(&image.host)?;
+            let creds = clients.credentials(&image.host)?;
             if let Credential::Basic { user, secret } = &creds.credential {
                 let pair = format!("{user}:{}", secret.expose());
                 auths.insert(
@@ -128,7 +130,15 @@ mod tests {
         let golang = ImageRef::parse("golang:1").unwrap();
         let src = settings.pull_source(&golang);
         assert_eq!(src.to_string(), "127.0.0.1:5999/hub/library/golang:1");
-        let access = RegistryAccess::prepare(&[golang], &settings).unwrap();
+        let silent: crate::registry::Log = std::sync::Arc::new(|_: &str| {});
+        let clients = Clients::new(
+            settings,
+            std::sync::Arc::new(crate::registry::credentials::FromEnvironment::default()),
+            silent.clone(),
+            silent,
+        )
+        .unwrap();
+        let access = RegistryAccess::prepare(&[golang], &clients).unwrap();
         let text = fs::read_to_string(access.registries_conf.as_ref().unwrap()).unwrap();
         assert!(
             text.contains("unqualified-search-registries = [\"docker.io\"]"),
@@ -149,7 +159,7 @@ mod tests {
     #[test]
     fn files_are_private_and_removed_on_drop() {
         let images = super::super::image_names::from_images("FROM 127.0.0.1:5999/base:1\n");
-        let access = RegistryAccess::prepare(&images, &Settings::default()).unwrap();
+        let access = RegistryAccess::prepare(&images, &Clients::default()).unwrap();
         let conf = access.registries_conf.clone().unwrap();
         let text = fs::read_to_string(&conf).unwrap();
         assert!(text.contains("location = \"127.0.0.1:5999\""), "{text}");

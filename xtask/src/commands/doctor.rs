@@ -95,9 +95,13 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
             "list where to publish in release.registries".into(),
         );
     } else {
-        let opts = super::publish_options(ws, None)?;
-        let (lines, ok) =
-            crate::publish::login_check(plan, &opts, &super::progress(verbose), true)?;
+        let clients = super::registry_session(
+            super::registry_settings(ws),
+            &super::progress(verbose),
+            super::Retries::Verbose,
+        )?;
+        let opts = super::publish_options(ws, None, &clients)?;
+        let (lines, ok) = crate::publish::login_check(plan, &opts, true)?;
         for l in &lines {
             println!("{}      {l}", if ok { "ok" } else { "--" });
         }

@@ -108,15 +108,51 @@ fn registry_settings(ws: &Workspace) -> crate::registry::Settings {
     }
 }
 
-/// Publish options, the one place they are assembled: the config's concurrency and registry
-/// settings, then the command line's flags.
+/// Whether this runs in a GitHub Actions job (a fact, read in `facts`).
+fn in_github_actions() -> bool {
+    crate::facts::github::in_github_actions(&|k| std::env::var(k).ok())
+}
+
+/// Where registry retries are logged: with the other progress lines, or only with `-v`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    Shown,
+    Verbose,
+}
+
+/// The command's one registry session (one runtime, one client per registry, credentials from
+/// the environment and docker's config), built here and handed to every stage.
+fn registry_session(
+    settings: crate::registry::Settings,
+    progress: &Shared,
+    retries: Retries,
+) -> Result<Arc<crate::registry::Clients>> {
+    let (line, verbose) = (progress.clone(), progress.clone());
+    let log: crate::registry::Log = match retries {
+        Retries::Shown => Arc::new(move |m: &str| line.line(m)),
+        Retries::Verbose => Arc::new(move |m: &str| line.verbose(m)),
+    };
+    let credentials = crate::registry::credentials::FromEnvironment {
+        github_actions: in_github_actions(),
+    };
+    Ok(Arc::new(crate::registry::Clients::new(
+        settings,
+        Arc::new(credentials),
+        log,
+        Arc::new(move |m: &str| verbose.verbose(m)),
+    )?))
+}
+
+/// Publish options, the one place they are assembled: the config's concurrency, the run's
+/// registry session, then the command line's flags.
 fn publish_options(
     ws: &Workspace,
     flags: Option<&PublishFlags>,
+    clients: &Arc<crate::registry::Clients>,
 ) -> Result<crate::publish::PublishOptions> {
     let mut opts = crate::publish::PublishOptions {
         concurrency: ws.config.release.concurrency,
-        registry: registry_settings(ws),
+        registry: clients.clone(),
         ..Default::default()
     };
     if let Some(flags) = flags {
@@ -132,7 +168,10 @@ fn publish_options(
 }
 
 /// Build options from `build`'s (and `release`'s) arguments.
-fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::BuildOptions> {
+fn build_options(
+    args: &BuildArgs,
+    clients: &Arc<crate::registry::Clients>,
+) -> Result<builder::BuildOptions> {
     let platforms = args
         .platform
         .iter()
@@ -152,7 +191,7 @@ fn build_options(ws: &Workspace, args: &BuildArgs) -> Result<builder::BuildOptio
         platforms,
         images: args.image.clone(),
         missing,
-        registry: registry_settings(ws),
+        registry: clients.clone(),
     })
 }
 
@@ -183,16 +222,15 @@ pub(super) fn attest_options(
     };
     let config_file = ws.root.join(&ws.config.path);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let github =
-        (env("GITHUB_ACTIONS").as_deref() == Some("true")).then(|| crate::attest::GithubContext {
-            server_url: env("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            repository: env("GITHUB_REPOSITORY").unwrap_or_default(),
-            workflow_ref: env("GITHUB_WORKFLOW_REF").unwrap_or_default(),
-            job_workflow_ref: None,
-            run_id: env("GITHUB_RUN_ID").unwrap_or_default(),
-            run_attempt: env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into()),
-            event_name: env("GITHUB_EVENT_NAME").unwrap_or_default(),
-        });
+    let github = in_github_actions().then(|| crate::attest::GithubContext {
+        server_url: env("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+        repository: env("GITHUB_REPOSITORY").unwrap_or_default(),
+        workflow_ref: env("GITHUB_WORKFLOW_REF").unwrap_or_default(),
+        job_workflow_ref: None,
+        run_id: env("GITHUB_RUN_ID").unwrap_or_default(),
+        run_attempt: env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into()),
+        event_name: env("GITHUB_EVENT_NAME").unwrap_or_default(),
+    });
     let source_repository = ws
         .plan
         .images

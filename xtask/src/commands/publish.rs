@@ -10,6 +10,8 @@ use crate::report::progress::Progress;
 use crate::report::{self, publish::finish};
 use crate::workspace::Workspace;
 
+use super::Retries;
+
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
     super::refuse_dirty(ws, args.publish.allow_dirty)?;
@@ -17,11 +19,12 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
         super::refuse_untagged(ws)?;
     }
     let layout = Layout::open(&ws.path(&args.layout))?;
-    let mut opts = super::publish_options(ws, Some(&args.publish))?;
+    let progress = super::progress(verbose);
+    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
+    let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
     opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
-    let progress = super::progress(verbose);
     let entries = crate::publish::layout_entries(&ws.plan, &layout)?;
     let pushed = crate::publish::publish(&ws.plan, &entries, &layout, &opts, &progress)?;
     finish(&ws.plan, &pushed, opts.metadata_file.as_deref(), &*progress)
@@ -30,19 +33,22 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
 pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
     super::refuse_dirty(ws, args.publish.allow_dirty)?;
-    let mut opts = super::publish_options(ws, Some(&args.publish))?;
+    let progress = super::progress(verbose);
+    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
+    let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
     opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
     opts.allow_partial = args.allow_partial;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
-    let progress = super::progress(verbose);
     let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;
     finish(&ws.plan, &merged, opts.metadata_file.as_deref(), &*progress)
 }
 
 pub(super) fn login_check(ws: &Workspace, verbose: bool) -> Result<()> {
-    let opts = super::publish_options(ws, None)?;
     let progress: crate::progress::Shared = Arc::new(Progress::lines(verbose));
-    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, &progress, false)?;
+    let clients =
+        super::registry_session(super::registry_settings(ws), &progress, Retries::Verbose)?;
+    let opts = super::publish_options(ws, None, &clients)?;
+    let (lines, ok) = crate::publish::login_check(&ws.plan, &opts, false)?;
     for l in lines {
         println!("{l}");
     }

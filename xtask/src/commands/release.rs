@@ -7,11 +7,15 @@ use crate::compose::stage::ComposeOptions;
 use crate::oci::layout::Layout;
 use crate::pipeline;
 use crate::report::tables::build_table;
+
+use super::Retries;
 use crate::workspace::Workspace;
 
 pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
-    let opts = super::build_options(ws, args)?;
-    let report = crate::builder::build(&ws.plan, &ws.root, &opts, &super::progress(false))?;
+    let progress = super::progress(false);
+    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
+    let opts = super::build_options(args, &clients)?;
+    let report = crate::builder::build(&ws.plan, &ws.root, &opts, &progress)?;
     print!("{}", build_table(&report, None));
     Ok(())
 }
@@ -21,20 +25,22 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
         super::refuse_dirty(ws, args.allow_dirty)?;
         super::refuse_untagged(ws)?;
     }
-    let mut publish = super::publish_options(ws, None)?;
+    let progress = super::progress(verbose);
+    // One registry session for the whole release: base images, compose images, publish.
+    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
+    let mut publish = super::publish_options(ws, None, &clients)?;
     publish.floating = Some(super::floating_tags(ws, args.force_tags));
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
-        build: super::build_options(ws, &args.build)?,
+        build: super::build_options(&args.build, &clients)?,
         attest: super::attest_options(ws, args.signing_key.as_deref())?,
         compose: ComposeOptions {
             yes: args.yes,
             dry_run: args.dry_run,
-            registry: publish.registry.clone(),
+            registry: clients.clone(),
         },
         publish,
     };
-    let progress = super::progress(verbose);
     let dry_run = args.dry_run;
     let report = pipeline::release(&ws.plan, &ws.root, &opts, &progress, &mut |built| {
         print!("{}", build_table(built, Some(dry_run)));
@@ -83,19 +89,14 @@ pub(super) fn compose(ws: &Workspace, args: &ComposeArgs, verbose: bool) -> Resu
         );
     }
     let layout = Layout::open(&ws.path(&args.layout))?;
+    let progress = super::progress(verbose);
     let opts = ComposeOptions {
         yes: args.yes,
         dry_run: true,
-        registry: super::publish_options(ws, None)?.registry,
+        registry: super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?,
     };
     let checked = crate::compose::stage::preflight(&ws.plan, &ws.root, args.yes)?;
-    let report = crate::compose::stage::build(
-        &ws.plan,
-        &checked,
-        &layout,
-        &opts,
-        &super::progress(verbose),
-    )?;
+    let report = crate::compose::stage::build(&ws.plan, &checked, &layout, &opts)?;
     eprint!("{}", crate::report::compose::notes(&report));
     print!("{}", crate::report::compose::summary(&report, true));
     Ok(())

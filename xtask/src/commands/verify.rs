@@ -3,8 +3,6 @@
 //! `sha256-<hex>` fallback tag, then BuildKit attestation manifests in the index) and checks
 //! each one. Runs anywhere: inside a workspace it also reads the config's registry settings.
 
-use std::sync::Arc;
-
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
@@ -33,21 +31,18 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
         }
         None => None,
     };
-    registry::install_crypto_provider();
     let mut settings = ws.map(super::registry_settings).unwrap_or_default();
     settings.ca_files.extend(args.ca_file.iter().cloned());
     settings
         .insecure
         .extend(args.insecure_registry.iter().cloned());
-    let copts = registry::client_options(&settings)?;
     let progress = super::progress(verbose);
-    let log_progress = progress.clone();
-    let log: registry::Log = Arc::new(move |m: &str| log_progress.line(m));
-    let rt = registry::runtime()?;
-    let (subject, found, checked) = rt.block_on(async {
-        let reg = registry::connect(&image.host, &image.api_host(), &copts, log)
-            .await?
-            .for_pull();
+    let clients = super::registry_session(settings, &progress, super::Retries::Shown)?;
+    let (subject, found, checked) = clients.block_on(async {
+        let reg = clients
+            .client(&image.host, &image.api_host(), registry::Operation::Pull)
+            .await?;
+        let reg = &*reg;
         let repo = &image.repository;
         // The digest being verified: the one written, or the tag's, resolved once from the
         // bytes the registry serves (never from a header).
@@ -55,18 +50,18 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
             Some(d) => d.clone(),
             None => {
                 let (_, bytes) = reg
-                    .fetch_manifest(repo, &image.reference())
+                    .read_manifest(repo, &image.reference())
                     .await?
                     .with_context(|| format!("{} is not in its registry", args.reference))?;
                 Digest::of(&bytes)
             }
         };
-        let found = discover::find(&reg, repo, &subject).await?;
+        let found = discover::find(reg, repo, &subject).await?;
         let mut checked = Vec::new();
         for candidate in &found.candidates {
             checked.push(
                 discover::check(
-                    &reg,
+                    reg,
                     repo,
                     candidate,
                     key.as_ref(),
@@ -76,7 +71,7 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
             );
         }
         Ok::<_, anyhow::Error>((subject, found, checked))
-    })?;
+    })??;
     let provenance = checked
         .iter()
         .flat_map(|c| &c.layers)

@@ -3,7 +3,6 @@
 //! their index in that registry, others to their registry's digest), assemble the artifact and
 //! write it into the OCI layout, named so that publish can push it as one more unit.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,8 +17,7 @@ use crate::oci::reference::{ImageRef, RegistryPrefix};
 use crate::oci::Descriptor;
 use crate::plan::handoff::{Content, LayoutEntry};
 use crate::plan::{names, ComposeAllow, ComposePlan, Plan, PushTarget};
-use crate::progress::Shared;
-use crate::registry::{self, Registry};
+use crate::registry;
 
 /// How to run the stage.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +27,8 @@ pub struct ComposeOptions {
     /// A dry run: an external image whose digest cannot be resolved is left unpinned (and
     /// said), instead of failing.
     pub dry_run: bool,
-    /// How to reach registries (external images are resolved with publish's settings).
-    pub registry: registry::Settings,
+    /// The run's registry session (external images are resolved with publish's clients).
+    pub registry: Arc<registry::Clients>,
 }
 
 /// One artifact written into the layout, for one registry.
@@ -113,7 +111,6 @@ pub fn build(
     checked: &Checked,
     layout: &Layout,
     opts: &ComposeOptions,
-    progress: &Shared,
 ) -> Result<ComposeReport> {
     let mut report = ComposeReport {
         allowed: checked.allowed.clone(),
@@ -122,7 +119,7 @@ pub fn build(
     if plan.composes.is_empty() {
         return Ok(report);
     }
-    let mut resolver = Resolver::new(&opts.registry, progress)?;
+    let mut resolver = Resolver::new(opts.registry.clone());
     let tag = plan
         .tags
         .first()
@@ -255,23 +252,14 @@ fn release_images(
 }
 
 /// Resolves external images to their registry digest, with publish's credentials and TLS
-/// settings (one pull-only client per registry host).
+/// settings (the run's pull-only client per registry host).
 struct Resolver {
-    rt: tokio::runtime::Runtime,
-    copts: registry::ClientOptions,
-    clients: HashMap<String, Arc<Registry>>,
-    progress: Shared,
+    clients: Arc<registry::Clients>,
 }
 
 impl Resolver {
-    fn new(settings: &registry::Settings, progress: &Shared) -> Result<Resolver> {
-        registry::install_crypto_provider();
-        Ok(Resolver {
-            rt: registry::runtime()?,
-            copts: registry::client_options(settings)?,
-            clients: HashMap::new(),
-            progress: progress.clone(),
-        })
+    fn new(clients: Arc<registry::Clients>) -> Resolver {
+        Resolver { clients }
     }
 
     /// `sha256:…` of what `reference` (normalised, e.g. `docker.io/library/postgres:16`)
@@ -281,28 +269,14 @@ impl Resolver {
         if let Some(d) = &image.digest {
             return Ok(d.to_string());
         }
-        let client = match self.clients.get(&image.host) {
-            Some(c) => c.clone(),
-            None => {
-                let log_progress = self.progress.clone();
-                let log: registry::Log = Arc::new(move |m: &str| log_progress.line(m));
-                let reg = self
-                    .rt
-                    .block_on(registry::connect(
-                        &image.host,
-                        &image.api_host(),
-                        &self.copts,
-                        log,
-                    ))?
-                    .for_pull();
-                let reg = Arc::new(reg);
-                self.clients.insert(image.host.clone(), reg.clone());
-                reg
-            }
-        };
+        let client = self.clients.client_blocking(
+            &image.host,
+            &image.api_host(),
+            registry::Operation::Pull,
+        )?;
         let found = self
-            .rt
-            .block_on(client.manifest_digest(&image.repository, &image.reference()))?;
+            .clients
+            .block_on(client.manifest_digest(&image.repository, &image.reference()))??;
         found.map(|d| d.to_string()).ok_or_else(|| {
             anyhow!(
                 "{reference} is not in its registry: check the image name and tag in the compose file"

@@ -65,8 +65,8 @@ pub struct PublishOptions {
     /// Floating tags (`latest`, branch, `1`, `1.2`) and how to tell whether the commit a
     /// registry's tag holds now is newer than the release: such a tag is left where it is.
     pub floating: Option<FloatingTags>,
-    /// How to reach the registries.
-    pub registry: registry::Settings,
+    /// The run's registry session: its runtime and one client per registry.
+    pub registry: Arc<registry::Clients>,
 }
 
 impl Default for PublishOptions {
@@ -78,7 +78,7 @@ impl Default for PublishOptions {
             metadata_file: None,
             allow_partial: false,
             floating: None,
-            registry: registry::Settings::default(),
+            registry: Default::default(),
         }
     }
 }
@@ -165,14 +165,13 @@ pub struct DigestFile {
     pub images: BTreeMap<String, Vec<Descriptor>>,
 }
 
-/// One client per registry host of the plan.
+/// The session's client for every registry host of the plan.
 async fn connect_all(
     images: &[&ImagePlan],
     artifacts: &[Artifact],
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
-    let copts = registry::client_options(&opts.registry)?;
     let mut out = HashMap::new();
     let targets = images
         .iter()
@@ -184,9 +183,10 @@ async fn connect_all(
             if out.contains_key(&name) {
                 continue;
             }
-            let log_progress = progress.clone();
-            let log: registry::Log = Arc::new(move |m: &str| log_progress.line(m));
-            let reg = registry::connect(&name, &t.api_host, &copts, log).await?;
+            let reg = opts
+                .registry
+                .client(&name, &t.api_host, registry::Operation::Push)
+                .await?;
             progress.verbose(&format!(
                 "registry {name}: {}://{}, credentials: {}{}",
                 reg.scheme(),
@@ -197,7 +197,7 @@ async fn connect_all(
                     .map(|u| format!(" (user {u})"))
                     .unwrap_or_default()
             ));
-            out.insert(name, Arc::new(reg));
+            out.insert(name, reg);
         }
     }
     Ok(out)
@@ -297,7 +297,6 @@ pub fn publish(
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<Report> {
-    registry::install_crypto_provider();
     let (images, artifacts) = split_entries(plan, entries);
     let (images, artifacts) = (&images[..], &artifacts[..]);
     // Read the layout first: a missing image fails before any network traffic.
@@ -316,8 +315,7 @@ pub fn publish(
     }
     // No blob leaves holding a secret value.
     secrets::check(plan, images, artifacts, layout, progress)?;
-    let rt = registry::runtime()?;
-    let report = rt.block_on(async {
+    let report = opts.registry.block_on(async {
         let regs = connect_all(images, artifacts, opts, progress).await?;
         let mut units: Vec<Unit> = images
             .iter()
@@ -384,7 +382,7 @@ pub fn publish(
             }
         }
         scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
-    })?;
+    })??;
     if opts.by_digest {
         let file = DigestFile {
             schema: SCHEMA,
@@ -423,7 +421,6 @@ pub fn merge(
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<Report> {
-    registry::install_crypto_provider();
     if digest_files.is_empty() {
         bail!("give the digest files written by `cargo xtask push --by-digest`");
     }
@@ -461,8 +458,7 @@ pub fn merge(
             }
         }
     }
-    let rt = registry::runtime()?;
-    let report = rt.block_on(async {
+    let report = opts.registry.block_on(async {
         let all: Vec<&ImagePlan> = plan.images.iter().collect();
         let regs = connect_all(&all, &[], opts, progress).await?;
         let mut units = Vec::new();
@@ -517,7 +513,7 @@ pub fn merge(
             });
         }
         scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
-    })?;
+    })??;
     Ok(report)
 }
 
@@ -535,10 +531,8 @@ pub fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {
 pub fn login_check(
     plan: &Plan,
     opts: &PublishOptions,
-    progress: &Shared,
     probe_referrers: bool,
 ) -> Result<(Vec<String>, bool)> {
-    registry::install_crypto_provider();
     let mut by_host: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for img in &plan.images {
         for t in &img.targets {
@@ -548,9 +542,7 @@ pub fn login_check(
             e.1.push(t.repository.clone());
         }
     }
-    let log_progress = progress.clone();
-    let log: registry::Log = Arc::new(move |m: &str| log_progress.verbose(m));
-    registry::login::check(&by_host, &opts.registry, log, probe_referrers)
+    registry::login::check(&by_host, &opts.registry, probe_referrers)
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ async fn revision_of(
     tag: &str,
 ) -> Result<Option<(crate::oci::Digest, Option<String>)>> {
     let reg = &t.registry;
-    let Some((_, bytes)) = reg.fetch_manifest(&t.repo, tag).await? else {
+    let Some((_, bytes)) = reg.read_manifest(&t.repo, tag).await? else {
         return Ok(None);
     };
     let digest = crate::oci::Digest::of(&bytes);
@@ -157,7 +157,7 @@ async fn revision_of(
             else {
                 return Ok(Some((digest, None)));
             };
-            let (_, bytes) = reg.get_manifest(&t.repo, &first).await?;
+            let (_, bytes) = reg.read_manifest_verified(&t.repo, &first).await?;
             serde_json::from_slice(&bytes).unwrap_or_default()
         }
         None => doc,
@@ -169,7 +169,7 @@ async fn revision_of(
         return Ok(Some((digest, None)));
     };
     let config: serde_json::Value =
-        serde_json::from_slice(&reg.fetch_blob(&t.repo, &config).await?).unwrap_or_default();
+        serde_json::from_slice(&reg.read_blob_capped(&t.repo, &config).await?).unwrap_or_default();
     let revision = config["config"]["Labels"]["org.opencontainers.image.revision"]
         .as_str()
         .map(String::from);

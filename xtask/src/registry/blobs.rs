@@ -19,20 +19,21 @@ use super::*;
 impl Registry {
     /// `HEAD /v2/<repo>/blobs/<digest>`.
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
-        let what = format!("check blob {} in {}/{repo}", digest.short(), self.name);
-        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self.request(Method::HEAD, url.clone(), &auth);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
+        let what = &format!("check blob {} in {}/{repo}", digest.short(), self.name);
+        let url = self.blob_url(repo, digest);
+        self.exchange(
+            repo,
+            what,
+            (Method::HEAD, &url),
+            |r| r,
+            |resp| async move {
                 match resp.status() {
                     s if s.is_success() => Ok(true),
                     StatusCode::NOT_FOUND => Ok(false),
                     _ => Err(self.unexpected(what, resp).await),
                 }
-            }
-        })
+            },
+        )
         .await
     }
 

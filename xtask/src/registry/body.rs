@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use futures_util::StreamExt as _;
 
-use super::transport::*;
 use super::*;
 
 /// The largest manifest or index accepted (distribution refuses to store larger ones).

@@ -472,8 +472,12 @@ pub type HelperFn<'a> = dyn Fn(&str, &str) -> Result<Option<(String, Secret)>> +
 
 /// Finds the credentials for `host` (as written in the config: `ghcr.io`, `docker.io`,
 /// `127.0.0.1:5000`).
+///
+/// `github_actions` is the fact that this runs in a GitHub Actions job (read once, in
+/// `facts::github`): there, `GITHUB_TOKEN` is `ghcr.io`'s credential.
 pub fn resolve(
     host: &str,
+    github_actions: bool,
     env: &dyn Fn(&str) -> Option<String>,
     read_file: &dyn Fn(&Path) -> std::io::Result<String>,
     helper: &HelperFn,
@@ -492,7 +496,7 @@ pub fn resolve(
             });
         }
     }
-    if host == "ghcr.io" && env("GITHUB_ACTIONS").as_deref() == Some("true") {
+    if host == "ghcr.io" && github_actions {
         if let Some(token) = env("GITHUB_TOKEN").filter(|t| !t.is_empty()) {
             let user = env("GITHUB_ACTOR")
                 .filter(|a| !a.is_empty())
@@ -652,14 +656,51 @@ pub fn parse_helper_output(stdout: &[u8]) -> Result<Option<(String, Secret)>> {
     Ok(Some((user.to_string(), Secret::new(secret))))
 }
 
+/// Where a run's registry credentials come from. The default, [`FromEnvironment`], reads the
+/// process environment and docker's config; a test hands its own to
+/// [`super::Clients::new`] instead, without touching the process environment.
+pub trait CredentialSource: Send + Sync {
+    /// The credentials for `host` (as written in the config).
+    fn credentials(&self, host: &str) -> Result<Credentials>;
+    /// How to give `host` credentials, for the message when it asked and had none.
+    fn how_to_set(&self, host: &str) -> String;
+}
+
 /// [`resolve`] with the process environment, the file system and real helpers.
-pub fn resolve_from_env(host: &str) -> Result<Credentials> {
-    resolve(
-        host,
-        &|k| std::env::var(k).ok(),
-        &|p| std::fs::read_to_string(p),
-        &run_helper,
-    )
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FromEnvironment {
+    /// The job runs in GitHub Actions (`facts::github::in_github_actions`).
+    pub github_actions: bool,
+}
+
+impl CredentialSource for FromEnvironment {
+    fn credentials(&self, host: &str) -> Result<Credentials> {
+        resolve(
+            host,
+            self.github_actions,
+            &|k| std::env::var(k).ok(),
+            &|p| std::fs::read_to_string(p),
+            &run_helper,
+        )
+    }
+
+    fn how_to_set(&self, host: &str) -> String {
+        how_to_set(host, &|k| std::env::var(k).ok())
+    }
+}
+
+/// The same credentials for every host, from no environment (tests).
+#[derive(Debug, Clone)]
+pub struct Fixed(pub Credentials);
+
+impl CredentialSource for Fixed {
+    fn credentials(&self, _: &str) -> Result<Credentials> {
+        Ok(self.0.clone())
+    }
+
+    fn how_to_set(&self, host: &str) -> String {
+        format!("give the session credentials for {host}")
+    }
 }
 
 #[cfg(test)]

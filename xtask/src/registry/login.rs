@@ -6,7 +6,6 @@ use reqwest::{Method, StatusCode};
 use std::collections::BTreeMap;
 
 use super::token::*;
-use super::transport::*;
 use super::*;
 
 impl Registry {
@@ -64,17 +63,14 @@ impl Registry {
 /// tag). Returns the lines and whether every check passed.
 pub fn check(
     by_host: &BTreeMap<String, (String, Vec<String>)>,
-    settings: &Settings,
-    log: Log,
+    clients: &Clients,
     probe_referrers: bool,
 ) -> Result<(Vec<String>, bool)> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let copts = client_options(settings)?;
+    clients.block_on(async {
         let mut lines = Vec::new();
         let mut ok = true;
         for (host, (api_host, repos)) in by_host {
-            let creds = match credentials::resolve_from_env(host) {
+            let creds = match clients.credentials(host) {
                 Ok(c) => c,
                 Err(e) => {
                     ok = false;
@@ -87,7 +83,7 @@ pub fn check(
                 .map(|u| format!(" (user {u})"))
                 .unwrap_or_default();
             lines.push(format!("{host}: credentials from {}{user}", creds.source));
-            let reg = match Registry::connect(host, api_host, creds, &copts, log.clone()).await {
+            let reg = match clients.client(host, api_host, Operation::Push).await {
                 Ok(r) => r,
                 Err(e) => {
                     ok = false;
@@ -119,7 +115,7 @@ pub fn check(
             }
         }
         Ok((lines, ok))
-    })
+    })?
 }
 
 /// Whether `reg` has the referrers API, asked about a subject that does not exist: a registry

@@ -1,58 +1,41 @@
-//! Manifests: HEAD for a digest, PUT by digest or tag, GET by digest or reference.
+//! Manifests: HEAD for a digest, PUT by digest or tag, GET by digest (verified) or by
+//! reference.
 
 use anyhow::{anyhow, Result};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 
 use crate::oci::Digest;
 
-use super::body::{Over, MAX_MANIFEST, MAX_SMALL_BLOB};
-use super::transport::*;
+use super::body::MAX_MANIFEST;
+use super::call::header;
+use super::transport::display_ref;
 use super::*;
 
 impl Registry {
-    /// `GET /v2/<repo>/blobs/<digest>` of a small blob (an image config, an attestation layer),
-    /// checked against its digest; refused when larger than [`MAX_SMALL_BLOB`].
-    pub async fn fetch_blob(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>> {
-        let what = format!("fetch blob {}/{repo}@{}", self.name, digest.short());
-        let (_, bytes) = self
-            .get_verified(
-                repo,
-                &format!("v2/{repo}/blobs/{digest}"),
-                &what,
-                None,
-                digest,
-                (MAX_SMALL_BLOB, "blob"),
-            )
-            .await?;
-        Ok(bytes)
-    }
-
     /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
     pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
-        let what = format!(
+        let what = &format!(
             "check manifest {}",
             display_ref(&self.name, repo, reference)
         );
-        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::HEAD, url.clone(), &auth)
-                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
+        let url = self.manifest_url(repo, reference);
+        let accept = |req: reqwest::RequestBuilder| req.header(ACCEPT, MANIFEST_ACCEPT);
+        self.exchange(
+            repo,
+            what,
+            (Method::HEAD, &url),
+            accept,
+            |resp| async move {
                 match resp.status() {
-                    s if s.is_success() => Ok(resp
-                        .headers()
-                        .get("docker-content-digest")
-                        .and_then(|v| v.to_str().ok())
+                    s if s.is_success() => Ok(header(&resp, "docker-content-digest")
                         .and_then(|v| v.parse().ok())
                         .or_else(|| reference.parse().ok())),
                     StatusCode::NOT_FOUND => Ok(None),
                     _ => Err(self.unexpected(what, resp).await),
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -67,129 +50,69 @@ impl Registry {
         bytes: &bytes::Bytes,
         digest: &Digest,
     ) -> Result<()> {
-        let what = format!("push manifest {}", display_ref(&self.name, repo, reference));
-        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::PUT, url.clone(), &auth)
-                .header(reqwest::header::CONTENT_TYPE, media_type)
-                .body(bytes.clone());
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                let status = resp.status();
-                if !status.is_success() {
-                    let refused =
-                        status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 407);
-                    return Err(match self.unexpected(what, resp).await {
-                        Step::Fatal(e) if refused => {
-                            Step::Fatal(e.context(ManifestRefused(status.as_u16())))
-                        }
-                        other => other,
-                    });
-                }
-                let echoed = resp
-                    .headers()
-                    .get("docker-content-digest")
-                    .and_then(|v| v.to_str().ok())
-                    .map(String::from);
-                match echoed {
-                    Some(d) if d != digest.as_str() => Err(Step::Fatal(anyhow!(
-                        "{what}: the registry stored digest {d}, expected {digest}"
-                    ))),
-                    _ => Ok(()),
-                }
+        let what = &format!("push manifest {}", display_ref(&self.name, repo, reference));
+        let url = self.manifest_url(repo, reference);
+        let body =
+            |req: reqwest::RequestBuilder| req.header(CONTENT_TYPE, media_type).body(bytes.clone());
+        self.exchange(repo, what, (Method::PUT, &url), body, |resp| async move {
+            let status = resp.status();
+            if !status.is_success() {
+                let refused =
+                    status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 407);
+                return Err(match self.unexpected(what, resp).await {
+                    Step::Fatal(e) if refused => {
+                        Step::Fatal(e.context(ManifestRefused(status.as_u16())))
+                    }
+                    other => other,
+                });
+            }
+            match header(&resp, "docker-content-digest") {
+                Some(d) if d != digest.as_str() => Err(Step::Fatal(anyhow!(
+                    "{what}: the registry stored digest {d}, expected {digest}"
+                ))),
+                _ => Ok(()),
             }
         })
         .await
     }
 
-    /// `GET /v2/<repo>/manifests/<digest>`: `(media type, bytes)`, checked against the digest.
-    pub async fn get_manifest(&self, repo: &str, digest: &Digest) -> Result<(String, Vec<u8>)> {
-        let what = format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
-        let path = format!("v2/{repo}/manifests/{digest}");
+    /// `GET /v2/<repo>/manifests/<digest>` into memory (at most [`MAX_MANIFEST`]): `(media
+    /// type, bytes)`, checked against the digest; an error when the registry lacks it.
+    pub async fn read_manifest_verified(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<(String, Vec<u8>)> {
+        let what = &format!("fetch manifest {}/{repo}@{}", self.name, digest.short());
+        let url = self.manifest_url(repo, digest.as_str());
         let limit = (MAX_MANIFEST, "manifest or index");
-        self.get_verified(repo, &path, &what, Some(MANIFEST_ACCEPT), digest, limit)
+        self.get_verified(repo, &url, what, Some(MANIFEST_ACCEPT), digest, limit)
             .await
     }
 
-    /// `GET <path>` of content addressed by `digest`: `(content type, bytes)`, the bytes checked
-    /// against the digest.
-    async fn get_verified(
-        &self,
-        repo: &str,
-        path: &str,
-        what: &str,
-        accept: Option<&str>,
-        digest: &Digest,
-        (limit, kind): (u64, &'static str),
-    ) -> Result<(String, Vec<u8>)> {
-        let url = self.url(path);
-        self.with_retries(repo, what, |auth, _| {
-            let mut req = self.request(Method::GET, url.clone(), &auth);
-            if let Some(a) = accept {
-                req = req.header(reqwest::header::ACCEPT, a);
-            }
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                if !resp.status().is_success() {
-                    return Err(self.unexpected(what, resp).await);
-                }
-                let media = resp
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let body = self
-                    .read_capped(resp, limit, Over::Refuse(kind), what)
-                    .await?;
-                if Digest::of(&body) != *digest {
-                    return Err(Step::Fatal(anyhow!(
-                        "{what}: content does not match its digest"
-                    )));
-                }
-                Ok((media, body.to_vec()))
-            }
-        })
-        .await
-    }
-
-    /// `GET /v2/<repo>/manifests/<reference>` (a tag or a digest): `(media type, bytes)`, or
-    /// `None` when the registry has no such manifest (404). The caller checks the digest.
-    pub async fn fetch_manifest(
+    /// `GET /v2/<repo>/manifests/<reference>` (a tag or a digest) into memory (at most
+    /// [`MAX_MANIFEST`]): `(media type, bytes)`, or `None` when the registry has no such
+    /// manifest (404). Not checked against any digest: the caller does that.
+    pub async fn read_manifest(
         &self,
         repo: &str,
         reference: &str,
     ) -> Result<Option<(String, Vec<u8>)>> {
-        let what = format!(
+        let what = &format!(
             "fetch manifest {}",
             display_ref(&self.name, repo, reference)
         );
-        let url = self.url(&format!("v2/{repo}/manifests/{reference}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::GET, url.clone(), &auth)
-                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                match resp.status() {
-                    s if s.is_success() => {
-                        let media = resp
-                            .headers()
-                            .get(reqwest::header::CONTENT_TYPE)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_string();
-                        Ok(Some((
-                            media,
-                            self.manifest_body(resp, what).await?.to_vec(),
-                        )))
-                    }
-                    StatusCode::NOT_FOUND => Ok(None),
-                    _ => Err(self.unexpected(what, resp).await),
+        let url = self.manifest_url(repo, reference);
+        let accept = |req: reqwest::RequestBuilder| req.header(ACCEPT, MANIFEST_ACCEPT);
+        self.exchange(repo, what, (Method::GET, &url), accept, |resp| async move {
+            match resp.status() {
+                s if s.is_success() => {
+                    let media = header(&resp, CONTENT_TYPE).unwrap_or_default();
+                    let body = self.manifest_body(resp, what).await?;
+                    Ok(Some((media, body.to_vec())))
                 }
+                StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(self.unexpected(what, resp).await),
             }
         })
         .await

@@ -26,18 +26,28 @@
 //! restarts with a new session), larger blobs as a resumable session of PATCHes of one chunk
 //! each (see [`Registry::upload_blob`]).
 //!
-//! Split by job: [`transport`] (the client, requests, retries, URL checks, redaction), [`token`]
-//! (challenges, tokens, scopes), [`credentials`] (where credentials come from), [`blobs`]
-//! (uploads, chunked resume, mounts), [`manifests`], [`pull`] (downloads), [`login`] (the login
-//! check), [`body`] (bounded reads).
+//! One run has one session ([`Clients`]): one async runtime, one client per registry host
+//! (one connection pool, one bearer handshake) shared by the build's base-image pulls, the
+//! compose resolver, publish and `verify`, and one credential source, so that each token is
+//! asked for once per registry and scope.
+//!
+//! Split by job: [`session`] (the run's clients), [`client`] (one host's client),
+//! [`transport`] (one request, URL checks, redaction, backoff), [`token`] (challenges, tokens,
+//! scopes), [`call`] (a request with its token and retries, and the request frame),
+//! [`credentials`] (where credentials come from), [`blobs`] (uploads, chunked resume,
+//! mounts), [`manifests`], [`pull`] (downloads), [`referrers`], [`login`] (the login check),
+//! [`body`] (bounded reads).
 
 pub mod blobs;
 pub mod body;
+mod call;
+mod client;
 pub mod credentials;
 pub mod login;
 pub mod manifests;
 pub mod pull;
 pub mod referrers;
+mod session;
 #[cfg(test)]
 mod tests;
 pub mod token;
@@ -46,12 +56,12 @@ pub mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-
 pub use blobs::parse_upload_range;
+pub use client::Registry;
 pub use manifests::ManifestRefused;
+pub use session::Clients;
 pub use token::{parse_bearer_challenge, token_grants_push};
-pub use transport::{backoff, error_chain, error_summary, parse_retry_after, Activity, Registry};
+pub use transport::{backoff, error_summary, parse_retry_after, Activity};
 
 /// How to reach registries, from the config: hosts allowed over plain HTTP and extra CA files.
 #[derive(Debug, Clone, Default)]
@@ -193,6 +203,21 @@ pub fn parse_chunk_size(v: &str) -> Option<u64> {
     })
 }
 
+/// An error and its sources on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 /// Installs rustls' ring crypto provider (once per process).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -245,45 +270,8 @@ pub enum LoginStatus {
 }
 
 /// What the tokens asked for allow: `pull,push` (publishing) or `pull` (reading base images).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Pull,
     Push,
-}
-
-/// The async runtime registry work runs on (publishing, and the build pulling base images).
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// Client options from the settings: reads `release.ca-files` and `SSL_CERT_FILE`.
-pub fn client_options(settings: &Settings) -> Result<ClientOptions> {
-    let mut c = ClientOptions::from_env();
-    c.insecure = settings.insecure.clone();
-    for f in &settings.ca_files {
-        c.ca_pems.push(
-            std::fs::read(f).with_context(|| format!("cannot read CA file {}", f.display()))?,
-        );
-    }
-    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
-        if let Ok(pem) = std::fs::read(&f) {
-            c.ca_pems.push(pem);
-        }
-    }
-    Ok(c)
-}
-
-/// A client for the registry `name` (reached at `api_host`) with the credentials
-/// [`credentials::resolve_from_env`] finds for it.
-pub async fn connect(
-    name: &str,
-    api_host: &str,
-    copts: &ClientOptions,
-    log: Log,
-) -> Result<Registry> {
-    let creds = credentials::resolve_from_env(name)?;
-    Registry::connect(name, api_host, creds, copts, log).await
 }

@@ -1,4 +1,6 @@
-//! Pulling: a blob downloaded into an OCI layout, verified against its digest.
+//! Reading blobs: a small one into memory, bounded ([`Registry::read_blob_capped`]), or any
+//! into an OCI layout, streamed ([`Registry::download_blob_to`]); both verified against their
+//! digest.
 
 use std::sync::Arc;
 
@@ -7,17 +9,28 @@ use reqwest::{Method, StatusCode};
 
 use crate::oci::Digest;
 
-use super::body::{paced_next, transfer_deadline};
-use super::transport::*;
+use super::body::{paced_next, transfer_deadline, MAX_SMALL_BLOB};
 use super::*;
 
 impl Registry {
+    /// `GET /v2/<repo>/blobs/<digest>` of a small blob (an image config, an attestation layer)
+    /// into memory, checked against its digest; refused when larger than [`MAX_SMALL_BLOB`].
+    pub async fn read_blob_capped(&self, repo: &str, digest: &Digest) -> Result<Vec<u8>> {
+        let what = format!("fetch blob {}/{repo}@{}", self.name, digest.short());
+        let url = self.blob_url(repo, digest);
+        let limit = (MAX_SMALL_BLOB, "blob");
+        let (_, bytes) = self
+            .get_verified(repo, &url, &what, None, digest, limit)
+            .await?;
+        Ok(bytes)
+    }
+
     /// `GET /v2/<repo>/blobs/<digest>`, streamed into `into` (never whole in memory) and
     /// checked against `digest` and `size` before it is stored (never more than `size` bytes
     /// are read). Redirects (to a CDN) are followed without the credentials. A broken, stalled
     /// or trickling transfer (one that misses [`transfer_deadline`] for its size) is retried
     /// from the start; `progress` gets the bytes received so far in the current try.
-    pub async fn download_blob(
+    pub async fn download_blob_to(
         &self,
         repo: &str,
         digest: &Digest,
@@ -28,7 +41,7 @@ impl Registry {
     ) -> Result<()> {
         use std::io::Write as _;
         let what = format!("download blob {} from {}/{repo}", digest.short(), self.name);
-        let url = self.url(&format!("v2/{repo}/blobs/{digest}"));
+        let url = self.blob_url(repo, digest);
         self.with_retries(repo, &what, |auth, _| {
             let req = self.request(Method::GET, url.clone(), &auth);
             let what = &what;

@@ -3,11 +3,13 @@
 //! index lists a subject's referrers, read with its ETag and written back with `If-Match`.
 
 use anyhow::{anyhow, Result};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH};
 use reqwest::{Method, StatusCode};
 
 use crate::oci::{Digest, Index, MEDIA_INDEX};
 
-use super::transport::*;
+use super::call::header;
+use super::transport::display_ref;
 use super::*;
 
 /// The fallback index as read: its content (if the tag exists) and the ETag to write back
@@ -22,28 +24,22 @@ impl Registry {
     /// `GET /v2/<repo>/referrers/<subject>`: the referrers index when the registry has the
     /// API, `None` when it answers 404, 400 or 405 (no API: use the fallback tag).
     pub async fn referrers(&self, repo: &str, subject: &Digest) -> Result<Option<Index>> {
-        let what = format!("list referrers of {}/{repo}@{}", self.name, subject.short());
+        let what = &format!("list referrers of {}/{repo}@{}", self.name, subject.short());
         let url = self.url(&format!("v2/{repo}/referrers/{subject}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::GET, url.clone(), &auth)
-                .header(reqwest::header::ACCEPT, MEDIA_INDEX);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                match resp.status() {
-                    s if s.is_success() => {
-                        let body = self.manifest_body(resp, what).await?;
-                        let index: Index = serde_json::from_slice(&body).map_err(|_| {
-                            Step::Fatal(anyhow!("{what}: the answer is not an image index"))
-                        })?;
-                        Ok(Some(index))
-                    }
-                    StatusCode::NOT_FOUND
-                    | StatusCode::BAD_REQUEST
-                    | StatusCode::METHOD_NOT_ALLOWED => Ok(None),
-                    _ => Err(self.unexpected(what, resp).await),
+        let accept = |req: reqwest::RequestBuilder| req.header(ACCEPT, MEDIA_INDEX);
+        self.exchange(repo, what, (Method::GET, &url), accept, |resp| async move {
+            match resp.status() {
+                s if s.is_success() => {
+                    let body = self.manifest_body(resp, what).await?;
+                    let index: Index = serde_json::from_slice(&body).map_err(|_| {
+                        Step::Fatal(anyhow!("{what}: the answer is not an image index"))
+                    })?;
+                    Ok(Some(index))
                 }
+                StatusCode::NOT_FOUND
+                | StatusCode::BAD_REQUEST
+                | StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+                _ => Err(self.unexpected(what, resp).await),
             }
         })
         .await
@@ -52,36 +48,26 @@ impl Registry {
     /// The index tagged `tag` (the referrers fallback tag) and its ETag; an empty
     /// [`FallbackIndex`] when the tag does not exist.
     pub async fn fallback_index(&self, repo: &str, tag: &str) -> Result<FallbackIndex> {
-        let what = format!("read {}", display_ref(&self.name, repo, tag));
-        let url = self.url(&format!("v2/{repo}/manifests/{tag}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let req = self
-                .request(Method::GET, url.clone(), &auth)
-                .header(reqwest::header::ACCEPT, MEDIA_INDEX);
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                match resp.status() {
-                    StatusCode::NOT_FOUND => Ok(FallbackIndex::default()),
-                    s if s.is_success() => {
-                        let etag = resp
-                            .headers()
-                            .get(reqwest::header::ETAG)
-                            .and_then(|v| v.to_str().ok())
-                            .map(String::from);
-                        let body = self.manifest_body(resp, what).await?;
-                        let index: Index = serde_json::from_slice(&body).map_err(|_| {
-                            Step::Fatal(anyhow!(
-                                "{what}: the tag holds something other than an image index"
-                            ))
-                        })?;
-                        Ok(FallbackIndex {
-                            index: Some(index),
-                            etag,
-                        })
-                    }
-                    _ => Err(self.unexpected(what, resp).await),
+        let what = &format!("read {}", display_ref(&self.name, repo, tag));
+        let url = self.manifest_url(repo, tag);
+        let accept = |req: reqwest::RequestBuilder| req.header(ACCEPT, MEDIA_INDEX);
+        self.exchange(repo, what, (Method::GET, &url), accept, |resp| async move {
+            match resp.status() {
+                StatusCode::NOT_FOUND => Ok(FallbackIndex::default()),
+                s if s.is_success() => {
+                    let etag = header(&resp, ETAG);
+                    let body = self.manifest_body(resp, what).await?;
+                    let index: Index = serde_json::from_slice(&body).map_err(|_| {
+                        Step::Fatal(anyhow!(
+                            "{what}: the tag holds something other than an image index"
+                        ))
+                    })?;
+                    Ok(FallbackIndex {
+                        index: Some(index),
+                        etag,
+                    })
                 }
+                _ => Err(self.unexpected(what, resp).await),
             }
         })
         .await
@@ -97,29 +83,25 @@ impl Registry {
         bytes: &bytes::Bytes,
         etag: Option<&str>,
     ) -> Result<()> {
-        let what = format!("write {}", display_ref(&self.name, repo, tag));
-        let url = self.url(&format!("v2/{repo}/manifests/{tag}"));
-        self.with_retries(repo, &what, |auth, _| {
-            let mut req = self
-                .request(Method::PUT, url.clone(), &auth)
-                .header(reqwest::header::CONTENT_TYPE, MEDIA_INDEX)
-                .body(bytes.clone());
-            if let Some(e) = etag {
-                req = req.header(reqwest::header::IF_MATCH, e);
+        let what = &format!("write {}", display_ref(&self.name, repo, tag));
+        let url = self.manifest_url(repo, tag);
+        let body = |req: reqwest::RequestBuilder| {
+            let req = req.header(CONTENT_TYPE, MEDIA_INDEX).body(bytes.clone());
+            match etag {
+                Some(e) => req.header(IF_MATCH, e),
+                None => req,
             }
-            let what = &what;
-            async move {
-                let resp = self.check(self.send(req, None).await?).await?;
-                if resp.status() == StatusCode::PRECONDITION_FAILED {
-                    return Err(Step::Fatal(anyhow!(
-                        "{what}: another writer changed it meanwhile: re-run to merge again"
-                    )));
-                }
-                if !resp.status().is_success() {
-                    return Err(self.unexpected(what, resp).await);
-                }
-                Ok(())
+        };
+        self.exchange(repo, what, (Method::PUT, &url), body, |resp| async move {
+            if resp.status() == StatusCode::PRECONDITION_FAILED {
+                return Err(Step::Fatal(anyhow!(
+                    "{what}: another writer changed it meanwhile: re-run to merge again"
+                )));
             }
+            if !resp.status().is_success() {
+                return Err(self.unexpected(what, resp).await);
+            }
+            Ok(())
         })
         .await
     }

@@ -1,7 +1,6 @@
 //! Tokens: the `/v2/` bearer challenge, token requests with the user's credentials (several
 //! scopes for a cross-repository mount), the token cache, and the checks on a token realm.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,6 @@ use crate::oci::reference::{is_loopback_host, public_url};
 use super::body::{Over, MAX_TOKEN};
 use super::transport::*;
 use super::*;
-
-pub(super) type TokenCache = HashMap<(String, Option<String>), (Option<HeaderValue>, Instant)>;
 
 /// Cached tokens are refreshed after this long even without a 401 (Docker Hub's last ~5 min).
 pub(super) const TOKEN_TTL: Duration = Duration::from_secs(240);
@@ -68,7 +65,7 @@ impl Registry {
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
-    /// `repository:<repo>:pull,push` (`:pull` after [`Registry::for_pull`]) from the registry's
+    /// `repository:<repo>:pull,push` (`:pull` for a client of [`Operation::Pull`]) from the registry's
     /// token server, basic auth for registries that ask for it, or nothing. `refresh` drops the
     /// cached token.
     pub async fn authorization(&self, repo: &str, refresh: bool) -> Result<Option<HeaderValue>> {

@@ -1,158 +1,20 @@
-//! Transport: the client for one registry host (TLS, timeouts, the scheme it speaks), requests
-//! with retries and backoff, the checks on every URL a registry hands back, and redaction.
+//! Transport: one request to a registry (sent with an idle timeout, its status turned into a
+//! [`Step`]), the checks on every URL a registry hands back, redaction, and backoff. Knows
+//! nothing of tokens: [`super::call`] runs requests with them.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
 
-use super::credentials::{Credential, Credentials};
-use crate::oci::reference::{is_loopback_host, public_url};
+use crate::oci::reference::public_url;
 
-use super::token::*;
 use super::*;
 
-/// One registry host, its credentials and its token cache.
-/// A bearer challenge: the token realm and the service.
-pub(super) type Challenge = (Url, Option<String>);
-
-pub struct Registry {
-    /// The host as written in the config (`docker.io`, `ghcr.io`, `127.0.0.1:5000`).
-    pub name: String,
-    /// The host the API is reached at (`registry-1.docker.io` for Docker Hub).
-    pub api_host: String,
-    pub creds: Credentials,
-    pub(super) base: Url,
-    pub(super) http: reqwest::Client,
-    /// Headers by `(repository, repository also pulled from)` and when they were obtained.
-    pub(super) tokens: tokio::sync::Mutex<TokenCache>,
-    /// Every token the token server issued, so that an echo of one is redacted.
-    pub(super) issued: std::sync::Mutex<Vec<String>>,
-    /// The `realm` and `service` of the registry's bearer challenge, once asked for (`None`:
-    /// the registry gave no bearer challenge on `/v2/`).
-    /// The outcome is kept, a failure too: a registry that did not answer its handshake is
-    /// not asked again for every blob.
-    pub(super) challenge: tokio::sync::OnceCell<Result<Option<Challenge>, String>>,
-    /// The token scope asked for: `pull,push` (publishing) or `pull` ([`Registry::for_pull`]).
-    pub(super) operation: Operation,
-    pub(super) opts: ClientOptions,
-    pub(super) log: Log,
-    /// Blob bytes handed to the network, retried and abandoned tries included.
-    pub(super) sent: Arc<AtomicU64>,
-}
-
 impl Registry {
-    /// Sets up the client for `name` (reached at `api_host`). For loopback and insecure hosts,
-    /// HTTPS is tried first and plain HTTP used when the registry speaks only that.
-    pub async fn connect(
-        name: &str,
-        api_host: &str,
-        creds: Credentials,
-        opts: &ClientOptions,
-        log: Log,
-    ) -> Result<Registry> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
-            .connect_timeout(opts.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
-        let mut certs = Vec::new();
-        for pem in &opts.ca_pems {
-            certs.extend(
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
-            );
-        }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().context("cannot set up the HTTP client")?;
-
-        let plain_allowed = is_loopback_host(api_host) || opts.may_be_plain(name, api_host);
-        let https = Url::parse(&format!("https://{api_host}/"))
-            .with_context(|| format!("invalid registry host {api_host:?}"))?;
-        let base = if plain_allowed {
-            // One bounded try per scheme (the idle timeout, at most 10 s): a registry that
-            // accepts connections and never answers fails here, once.
-            let wait = opts.idle_timeout.min(Duration::from_secs(10));
-            let probe = |url: Url| {
-                let http = http.clone();
-                async move {
-                    tokio::time::timeout(
-                        wait,
-                        http.get(url.join("v2/").expect("static path")).send(),
-                    )
-                    .await
-                    .map_err(|_| anyhow!("no answer within {} s", wait.as_secs()))?
-                    .map_err(|e| {
-                        let chain = error_chain(&e);
-                        match is_dns_failure(&chain) {
-                            true => cannot_resolve(name, api_host, &chain),
-                            false => anyhow!(chain),
-                        }
-                    })
-                }
-            };
-            match probe(https.clone()).await {
-                Ok(_) => https,
-                Err(tls_err) => {
-                    let plain = Url::parse(&format!("http://{api_host}/"))?;
-                    match probe(plain.clone()).await {
-                        Ok(r) if matches!(r.status().as_u16(), 200 | 401) => plain,
-                        _ => {
-                            return Err(tls_err).with_context(|| {
-                                format!("cannot reach registry {name} over HTTPS or HTTP")
-                            })
-                        }
-                    }
-                }
-            }
-        } else {
-            https
-        };
-        Ok(Registry {
-            name: name.to_string(),
-            api_host: api_host.to_string(),
-            creds,
-            base,
-            http,
-            tokens: Default::default(),
-            issued: Default::default(),
-            challenge: Default::default(),
-            operation: Operation::Push,
-            opts: opts.clone(),
-            log,
-            sent: Arc::new(AtomicU64::new(0)),
-        })
-    }
-
-    /// Asks for pull-only tokens (reading base images), so read-only credentials suffice.
-    pub fn for_pull(mut self) -> Registry {
-        self.operation = Operation::Pull;
-        self
-    }
-
-    /// Blob bytes sent to this registry so far, retried and abandoned tries included (the
-    /// bytes of the blobs pushed, plus what faults wasted).
-    pub fn bytes_sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
-    }
-
-    /// `http` or `https`.
-    pub fn scheme(&self) -> &str {
-        self.base.scheme()
-    }
-
-    pub(super) fn url(&self, path: &str) -> Url {
-        self.base
-            .join(path)
-            .expect("registry paths are valid URL paths")
-    }
-
     /// Removes every form of the credentials and every issued token from a message that may
     /// echo them.
     pub(super) fn scrub(&self, msg: &str) -> String {
@@ -183,89 +45,6 @@ impl Registry {
             )));
         }
         Ok(())
-    }
-
-    /// Runs `op` with retries: `op` gets the `Authorization` header and the try number.
-    pub async fn with_retries<T, F, Fut>(&self, repo: &str, what: &str, mut op: F) -> Result<T>
-    where
-        F: FnMut(Option<HeaderValue>, u32) -> Fut,
-        Fut: Future<Output = Result<T, Step>>,
-    {
-        let mut refreshed = false;
-        let mut refresh = false;
-        let mut last = String::new();
-        let mut attempt = 0;
-        while attempt < self.opts.max_tries {
-            attempt += 1;
-            let auth = self.authorization(repo, refresh).await?;
-            refresh = false;
-            match op(auth.clone(), attempt).await {
-                Ok(v) => return Ok(v),
-                Err(Step::Fatal(e)) => return Err(e),
-                Err(Step::Unauthorized(msg)) => {
-                    if refreshed && self.push_denied(repo, &auth, &msg) {
-                        bail!(
-                            "{what}: {} refused push to {}/{repo}: the credentials from {}{} were accepted, \
-                             but the token they got grants no push access to {repo} ({}): give them write \
-                             access to the repository (or use credentials that have it), then re-run",
-                            self.name,
-                            self.name,
-                            self.creds.source,
-                            self.creds
-                                .user()
-                                .map(|u| format!(" (user {u})"))
-                                .unwrap_or_default(),
-                            self.scrub(&msg)
-                        );
-                    }
-                    if refreshed {
-                        bail!(
-                            "{what}: {} refused the credentials from {} ({}): check them, then re-run",
-                            self.name,
-                            self.creds.source,
-                            self.scrub(&msg)
-                        );
-                    }
-                    // An expired token: fetch a new one and try again at once.
-                    refreshed = true;
-                    refresh = true;
-                    attempt -= 1;
-                    if self.creds.credential == Credential::Anonymous {
-                        bail!(
-                            "{what}: {} requires credentials and none were found: {}",
-                            self.name,
-                            super::credentials::how_to_set(&self.name, &|k| std::env::var(k).ok())
-                        );
-                    }
-                }
-                Err(Step::Retry { reason, after }) => {
-                    last = self.scrub(&reason);
-                    if attempt >= self.opts.max_tries {
-                        break;
-                    }
-                    let wait = match after {
-                        Some(d) if d > Duration::from_secs(300) => bail!(
-                            "{what}: {} asks to wait {}s before retrying ({last}): try again later",
-                            self.name,
-                            d.as_secs()
-                        ),
-                        Some(d) => d,
-                        None => backoff(attempt, self.opts.base_backoff, self.opts.max_backoff),
-                    };
-                    (self.log)(&format!(
-                        "retry: {what} in {:.1}s ({last}; try {}/{})",
-                        wait.as_secs_f64(),
-                        attempt + 1,
-                        self.opts.max_tries
-                    ));
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-        bail!(
-            "{what}: gave up after {} tries: {last}",
-            self.opts.max_tries
-        )
     }
 
     /// Sends one request, abandoning it when nothing moved for the idle timeout.
@@ -489,26 +268,11 @@ pub fn is_dns_failure(chain: &str) -> bool {
 }
 
 /// "cannot resolve host …", with the fix: a name that does not resolve is not retried.
-fn cannot_resolve(registry: &str, host: &str, chain: &str) -> anyhow::Error {
+pub(super) fn cannot_resolve(registry: &str, host: &str, chain: &str) -> anyhow::Error {
     anyhow!(
         "{registry}: cannot resolve host {host} ({chain}): check the host name (release.registries, \
          release.mirrors or the image reference) and this machine's DNS"
     )
-}
-
-/// An error and its sources on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// `: CODE message` from a registry error body (`{"errors":[{"code","message"}]}`), short.

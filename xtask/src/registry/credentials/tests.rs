@@ -57,6 +57,17 @@ fn resolve_with(
     config: Option<&str>,
     helper: &HelperFn,
 ) -> Result<Credentials> {
+    resolve_where(false, host, vars, config, helper)
+}
+
+/// [`resolve_with`], `in_actions` saying whether the run is a GitHub Actions job.
+fn resolve_where(
+    in_actions: bool,
+    host: &str,
+    vars: &[(&str, &str)],
+    config: Option<&str>,
+    helper: &HelperFn,
+) -> Result<Credentials> {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -64,6 +75,7 @@ fn resolve_with(
     let config = config.map(String::from);
     resolve(
         host,
+        in_actions,
         &|k| vars.get(k).cloned(),
         &|_| {
             config
@@ -318,19 +330,17 @@ fn environment_wins_over_docker_config() {
 
 #[test]
 fn github_token_for_ghcr_in_actions_only() {
-    let vars = [
-        ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_TOKEN", "ghs_x"),
-        ("GITHUB_ACTOR", "octocat"),
-    ];
-    let c = resolve_with("ghcr.io", &vars, None, &no_helper).unwrap();
+    let vars = [("GITHUB_TOKEN", "ghs_x"), ("GITHUB_ACTOR", "octocat")];
+    let c = resolve_where(true, "ghcr.io", &vars, None, &no_helper).unwrap();
     assert_eq!(
         (c.user(), &c.source),
         (Some("octocat"), &Source::GithubToken)
     );
-    let c = resolve_with("docker.io", &vars, None, &no_helper).unwrap();
+    let c = resolve_where(true, "docker.io", &vars, None, &no_helper).unwrap();
     assert_eq!(c.source, Source::Anonymous);
-    let c = resolve_with("ghcr.io", &vars[1..], None, &no_helper).unwrap();
+    // Outside a GitHub Actions job (the fact, not a variable read here), GITHUB_TOKEN is not
+    // ghcr.io's credential.
+    let c = resolve_where(false, "ghcr.io", &vars, None, &no_helper).unwrap();
     assert_eq!(c.source, Source::Anonymous);
 }
 
