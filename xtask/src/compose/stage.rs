@@ -86,12 +86,15 @@ pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Vec<Finding>> {
     let mut allowed = Vec::new();
     for c in &plan.composes {
         let spec = spec_of(c);
-        let project =
-            load(root, &spec).map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        let project = load(root, &spec).map_err(|e| {
+            e.into_problem()
+                .within(format!("compose artifact {}", c.repository))
+        })?;
         let report = check(&project, &spec, yes);
-        report
-            .to_result()
-            .map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        report.to_result().map_err(|e| {
+            e.into_problem()
+                .within(format!("compose artifact {}", c.repository))
+        })?;
         allowed.extend(report.findings.into_iter().filter(|f| !f.refused));
     }
     Ok(allowed)
@@ -120,9 +123,11 @@ pub fn build(
     for c in &plan.composes {
         let spec = spec_of(c);
         let what = format!("compose artifact {}", c.repository);
-        let project = load(root, &spec).map_err(|e| anyhow!("{what}: {e}"))?;
+        let project = load(root, &spec).map_err(|e| e.into_problem().within(&what))?;
         let checked = check(&project, &spec, opts.yes);
-        checked.to_result().map_err(|e| anyhow!("{what}: {e}"))?;
+        checked
+            .to_result()
+            .map_err(|e| e.into_problem().within(&what))?;
         report
             .allowed
             .extend(checked.findings.into_iter().filter(|f| !f.refused));
@@ -142,7 +147,9 @@ pub fn build(
             };
             let pins = match pin_images(&project, &release, spec.resolve_external, &mut resolve) {
                 Ok(p) => p,
-                Err(e) => bail!("{what} for {}: {e}", target.registry),
+                Err(e) => bail!(e
+                    .into_problem()
+                    .within(format!("{what} for {}", target.registry))),
             };
             let input = ArtifactInput {
                 project: &project,
