@@ -63,9 +63,11 @@ impl Registry {
             })?
             .len();
         if on_disk != size {
-            bail!(
-                "blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt; rebuild it"
-            );
+            bail!(crate::problem::Problem::new(
+                crate::problem::Kind::NotBuilt,
+                format!("blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt"),
+                "rebuild it"
+            ));
         }
         let blob = BlobRef {
             repo,
