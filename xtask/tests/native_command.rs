@@ -90,7 +90,7 @@ exposed-ports = ["8080"]
         repo: Repo::release(&refs),
     };
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let built = platforms(&ws, "web:1.2.3");
     assert_eq!(built.len(), 2);
     for (platform, config, files) in built {
@@ -148,7 +148,7 @@ entrypoint = ["/usr/local/bin/server"]
         repo: Repo::release(&files),
     };
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let built = platforms(&ws, "server:1.2.3");
     let archs: Vec<&str> = built.iter().map(|(p, _, _)| p.as_str()).collect();
     assert_eq!(archs, ["linux/amd64", "linux/arm64"]);
@@ -175,7 +175,7 @@ entrypoint = ["/usr/local/bin/server"]
     std::fs::remove_dir_all(ws.path().join("target")).unwrap();
     std::fs::remove_dir_all(ws.path().join("dist")).unwrap();
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(ws.layout().resolve("server:1.2.3").unwrap().digest, first);
     assert!(Path::new(&amd64).is_file());
 }

@@ -37,7 +37,7 @@ fn a_dirty_tree_is_refused_naming_the_file_or_published_as_dirty_only() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(registry.tags("demo/app"), ["1.2.3-dirty"]);
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
     assert_eq!(meta["version"], "1.2.3-dirty");
@@ -87,7 +87,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
             ],
             &[],
         );
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         let out = ws.xtask(
             &[
                 "push",
@@ -99,7 +99,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
             ],
             &[],
         );
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         files.push(file);
     }
     // One platform's file of two: refused, no tag anywhere.
@@ -120,7 +120,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
     let merged_digest = merged["images"]["app"]["digest"]
         .as_str()
@@ -129,7 +129,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
 
     // A single release of the same commit writes the same index.
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let release_digest = ws.layout().resolve("app:1.2.3").unwrap().digest.to_string();
     assert_eq!(merged_digest, release_digest);
 }
@@ -173,7 +173,7 @@ fn floating_tags_never_move_back_to_an_older_commit() {
         repo.xtask(&["release"], &env)
     };
     let out = run(&b);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let b_index = registry.inspect_raw("demo/app:latest").unwrap();
     assert_eq!(registry.inspect_raw("demo/app:main").unwrap(), b_index);
 
@@ -198,7 +198,7 @@ fn floating_tags_never_move_back_to_an_older_commit() {
     let env = actions(&a);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = repo.xtask(&["release", "--force-tags"], &env);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_ne!(registry.inspect_raw("demo/app:latest").unwrap(), b_index);
 }
 
@@ -270,7 +270,7 @@ fn an_interrupt_while_tags_move_says_which_moved_and_how_to_finish() {
     });
     let ws = Workspace::new(&[format!("{}/demo", proxy.host)], &["app"], "");
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let child = xtask_command(ws.path(), &["push", "--concurrency", "1"], &[])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -311,7 +311,7 @@ fn build_args_render_templates_and_version_takes_the_configured_form() {
     ws.commit("version form");
     ws.git(&["tag", "-f", "v1.2.3"]);
     let out = ws.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let args = &plan["images"][0]["build_args"];
     assert_eq!(args["VERSION"], "v1.2.3");

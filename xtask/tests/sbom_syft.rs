@@ -245,7 +245,7 @@ fn python_image_gets_a_signed_syft_sbom_listing_its_packages_once_and_reproducib
     let reference = format!("{}/py/app:v1.2.3", registry.host);
     let public_s = public.display().to_string();
     let out = repo.xtask(&["verify", &reference, "--key", &public_s], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     // A second release reuses the SBOM in the layout: no new referrer, syft not run.
     let out = repo.xtask(&["release"], &signing);
@@ -261,7 +261,7 @@ fn python_image_gets_a_signed_syft_sbom_listing_its_packages_once_and_reproducib
     for _ in 0..2 {
         std::fs::remove_dir_all(repo.path().join("target")).unwrap();
         let out = repo.xtask(&["release"], &[]);
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         let (now, _) = fallback(&registry);
         sboms = now
             .into_iter()
@@ -345,7 +345,7 @@ fn syft_runs_offline() {
     let registry = Registry::plain();
     let repo = python_app(&registry, "");
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     // A `syft` first on PATH that runs the real one with no network.
     let dir = tempfile::tempdir().unwrap();
     let wrapper = dir.path().join("syft");
