@@ -97,9 +97,12 @@ impl Problem {
         self
     }
 
-    /// The first [`Problem`] in `err`'s chain.
+    /// The first [`Problem`] in `err`'s chain (also as the context of another error:
+    /// `.with_context(|| Problem::…)`).
     pub fn find(err: &anyhow::Error) -> Option<&Problem> {
-        err.chain().find_map(|e| e.downcast_ref::<Problem>())
+        err.chain()
+            .enumerate()
+            .find_map(|(i, cause)| problem_at(err, i, cause))
     }
 
     /// The problem's kind, when `err` is (or wraps) a [`Problem`].
@@ -127,13 +130,27 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+/// The problem `cause` is: itself, or (the top of the chain, `i == 0`) the context `err` adds.
+fn problem_at<'a>(
+    err: &'a anyhow::Error,
+    i: usize,
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a Problem> {
+    // anyhow finds a problem in the context it adds as well as in the error it wraps: the top
+    // of the chain is the context one only when it shows as that problem.
+    cause.downcast_ref::<Problem>().or_else(|| {
+        err.downcast_ref::<Problem>()
+            .filter(|p| i == 0 && p.to_string() == cause.to_string())
+    })
+}
+
 /// How `main` shows an error: `error: …`, each cause on a `  caused by: …` line, then the fix
 /// of the problem in the chain on its own `  fix: …` line, last.
 pub fn render(err: &anyhow::Error) -> String {
     let mut fix = None;
     let mut lines = Vec::new();
     for (i, cause) in err.chain().enumerate() {
-        let text = match cause.downcast_ref::<Problem>() {
+        let text = match problem_at(err, i, cause) {
             Some(p) => {
                 if !p.fix.is_empty() {
                     fix.get_or_insert(p.fix.as_str());
@@ -159,7 +176,8 @@ pub fn render(err: &anyhow::Error) -> String {
 pub fn split(err: &anyhow::Error) -> (String, Option<String>) {
     let text: Vec<String> = err
         .chain()
-        .map(|e| match e.downcast_ref::<Problem>() {
+        .enumerate()
+        .map(|(i, e)| match problem_at(err, i, e) {
             Some(p) => p.reason.clone(),
             None => e.to_string(),
         })
@@ -195,6 +213,19 @@ mod tests {
         );
         assert_eq!(Problem::fix_of(&err), Some("set STEVEDORE_AUTH_X"));
         assert_eq!(Problem::kind_of(&err), Some(Kind::Credentials));
+    }
+
+    #[test]
+    fn a_problem_given_as_context_keeps_the_cause_and_prints_the_fix_last() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = Err::<(), _>(io)
+            .with_context(|| Problem::usage("x is not a layout", "pass the right --layout"))
+            .unwrap_err();
+        assert_eq!(
+            render(&err),
+            "error: x is not a layout\n  caused by: No such file\n  fix: pass the right --layout"
+        );
+        assert_eq!(Problem::kind_of(&err), Some(Kind::Usage));
     }
 
     #[test]

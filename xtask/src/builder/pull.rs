@@ -245,11 +245,13 @@ impl Puller {
         let reg = self.registry(st, written, image)?;
         let rt = self.runtime(st)?;
         let not_found = || {
-            anyhow!(
-                "base image {shown} not found in registry {}: check the name and tag, or that you are logged in (credentials: {})",
-                image.host,
-                reg.creds.source
-            )
+            anyhow::Error::from(crate::problem::Problem::registry(
+                format!(
+                    "base image {shown} not found in registry {} (credentials: {})",
+                    image.host, reg.creds.source
+                ),
+                "check the name and tag, or that you are logged in",
+            ))
         };
         let context = || {
             format!(

@@ -290,9 +290,10 @@ impl Resolver {
             .rt
             .block_on(client.manifest_digest(&image.repository, &image.reference()))?;
         found.map(|d| d.to_string()).ok_or_else(|| {
-            anyhow!(
-                "{reference} is not in its registry: check the image name and tag in the compose file"
-            )
+            anyhow::Error::from(crate::problem::Problem::compose(
+                format!("{reference} is not in its registry"),
+                "check the image name and tag in the compose file",
+            ))
         })
     }
 }

@@ -121,9 +121,14 @@ impl Registry {
                         let body = self.error_body(resp).await;
                         let summary = self.summary(&body);
                         if summary.contains("DIGEST_INVALID") {
-                            Err(Step::Fatal(anyhow!(
-                                "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
-                            )))
+                            Err(Step::Fatal(
+                                crate::problem::Problem::new(
+                                    crate::problem::Kind::NotBuilt,
+                                    format!("{what}: the registry computed another digest{summary}: the layout blob is corrupt"),
+                                    "rebuild",
+                                )
+                                .into(),
+                            ))
                         } else {
                             Err(Step::Fatal(anyhow!("{what}: 400 Bad Request{summary}")))
                         }
@@ -549,9 +554,14 @@ impl Registry {
                     // layout's blob is what is wrong.
                     let mut s = state.lock().expect("upload state");
                     if s.digest_refused {
-                        return Err(Step::Fatal(anyhow!(
-                            "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
-                        )));
+                        return Err(Step::Fatal(
+                            crate::problem::Problem::new(
+                                crate::problem::Kind::NotBuilt,
+                                format!("{what}: the registry computed another digest{summary}: the layout blob is corrupt"),
+                                "rebuild",
+                            )
+                            .into(),
+                        ));
                     }
                     s.digest_refused = true;
                     s.session = None;

@@ -15,11 +15,13 @@ pub fn skipped(why: &str) {
     }
     eprintln!("{why}");
     let test = std::thread::current().name().unwrap_or("?").to_string();
+    // The test file: the binary's name without cargo's `-<hash>`.
     let bin = std::env::args().next().unwrap_or_default();
     let bin = Path::new(&bin)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let bin = bin.rsplit_once('-').map_or(bin.as_str(), |(name, _)| name);
     let line = format!("{bin} {test}: {}\n", why.replace('\n', " "));
     let _ = std::fs::OpenOptions::new()
         .create(true)
