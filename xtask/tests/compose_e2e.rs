@@ -136,8 +136,8 @@ fn released_stack_loads_and_runs_from_oci() {
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("oci://{host}/acme/stack-oci:v1.2.3");
     let config = compose(dir.path(), &ca, None, &["-f", &reference, "config"]);
+    assert_ok(&config);
     let text = output_text(&config);
-    assert!(config.status.success(), "{text}");
     let web = index_digest(&registry, "acme/web");
     let worker = index_digest(&registry, "acme/worker");
     let tool = index_digest(&registry, "library/tool");
@@ -227,8 +227,8 @@ fn oci_1_0_form_has_no_artifact_type_and_loads_the_same() {
         None,
         &["-f", &reference, "config"],
     );
+    assert_ok(&config);
     let text = output_text(&config);
-    assert!(config.status.success(), "{text}");
     assert!(text.contains("GREETING: hello-from-env-file"), "{text}");
     assert!(
         text.contains(&format!("{host}/acme/worker:v1.2.3@sha256:")),

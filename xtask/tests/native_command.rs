@@ -48,11 +48,12 @@ fn platforms(ws: &Workspace, name: &str) -> Vec<(String, ImageConfig, Files)> {
 }
 
 fn config_with(images: &str) -> String {
-    format!(
-        "[release]\nname = \"demo\"\nregistries = [\"127.0.0.1:1/demo\"]\n\
-         platforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         tags = [\"type=semver,pattern={{{{version}}}}\"]\n{images}"
-    )
+    ReleaseToml::new("demo")
+        .registries(["127.0.0.1:1/demo"])
+        .platforms(["linux/amd64", "linux/arm64"])
+        .tags(["type=semver,pattern={{version}}"])
+        .table(images)
+        .build()
 }
 
 #[test]

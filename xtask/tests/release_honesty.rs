@@ -144,12 +144,15 @@ fn floating_tags_never_move_back_to_an_older_commit() {
     let repo = Repo::init();
     repo.write(
         "images/release.toml",
-        format!(
-            "[release]\nname = \"demo\"\nregistries = [\"{}/demo\"]\nplatforms = [\"linux/amd64\"]\n\
-             tags = [\"type=ref,event=branch\", \"type=sha\"]\nlatest = \"true\"\n\
-             [images.app]\nnative = {{ files = [{{ src = \"hello.txt\", dst = \"/hello.txt\" }}] }}\n",
-            registry.host
-        ),
+        ReleaseToml::new("demo")
+            .registries([format!("{}/demo", registry.host)])
+            .tags(["type=ref,event=branch", "type=sha"])
+            .string("latest", "true")
+            .image(
+                "app",
+                r#"native = { files = [{ src = "hello.txt", dst = "/hello.txt" }] }"#,
+            )
+            .build(),
     );
     repo.write("hello.txt", "A\n");
     repo.commit("A");
@@ -179,8 +182,8 @@ fn floating_tags_never_move_back_to_an_older_commit() {
 
     repo.git(&["checkout", "-q", &a]);
     let out = run(&a);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(
         text.contains("kept") && text.contains("newer commit"),
         "{text}"
@@ -207,9 +210,14 @@ fn a_release_whose_rules_give_no_tag_publishes_nothing() {
     let repo = Repo::init();
     repo.write(
         "images/release.toml",
-        "[release]\nname = \"demo\"\nregistries = [\"127.0.0.1:1/demo\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern={{version}}\"]\n\
-         [images.app]\nnative = { files = [{ src = \"hello.txt\", dst = \"/hello.txt\" }] }\n",
+        ReleaseToml::new("demo")
+            .registries(["127.0.0.1:1/demo"])
+            .tags(["type=semver,pattern={{version}}"])
+            .image(
+                "app",
+                r#"native = { files = [{ src = "hello.txt", dst = "/hello.txt" }] }"#,
+            )
+            .build(),
     );
     repo.write("hello.txt", "hi\n");
     repo.commit("no version tag");
