@@ -5,13 +5,27 @@ use super::{check_inside_file, check_platforms, Problems};
 use crate::config::{checks, Config, RegistryPrefix, Rule};
 
 pub(super) fn check(cfg: &mut Config, p: &mut Problems) {
-    let r = &cfg.release;
+    name(cfg, p);
+    registries(cfg, p);
+    platforms(cfg, p);
+    tag_rules(cfg, p);
+    settings(cfg, p);
+}
 
+/// `name`: set, plain text.
+fn name(cfg: &Config, p: &mut Problems) {
+    let r = &cfg.release;
     if r.name.trim().is_empty() {
         p.add("release.name", "must not be empty");
     } else if let Err(e) = checks::plain_text(&r.name) {
         p.add("release.name", e);
     }
+}
+
+/// `registries`: prefixes that parse, each once, each host spelled one way (kept in
+/// `cfg.registries`).
+fn registries(cfg: &mut Config, p: &mut Problems) {
+    let r = &cfg.release;
     for (i, reg) in r.registries.iter().enumerate() {
         match RegistryPrefix::parse(reg) {
             Ok(prefix) if cfg.registries.contains(&prefix) => p.add(
@@ -39,6 +53,11 @@ pub(super) fn check(cfg: &mut Config, p: &mut Problems) {
             Err(e) => p.add(format!("release.registries[{i}]"), e),
         }
     }
+}
+
+/// `platforms`: at least one, none twice.
+fn platforms(cfg: &Config, p: &mut Problems) {
+    let r = &cfg.release;
     if r.platforms.is_empty() {
         p.fix(
             "release.platforms",
@@ -47,6 +66,12 @@ pub(super) fn check(cfg: &mut Config, p: &mut Problems) {
         );
     }
     check_platforms(p, "release.platforms", &r.platforms);
+}
+
+/// `tags` of the release and of each image: rules that parse (kept in `cfg.rules` and
+/// `cfg.image_rules`; the defaults when the release gives none).
+fn tag_rules(cfg: &mut Config, p: &mut Problems) {
+    let r = &cfg.release;
     for (i, rule) in r.tags.iter().enumerate() {
         match rule.parse::<Rule>() {
             Ok(rule) => cfg.rules.push(rule),
@@ -67,6 +92,12 @@ pub(super) fn check(cfg: &mut Config, p: &mut Problems) {
         }
         cfg.image_rules.insert(name.clone(), rules);
     }
+}
+
+/// The other settings: concurrency, CA files, default branch, secret build args, metadata,
+/// insecure registries.
+fn settings(cfg: &Config, p: &mut Problems) {
+    let r = &cfg.release;
     if r.concurrency == 0 || r.concurrency > 64 {
         p.fix(
             "release.concurrency",
