@@ -57,7 +57,7 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     ("workspace", &["config", "facts", "plan"]),
     // `config` holds the tag rules as parsed by `plan::tags` (the rule grammar).
     ("config", &["oci", "plan", "problem"]),
-    ("facts", &[]),
+    ("facts", &["problem"]),
     ("plan", &["config", "oci"]),
     ("oci", &[]),
     ("problem", &[]),
