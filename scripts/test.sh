@@ -66,6 +66,19 @@ fi
 cargo build --locked -p xtask --all-targets
 # The README's alias: `cargo xtask` runs the xtask binary (not the stevedore one beside it).
 cargo xtask version >/dev/null
+# Tests that need a tool this machine lacks pass without running (off CI): each skip is one
+# line of this log (tests/support/runner.rs `skipped`), counted when the script ends.
+skip_log=target/tmp/skipped-tests.log
+rm -f "$skip_log"
+report_skips() {
+  if [ -s "$skip_log" ]; then
+    echo "test.sh: $(wc -l <"$skip_log") test part(s) SKIPPED for want of a tool (they passed without running):"
+    sed 's/^/  /' "$skip_log"
+  else
+    echo "test.sh: no test skipped"
+  fi
+}
+trap report_skips EXIT
 cargo test --locked --workspace -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"
 # zstd layers are behind the xtask feature `zstd` (libzstd, off by default): test them too.
 cargo test --locked -p xtask --features zstd --lib --test build_zstd -- --test-threads="${STEVEDORE_TEST_THREADS:-2}"

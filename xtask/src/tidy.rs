@@ -56,12 +56,12 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     ),
     ("workspace", &["config", "facts", "plan"]),
     // `config` holds the tag rules as parsed by `plan::tags` (the rule grammar).
-    ("config", &["oci", "plan"]),
-    ("facts", &[]),
+    ("config", &["oci", "plan", "problem"]),
+    ("facts", &["problem"]),
     ("plan", &["config", "oci"]),
     ("oci", &[]),
     ("problem", &[]),
-    ("registry", &["oci"]),
+    ("registry", &["oci", "problem"]),
     ("exec", &["progress"]),
     ("progress", &[]),
     (
@@ -88,7 +88,10 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
     ("ci", &["builder", "config", "oci", "plan", "registry"]),
     // `init` drafts a config: it reads compose files with `compose::yaml`, checks tag rules with
     // `plan::tags`, names with `oci`, and validates the draft with `config`.
-    ("init", &["compose", "config", "facts", "oci", "plan"]),
+    (
+        "init",
+        &["compose", "config", "facts", "oci", "plan", "problem"],
+    ),
 ];
 
 /// Modules that may print.

@@ -16,13 +16,19 @@ const SECRET_ARG: &str = "tok-5ecret-bu1ld-arg";
 /// A workspace whose image `hello` is a `cargo-bin` binary linking `itoa` (a crates.io crate
 /// already in this repository's lock file, so no download is needed).
 fn rust_workspace(registry: &Registry, extra: &str) -> Workspace {
-    let config = format!(
-        "[release]\nname = \"hello\"\nregistries = [\"{}/att\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern=v{{{{version}}}}\"]\nsecret-build-args = [\"API_TOKEN\"]\n{extra}\n\
-         [images.hello]\nnative = {{ cargo-bin = \"hello\" }}\n\
-         build-args = {{ API_TOKEN = \"{SECRET_ARG}\" }}\n",
-        registry.host
-    );
+    let config = ReleaseToml::new("hello")
+        .registries([format!("{}/att", registry.host)])
+        .tags(["type=semver,pattern=v{{version}}"])
+        .strings("secret-build-args", ["API_TOKEN"])
+        .lines(extra)
+        .image(
+            "hello",
+            &format!(
+                "native = {{ cargo-bin = \"hello\" }}\nbuild-args = {{ API_TOKEN = {} }}",
+                toml_str(SECRET_ARG)
+            ),
+        )
+        .build();
     let cargo_toml = "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT\"\n\n\
                       [dependencies]\nitoa = \"=1.0.19\"\n\n[workspace]\n";
     let main_rs = "fn main() { println!(\"{}\", itoa::Buffer::new().format(42)); }\n";
@@ -114,8 +120,8 @@ fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() 
     let (_, other_public) = key_pair(keys.path(), "other");
     let pem = std::fs::read_to_string(&private).unwrap();
     let out = ws.xtask(&["-v", "release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     let key_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     assert!(!text.contains(&key_body[..40]), "the signing key leaked");
     assert!(
@@ -203,7 +209,7 @@ fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() 
     let reference = format!("{}/att/hello:v1.2.3", registry.host);
     let pub_s = public.display().to_string();
     let out = ws.xtask(&["verify", &reference, "--key", &pub_s], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert!(output_text(&out).contains("fallback tag"));
     let other_s = other_public.display().to_string();
     let out = ws.xtask(&["verify", &reference, "--key", &other_s], &[]);
@@ -211,7 +217,7 @@ fn signed_provenance_and_sbom_are_found_through_the_fallback_tag_and_verified() 
 
     // A re-run of the same release adds no entry to the fallback index.
     let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let again = raw(
         &registry,
         &format!("att/hello:sha256-{}", index_digest.hex()),
@@ -251,7 +257,7 @@ fn index_form_adds_one_attestation_manifest_per_platform() {
         "provenance = \"index\"",
     );
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let index = raw(&registry, "att/app:v1.2.3");
     let entries = index["manifests"].as_array().unwrap();
     let runnable: Vec<&serde_json::Value> = entries
@@ -284,7 +290,7 @@ fn index_form_adds_one_attestation_manifest_per_platform() {
     }
     let reference = format!("{}/att/app:v1.2.3", registry.host);
     let out = ws.xtask(&["verify", &reference], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert!(output_text(&out).contains("image index"));
 }
 
@@ -334,7 +340,7 @@ fn signed_release(
     let (private, public) = key_pair(keys.path(), "signer");
     let pem = std::fs::read_to_string(&private).unwrap();
     let out = ws.xtask(&["release"], &[("STEVEDORE_SIGNING_KEY", &pem)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let digest = digest_of(&registry.inspect_raw("att/hello:v1.2.3").unwrap());
     (ws, keys, public, digest)
 }
@@ -384,13 +390,13 @@ fn replayed_attestations_of_another_image_do_not_verify() {
     let a_ref = format!("{}/att/hello@{a}", registry.host);
     // The genuine image verifies, from a directory that is no workspace.
     let out = verify_outside(&[&a_ref, "--key", &pub_s, "--source-repo", &source_repo]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     ws.write("src/main.rs", "fn main() { println!(\"malware\"); }\n");
     ws.commit("B");
     ws.git(&["tag", "v1.2.4"]);
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let b = digest_of(&registry.inspect_raw("att/hello:v1.2.4").unwrap());
     assert_ne!(a, b);
     let b_ref = format!("{}/att/hello@{b}", registry.host);

@@ -137,7 +137,7 @@ fn native_and_dockerfile_images_for_two_platforms() {
     let sha = repo.git(&["rev-parse", "HEAD"]);
 
     let out = repo.xtask(&["build", "--output", "out/oci"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("[web linux/amd64,linux/arm64]"),
@@ -224,12 +224,12 @@ fn native_builds_are_reproducible_across_builds_and_clones() {
     };
 
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let first = index_digest(repo.path());
 
     let start = Instant::now();
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("layer unchanged"),
         "{}",
@@ -241,7 +241,7 @@ fn native_builds_are_reproducible_across_builds_and_clones() {
     // Without the cache (a fresh compression) and without the layout: same digest.
     std::fs::remove_dir_all(repo.path().join("target")).unwrap();
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert_eq!(index_digest(repo.path()), first, "fresh build");
 
     let clone = tempfile::tempdir().unwrap();
@@ -252,7 +252,7 @@ fn native_builds_are_reproducible_across_builds_and_clones() {
     );
     git(&dest, &["checkout", "-q", "v1.2.3"]);
     let out = xtask(&dest, &["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert_eq!(index_digest(&dest), first, "second clone");
     assert_layout_valid(&dest.join("target/stevedore/oci"));
 }
@@ -305,7 +305,7 @@ fn failures_name_image_platform_and_cause() {
 
     // A good image first: failures must leave it named and intact.
     let out = repo.xtask(&["build", "--image", "tool"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let good = Layout::open(&layout_dir)
         .unwrap()
         .resolve("tool:1.2.3")
@@ -402,7 +402,7 @@ fn failures_name_image_platform_and_cause() {
         &["release", "--dry-run", "--image", "no-builder"],
         &env,
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert_names(
         &String::from_utf8_lossy(&out.stdout),
         &[
@@ -452,9 +452,9 @@ fn native_image_on_an_oci_layout_base() {
     files.push(("images/release.toml", &config));
     let repo = Repo::release(&files);
     let out = repo.xtask(&["build", "--image", "base"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let out = repo.xtask(&["build", "--image", "top"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let layout = Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
     let base = platforms(&layout, "base:1.2.3");
     let top = platforms(&layout, "top:1.2.3");

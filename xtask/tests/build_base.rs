@@ -106,7 +106,7 @@ fn native_image_on_a_registry_base() {
     let repo = workspace(&base_ref);
 
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let err = stderr(&out);
     assert!(err.contains("pulling"), "{err}");
 
@@ -116,7 +116,7 @@ fn native_image_on_a_registry_base() {
         &[],
         &[&format!("oci:{}:app:1.2.3", layout_dir.display())],
     );
-    assert!(raw.status.success(), "{}", output_text(&raw));
+    support::assert_ok(&raw);
     let index: Index = serde_json::from_slice(&raw.stdout).unwrap();
     assert_eq!(index.media_type.as_deref(), Some(MEDIA_INDEX));
     assert_eq!(index.manifests.len(), 2);
@@ -177,7 +177,7 @@ fn native_image_on_a_registry_base() {
     // A second build resolves the tag again but downloads nothing, and gives the same image.
     let first = layout.resolve("app:1.2.3").unwrap();
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let err = stderr(&out);
     assert!(!err.contains("pulling"), "{err}");
     assert_eq!(err.matches("blobs already cached").count(), 2, "{err}");
@@ -195,7 +195,7 @@ fn native_image_on_a_registry_base() {
         .unwrap();
     assert!(status.success());
     let out = pinned.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let manifest: Manifest = {
         let l = Layout::open(&pinned.path().join("target/stevedore/oci")).unwrap();
         let index: Index = l
@@ -326,7 +326,7 @@ fn registry_base_over_tls_with_credentials() {
     }
 
     let out = repo.xtask(&["build"], &[(&var, "puller:s3cret-pull")]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert!(!output_text(&out).contains("s3cret-pull"));
     let layout = Layout::open(&repo.path().join("target/stevedore/oci")).unwrap();
     let index: Index = layout

@@ -14,10 +14,11 @@ fn tools() -> bool {
 }
 
 fn release_toml(registry: &str, images: &str) -> String {
-    format!(
-        "[release]\nname = \"demo\"\nregistries = [\"{registry}\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern={{{{version}}}}\"]\n{images}"
-    )
+    ReleaseToml::new("demo")
+        .registries([registry])
+        .tags(["type=semver,pattern={{version}}"])
+        .table(images)
+        .build()
 }
 
 /// The image config of the first platform of `name`, as stored in the workspace's layout
@@ -70,7 +71,7 @@ fn healthcheck_stopsignal_and_shell_reach_the_image() {
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
     let out = repo.xtask(&["build"], &[(&k, &v)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let c = &config_of(repo.path(), "web:1.2.3")["config"];
     assert_eq!(
         c["Healthcheck"]["Test"],
@@ -182,7 +183,7 @@ fn from_an_authenticated_registry_with_stevedore_credentials_only() {
     // A base image in the registry, published by stevedore itself.
     let base = Workspace::new(&[format!("{}/base", registry.host)], &["img"], "");
     let out = base.xtask(&["release"], &[(&var, &secret)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     let dockerfile = format!(
         "FROM {}/base/img:v1.2.3\nCOPY extra.txt /extra.txt\n",
@@ -204,7 +205,7 @@ fn from_an_authenticated_registry_with_stevedore_credentials_only() {
     let (k, v) = cache_env(cache.path());
     let tmp_s = tmp.path().display().to_string();
     let out = repo.xtask(&["build"], &[(&k, &v), (&var, &secret), ("TMPDIR", &tmp_s)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert!(!output_text(&out).contains(PASSWORD));
 
     // The base's file and ours are both in the image.
@@ -272,7 +273,7 @@ fn unchanged_inputs_reuse_the_image_and_a_change_rebuilds() {
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
     let digest = |out: &std::process::Output| {
-        assert!(out.status.success(), "{}", output_text(out));
+        assert_ok(out);
         let version = repo.xtask(&["version"], &[]);
         let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
         config_of(repo.path(), &format!("web:{version}"))["rootfs"]["diff_ids"].clone()
@@ -300,7 +301,7 @@ fn unchanged_inputs_reuse_the_image_and_a_change_rebuilds() {
     let buildah = cache.path().join("stevedore/buildah");
     assert!(std::fs::read_dir(&buildah).unwrap().count() > 0);
     let out = repo.xtask(&["clean"], &[(&k, &v)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(std::fs::read_dir(&buildah).unwrap().count(), 0);
     assert!(!repo.path().join("target/stevedore/cache").exists());
     assert!(
@@ -330,7 +331,7 @@ fn labels_the_dockerfile_or_config_sets_win_over_defaults() {
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
     let out = repo.xtask(&["build"], &[(&k, &v)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let labels = &config_of(repo.path(), "web:1.2.3")["config"]["Labels"];
     assert_eq!(
         labels["org.opencontainers.image.title"], "My App",
@@ -360,18 +361,18 @@ fn docker_inspect_of_the_pulled_image_shows_the_healthcheck() {
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
     let out = repo.xtask(&["release"], &[(&k, &v)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let dockerd = support::dockerd::Dockerd::start();
     let image = format!("{}/demo/web:1.2.3", registry.host);
     let pull = dockerd.docker(&["pull", &image]);
-    assert!(pull.status.success(), "{}", output_text(&pull));
+    assert_ok(&pull);
     let inspect = dockerd.docker(&[
         "inspect",
         "--format",
         "{{json .Config.Healthcheck}}",
         &image,
     ]);
-    assert!(inspect.status.success(), "{}", output_text(&inspect));
+    assert_ok(&inspect);
     let health: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
     assert_eq!(health["Test"], serde_json::json!(["CMD", "/app", "health"]));
 }
@@ -400,10 +401,10 @@ fn a_variant_from_another_target_of_the_same_dockerfile_shares_its_stages() {
     let cache = tempfile::tempdir().unwrap();
     let (k, v) = cache_env(cache.path());
     let out = repo.xtask(&["build", "--image", "web"], &[(&k, &v)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let out = repo.xtask(&["build", "--image", "web-dev"], &[(&k, &v)]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     // The shared `base` stage (COPY app) comes from the production build's cache.
     assert!(text.contains("Using cache"), "{text}");
     let dev = &config_of(repo.path(), "web-dev:1.2.3")["rootfs"]["diff_ids"];

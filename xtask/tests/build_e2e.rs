@@ -46,7 +46,7 @@ fn release_dry_run_of_this_repo_then_registry_and_docker_run() {
         &[("STEVEDORE_CARGO_TARGET_DIR", cargo_dir.to_str().unwrap())],
     );
     let out = run_limited(cmd, Duration::from_secs(1200));
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
         "IMAGE",
@@ -167,7 +167,7 @@ fn image_runs_on_a_mounted_checkout(dockerd: &Dockerd, image: &str, registry: &s
     };
 
     let host = ws.xtask(&["plan", "--json"], &[]);
-    assert!(host.status.success(), "{}", output_text(&host));
+    support::assert_ok(&host);
     let inside = in_image(&["plan", "--json"]);
     assert!(
         inside.status.success(),
@@ -250,7 +250,7 @@ fn release_builds_then_publishes() {
     let prefix = format!("{}/demo", registry.host);
     let ws = support::Workspace::new(&[prefix], &["hello"], "");
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("hello  linux/arm64  sha256:"), "{stdout}");
     assert_eq!(registry.tags("demo/hello"), support::TAGS);

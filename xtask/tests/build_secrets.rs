@@ -14,10 +14,12 @@ use support::*;
 const TOKEN: &str = "npm_S3cr3t-t0ken&value";
 
 fn release_toml(registry: &str, extra: &str, images: &str) -> String {
-    format!(
-        "[release]\nname = \"demo\"\nregistries = [\"{registry}\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern={{{{version}}}}\"]\n{extra}\n{images}"
-    )
+    ReleaseToml::new("demo")
+        .registries([registry])
+        .tags(["type=semver,pattern={{version}}"])
+        .lines(extra)
+        .table(images)
+        .build()
 }
 
 /// A base image holding a static busybox as `/bin/sh`, released by stevedore to `registry`
@@ -38,7 +40,7 @@ fn busybox_base(registry: &Registry) -> Option<(Repo, String)> {
         (".gitignore", b"target/\n"),
     ]);
     let out = repo.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let name = format!("{}/base/sh:1.2.3", registry.host);
     Some((repo, name))
 }
@@ -149,8 +151,8 @@ fn a_buildah_build_gets_the_secret_as_a_build_secret_and_publishes_no_trace_of_i
         ("NPM_TOKEN", TOKEN),
     ];
     let out = repo.xtask(&["release"], &env);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(!text.contains(TOKEN), "the output shows the secret: {text}");
     assert!(
         text.contains("no secret in the"),

@@ -90,12 +90,12 @@ mod with_feature {
         assert!(have("zstd"), "the zstd CLI is needed: apt-get install zstd");
         let repo = workspace(Some(9));
         let out = repo.xtask(&["build"], &[]);
-        assert!(out.status.success(), "{}", output_text(&out));
+        support::assert_ok(&out);
         let dir = repo.path().join("target/stevedore/oci");
         let source = format!("oci:{}:app:1.2.3", dir.display());
 
         let raw = skopeo(&["inspect", "--raw"], &[], &[&source]);
-        assert!(raw.status.success(), "{}", output_text(&raw));
+        support::assert_ok(&raw);
         let index: Index = serde_json::from_slice(&raw.stdout).unwrap();
         assert_eq!(index.media_type.as_deref(), Some(MEDIA_INDEX));
         assert_eq!(index.manifests.len(), 2);
@@ -143,7 +143,7 @@ mod with_feature {
 
         // A rebuild reuses the layers; a clone of the same commit gives the same index.
         let again = repo.xtask(&["build"], &[]);
-        assert!(again.status.success(), "{}", output_text(&again));
+        support::assert_ok(&again);
         assert!(
             String::from_utf8_lossy(&again.stderr).contains("layer unchanged"),
             "{}",
@@ -157,7 +157,7 @@ mod with_feature {
             &["clone", "-q", &repo.path().display().to_string(), "."],
         );
         let out = support::xtask(clone.path(), &["build"], &[]);
-        assert!(out.status.success(), "{}", output_text(&out));
+        support::assert_ok(&out);
         let cloned = skopeo(
             &["inspect", "--raw"],
             &[],

@@ -73,7 +73,7 @@ fn setup_with(xtask: bool) -> Option<Setup> {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let var = xtask::registry::credentials::env_var_name(&reg.host);
     let secrets = BTreeMap::from([
         (var, format!("{USER}:{PASSWORD}")),

@@ -59,7 +59,7 @@ fn generate(fixture: &str) -> (tempfile::TempDir, Vec<(String, String)>) {
         ],
         &[],
     );
-    assert!(o.status.success(), "{}", output_text(&o));
+    support::assert_ok(&o);
     let texts = FILES
         .iter()
         .map(|f| {
@@ -182,12 +182,12 @@ fn check_names_the_stale_file_and_writes_nothing() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let gen = repo.xtask(&["ci", "generate", "--kind", "all", "--out", dir], &[]);
-    assert!(gen.status.success(), "{}", output_text(&gen));
+    support::assert_ok(&gen);
     let ok = repo.xtask(
         &["ci", "generate", "--kind", "all", "--out", dir, "--check"],
         &[],
     );
-    assert!(ok.status.success(), "{}", output_text(&ok));
+    support::assert_ok(&ok);
     let pr = out.path().join("pr.yml");
     std::fs::write(&pr, "name: edited by hand\n").unwrap();
     std::fs::remove_file(out.path().join("release-matrix.yml")).unwrap();
@@ -218,7 +218,7 @@ fn a_rust_repository_without_a_toolchain_file_gets_one_and_a_bad_one_is_refused(
     assert_eq!(check.status.code(), Some(1), "{}", output_text(&check));
     assert!(output_text(&check).contains("rust-toolchain.toml is missing"));
     let gen = repo.xtask(&["ci", "generate", "--out", dir], &[]);
-    assert!(gen.status.success(), "{}", output_text(&gen));
+    support::assert_ok(&gen);
     let written = std::fs::read_to_string(repo.path().join("rust-toolchain.toml")).unwrap();
     let rustc = Command::new("rustc").arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&rustc.stdout)

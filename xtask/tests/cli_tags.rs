@@ -108,7 +108,7 @@ fn semver_floating_tags_follow_the_highest_version() {
 fn version_command_prints_the_release_version() {
     let repo = tagged("v1.2.3", &[]);
     let out = repo.xtask(&["version"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.2.3");
 
     repo.commit("after the tag");
@@ -181,7 +181,7 @@ fn github_outputs_are_written() {
             ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
         ],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let written = std::fs::read_to_string(&out_file).unwrap();
     assert!(written.contains("version=1.2.3\n"), "{written}");
     assert!(written.contains("tags<<"), "{written}");
@@ -361,7 +361,7 @@ fn detached_head_builds_commit_tags_only() {
 fn plan_json_has_the_documented_shape() {
     let repo = tagged("v1.2.3", &[]);
     let out = repo.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["schema"], 1);
     assert_eq!(plan["version"], "1.2.3");
@@ -554,7 +554,7 @@ fn dates_render_in_an_iana_time_zone() {
     assert_eq!(tags(&v), want);
     // The unquoted format is said, not silently taken.
     let out = repo.xtask(&["tags"], &epoch);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("'YYYY'"),
         "{}",

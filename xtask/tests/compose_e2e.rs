@@ -33,17 +33,23 @@ fn compose(dir: &Path, ca: &Path, docker_host: Option<&str>, args: &[&str]) -> O
 fn stack(registry: &Registry, compose_yaml: &str, extra: &str) -> Workspace {
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");
     let ca = std::fs::read(registry.ca_file.as_ref().unwrap()).unwrap();
-    let config = format!(
-        "[release]\nname = \"stack\"\nregistries = [\"{}/acme\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern=v{{{{version}}}}\", \"type=semver,pattern={{{{major}}}}.{{{{minor}}}}\", \"type=semver,pattern={{{{major}}}}\"]\n\
-         latest = \"auto\"\nca-files = [\"certs/ca.pem\"]\n\
-         [images.web]\nnative = {{ files = [{{ src = \"files/busybox\", dst = \"/bin/busybox\", mode = \"0755\" }}] }}\n\
-         entrypoint = [\"/bin/busybox\"]\n\
-         [images.worker]\nnative = {{ files = [{{ src = \"files/busybox\", dst = \"/bin/busybox\", mode = \"0755\" }}] }}\n\
-         entrypoint = [\"/bin/busybox\"]\n\
-         [compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack-oci\"\n{extra}\n",
-        registry.host
-    );
+    let busybox_image = "native = { files = [{ src = \"files/busybox\", dst = \"/bin/busybox\", mode = \"0755\" }] }\n\
+                         entrypoint = [\"/bin/busybox\"]";
+    let config = ReleaseToml::new("stack")
+        .registries([format!("{}/acme", registry.host)])
+        .tags([
+            "type=semver,pattern=v{{version}}",
+            "type=semver,pattern={{major}}.{{minor}}",
+            "type=semver,pattern={{major}}",
+        ])
+        .string("latest", "auto")
+        .strings("ca-files", ["certs/ca.pem"])
+        .image("web", busybox_image)
+        .image("worker", busybox_image)
+        .table(&format!(
+            "[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack-oci\"\n{extra}"
+        ))
+        .build();
     let files: Vec<(&str, &[u8])> = vec![
         ("images/release.toml", config.as_bytes()),
         ("files/busybox", &busybox),
@@ -61,20 +67,23 @@ fn stack(registry: &Registry, compose_yaml: &str, extra: &str) -> Workspace {
 fn external_image(registry: &Registry) {
     let busybox = std::fs::read("/bin/busybox").unwrap();
     let ca = std::fs::read(registry.ca_file.as_ref().unwrap()).unwrap();
-    let config = format!(
-        "[release]\nname = \"tool\"\nregistries = [\"{}/library\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern=v{{{{version}}}}\"]\nca-files = [\"certs/ca.pem\"]\n\
-         [images.tool]\nnative = {{ files = [{{ src = \"busybox\", dst = \"/bin/busybox\", mode = \"0755\" }}] }}\n\
-         entrypoint = [\"/bin/busybox\"]\n",
-        registry.host
-    );
+    let config = ReleaseToml::new("tool")
+        .registries([format!("{}/library", registry.host)])
+        .tags(["type=semver,pattern=v{{version}}"])
+        .strings("ca-files", ["certs/ca.pem"])
+        .image(
+            "tool",
+            "native = { files = [{ src = \"busybox\", dst = \"/bin/busybox\", mode = \"0755\" }] }\n\
+             entrypoint = [\"/bin/busybox\"]",
+        )
+        .build();
     let repo = Repo::release(&[
         ("images/release.toml", config.as_bytes()),
         ("busybox", &busybox[..]),
         ("certs/ca.pem", &ca[..]),
     ]);
     let out = repo.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 }
 
 fn compose_yaml(host: &str) -> String {
@@ -120,15 +129,15 @@ fn released_stack_loads_and_runs_from_oci() {
     external_image(&registry);
     let ws = stack(&registry, &compose_yaml(&host), "env-files = true");
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(registry.tags("acme/stack-oci"), TAGS.to_vec());
 
     let ca = registry.ca_file.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("oci://{host}/acme/stack-oci:v1.2.3");
     let config = compose(dir.path(), &ca, None, &["-f", &reference, "config"]);
+    assert_ok(&config);
     let text = output_text(&config);
-    assert!(config.status.success(), "{text}");
     let web = index_digest(&registry, "acme/web");
     let worker = index_digest(&registry, "acme/worker");
     let tool = index_digest(&registry, "library/tool");
@@ -202,7 +211,7 @@ fn oci_1_0_form_has_no_artifact_type_and_loads_the_same() {
         "env-files = true\noci-version = \"1.0\"",
     );
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let raw = registry.inspect_raw("acme/stack-oci:latest").unwrap();
     let m: serde_json::Value = serde_json::from_slice(&raw).unwrap();
     assert!(m.get("artifactType").is_none(), "{m}");
@@ -218,8 +227,8 @@ fn oci_1_0_form_has_no_artifact_type_and_loads_the_same() {
         None,
         &["-f", &reference, "config"],
     );
+    assert_ok(&config);
     let text = output_text(&config);
-    assert!(config.status.success(), "{text}");
     assert!(text.contains("GREETING: hello-from-env-file"), "{text}");
     assert!(
         text.contains(&format!("{host}/acme/worker:v1.2.3@sha256:")),
@@ -257,7 +266,7 @@ fn a_literal_secret_stops_the_release_before_any_push() {
     ws.commit("reference the secret");
     ws.git(&["tag", "-f", "v1.2.3"]);
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(registry.tags("acme/stack-oci"), TAGS.to_vec());
 }
 
@@ -338,7 +347,7 @@ fn artifact_has_the_shape_docker_compose_publish_writes() {
     );
     let ws = stack(&registry, &yaml, "env-files = true");
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     // compose's own publish of the same file, from the same checkout.
     let dockerd = Dockerd::start();

@@ -30,7 +30,7 @@ struct Expect<'a> {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", output_text(out));
+    assert_ok(out);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", output_text(out)))
 }
 
@@ -123,8 +123,8 @@ fn dry_run(repo: &Example, config: &[&str], expect: &[Expect<'_>]) -> serde_json
     }
 
     let out = run(repo, &with(config, &["release", "--dry-run"]), &[]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(text.contains("dry run: nothing was pushed"), "{text}");
     let layout = repo.path().join("target/stevedore/oci");
     for e in expect {
@@ -313,13 +313,13 @@ fn togather_builds_daemonless_with_go_and_from_its_dockerfile() {
         .envs(repo.cache_env())
         .output()
         .unwrap();
-    assert!(dist.status.success(), "{}", output_text(&dist));
+    assert_ok(&dist);
     std::fs::remove_dir_all(repo.path().join("target")).unwrap();
     let config = ["--config", "images/release.dockerfile.toml"];
     let plan = json(&run(&repo, &with(&config, &["plan", "--json"]), &[]));
     assert_eq!(plan["images"][0]["builder"]["kind"], "dockerfile");
     let out = run(&repo, &with(&config, &["release", "--dry-run"]), &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     for platform in BOTH {
         let c = layout_config(&layout, "server:1.2.3", platform);
         assert_eq!(c["architecture"], platform.split('/').nth(1).unwrap());
@@ -505,7 +505,7 @@ fn votive_releases_two_platform_images_and_a_compose_artifact_docker_compose_loa
         );
     });
     let out = repo.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     let mut digests = Vec::new();
     for (image, _) in votive_expect("docker.io/oxilith") {
@@ -528,8 +528,8 @@ fn votive_releases_two_platform_images_and_a_compose_artifact_docker_compose_loa
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("oci://{prefix}/votive-oci:v1.2.3");
     let config = compose(dir.path(), &ca, &["-f", &reference, "config"]);
+    assert_ok(&config);
     let text = output_text(&config);
-    assert!(config.status.success(), "{text}");
     for (image, digest) in &digests {
         assert!(
             text.contains(&format!("image: {prefix}/{image}:v1.2.3@{digest}")),
@@ -556,15 +556,15 @@ fn clearsplit_releases_main_then_a_version_with_provenance_in_the_fallback_tag()
     });
     let short = repo.head()[..7].to_string();
     let out = repo.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let api = "clearsplit-app/clearsplit/api";
     let main_tag = format!("main-{short}");
     assert_eq!(registry.tags(api), ["latest".to_string(), main_tag.clone()]);
 
     repo.git(&["tag", "v1.2.3"]);
     let out = repo.xtask(&["release"], &[]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     let mut want = vec![
         "1".to_string(),
         "1.2".into(),
@@ -660,5 +660,5 @@ fn clearsplit_releases_main_then_a_version_with_provenance_in_the_fallback_tag()
 
     // stevedore's own check agrees.
     let out = repo.xtask(&["verify", &format!("{prefix}/clearsplit/api:v1.2.3")], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 }

@@ -179,7 +179,7 @@ fn an_untracked_file_in_a_dockerfile_context_makes_the_tree_dirty() {
 
 fn plan_json(dir: &Path) -> serde_json::Value {
     let out = xtask(dir, &["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -272,6 +272,6 @@ fn a_real_state_directory_is_cleaned_as_before() {
     let ws = Workspace::new(&["127.0.0.1:1/demo".to_string()], &["app"], "");
     std::fs::create_dir_all(ws.path().join("target/stevedore/tmp/x")).unwrap();
     let out = ws.xtask(&["clean"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert!(!ws.path().join("target/stevedore/tmp").exists());
 }

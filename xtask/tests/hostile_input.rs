@@ -71,7 +71,7 @@ fn init_on_a_repository_with_a_crafted_directory_name_writes_no_extra_key() {
     repo.commit("crafted");
 
     let out = repo.xtask(&["init"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let config = written_config(&repo);
     let keys: Vec<&str> = config.keys().map(String::as_str).collect();
     assert_eq!(keys, ["images", "release"], "{config:#?}");
@@ -107,7 +107,7 @@ fn init_on_a_repository_with_a_crafted_directory_name_writes_no_extra_key() {
 
     // What stevedore reads from it is that one image.
     let plan = repo.xtask(&["plan", "--json"], &[]);
-    assert!(plan.status.success(), "{}", output_text(&plan));
+    support::assert_ok(&plan);
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let names: Vec<&str> = plan["images"]
         .as_array()
@@ -164,7 +164,7 @@ fn an_alias_bomb_ends_with_exit_1_in_bounded_time_and_memory() {
     );
     repo.commit("bomb");
     let build = repo.xtask(&["build"], &[]);
-    assert!(build.status.success(), "{}", output_text(&build));
+    support::assert_ok(&build);
     for args in [&["compose"][..], &["release"][..]] {
         let (out, took) = bounded(repo.path(), args);
         assert_eq!(
@@ -195,7 +195,7 @@ fn init_keeps_secret_build_args_by_name_and_shows_no_part_of_their_value() {
     );
     repo.commit("app");
     let out = repo.xtask(&["init"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let text = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
     let shown = format!(
         "{}{}{text}",

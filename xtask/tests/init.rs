@@ -241,14 +241,14 @@ fn an_existing_config_is_kept_unless_forced() {
 
     // --dry-run prints the draft and leaves the file alone.
     let out = repo.xtask(&["init", "--dry-run"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("[images.app]"), "{printed}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("mapped:"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
 
     let out = repo.xtask(&["init", "--force"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), printed);
 }
 
@@ -280,7 +280,7 @@ target "app" {
     );
     repo.commit("inputs");
     let out = repo.xtask(&["init"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let report = String::from_utf8_lossy(&out.stdout);
     let not_mapped = report.split("not mapped:").nth(1).unwrap_or("");
     for want in [
@@ -302,7 +302,7 @@ target "app" {
     );
     // What could be mapped still makes a config that works.
     let out = repo.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn a_repository_with_only_dockerfiles_gets_one_image_each() {
     repo.commit("dockerfiles");
     init(&repo);
     let out = repo.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    support::assert_ok(&out);
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut images: Vec<(String, String, String)> = plan["images"]
         .as_array()

@@ -44,7 +44,7 @@ fn flipped_byte_in_a_layer_is_refused_by_push_and_repaired_by_build() {
         });
     let ws = workspace(&prefix, 1);
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let layout = ws.layout();
     let index = layout.resolve("img0:1.2.3").unwrap();
     let index: xtask::oci::Index = layout.read_json(&index.digest).unwrap();
@@ -71,7 +71,7 @@ fn flipped_byte_in_a_layer_is_refused_by_push_and_repaired_by_build() {
 
     // The layer cache says "unchanged", but the blob is checked before it is reused.
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(corrupt_blobs(&ws), Vec::<String>::new());
     assert!(path.is_file(), "the layer is back");
 }

@@ -48,11 +48,12 @@ fn platforms(ws: &Workspace, name: &str) -> Vec<(String, ImageConfig, Files)> {
 }
 
 fn config_with(images: &str) -> String {
-    format!(
-        "[release]\nname = \"demo\"\nregistries = [\"127.0.0.1:1/demo\"]\n\
-         platforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-         tags = [\"type=semver,pattern={{{{version}}}}\"]\n{images}"
-    )
+    ReleaseToml::new("demo")
+        .registries(["127.0.0.1:1/demo"])
+        .platforms(["linux/amd64", "linux/arm64"])
+        .tags(["type=semver,pattern={{version}}"])
+        .table(images)
+        .build()
 }
 
 #[test]
@@ -90,7 +91,7 @@ exposed-ports = ["8080"]
         repo: Repo::release(&refs),
     };
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let built = platforms(&ws, "web:1.2.3");
     assert_eq!(built.len(), 2);
     for (platform, config, files) in built {
@@ -148,7 +149,7 @@ entrypoint = ["/usr/local/bin/server"]
         repo: Repo::release(&files),
     };
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let built = platforms(&ws, "server:1.2.3");
     let archs: Vec<&str> = built.iter().map(|(p, _, _)| p.as_str()).collect();
     assert_eq!(archs, ["linux/amd64", "linux/arm64"]);
@@ -175,7 +176,7 @@ entrypoint = ["/usr/local/bin/server"]
     std::fs::remove_dir_all(ws.path().join("target")).unwrap();
     std::fs::remove_dir_all(ws.path().join("dist")).unwrap();
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(ws.layout().resolve("server:1.2.3").unwrap().digest, first);
     assert!(Path::new(&amd64).is_file());
 }

@@ -14,10 +14,6 @@ fn metadata(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn assert_ok(out: &std::process::Output) {
-    assert!(out.status.success(), "{}", output_text(out));
-}
-
 #[test]
 fn plain_http_push_then_noop_repush() {
     let reg = Registry::plain();
@@ -158,7 +154,7 @@ fn two_registries_one_with_auth_from_docker_config() {
             .collect::<Vec<_>>(),
         &[&format!("docker://{}/web:v1.2.3", locked.host), &dest],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let copied = xtask::oci::layout::Layout::open(out_dir.path()).unwrap();
     assert_eq!(copied.resolve("x").unwrap().digest, web.index.digest);
     for (digest, _) in &web.blobs {

@@ -31,10 +31,6 @@ fn metadata(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn assert_ok(out: &std::process::Output) {
-    assert!(out.status.success(), "{}", output_text(out));
-}
-
 /// No password, no `user:password` in base64 and no token the server issued in `text`.
 fn assert_no_secrets(text: &str, server: &TokenServer) {
     for (user, password) in [PUSHER, READER] {

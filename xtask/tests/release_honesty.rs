@@ -37,7 +37,7 @@ fn a_dirty_tree_is_refused_naming_the_file_or_published_as_dirty_only() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(registry.tags("demo/app"), ["1.2.3-dirty"]);
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
     assert_eq!(meta["version"], "1.2.3-dirty");
@@ -87,7 +87,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
             ],
             &[],
         );
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         let out = ws.xtask(
             &[
                 "push",
@@ -99,7 +99,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
             ],
             &[],
         );
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         files.push(file);
     }
     // One platform's file of two: refused, no tag anywhere.
@@ -120,7 +120,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
     let merged_digest = merged["images"]["app"]["digest"]
         .as_str()
@@ -129,7 +129,7 @@ fn merge_refuses_a_partial_platform_set_and_matches_the_release_index() {
 
     // A single release of the same commit writes the same index.
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let release_digest = ws.layout().resolve("app:1.2.3").unwrap().digest.to_string();
     assert_eq!(merged_digest, release_digest);
 }
@@ -144,12 +144,15 @@ fn floating_tags_never_move_back_to_an_older_commit() {
     let repo = Repo::init();
     repo.write(
         "images/release.toml",
-        format!(
-            "[release]\nname = \"demo\"\nregistries = [\"{}/demo\"]\nplatforms = [\"linux/amd64\"]\n\
-             tags = [\"type=ref,event=branch\", \"type=sha\"]\nlatest = \"true\"\n\
-             [images.app]\nnative = {{ files = [{{ src = \"hello.txt\", dst = \"/hello.txt\" }}] }}\n",
-            registry.host
-        ),
+        ReleaseToml::new("demo")
+            .registries([format!("{}/demo", registry.host)])
+            .tags(["type=ref,event=branch", "type=sha"])
+            .string("latest", "true")
+            .image(
+                "app",
+                r#"native = { files = [{ src = "hello.txt", dst = "/hello.txt" }] }"#,
+            )
+            .build(),
     );
     repo.write("hello.txt", "A\n");
     repo.commit("A");
@@ -173,14 +176,14 @@ fn floating_tags_never_move_back_to_an_older_commit() {
         repo.xtask(&["release"], &env)
     };
     let out = run(&b);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let b_index = registry.inspect_raw("demo/app:latest").unwrap();
     assert_eq!(registry.inspect_raw("demo/app:main").unwrap(), b_index);
 
     repo.git(&["checkout", "-q", &a]);
     let out = run(&a);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(
         text.contains("kept") && text.contains("newer commit"),
         "{text}"
@@ -198,7 +201,7 @@ fn floating_tags_never_move_back_to_an_older_commit() {
     let env = actions(&a);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = repo.xtask(&["release", "--force-tags"], &env);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_ne!(registry.inspect_raw("demo/app:latest").unwrap(), b_index);
 }
 
@@ -207,9 +210,14 @@ fn a_release_whose_rules_give_no_tag_publishes_nothing() {
     let repo = Repo::init();
     repo.write(
         "images/release.toml",
-        "[release]\nname = \"demo\"\nregistries = [\"127.0.0.1:1/demo\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern={{version}}\"]\n\
-         [images.app]\nnative = { files = [{ src = \"hello.txt\", dst = \"/hello.txt\" }] }\n",
+        ReleaseToml::new("demo")
+            .registries(["127.0.0.1:1/demo"])
+            .tags(["type=semver,pattern={{version}}"])
+            .image(
+                "app",
+                r#"native = { files = [{ src = "hello.txt", dst = "/hello.txt" }] }"#,
+            )
+            .build(),
     );
     repo.write("hello.txt", "hi\n");
     repo.commit("no version tag");
@@ -270,7 +278,7 @@ fn an_interrupt_while_tags_move_says_which_moved_and_how_to_finish() {
     });
     let ws = Workspace::new(&[format!("{}/demo", proxy.host)], &["app"], "");
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let child = xtask_command(ws.path(), &["push", "--concurrency", "1"], &[])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -311,7 +319,7 @@ fn build_args_render_templates_and_version_takes_the_configured_form() {
     ws.commit("version form");
     ws.git(&["tag", "-f", "v1.2.3"]);
     let out = ws.xtask(&["plan", "--json"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let args = &plan["images"][0]["build_args"];
     assert_eq!(args["VERSION"], "v1.2.3");

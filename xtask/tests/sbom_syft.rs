@@ -18,17 +18,21 @@ const SLSA: &str = "https://slsa.dev/provenance/v1";
 /// site-packages, the installed `requests 2.31.0` (its dist-info only): a native `files`
 /// image on scratch for linux/amd64, released as `v1.2.3` to `<registry>/py/app`.
 fn python_app(registry: &Registry, extra: &str) -> Repo {
-    let config = format!(
-        "[release]\nname = \"pyapp\"\nregistries = [\"{}/py\"]\nplatforms = [\"linux/amd64\"]\n\
-         tags = [\"type=semver,pattern=v{{{{version}}}}\"]\n{extra}\n\n\
-         [images.app]\nbase = \"scratch\"\n\
-         native = {{ files = [\n\
-         {{ src = \"app/\", dst = \"/srv/app/\" }},\n\
-         {{ src = \"requirements.txt\", dst = \"/srv/requirements.txt\" }},\n\
-         {{ src = \"site-packages/\", dst = \"/usr/local/lib/python3.12/site-packages/\" }},\n\
-         ] }}\ncmd = [\"python\", \"-m\", \"app\"]\n",
-        registry.host
-    );
+    let config = ReleaseToml::new("pyapp")
+        .registries([format!("{}/py", registry.host)])
+        .tags(["type=semver,pattern=v{{version}}"])
+        .lines(extra)
+        .image(
+            "app",
+            r#"base = "scratch"
+native = { files = [
+  { src = "app/", dst = "/srv/app/" },
+  { src = "requirements.txt", dst = "/srv/requirements.txt" },
+  { src = "site-packages/", dst = "/usr/local/lib/python3.12/site-packages/" },
+] }
+cmd = ["python", "-m", "app"]"#,
+        )
+        .build();
     let dist_info = "site-packages/requests-2.31.0.dist-info";
     let (metadata, record, top_level) = (
         format!("{dist_info}/METADATA"),
@@ -186,8 +190,8 @@ fn python_image_gets_a_signed_syft_sbom_listing_its_packages_once_and_reproducib
     assert!(doctor.contains("ok      sbom app: syft "), "{doctor}");
 
     let out = repo.xtask(&["release"], &signing);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(text.contains("SBOM by syft in"), "{text}");
     let (entries, hex) = fallback(&registry);
     let mut types: Vec<String> = entries.iter().map(predicate_type).collect();
@@ -245,12 +249,12 @@ fn python_image_gets_a_signed_syft_sbom_listing_its_packages_once_and_reproducib
     let reference = format!("{}/py/app:v1.2.3", registry.host);
     let public_s = public.display().to_string();
     let out = repo.xtask(&["verify", &reference, "--key", &public_s], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
 
     // A second release reuses the SBOM in the layout: no new referrer, syft not run.
     let out = repo.xtask(&["release"], &signing);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(!text.contains("SBOM by syft"), "{text}");
     let (again, _) = fallback(&registry);
     assert_eq!(again, entries);
@@ -261,7 +265,7 @@ fn python_image_gets_a_signed_syft_sbom_listing_its_packages_once_and_reproducib
     for _ in 0..2 {
         std::fs::remove_dir_all(repo.path().join("target")).unwrap();
         let out = repo.xtask(&["release"], &[]);
-        assert!(out.status.success(), "{}", output_text(&out));
+        assert_ok(&out);
         let (now, _) = fallback(&registry);
         sboms = now
             .into_iter()
@@ -281,8 +285,8 @@ fn sbom_off_attaches_none() {
     let registry = Registry::plain();
     let repo = python_app(&registry, "sbom = \"off\"");
     let out = repo.xtask(&["release"], &[]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(!text.contains(SPDX), "{text}");
     let (entries, _) = fallback(&registry);
     let types: Vec<String> = entries.iter().map(predicate_type).collect();
@@ -316,8 +320,8 @@ fn without_syft_auto_warns_and_releases_and_syft_mode_stops_before_building() {
     // names the image and the fix.
     let repo = python_app(&registry, "");
     let out = repo.xtask(&["release"], &[("PATH", &path)]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("warning:")).collect();
     assert_eq!(warnings.len(), 1, "{text}");
     assert!(warnings[0].contains("no SBOM for app"), "{text}");
@@ -345,7 +349,7 @@ fn syft_runs_offline() {
     let registry = Registry::plain();
     let repo = python_app(&registry, "");
     let out = repo.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     // A `syft` first on PATH that runs the real one with no network.
     let dir = tempfile::tempdir().unwrap();
     let wrapper = dir.path().join("syft");
@@ -370,8 +374,8 @@ fn syft_runs_offline() {
         std::env::var("PATH").unwrap()
     );
     let out = repo.xtask(&["release", "--dry-run"], &[("PATH", &path)]);
+    assert_ok(&out);
     let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
     assert!(text.contains("SBOM by syft in"), "{text}");
     assert!(text.contains("INFO syft version"), "syft logged: {text}");
     for tried in ["ERROR", "dial", "unreachable", "toolbox-data.anchore.io"] {

@@ -300,7 +300,7 @@ fn symlink_inside_the_workspace_is_copied_as_its_target() {
     std::os::unix::fs::symlink("real.txt", ws.path().join("files/link")).unwrap();
     ws.commit("link");
     let out = ws.xtask(&["build"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let layout = ws.path().join("target/stevedore/oci");
     assert!(blobs_contain(&layout, b"inside\n"));
 }

@@ -366,9 +366,9 @@ fn colliding_registry_spellings_are_refused_at_plan() {
         "",
     );
     let out = ws.xtask(&["plan"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let out = ws.xtask(&["ci", "generate", "--out", "wf"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     let yml = std::fs::read_to_string(ws.path().join("wf/release.yml")).unwrap();
     for key in [
         "STEVEDORE_AUTH_REGISTRY_EXAMPLE_COM:",
@@ -520,6 +520,6 @@ fn token_realm_on_loopback_is_refused_for_a_registry_that_is_not() {
     let ws = Workspace::new(&[format!("{}/sec", registry.host)], &["app"], "");
     let var = format!("STEVEDORE_AUTH_127_0_0_1_{}", registry.port);
     let out = ws.xtask(&["login-check"], &[(&var, &pair)]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert!(!server.requests().is_empty());
 }

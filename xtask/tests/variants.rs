@@ -26,7 +26,7 @@ fn a_dev_variant_takes_its_suffixed_tags_and_never_latest() {
     ws.git(&["tag", "-f", "v1.2.3"]);
 
     let out = ws.xtask(&["release"], &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_ok(&out);
     assert_eq!(registry.tags("web/frontend"), TAGS.to_vec());
     assert_eq!(
         registry.tags("web/frontend-dev"),

@@ -184,6 +184,7 @@ pub async fn check(
         name: "manifest",
         ok: false,
         detail,
+        fix: None,
     };
     let manifest: Manifest = match reg.read_manifest_verified(repo, &candidate.manifest).await {
         Ok((_, bytes)) => match serde_json::from_slice(&bytes) {
@@ -196,7 +197,7 @@ pub async fn check(
             }
         },
         Err(e) => {
-            checked.problems.push(fail(format!("{e:#}")));
+            checked.problems.push(Check::failed("manifest", &e));
             return checked;
         }
     };
@@ -224,6 +225,7 @@ pub async fn check(
                 name: "layer digest",
                 ok: false,
                 detail,
+                fix: None,
             }],
             predicate_type: None,
         };

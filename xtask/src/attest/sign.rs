@@ -52,13 +52,17 @@ impl EcdsaP256Signer {
     /// contents of `STEVEDORE_SIGNING_KEY`. Errors never quote the key.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
         let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
-            anyhow!("the signing key is not a PEM private key: give the text of a PKCS#8 key (PEM label `PRIVATE KEY`), e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`")
+            crate::problem::Problem::usage(
+                "the signing key is not a PEM private key",
+                "give the text of a PKCS#8 key (PEM label `PRIVATE KEY`), e.g. from `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`",
+            )
         })?;
         let pkcs8 = match der {
             PrivateKeyDer::Pkcs8(k) => k,
-            PrivateKeyDer::Sec1(_) => bail!(
-                "the signing key is a SEC1 `EC PRIVATE KEY`: convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.p8.pem`"
-            ),
+            PrivateKeyDer::Sec1(_) => bail!(crate::problem::Problem::usage(
+                "the signing key is a SEC1 `EC PRIVATE KEY`",
+                "convert it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.p8.pem`"
+            )),
             _ => bail!("the signing key is not an EC key: stevedore signs with ECDSA P-256 (PKCS#8, PEM label `PRIVATE KEY`)"),
         };
         Self::from_pkcs8_der(pkcs8.secret_pkcs8_der())
@@ -68,7 +72,10 @@ impl EcdsaP256Signer {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         let rng = SystemRandom::new();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der, &rng).map_err(|_| {
-            anyhow!("the signing key is not an ECDSA P-256 PKCS#8 key (encrypted keys and other curves are not supported): make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`")
+            crate::problem::Problem::usage(
+                "the signing key is not an ECDSA P-256 PKCS#8 key (encrypted keys and other curves are not supported)",
+                "make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`",
+            )
         })?;
         let mut spki_der = P256_SPKI_PREFIX.to_vec();
         spki_der.extend_from_slice(pair.public_key().as_ref());
@@ -118,7 +125,10 @@ impl PublicKey {
     /// `cosign.pub`, or `openssl pkey -pubout`).
     pub fn from_pem(pem: &str) -> Result<PublicKey> {
         let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
-            anyhow!("the public key is not a PEM `-----BEGIN PUBLIC KEY-----` ({e}): export it with `openssl pkey -pubout -in key.pem`")
+            crate::problem::Problem::usage(
+                format!("the public key is not a PEM `-----BEGIN PUBLIC KEY-----` ({e})"),
+                "export it with `openssl pkey -pubout -in key.pem`",
+            )
         })?;
         let key = PublicKey {
             spki_der: spki.as_ref().to_vec(),

@@ -15,6 +15,21 @@ pub struct Check {
     pub name: &'static str,
     pub ok: bool,
     pub detail: String,
+    /// What fixes a failed check, when the error said (a [`crate::problem::Problem`]).
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A failed check from an error: its one-line text, and the fix apart.
+    pub fn failed(name: &'static str, err: &anyhow::Error) -> Check {
+        let (detail, fix) = crate::problem::split(err);
+        Check {
+            name,
+            ok: false,
+            detail,
+            fix,
+        }
+    }
 }
 
 /// What the verifier expects.
@@ -80,7 +95,14 @@ fn check_layer(
     expected: Expected<'_>,
     checks: &mut Vec<Check>,
 ) -> Option<Statement> {
-    let mut push = |name, ok, detail: String| checks.push(Check { name, ok, detail });
+    let mut push = |name, ok, detail: String| {
+        checks.push(Check {
+            name,
+            ok,
+            detail,
+            fix: None,
+        })
+    };
 
     let digest = Digest::of(layer);
     let Some(desc) = manifest.layers.iter().find(|l| l.digest == digest) else {

@@ -106,10 +106,13 @@ fn load_oci(
     into: &Layout,
 ) -> Result<BaseImage> {
     if !path.join("oci-layout").is_file() {
-        bail!(
-            "base image: {} is not an OCI image layout (no oci-layout file): check the path in `base = \"oci:PATH[:NAME]\"`",
-            path.display()
-        );
+        bail!(crate::problem::Problem::config(
+            format!(
+                "base image: {} is not an OCI image layout (no oci-layout file)",
+                path.display()
+            ),
+            "check the path in `base = \"oci:PATH[:NAME]\"`"
+        ));
     }
     let src = Layout::open(path)?;
     let top = match name {
@@ -121,12 +124,14 @@ fn load_oci(
             match index.manifests.as_slice() {
                 [one] => one.clone(),
                 [] => bail!("base image: the OCI layout {} is empty", path.display()),
-                _ => bail!(
-                    "base image: the OCI layout {} holds {} images: name one with base = \"oci:{}:NAME\"",
-                    path.display(),
-                    index.manifests.len(),
-                    path.display()
-                ),
+                _ => bail!(crate::problem::Problem::config(
+                    format!(
+                        "base image: the OCI layout {} holds {} images",
+                        path.display(),
+                        index.manifests.len()
+                    ),
+                    format!("name one with base = \"oci:{}:NAME\"", path.display())
+                )),
             }
         }
     };

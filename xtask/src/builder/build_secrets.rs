@@ -36,11 +36,13 @@ impl SecretFiles {
             let path = dir.write(name, value.as_bytes())?;
             // buildah and buildx split `--secret` on commas.
             if path.to_string_lossy().contains(',') {
-                bail!(
-                    "the temp directory {} has a comma in its path, which --secret cannot take: \
-                     set TMPDIR to a directory without one",
-                    dir.path().display()
-                );
+                bail!(crate::problem::Problem::build(
+                    format!(
+                        "the temp directory {} has a comma in its path, which --secret cannot take",
+                        dir.path().display()
+                    ),
+                    "set TMPDIR to a directory without one"
+                ));
             }
             files.push((name.clone(), path));
         }
@@ -74,10 +76,10 @@ fn check_name(name: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok {
-        bail!(
-            "release.secret-build-args: {name:?} cannot be a build secret's id: use letters, \
-             digits, `_`, `-` and `.` only"
-        );
+        bail!(crate::problem::Problem::config(
+            format!("release.secret-build-args: {name:?} cannot be a build secret's id"),
+            "use letters, digits, `_`, `-` and `.` only"
+        ));
     }
     Ok(())
 }
@@ -190,14 +192,18 @@ pub fn check_dockerfile(dockerfile: &str, path: &Path, secrets: &[&str]) -> Resu
             ));
             continue;
         }
-        bail!(
-            "{}:{line}: `ARG {name}` declares a secret-build-arg, and stevedore passes secrets \
-             only as build secrets (a build arg's value is kept in the image's history): \
-             remove `ARG {name}` and read the secret in the RUN step that needs it: \
-             `RUN --mount=type=secret,id={name} {name}=\"$(cat /run/secrets/{name})\" <command>` \
-             (with docker buildx, `RUN --mount=type=secret,id={name},env={name} <command>` too)",
-            path.display()
-        );
+        bail!(crate::problem::Problem::build(
+            format!(
+                "{}:{line}: `ARG {name}` declares a secret-build-arg, and stevedore passes secrets \
+                 only as build secrets (a build arg's value is kept in the image's history)",
+                path.display()
+            ),
+            format!(
+                "remove `ARG {name}` and read the secret in the RUN step that needs it: \
+                 `RUN --mount=type=secret,id={name} {name}=\"$(cat /run/secrets/{name})\" <command>` \
+                 (with docker buildx, `RUN --mount=type=secret,id={name},env={name} <command>` too)"
+            )
+        ));
     }
     Ok(notes)
 }
@@ -209,12 +215,17 @@ pub fn check_missing(dockerfile: &str, path: &Path, missing: &[&str]) -> Result<
     let used = secret_use(dockerfile);
     for name in missing {
         if used.mounts.contains(*name) || used.args.contains_key(*name) {
-            bail!(
-                "{} reads the secret-build-arg {name}, which has no value: set the environment \
-                 variable {name} for the build (in Actions: `env: {name}: ${{{{ secrets.{name} }}}}`), \
-                 or remove {name} from release.secret-build-args",
-                path.display()
-            );
+            bail!(crate::problem::Problem::build(
+                format!(
+                    "{} reads the secret-build-arg {name}, which has no value",
+                    path.display()
+                ),
+                format!(
+                    "set the environment variable {name} for the build (in Actions: \
+                     `env: {name}: ${{{{ secrets.{name} }}}}`), or remove {name} from \
+                     release.secret-build-args"
+                )
+            ));
         }
     }
     Ok(())

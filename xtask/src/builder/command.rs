@@ -54,11 +54,13 @@ pub fn build(
         bail!("images.{}.native.command is empty", image.name);
     };
     if !program.contains('/') && !exec::on_path(program) {
-        bail!(
-            "images.{}.native.command: {program} is not installed (not on PATH): install it, \
-             or change the command",
-            image.name
-        );
+        bail!(crate::problem::Problem::build(
+            format!(
+                "images.{}.native.command: {program} is not installed (not on PATH)",
+                image.name
+            ),
+            "install it, or change the command"
+        ));
     }
     let mut cmd = Command::new(program);
     cmd.args(&argv[1..]).current_dir(root);

@@ -266,12 +266,14 @@ pub fn check_kept(declared: &BTreeMap<&'static str, String>, config: &ImageConfi
             _ => c.other.contains_key(*key),
         };
         if !kept {
-            bail!(
-                "the Dockerfile declares {} {value}, but the built image config has no {key}: \
-                 the builder lost it; use builder = \"buildah\" (Docker format, converted) or a \
-                 buildx that keeps it",
-                key.to_ascii_uppercase()
-            );
+            bail!(crate::problem::Problem::build(
+                format!(
+                    "the Dockerfile declares {} {value}, but the built image config has no {key}: \
+                     the builder lost it",
+                    key.to_ascii_uppercase()
+                ),
+                "use builder = \"buildah\" (Docker format, converted) or a buildx that keeps it"
+            ));
         }
     }
     Ok(())

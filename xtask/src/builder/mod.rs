@@ -54,8 +54,8 @@ pub struct PlatformBuild {
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub platform: Platform,
-    pub reason: String,
-    pub fix: String,
+    /// Why this machine cannot build it, and the fix.
+    pub problem: Problem,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,16 +135,20 @@ pub fn build(plan: &Plan, root: &Path, opts: &BuildOptions, log: &Shared) -> Res
             j.skipped.iter().map(|s| {
                 format!(
                     "  image {} {}: {}\n    fix: {}",
-                    j.image.name, s.platform, s.reason, s.fix
+                    j.image.name, s.platform, s.problem.reason, s.problem.fix
                 )
             })
         })
         .collect();
     if opts.missing == Missing::Fail && !unavailable.is_empty() {
-        bail!(
-            "this machine cannot build every requested platform, so nothing was built:\n{}\n(`cargo xtask build` without --platform/--require-all, or `release --dry-run`, builds the others and lists these)",
-            unavailable.join("\n")
-        );
+        bail!(Problem::unavailable(
+            format!(
+                "this machine cannot build every requested platform, so nothing was built:\n{}",
+                unavailable.join("\n")
+            ),
+            "`cargo xtask build` without --platform/--require-all, or `release --dry-run`, builds \
+             the others and lists these"
+        ));
     }
 
     let output = root.join(&opts.output);
@@ -190,10 +194,13 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &BuildOptions) -> Result<Vec<Jo
     for name in &opts.images {
         if plan.image(name).is_none() {
             let known: Vec<&str> = plan.images.iter().map(|i| i.name.as_str()).collect();
-            bail!(
-                "--image {name}: no such image (the config has: {})",
-                known.join(", ")
-            );
+            bail!(Problem::usage(
+                format!(
+                    "--image {name}: no such image (the config has: {})",
+                    known.join(", ")
+                ),
+                "name one of those, or add an [images.<name>] table to the config"
+            ));
         }
     }
     let want: BTreeSet<Platform> = opts.platforms.iter().map(Platform::normalized).collect();
@@ -223,8 +230,7 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &BuildOptions) -> Result<Vec<Jo
         let mut skip = |p: &Platform, u: Problem| {
             job.skipped.push(Skipped {
                 platform: p.clone(),
-                reason: u.reason,
-                fix: u.fix,
+                problem: u,
             })
         };
         match &image.builder {
@@ -270,7 +276,10 @@ fn select<'a>(plan: &'a Plan, root: &Path, opts: &BuildOptions) -> Result<Vec<Jo
     }
     for p in &want {
         if !matched.contains(p) {
-            bail!("--platform {p}: no selected image is configured for it");
+            bail!(Problem::usage(
+                format!("--platform {p}: no selected image is configured for it"),
+                "add it to release.platforms (or the image's platforms), or pick another"
+            ));
         }
     }
     Ok(jobs)
@@ -295,7 +304,7 @@ fn build_image(ctx: &Ctx, job: Job<'_>) -> Result<BuiltImage> {
     for s in &report.skipped {
         ctx.log.line(&format!(
             "[{} {}] skipped: {} (fix: {})",
-            image.name, s.platform, s.reason, s.fix
+            image.name, s.platform, s.problem.reason, s.problem.fix
         ));
     }
     if job.build.is_empty() {
@@ -468,15 +477,7 @@ pub fn availability(plan: &Plan, root: &Path) -> Result<Vec<Availability>> {
             out.push((job.image.name.clone(), p, Ok(how.clone())));
         }
         for s in job.skipped {
-            out.push((
-                job.image.name.clone(),
-                s.platform,
-                Err(Problem::new(
-                    crate::problem::Kind::Unavailable,
-                    s.reason,
-                    s.fix,
-                )),
-            ));
+            out.push((job.image.name.clone(), s.platform, Err(s.problem)));
         }
     }
     Ok(out)

@@ -78,11 +78,16 @@ pub fn build(
         } else if full.is_file() {
             files.push(file(full, file_dst(&f.dst, &src)));
         } else {
-            bail!(
-                "file {src} (native.files src {:?}) does not exist or is not a file: add it, or fix the path (relative to {})",
-                f.src,
-                ctx.root.display()
-            );
+            bail!(crate::problem::Problem::config(
+                format!(
+                    "file {src} (native.files src {:?}) does not exist or is not a file",
+                    f.src
+                ),
+                format!(
+                    "add it, or fix the path (relative to {})",
+                    ctx.root.display()
+                )
+            ));
         }
     }
     let level = spec.compression_level.unwrap_or(match spec.compression {

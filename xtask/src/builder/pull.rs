@@ -237,11 +237,13 @@ impl Puller {
         }
         let reg = self.registry(written, &src)?;
         let not_found = || {
-            anyhow!(
-                "base image {shown} not found in registry {}: check the name and tag, or that you are logged in (credentials: {})",
-                src.host,
-                reg.creds.source
-            )
+            anyhow::Error::from(crate::problem::Problem::registry(
+                format!(
+                    "base image {shown} not found in registry {} (credentials: {})",
+                    src.host, reg.creds.source
+                ),
+                "check the name and tag, or that you are logged in",
+            ))
         };
         let context = || {
             format!(

@@ -15,10 +15,10 @@ pub fn init(global: &Global, args: &InitArgs) -> Result<()> {
         .display()
         .to_string();
     if config_path.exists() && !args.force && !args.dry_run {
-        anyhow::bail!(
-            "{shown} already exists: init does not overwrite it; pass --force to replace it, or \
-             --dry-run to print the draft instead"
-        );
+        anyhow::bail!(crate::problem::Problem::usage(
+            format!("{shown} already exists: init does not overwrite it"),
+            "pass --force to replace it, or --dry-run to print the draft instead"
+        ));
     }
     let drafted = crate::init::init(&root, &config_path)?;
     let report = report(&drafted.draft);

@@ -158,7 +158,10 @@ fn publish_options(
     if let Some(flags) = flags {
         if let Some(n) = flags.concurrency {
             if n == 0 || n > 64 {
-                anyhow::bail!("--concurrency {n} is out of range: use 1 to 64");
+                anyhow::bail!(crate::problem::Problem::usage(
+                    format!("--concurrency {n} is out of range"),
+                    "use 1 to 64"
+                ));
             }
             opts.concurrency = n;
         }
@@ -374,10 +377,10 @@ pub(super) fn floating_tags(ws: &Workspace, force: bool) -> crate::publish::Floa
 pub(super) fn refuse_untagged(ws: &Workspace) -> Result<()> {
     let plan = &ws.plan;
     if plan.registries.is_empty() {
-        anyhow::bail!(
-            "{}: release.registries is empty: list where to publish, e.g. [\"ghcr.io/org\"]",
-            ws.config.path.display()
-        );
+        anyhow::bail!(crate::problem::Problem::config(
+            format!("{}: release.registries is empty", ws.config.path.display()),
+            "list where to publish, e.g. [\"ghcr.io/org\"]"
+        ));
     }
     let any_tag = !plan.tags.is_empty()
         || plan
@@ -385,13 +388,16 @@ pub(super) fn refuse_untagged(ws: &Workspace) -> Result<()> {
             .iter()
             .any(|i| i.tags.as_ref().is_some_and(|t| !t.is_empty()));
     if !any_tag {
-        anyhow::bail!(
-            "the tag rules of {} give no tag for commit {} on this ref: nothing would be \
-             tagged, so nothing is published. Add a rule that applies (e.g. \"type=sha\"), or \
-             use `push --by-digest` to push untagged manifests",
-            ws.config.path.display(),
-            plan.git.short_sha
-        );
+        anyhow::bail!(crate::problem::Problem::config(
+            format!(
+                "the tag rules of {} give no tag for commit {} on this ref: nothing would be \
+                 tagged, so nothing is published",
+                ws.config.path.display(),
+                plan.git.short_sha
+            ),
+            "Add a rule that applies (e.g. \"type=sha\"), or use `push --by-digest` to push \
+             untagged manifests"
+        ));
     }
     Ok(())
 }
@@ -407,10 +413,7 @@ pub fn main(bin_name: &'static str) -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            eprintln!("{}", crate::problem::render(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -83,10 +83,10 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
 /// `cargo xtask compose`: the compose artifacts into the layout, their manifests printed.
 pub(super) fn compose(ws: &Workspace, args: &ComposeArgs, verbose: bool) -> Result<()> {
     if ws.plan.composes.is_empty() {
-        anyhow::bail!(
-            "{}: no [compose] table: add one with `files` (and `repository`) to publish a compose artifact",
-            ws.config.path.display()
-        );
+        anyhow::bail!(crate::problem::Problem::config(
+            format!("{}: no [compose] table", ws.config.path.display()),
+            "add one with `files` (and `repository`) to publish a compose artifact"
+        ));
     }
     let layout = Layout::open(&ws.path(&args.layout))?;
     let progress = super::progress(verbose);

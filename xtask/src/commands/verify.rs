@@ -84,11 +84,14 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
         print_text(args, &subject, &found, &checked, &signed_by);
     }
     if checked.is_empty() {
-        bail!(
-            "no attestation found for {} ({subject}): not in the referrers API, the {} fallback tag, or the index: release it with provenance on, or check the reference",
-            args.reference,
-            fallback_tag(&subject)
-        );
+        bail!(crate::problem::Problem::unverified(
+            format!(
+                "no attestation found for {} ({subject}): not in the referrers API, the {} fallback tag, or the index",
+                args.reference,
+                fallback_tag(&subject)
+            ),
+            "release it with provenance on, or check the reference"
+        ));
     }
     if provenance == 0 {
         let needs = match (&signed_by, &args.source_repo) {
@@ -97,10 +100,13 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
             (None, Some(r)) => format!(" naming {r}"),
             (None, None) => String::new(),
         };
-        bail!(
-            "{} ({subject}) is not verified: no SLSA provenance about this digest{needs} (see the FAIL lines above)",
-            args.reference
-        );
+        bail!(crate::problem::Problem::unverified(
+            format!(
+                "{} ({subject}) is not verified: no SLSA provenance about this digest{needs}",
+                args.reference
+            ),
+            "see the FAIL lines above"
+        ));
     }
     Ok(())
 }
@@ -146,6 +152,9 @@ fn print_text(
                 k.name,
                 k.detail
             );
+            if let Some(fix) = &k.fix {
+                println!("       fix: {fix}");
+            }
         }
     }
     for (digest, why) in &found.ignored {
@@ -163,7 +172,10 @@ fn print_json(
 ) -> Result<()> {
     let checks = |c: &[Check]| {
         c.iter()
-            .map(|k| json!({"name": k.name, "ok": k.ok, "detail": k.detail}))
+            .map(|k| match &k.fix {
+                Some(fix) => json!({"name": k.name, "ok": k.ok, "detail": k.detail, "fix": fix}),
+                None => json!({"name": k.name, "ok": k.ok, "detail": k.detail}),
+            })
             .collect::<Vec<_>>()
     };
     let doc = json!({

@@ -29,6 +29,8 @@ pub mod yaml;
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::problem::Problem;
+
 pub use artifact::{assemble, Artifact, ArtifactInput, ManifestForm};
 pub use checks::{check, CheckReport, Finding, FindingKind};
 pub use load::{load, EnvFile, Project, SourceFile};
@@ -54,14 +56,14 @@ pub struct ComposeSpec {
 /// registry rejects it with a 4xx other than 401/403/407.
 pub use crate::plan::ComposeOciVersion as OciVersion;
 
-/// What went wrong while reading or assembling, with how to fix it.
+/// What went wrong while reading or assembling: the [`Problem`] (with its fix), which file, and
+/// a finer kind the compose tests match on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeError {
     pub kind: ErrorKind,
     /// The file concerned, relative to the workspace root when it is inside it.
     pub file: Option<PathBuf>,
-    pub problem: String,
-    pub fix: String,
+    pub problem: Problem,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,22 +89,22 @@ impl ComposeError {
         ComposeError {
             kind,
             file,
-            problem,
-            fix: fix.to_string(),
+            problem: Problem::compose(problem, fix),
+        }
+    }
+
+    /// The problem, its reason naming the file (`file: reason`), for the stages to return.
+    pub fn into_problem(self) -> Problem {
+        match &self.file {
+            Some(file) => self.problem.within(file.display()),
+            None => self.problem,
         }
     }
 }
 
 impl fmt::Display for ComposeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
-            write!(f, "{}: ", file.display())?;
-        }
-        write!(f, "{}", self.problem)?;
-        if !self.fix.is_empty() {
-            write!(f, "\n  fix: {}", self.fix)?;
-        }
-        Ok(())
+        write!(f, "{}", self.clone().into_problem())
     }
 }
 

@@ -90,12 +90,15 @@ pub fn preflight(plan: &Plan, root: &Path, yes: bool) -> Result<Checked> {
     let mut checked = Checked::default();
     for c in &plan.composes {
         let spec = spec_of(c);
-        let project =
-            load(root, &spec).map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        let project = load(root, &spec).map_err(|e| {
+            e.into_problem()
+                .within(format!("compose artifact {}", c.repository))
+        })?;
         let report = check(&project, &spec, yes);
-        report
-            .to_result()
-            .map_err(|e| anyhow!("compose artifact {}: {e}", c.repository))?;
+        report.to_result().map_err(|e| {
+            e.into_problem()
+                .within(format!("compose artifact {}", c.repository))
+        })?;
         checked
             .allowed
             .extend(report.findings.into_iter().filter(|f| !f.refused));
@@ -146,7 +149,9 @@ pub fn build(
             };
             let pins = match pin_images(project, &release, spec.resolve_external, &mut resolve) {
                 Ok(p) => p,
-                Err(e) => bail!("{what} for {}: {e}", target.registry),
+                Err(e) => bail!(e
+                    .into_problem()
+                    .within(format!("{what} for {}", target.registry))),
             };
             let input = ArtifactInput {
                 project,
@@ -278,9 +283,10 @@ impl Resolver {
             .clients
             .block_on(client.manifest_digest(&image.repository, &image.reference()))??;
         found.map(|d| d.to_string()).ok_or_else(|| {
-            anyhow!(
-                "{reference} is not in its registry: check the image name and tag in the compose file"
-            )
+            anyhow::Error::from(crate::problem::Problem::compose(
+                format!("{reference} is not in its registry"),
+                "check the image name and tag in the compose file",
+            ))
         })
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::oci::platform::Platform;
 use crate::oci::reference::RegistryPrefix;
 pub use crate::plan::tags::{Flavor, Latest, Rule};
+use crate::problem::Problem;
 
 pub mod checks;
 mod parse;
@@ -388,11 +389,13 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// Every problem found in a config file, each naming the file and the key.
+/// Every problem found in a config file, each naming the file and the key, with its fix on its
+/// own line when one can be said.
 #[derive(Debug)]
 pub struct ConfigError {
     pub file: PathBuf,
-    pub problems: Vec<(String, String)>,
+    /// The key (empty for the file as a whole) and the problem there.
+    pub problems: Vec<(String, Problem)>,
 }
 
 impl fmt::Display for ConfigError {
@@ -405,11 +408,15 @@ impl fmt::Display for ConfigError {
             n,
             if n == 1 { "" } else { "s" }
         )?;
-        for (key, msg) in &self.problems {
+        for (key, problem) in &self.problems {
+            let msg = &problem.reason;
             if key.is_empty() {
                 write!(f, "\n  {}: {msg}", self.file.display())?;
             } else {
                 write!(f, "\n  {}: {key}: {msg}", self.file.display())?;
+            }
+            if !problem.fix.is_empty() {
+                write!(f, "\n    fix: {}", problem.fix)?;
             }
         }
         Ok(())
@@ -428,24 +435,26 @@ impl Config {
     /// Reads and validates `path`; relative paths inside are resolved against `root`.
     pub fn load(root: &Path, path: &Path) -> Result<Config, ConfigError> {
         let shown = path.strip_prefix(root).unwrap_or(path).to_path_buf();
-        let fail = |key: &str, msg: String| ConfigError {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: shown.clone(),
-            problems: vec![(key.to_string(), msg)],
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(
-                "",
-                format!(
-                    "cannot read the release config ({e}); create it, or point at another with --config or -C"
+            problems: vec![(
+                String::new(),
+                Problem::config(
+                    format!("cannot read the release config ({e})"),
+                    "create it, or point at another with --config or -C",
                 ),
-            )
+            )],
         })?;
         Config::parse(root, &shown, &text)
     }
 
     /// Parses and validates config text (`shown` names the file in messages).
     pub fn parse(root: &Path, shown: &Path, text: &str) -> Result<Config, ConfigError> {
-        let (raw, mut problems) = deserialize(text);
+        let (raw, problems) = deserialize(text);
+        let mut problems: Vec<(String, Problem)> = problems
+            .into_iter()
+            .map(|(key, msg)| (key, Problem::config(msg, "")))
+            .collect();
         let Some(raw) = raw else {
             return Err(ConfigError {
                 file: shown.to_path_buf(),

@@ -376,7 +376,10 @@ pub fn parse_yaml(
             } else {
                 format!(":{}", e.line)
             };
-            anyhow::bail!("{file}{at}: {}\n  fix: {}", e.message, e.fix())
+            anyhow::bail!(crate::problem::Problem::compose(
+                format!("{file}{at}: {}", e.message),
+                e.fix()
+            ))
         }
         parsed => Ok(parsed),
     }
@@ -486,8 +489,10 @@ fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
     let project = match crate::compose::load(root, &spec) {
         Ok(p) => p,
         Err(e) => {
-            c.not_publishable
-                .push(format!("compose cannot load it: {} ({})", e.problem, e.fix));
+            c.not_publishable.push(format!(
+                "compose cannot load it: {} ({})",
+                e.problem.reason, e.problem.fix
+            ));
             return;
         }
     };

@@ -64,9 +64,11 @@ impl Registry {
             })?
             .len();
         if on_disk != size {
-            bail!(
-                "blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt; rebuild it"
-            );
+            bail!(crate::problem::Problem::new(
+                crate::problem::Kind::NotBuilt,
+                format!("blob {digest} in the layout is {on_disk} bytes, its descriptor says {size}: the layout is corrupt"),
+                "rebuild it"
+            ));
         }
         let blob = BlobRef {
             repo,
@@ -120,9 +122,14 @@ impl Registry {
                         let body = self.error_body(resp).await;
                         let summary = self.summary(&body);
                         if summary.contains("DIGEST_INVALID") {
-                            Err(Step::Fatal(anyhow!(
-                                "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
-                            )))
+                            Err(Step::Fatal(
+                                crate::problem::Problem::new(
+                                    crate::problem::Kind::NotBuilt,
+                                    format!("{what}: the registry computed another digest{summary}: the layout blob is corrupt"),
+                                    "rebuild",
+                                )
+                                .into(),
+                            ))
                         } else {
                             Err(Step::Fatal(anyhow!("{what}: 400 Bad Request{summary}")))
                         }
@@ -548,9 +555,14 @@ impl Registry {
                     // layout's blob is what is wrong.
                     let mut s = state.lock().expect("upload state");
                     if s.digest_refused {
-                        return Err(Step::Fatal(anyhow!(
-                            "{what}: the registry computed another digest{summary}: the layout blob is corrupt; rebuild"
-                        )));
+                        return Err(Step::Fatal(
+                            crate::problem::Problem::new(
+                                crate::problem::Kind::NotBuilt,
+                                format!("{what}: the registry computed another digest{summary}: the layout blob is corrupt"),
+                                "rebuild",
+                            )
+                            .into(),
+                        ));
                     }
                     s.digest_refused = true;
                     s.session = None;

@@ -36,38 +36,45 @@ impl Registry {
                 Err(Step::Fatal(e)) => return Err(e),
                 Err(Step::Unauthorized(msg)) => {
                     if refreshed && self.push_denied(repo, &auth, &msg) {
-                        bail!(
-                            "{what}: {} refused push to {}/{repo}: the credentials from {}{} were accepted, \
-                             but the token they got grants no push access to {repo} ({}): give them write \
-                             access to the repository (or use credentials that have it), then re-run",
-                            self.name,
-                            self.name,
-                            self.creds.source,
-                            self.creds
-                                .user()
-                                .map(|u| format!(" (user {u})"))
-                                .unwrap_or_default(),
-                            self.scrub(&msg)
-                        );
+                        bail!(crate::problem::Problem::credentials(
+                            format!(
+                                "{what}: {} refused push to {}/{repo}: the credentials from {}{} were accepted, \
+                                 but the token they got grants no push access to {repo} ({})",
+                                self.name,
+                                self.name,
+                                self.creds.source,
+                                self.creds
+                                    .user()
+                                    .map(|u| format!(" (user {u})"))
+                                    .unwrap_or_default(),
+                                self.scrub(&msg)
+                            ),
+                            "give them write access to the repository (or use credentials that have it), then re-run"
+                        ));
                     }
                     if refreshed {
-                        bail!(
-                            "{what}: {} refused the credentials from {} ({}): check them, then re-run",
-                            self.name,
-                            self.creds.source,
-                            self.scrub(&msg)
-                        );
+                        bail!(crate::problem::Problem::credentials(
+                            format!(
+                                "{what}: {} refused the credentials from {} ({})",
+                                self.name,
+                                self.creds.source,
+                                self.scrub(&msg)
+                            ),
+                            "check them, then re-run"
+                        ));
                     }
                     // An expired token: fetch a new one and try again at once.
                     refreshed = true;
                     refresh = true;
                     attempt -= 1;
                     if self.creds.credential == Credential::Anonymous {
-                        bail!(
-                            "{what}: {} requires credentials and none were found: {}",
-                            self.name,
-                            self.how_to_set
-                        );
+                        bail!(crate::problem::Problem::credentials(
+                            format!(
+                                "{what}: {} requires credentials and none were found",
+                                self.name
+                            ),
+                            self.how_to_set.clone()
+                        ));
                     }
                 }
                 Err(Step::Retry { reason, after }) => {
@@ -76,11 +83,16 @@ impl Registry {
                         break;
                     }
                     let wait = match after {
-                        Some(d) if d > Duration::from_secs(300) => bail!(
-                            "{what}: {} asks to wait {}s before retrying ({last}): try again later",
-                            self.name,
-                            d.as_secs()
-                        ),
+                        Some(d) if d > Duration::from_secs(300) => {
+                            bail!(crate::problem::Problem::registry(
+                                format!(
+                                    "{what}: {} asks to wait {}s before retrying ({last})",
+                                    self.name,
+                                    d.as_secs()
+                                ),
+                                "try again later"
+                            ))
+                        }
                         Some(d) => d,
                         None => backoff(attempt, self.opts.base_backoff, self.opts.max_backoff),
                     };

@@ -22,6 +22,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::problem::Problem;
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 
@@ -488,8 +489,12 @@ pub fn resolve(
     // which is registry.example.com's).
     if let Some(var) = env_var_for(&host) {
         if let Some(v) = env(&var).filter(|v| !v.is_empty()) {
-            let (user, secret) = parse_user_secret(&v)
-                .with_context(|| format!("{var} must be `user:secret` (the value is not shown)"))?;
+            let (user, secret) = parse_user_secret(&v).ok_or_else(|| {
+                Problem::credentials(
+                    format!("{var} must be `user:secret` (the value is not shown)"),
+                    format!("set {var} to the user, a colon and the password or token"),
+                )
+            })?;
             return Ok(Credentials {
                 credential: Credential::Basic { user, secret },
                 source: Source::Env(var),
@@ -580,10 +585,13 @@ pub fn from_docker_config(
                     .and_then(|b| String::from_utf8(b).ok())
                     .and_then(|s| parse_user_secret(&s));
                 let Some((user, secret)) = decoded else {
-                    bail!(
-                        "{}: auths.\"{key}\".auth is not base64 of `user:password` (the value is not shown)",
-                        file.display()
-                    );
+                    bail!(Problem::credentials(
+                        format!(
+                            "{}: auths.\"{key}\".auth is not base64 of `user:password` (the value is not shown)",
+                            file.display()
+                        ),
+                        format!("run `docker login {key}` again, or remove the entry")
+                    ));
                 };
                 return Ok(Credentials {
                     credential: Credential::Basic { user, secret },
@@ -620,9 +628,12 @@ pub fn run_helper(name: &str, server: &str) -> Result<Option<(String, Secret)>> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| {
-            format!(
-                "the docker config names credential helper {name:?} but {program} cannot be run"
+        .map_err(|e| {
+            Problem::credentials(
+                format!(
+                    "the docker config names credential helper {name:?} but {program} cannot be run ({e})"
+                ),
+                format!("install {program}, or remove credsStore/credHelpers from the docker config"),
             )
         })?;
     child
@@ -638,7 +649,10 @@ pub fn run_helper(name: &str, server: &str) -> Result<Option<(String, Secret)>> 
             return Ok(None);
         }
         // Helper output is not echoed: it could hold a secret.
-        bail!("{program} get failed for {server} ({})", out.status);
+        bail!(Problem::credentials(
+            format!("{program} get failed for {server} ({})", out.status),
+            format!("run `{program} get` by hand to see why, or `docker login {server}` again")
+        ));
     }
     parse_helper_output(&out.stdout)
         .with_context(|| format!("{program} get: unexpected output (not shown)"))

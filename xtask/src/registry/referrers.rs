@@ -94,9 +94,13 @@ impl Registry {
         };
         self.exchange(repo, what, (Method::PUT, &url), body, |resp| async move {
             if resp.status() == StatusCode::PRECONDITION_FAILED {
-                return Err(Step::Fatal(anyhow!(
-                    "{what}: another writer changed it meanwhile: re-run to merge again"
-                )));
+                return Err(Step::Fatal(
+                    crate::problem::Problem::registry(
+                        format!("{what}: another writer changed it meanwhile"),
+                        "re-run to merge again",
+                    )
+                    .into(),
+                ));
             }
             if !resp.status().is_success() {
                 return Err(self.unexpected(what, resp).await);

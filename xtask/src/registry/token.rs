@@ -30,14 +30,16 @@ impl Registry {
         let realm_host = realm.host_str().unwrap_or_default();
         let registry_host = self.base.host_str().unwrap_or_default();
         if let Some(kind) = realm_host_refused(realm_host, registry_host) {
-            bail!(
-                "{}: the registry's token realm {} is on a {kind} host, and the registry is \
-                 not: refused, no credential was sent (a registry may not send stevedore's \
-                 credentials to this machine or its link-local services). Configure the registry \
-                 to advertise a token realm on its own network",
-                self.name,
-                public_url(realm.as_str())
-            );
+            bail!(crate::problem::Problem::registry(
+                format!(
+                    "{}: the registry's token realm {} is on a {kind} host, and the registry is \
+                     not: refused, no credential was sent (a registry may not send stevedore's \
+                     credentials to this machine or its link-local services)",
+                    self.name,
+                    public_url(realm.as_str())
+                ),
+                "Configure the registry to advertise a token realm on its own network"
+            ));
         }
         if realm.scheme() == "https" {
             return Ok(());
@@ -56,12 +58,15 @@ impl Registry {
         } else {
             "credentials go over plain HTTP only to loopback hosts and release.insecure-registries"
         };
-        bail!(
-            "{}: the registry's token realm {} is not HTTPS ({why}): refused, no credential was \
-             sent. Configure the registry to advertise an https:// token realm",
-            self.name,
-            public_url(realm.as_str())
-        )
+        bail!(crate::problem::Problem::registry(
+            format!(
+                "{}: the registry's token realm {} is not HTTPS ({why}): refused, no credential \
+                 was sent",
+                self.name,
+                public_url(realm.as_str())
+            ),
+            "Configure the registry to advertise an https:// token realm"
+        ))
     }
 
     /// The `Authorization` header for pushing to `repo`: a bearer token for
@@ -161,12 +166,18 @@ impl Registry {
                 if !resp.status().is_success() {
                     let status = resp.status();
                     let body = self.error_body(resp).await;
-                    return Err(Step::Fatal(anyhow!(
-                        "{}: the token server refused the credentials from {} for {repo}: {status}{}",
-                        self.name,
-                        self.creds.source,
-                        self.summary(&body)
-                    )));
+                    return Err(Step::Fatal(
+                        crate::problem::Problem::credentials(
+                            format!(
+                                "{}: the token server refused the credentials from {} for {repo}: {status}{}",
+                                self.name,
+                                self.creds.source,
+                                self.summary(&body)
+                            ),
+                            "check them, then re-run",
+                        )
+                        .into(),
+                    ));
                 }
                 let what = format!("ask for a token for {}/{repo}", self.name);
                 let body = self
@@ -246,12 +257,15 @@ impl Registry {
             let reason = match op().await {
                 Ok(v) => return Ok(v),
                 Err(Step::Fatal(e)) => return Err(e),
-                Err(Step::Unauthorized(why)) => bail!(
-                    "{}: the token server refused the credentials from {}: {}",
-                    self.name,
-                    self.creds.source,
-                    self.scrub(&why)
-                ),
+                Err(Step::Unauthorized(why)) => bail!(crate::problem::Problem::credentials(
+                    format!(
+                        "{}: the token server refused the credentials from {}: {}",
+                        self.name,
+                        self.creds.source,
+                        self.scrub(&why)
+                    ),
+                    "check them, then re-run"
+                )),
                 Err(Step::Retry { reason, .. }) => self.scrub(&reason),
             };
             if tries >= self.opts.max_tries {

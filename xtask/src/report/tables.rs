@@ -158,7 +158,7 @@ pub fn build_table(report: &BuildReport, dry_run: Option<bool>) -> String {
             let _ = writeln!(
                 s,
                 "skipped {} {}: {}\n  fix: {}",
-                i.name, sk.platform, sk.reason, sk.fix
+                i.name, sk.platform, sk.problem.reason, sk.problem.fix
             );
         }
     }
@@ -214,8 +214,10 @@ mod tests {
                 }],
                 skipped: vec![Skipped {
                     platform: "linux/arm64".parse().unwrap(),
-                    reason: "Rust target aarch64-unknown-linux-gnu is not installed".into(),
-                    fix: "rustup target add aarch64-unknown-linux-gnu".into(),
+                    problem: crate::problem::Problem::unavailable(
+                        "Rust target aarch64-unknown-linux-gnu is not installed",
+                        "rustup target add aarch64-unknown-linux-gnu",
+                    ),
                 }],
                 references: vec![crate::oci::reference::ImageRef::parse(
                     "ghcr.io/o/stevedore:1.2.3",

@@ -11,6 +11,7 @@ pub mod examples;
 pub mod fixtures;
 pub mod proxy;
 pub mod registry;
+pub mod release_toml;
 pub mod repo;
 pub mod roots;
 pub mod runner;
@@ -22,6 +23,8 @@ pub mod token;
 pub use fixtures::*;
 #[allow(unused_imports)]
 pub use registry::*;
+#[allow(unused_imports)]
+pub use release_toml::*;
 #[allow(unused_imports)]
 pub use repo::*;
 #[allow(unused_imports)]

@@ -102,18 +102,23 @@ impl Workspace {
         extra: &str,
         files: &[(&str, &[u8])],
     ) -> Workspace {
-        let regs: Vec<String> = registries.iter().map(|r| format!("{r:?}")).collect();
-        let mut toml = format!(
-            "[release]\nname = \"demo\"\nregistries = [{}]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
-             tags = [\"type=semver,pattern=v{{{{version}}}}\", \"type=semver,pattern={{{{major}}}}.{{{{minor}}}}\", \"type=semver,pattern={{{{major}}}}\"]\n\
-             latest = \"auto\"\n{extra}\n",
-            regs.join(", ")
-        );
+        let mut config = super::ReleaseToml::new("demo")
+            .registries(registries)
+            .platforms(["linux/amd64", "linux/arm64"])
+            .tags([
+                "type=semver,pattern=v{{version}}",
+                "type=semver,pattern={{major}}.{{minor}}",
+                "type=semver,pattern={{major}}",
+            ])
+            .string("latest", "auto")
+            .lines(extra);
         for name in images {
-            toml.push_str(&format!(
-                "\n[images.{name}]\nnative = {{ files = [{{ src = \"files/hello.txt\", dst = \"/hello.txt\" }}] }}\n"
-            ));
+            config = config.image(
+                name,
+                "native = { files = [{ src = \"files/hello.txt\", dst = \"/hello.txt\" }] }",
+            );
         }
+        let toml = config.build();
         let mut all: Vec<(&str, &[u8])> = vec![("files/hello.txt", b"hello\n")];
         all.extend_from_slice(files);
         all.push((".gitignore", b"target/\n"));

@@ -7,11 +7,48 @@ use std::time::{Duration, Instant};
 
 /// Reports a test part that cannot run on this machine: printed on a developer's machine, a
 /// failure under `CI` (where scripts/test.sh installs every tool, so a skip would hide a test).
+/// Every skip is also counted in [`skip_log`], one line each, so that the run can say how many
+/// tests passed without running (scripts/test.sh prints the total at the end).
 pub fn skipped(why: &str) {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("{why}: CI must run every test (scripts/test.sh installs the tools)");
     }
     eprintln!("{why}");
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    // The test file: the binary's name without cargo's `-<hash>`.
+    let bin = std::env::args().next().unwrap_or_default();
+    let bin = Path::new(&bin)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bin = bin.rsplit_once('-').map_or(bin.as_str(), |(name, _)| name);
+    let line = format!("{bin} {test}: {}\n", why.replace('\n', " "));
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skip_log())
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+}
+
+/// Skips (see [`skipped`]) unless `tool` is installed: prints `SKIPPED (no <tool>)`.
+pub fn skip_without(tool: &str) -> bool {
+    if have(tool) {
+        return false;
+    }
+    skipped(&format!("SKIPPED (no {tool})"));
+    true
+}
+
+/// Where [`skipped`] counts the skips of a test run: one line per skip (the test binary, the
+/// test and why). scripts/test.sh empties it first and prints the total at the end.
+pub fn skip_log() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.log")
+}
+
+/// Asserts that a command succeeded, showing its status, stdout and stderr when it did not.
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{}", output_text(out));
 }
 
 /// A docker config directory that does not exist: no credentials of the machine running the
@@ -88,19 +125,13 @@ pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
-/// Whether `tool --version` runs and succeeds.
 /// Whether every tool of `list` is installed; the first missing one is skipped with a note
-/// (a failure under CI, where scripts/test.sh installs them all).
+/// (`SKIPPED (no <tool>)`, a failure under CI, where scripts/test.sh installs them all).
 pub fn have_all(list: &[&str]) -> bool {
-    for tool in list {
-        if !have(tool) {
-            skipped(&format!("SKIPPED: {tool} is not installed"));
-            return false;
-        }
-    }
-    true
+    !list.iter().any(|tool| skip_without(tool))
 }
 
+/// Whether `tool` is on PATH (no skip is reported: see [`have_all`] for tests that need it).
 pub fn have(tool: &str) -> bool {
     // Not `tool --version`: openssl, htpasswd and go have no such flag.
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -384,3 +384,21 @@ fn a_bundle_of_another_payload_type_is_refused_without_a_key_too() {
         assert!(verdict.predicate_type.is_none());
     }
 }
+
+#[test]
+fn a_failed_check_from_a_problem_keeps_its_fix_apart() {
+    let err = anyhow::Error::from(crate::problem::Problem::registry(
+        "the tag holds something other than an image index",
+        "re-run to merge again",
+    ))
+    .context("sha256-abc");
+    let check = Check::failed("manifest", &err);
+    assert!(!check.ok);
+    assert_eq!(
+        check.detail,
+        "sha256-abc: the tag holds something other than an image index"
+    );
+    assert_eq!(check.fix.as_deref(), Some("re-run to merge again"));
+    let plain = Check::failed("manifest", &anyhow::anyhow!("404"));
+    assert_eq!((plain.detail.as_str(), plain.fix), ("404", None));
+}

@@ -178,7 +178,7 @@ fn findings_show_no_part_of_a_secret() {
     );
     let err = report.to_result().unwrap_err();
     assert_eq!(err.kind, ErrorKind::Refused);
-    assert!(!err.problem.contains("hunter2"));
+    assert!(!err.problem.reason.contains("hunter2"));
 }
 
 #[test]

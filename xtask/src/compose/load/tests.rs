@@ -243,8 +243,8 @@ fn paths_outside_the_workspace_are_refused_naming_the_key() {
         .unwrap();
         let err = ws.load(&["compose.yaml"]).unwrap_err();
         assert_eq!(err.kind, ErrorKind::OutsideWorkspace, "{line}: {err}");
-        assert!(err.problem.contains(key), "{err}");
-        assert!(err.problem.contains("secret.env"), "{err}");
+        assert!(err.problem.reason.contains(key), "{err}");
+        assert!(err.problem.reason.contains("secret.env"), "{err}");
     }
     let err = ws.load(&["../escape.yaml"]).unwrap_err();
     assert!(
@@ -282,7 +282,7 @@ fn unreadable_or_invalid_files_are_errors_of_their_kind() {
         let ws = Workspace::new(&[("compose.yaml", src)]);
         let err = ws.load(&["compose.yaml"]).unwrap_err();
         assert_eq!(err.kind, kind, "{src}: {err}");
-        assert!(err.problem.contains(text), "{src}: {err}");
+        assert!(err.problem.reason.contains(text), "{src}: {err}");
         assert_eq!(
             err.file.as_deref(),
             Some(std::path::Path::new("compose.yaml"))

@@ -108,7 +108,8 @@ fn a_resolver_error_names_the_service_and_image() {
     let err = pin_images(&project, &[], true, &mut failing).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Image);
     assert!(
-        err.problem.contains("services.db.image") && err.problem.contains("manifest unknown"),
+        err.problem.reason.contains("services.db.image")
+            && err.problem.reason.contains("manifest unknown"),
         "{err}"
     );
 }

@@ -25,10 +25,13 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         .ignore_stderr()
         .read();
     if !inside.is_ok_and(|s| s == "true") {
-        bail!(
-            "{} is not inside a git repository: stevedore computes versions and tags from git; run `git init` and commit, or use -C to point at your checkout",
-            dir.display()
-        );
+        bail!(crate::problem::Problem::usage(
+            format!(
+                "{} is not inside a git repository: stevedore computes versions and tags from git",
+                dir.display()
+            ),
+            "run `git init` and commit, or use -C to point at your checkout"
+        ));
     }
     let sha = cmd!(sh, "git rev-parse --verify -q HEAD")
         .quiet()
@@ -36,10 +39,13 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
         .read()
         .unwrap_or_default();
     if sha.is_empty() {
-        bail!(
-            "the git repository at {} has no commits yet: commit something first (stevedore versions releases by commit)",
-            dir.display()
-        );
+        bail!(crate::problem::Problem::usage(
+            format!(
+                "the git repository at {} has no commits yet (stevedore versions releases by commit)",
+                dir.display()
+            ),
+            "commit something first"
+        ));
     }
     let branch = cmd!(sh, "git symbolic-ref -q --short HEAD")
         .quiet()

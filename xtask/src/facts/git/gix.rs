@@ -13,10 +13,13 @@ use super::{source_url, GitFacts};
 /// The repository holding `dir`, with a work tree.
 fn open(dir: &Path) -> Result<gix::Repository> {
     if let Err(e) = gix::discover::upwards(dir) {
-        bail!(
-            "{} is not inside a git repository ({e}): stevedore computes versions and tags from git; run `git init` and commit, or use -C to point at your checkout",
-            dir.display()
-        );
+        bail!(crate::problem::Problem::usage(
+            format!(
+                "{} is not inside a git repository ({e}): stevedore computes versions and tags from git",
+                dir.display()
+            ),
+            "run `git init` and commit, or use -C to point at your checkout"
+        ));
     }
     let repo = gix::discover(dir)
         .map_err(|e| anyhow::anyhow!("cannot open the git repository at {}: {e}", dir.display()))?;
@@ -33,10 +36,13 @@ pub fn facts(dir: &Path) -> Result<GitFacts> {
     let repo = open(dir)?;
     let head = match repo.head_id() {
         Ok(id) => id.detach(),
-        Err(_) => bail!(
-            "the git repository at {} has no commits yet: commit something first (stevedore versions releases by commit)",
-            dir.display()
-        ),
+        Err(_) => bail!(crate::problem::Problem::usage(
+            format!(
+                "the git repository at {} has no commits yet (stevedore versions releases by commit)",
+                dir.display()
+            ),
+            "commit something first"
+        )),
     };
     let branch = repo
         .head_name()
