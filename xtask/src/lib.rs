@@ -19,6 +19,8 @@ pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod report;
+// The tag-rule grammar and engine, shared by `config` (parsing) and `plan` (computing).
+pub mod tag_rules;
 #[cfg(test)]
 mod tidy;
 pub mod workspace;

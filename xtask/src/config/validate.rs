@@ -385,7 +385,7 @@ impl Config {
             }
             common_checks(&mut add, &key, img);
             for (arg, value) in &img.build_args {
-                for t in crate::plan::unknown_arg_templates(value) {
+                for t in super::build_arg_templates::unknown_arg_templates(value) {
                     add(
                         key(&format!("build-args.{arg}")),
                         format!(

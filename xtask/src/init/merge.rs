@@ -256,7 +256,7 @@ pub fn merge(found: Found) -> Result<Draft> {
             let mut key = format!("release.tags[{i}]");
             // The deliberate differences from metadata-action this rule meets (README: Tags).
             let differences = rule
-                .parse::<crate::plan::tags::Rule>()
+                .parse::<crate::tag_rules::Rule>()
                 .map(|r| r.differences())
                 .unwrap_or_default();
             for d in differences {
@@ -403,7 +403,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
              build-args would replace it on every release)"
                 .to_string()
         } else {
-            match crate::plan::unknown_arg_templates(v).first() {
+            match crate::config::build_arg_templates::unknown_arg_templates(v).first() {
                 Some(t) => format!(
                     "{t} would be read as a stevedore template (only {{{{version}}}}, {{{{sha}}}} \
                      and {{{{branch}}}} are)"

@@ -5,7 +5,7 @@
 //! workflow runs and is reported.
 
 use crate::compose::yaml::{Kind, Node};
-use crate::plan::tags::Rule;
+use crate::tag_rules::Rule;
 
 use super::{line_of, ImageName, Notes, Source};
 

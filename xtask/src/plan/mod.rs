@@ -2,16 +2,19 @@
 //! runs. Every later stage (build, attest, publish, compose) reads it; `--dry-run` walks the
 //! same plan as a real release.
 
-pub mod context;
-pub mod tags;
-pub mod version;
+// The tag rules, the ref context and versions live in `crate::tag_rules` (`config` parses the
+// rules too); the plan names them as before.
+pub use crate::tag_rules as tags;
+pub use crate::tag_rules::{context, version};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::config::build_arg_templates::render_arg;
 use crate::config::{BuilderKind, Compression, Config, Native};
+pub use crate::config::{ComposeAllow, ComposeOciVersion, ProvenanceMode, SbomMode};
 use crate::oci::platform::Platform;
 use crate::oci::reference::RegistryPrefix;
 use context::{Event, GitRef, RefContext};
@@ -57,29 +60,6 @@ pub struct GitSummary {
     pub source_date_epoch: i64,
     /// The commit time as ISO 8601 UTC (`BUILD_DATE`, `org.opencontainers.image.created`).
     pub build_date: String,
-}
-
-/// The templates build args know, rendered: `{{version}}`, `{{sha}}` (short), `{{branch}}`.
-fn render_arg(value: &str, version: &str, sha: &str, branch: &str) -> String {
-    value
-        .replace("{{version}}", version)
-        .replace("{{sha}}", sha)
-        .replace("{{branch}}", branch)
-}
-
-/// The `{{…}}` templates in a build arg value that [`render_arg`] does not know.
-pub fn unknown_arg_templates(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = value;
-    while let Some(i) = rest.find("{{") {
-        let Some(j) = rest[i..].find("}}") else { break };
-        let t = &rest[i..i + j + 2];
-        if !matches!(t, "{{version}}" | "{{sha}}" | "{{branch}}") {
-            out.push(t.to_string());
-        }
-        rest = &rest[i + j + 2..];
-    }
-    out
 }
 
 /// What a secret build arg's value reads as in the plan and its output.
@@ -168,61 +148,6 @@ pub struct PushTarget {
     pub repository: String,
     /// Full references, one per tag.
     pub references: Vec<String>,
-}
-
-/// `compose.oci-version`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum ComposeOciVersion {
-    #[default]
-    #[serde(rename = "auto")]
-    Auto,
-    #[serde(rename = "1.1")]
-    V1_1,
-    #[serde(rename = "1.0")]
-    V1_0,
-}
-
-/// `compose.allow`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComposeAllow {
-    BindMounts,
-    SensitiveData,
-}
-
-/// `release.provenance`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProvenanceMode {
-    #[default]
-    Referrers,
-    Index,
-    Both,
-    Off,
-}
-
-impl ProvenanceMode {
-    pub fn referrers(self) -> bool {
-        matches!(self, ProvenanceMode::Referrers | ProvenanceMode::Both)
-    }
-
-    pub fn index(self) -> bool {
-        matches!(self, ProvenanceMode::Index | ProvenanceMode::Both)
-    }
-}
-
-/// `release.sbom`: where an image's SPDX SBOM comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SbomMode {
-    /// `cargo-bin` images: the crates the binary links; other images: syft when it is on PATH
-    /// (else none, with a warning).
-    #[default]
-    Auto,
-    /// As `auto`, but syft is required for the other images.
-    Syft,
-    /// No SBOM for any image.
-    Off,
 }
 
 fn at_most_one(v: &[ComposePlan]) -> bool {
