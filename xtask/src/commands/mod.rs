@@ -17,7 +17,7 @@ use crate::builder::{self, Missing};
 use crate::cli::{BuildArgs, Cli, Command, Global, PublishFlags};
 use crate::oci::platform::Platform;
 use crate::progress::Shared;
-use crate::report::progress::Progress;
+use crate::report::terminal_progress::Progress;
 use crate::workspace::Workspace;
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -26,7 +26,8 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
-mod referrers;
+mod push_session;
+mod record_referrers;
 mod scheduler;
 mod secrets;
 mod tags;

@@ -10,36 +10,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tokio::sync::{watch, Semaphore};
 
+use super::push_session::{Counters, Session};
 use super::unit::{platform_label, Blob, Target, Unit};
 use super::{tags, PublishOptions, PushedImage, Report, Uploads, SCHEMA};
 use crate::oci::{self, Descriptor, Digest};
 use crate::plan::Plan;
 use crate::progress::{human_bytes, human_duration, Meter, Shared};
 use crate::registry::{Registry, Uploaded};
-
-/// Everything a run shares.
-pub(super) struct Session {
-    pub(super) progress: Shared,
-    pub(super) counters: Counters,
-    pub(super) semaphores: HashMap<String, Arc<Semaphore>>,
-}
-
-#[derive(Default)]
-pub(super) struct Counters {
-    pub(super) pushed: AtomicU64,
-    pub(super) bytes: AtomicU64,
-    pub(super) mounted: AtomicU64,
-    pub(super) exists: AtomicU64,
-    pub(super) manifests: AtomicU64,
-    pub(super) tags_moved: AtomicU64,
-    pub(super) tags_unchanged: AtomicU64,
-}
-
-impl Session {
-    pub(super) fn sem(&self, reg: &Registry) -> Arc<Semaphore> {
-        self.semaphores[&reg.name].clone()
-    }
-}
 
 /// The three phases over every image × registry; tags only if everything else succeeded.
 pub(super) async fn push_units(
@@ -170,7 +147,7 @@ pub(super) async fn push_units(
     }
 
     // --- Referrers without the API, before any tag --------------------------------------------
-    super::referrers::record(&ctx, &units).await.map_err(|e| {
+    super::record_referrers::record(&ctx, &units).await.map_err(|e| {
         e.context("recording the attestations in their fallback index failed; no tag was moved: re-run to resume")
     })?;
 
