@@ -19,10 +19,14 @@ pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod report;
+// Rust target triples and cross linkers, for `builder/cargo.rs` and `ci/`.
+pub mod rust_targets;
 // The tag-rule grammar and engine, shared by `config` (parsing) and `plan` (computing).
 pub mod tag_rules;
 #[cfg(test)]
 mod tidy;
 pub mod workspace;
+// YAML read as a tree with byte positions, for `compose/` and `init/`.
+pub mod yaml_positions;
 // `init`: a release config drafted from a repository's Dockerfiles, bake, compose and workflows.
 pub mod init;

@@ -24,7 +24,6 @@ pub mod secrets;
 pub mod stage;
 #[cfg(test)]
 mod testutil;
-pub mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! as a compose artifact: compose refuses a `build:` without `image:` and a local `include:`.
 
 use crate::compose::interp::with_defaults;
-use crate::compose::yaml::{Kind, Node};
+use crate::yaml_positions::{Kind, Node};
 
 use super::{component, dir_of, join, line_of, ImageDraft, ImageName, Notes, Source};
 

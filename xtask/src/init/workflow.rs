@@ -4,8 +4,8 @@
 //! `type=raw,foo` are `type=raw,value=foo`); a `${{ … }}` expression is only known when the
 //! workflow runs and is reported.
 
-use crate::compose::yaml::{Kind, Node};
 use crate::tag_rules::Rule;
+use crate::yaml_positions::{Kind, Node};
 
 use super::{line_of, ImageName, Notes, Source};
 
