@@ -1,6 +1,8 @@
 //! stevedore: build and release multi-service container images from one `cargo xtask` command.
 //!
-//! The pipeline, one module per stage: config + git → plan → build (OCI layout) → publish.
+//! The pipeline, one module per stage: config + git → plan → build (OCI layout) → attest
+//! (signed provenance and SBOMs into the layout) → compose (the compose artifact into the layout)
+//! → publish.
 
 pub mod attest;
 pub mod builder;
