@@ -150,6 +150,95 @@ pub struct PushTarget {
     pub references: Vec<String>,
 }
 
+/// The `org.opencontainers.image.*` labels every image of the release gets.
+fn oci_labels(
+    r: &crate::config::Release,
+    inputs: &Inputs,
+    version: &str,
+    build_date: &str,
+) -> BTreeMap<String, String> {
+    let mut oci_labels = BTreeMap::new();
+    oci_labels.insert(
+        "org.opencontainers.image.version".into(),
+        version.to_string(),
+    );
+    oci_labels.insert(
+        "org.opencontainers.image.revision".into(),
+        inputs.ctx.sha.clone(),
+    );
+    oci_labels.insert(
+        "org.opencontainers.image.created".into(),
+        build_date.to_string(),
+    );
+    if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
+        oci_labels.insert(
+            "org.opencontainers.image.source".into(),
+            crate::oci::reference::public_url(src),
+        );
+    }
+    if let Some(l) = &r.licenses {
+        oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
+    }
+    if let Some(d) = &r.description {
+        oci_labels.insert("org.opencontainers.image.description".into(), d.clone());
+    }
+    oci_labels
+}
+
+/// How an image is built: natively or from its Dockerfile.
+fn builder_of(img: &crate::config::Image, r: &crate::config::Release) -> Builder {
+    match (&img.native, &img.dockerfile) {
+        (Some(native), _) => Builder::Native(Box::new(NativeSpec {
+            native: native.clone(),
+            base: img.base.clone().unwrap_or_else(|| "scratch".into()),
+            entrypoint: img.entrypoint.clone(),
+            cmd: img.cmd.clone(),
+            env: img.env.clone(),
+            user: img.user.clone(),
+            workdir: img.workdir.clone(),
+            ports: img.ports.clone(),
+            stop_signal: img.stop_signal.clone(),
+            healthcheck: img.healthcheck.clone(),
+            volumes: img.volumes.clone(),
+            compression: img.compression,
+            compression_level: img.compression_level,
+        })),
+        (None, Some(df)) => Builder::Dockerfile {
+            dockerfile: df.clone(),
+            context: img
+                .context
+                .clone()
+                .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
+            target: img.target.clone(),
+            driver: img.builder.unwrap_or(r.builder),
+            builder_name: img.builder_name.clone(),
+            cache: img.cache.clone(),
+        },
+        (None, None) => unreachable!("validated: an image has a builder"),
+    }
+}
+
+/// Takes the values of the secret build args (`names`) out of `build_args` (they read
+/// [`SECRET`] there), else from the environment (`from_env`): the values, and the names with none.
+fn split_secrets(
+    build_args: &mut BTreeMap<String, String>,
+    names: &[String],
+    from_env: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let mut secret_build_args = BTreeMap::new();
+    let mut secrets_missing = BTreeSet::new();
+    for k in names {
+        if let Some(v) = build_args.get_mut(k) {
+            secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
+        } else if let Some(v) = from_env.get(k) {
+            secret_build_args.insert(k.clone(), v.clone());
+        } else {
+            secrets_missing.insert(k.clone());
+        }
+    }
+    (secret_build_args, secrets_missing)
+}
+
 fn at_most_one(v: &[ComposePlan]) -> bool {
     v.len() <= 1
 }
@@ -250,25 +339,7 @@ impl Plan {
         };
         let build_date = version::iso8601(ctx.commit_time);
 
-        let mut oci_labels = BTreeMap::new();
-        oci_labels.insert("org.opencontainers.image.version".into(), version.clone());
-        oci_labels.insert("org.opencontainers.image.revision".into(), ctx.sha.clone());
-        oci_labels.insert(
-            "org.opencontainers.image.created".into(),
-            build_date.clone(),
-        );
-        if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
-            oci_labels.insert(
-                "org.opencontainers.image.source".into(),
-                crate::oci::reference::public_url(src),
-            );
-        }
-        if let Some(l) = &r.licenses {
-            oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
-        }
-        if let Some(d) = &r.description {
-            oci_labels.insert("org.opencontainers.image.description".into(), d.clone());
-        }
+        let oci_labels = oci_labels(r, inputs, &version, &build_date);
 
         let targets_for = |repo: &str| -> Vec<PushTarget> {
             config
@@ -318,49 +389,12 @@ impl Plan {
                 build_args
                     .entry("BUILD_DATE".into())
                     .or_insert_with(|| build_date.clone());
-                let mut secret_build_args = BTreeMap::new();
-                let mut secrets_missing = BTreeSet::new();
-                for k in &r.secret_build_args {
-                    if let Some(v) = build_args.get_mut(k) {
-                        secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
-                    } else if let Some(v) = inputs.secrets.get(k) {
-                        secret_build_args.insert(k.clone(), v.clone());
-                    } else {
-                        secrets_missing.insert(k.clone());
-                    }
-                }
+                let (secret_build_args, secrets_missing) =
+                    split_secrets(&mut build_args, &r.secret_build_args, &inputs.secrets);
                 let mut labels = oci_labels.clone();
                 labels.insert("org.opencontainers.image.title".into(), name.clone());
                 labels.extend(img.labels.clone());
-                let builder = match (&img.native, &img.dockerfile) {
-                    (Some(native), _) => Builder::Native(Box::new(NativeSpec {
-                        native: native.clone(),
-                        base: img.base.clone().unwrap_or_else(|| "scratch".into()),
-                        entrypoint: img.entrypoint.clone(),
-                        cmd: img.cmd.clone(),
-                        env: img.env.clone(),
-                        user: img.user.clone(),
-                        workdir: img.workdir.clone(),
-                        ports: img.ports.clone(),
-                        stop_signal: img.stop_signal.clone(),
-                        healthcheck: img.healthcheck.clone(),
-                        volumes: img.volumes.clone(),
-                        compression: img.compression,
-                        compression_level: img.compression_level,
-                    })),
-                    (None, Some(df)) => Builder::Dockerfile {
-                        dockerfile: df.clone(),
-                        context: img
-                            .context
-                            .clone()
-                            .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
-                        target: img.target.clone(),
-                        driver: img.builder.unwrap_or(r.builder),
-                        builder_name: img.builder_name.clone(),
-                        cache: img.cache.clone(),
-                    },
-                    (None, None) => unreachable!("validated: an image has a builder"),
-                };
+                let builder = builder_of(img, r);
                 ImagePlan {
                     name: name.clone(),
                     targets: match &own_tags {
