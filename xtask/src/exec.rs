@@ -1,6 +1,8 @@
 //! Subprocesses: build tools streamed to the log line by line, prefixed with
 //! `[image platform]`, with the last lines kept for the error message; quiet probes for tools;
-//! lookups on PATH. (git is read with xshell in `facts::git`.)
+//! lookups on PATH. (git does not run through here: `facts::git` runs the git binary itself,
+//! with `std::process::Command` and xshell, or reads the repository with gitoxide under the
+//! `gix` feature.)
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};

@@ -1,5 +1,5 @@
 //! The progress sink: how a stage reports what people follow while it runs (log lines, bars,
-//! periodic progress) without printing. The face hands a [`Sink`] in; `report::progress`
+//! periodic progress) without printing. The face hands a [`Sink`] in; `report::terminal_progress`
 //! implements it for terminals and logs. Also the units those lines speak in.
 
 use std::sync::Arc;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{have_all, output_text, run_limited, Registry, Workspace, TAGS};
-use xtask::compose::yaml::{self, Node};
+use xtask::yaml_positions::{self as yaml, Node};
 
 const USER: &str = "ci";
 const PASSWORD: &str = "s3cret-value";

@@ -127,7 +127,7 @@ fn referrer(
     }
 }
 
-pub use crate::oci::referrers::{fallback_tag, merge_referrers};
+pub use crate::oci::referrers_tag::{fallback_tag, merge_referrers};
 
 /// The Statements BuildKit-style attestation manifest will hold for one platform manifest.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@
 
 use anyhow::Result;
 
-use crate::oci::referrers::fallback_tag;
+use crate::oci::referrers_tag::fallback_tag;
 use crate::oci::{Digest, Index, Manifest};
 use crate::registry::Registry;
 

@@ -3,10 +3,11 @@
 //! are stored next to the image in a registry (OCI 1.1 referrers, the `sha256-<hex>` fallback
 //! tag, or BuildKit's attestation manifests inside the image index).
 //!
-//! Everything here is pure (plain-data inputs in, documents and bytes out) but for [`discover`],
-//! which finds and checks an image's attestations in a registry for `verify`. Nothing else reads the
-//! network or prints; [`cargo_deps::cargo_metadata`] and [`cargo_deps::rustc_cfg`] run
-//! a process (each in its own function).
+//! Most of it is plain data in, documents and bytes out. The exceptions: [`stage`] reads the
+//! OCI layout and `Cargo.lock` and writes the attestations into the layout; [`discover`] finds
+//! and checks an image's attestations in a registry for `verify`; [`cargo_deps::cargo_metadata`],
+//! [`cargo_deps::rustc_cfg`] and [`syft`] run a process (each in its own function). Nothing here
+//! prints.
 
 pub mod artifact;
 pub mod cargo_cfg;

@@ -199,18 +199,7 @@ pub fn attest(
             .first()
             .map(|t| t.name())
             .unwrap_or_else(|| "_".into());
-        // Statements per subject: the index, and each platform manifest when asked.
-        let mut subjects = vec![(subject_desc.clone(), None)];
-        if opts.per_platform || opts.mode.index() {
-            for m in &index.manifests {
-                let platform = m
-                    .platform
-                    .as_ref()
-                    .map(|p| format!("{}-{}", p.os, p.architecture))
-                    .unwrap_or_default();
-                subjects.push((m.clone(), Some(platform)));
-            }
-        }
+        let subjects = subjects_of(&subject_desc, &index, opts);
         let source = match sbom_source(image, opts.mode, opts.sbom) {
             SbomSource::Syft if !syft_on_path => {
                 without_sbom.push(image.name.as_str());
@@ -295,69 +284,22 @@ pub fn attest(
                     signed: signer.is_some(),
                 });
             }
-            for statement in &statements {
-                let kind = if statement.predicate_type == PREDICATE_SLSA_PROVENANCE {
-                    "provenance"
-                } else if statement.predicate_type == PREDICATE_SPDX {
-                    "sbom"
-                } else {
-                    "statement"
-                };
-                let layout_name = plan.attestation_layout_name(image, kind, platform.as_deref());
-                // A re-run of the same release reuses what it attested (its time stamps and
-                // signature would differ), so the fallback index gains no duplicate.
-                if !reusable(layout, &layout_name, &desc.digest, signer.is_some()) {
-                    let art = match &signer {
-                        Some(signer) => {
-                            let bundle = Bundle::sign_statement(signer, &statement.to_bytes())?;
-                            artifact::bundle_referrer(
-                                desc,
-                                &bundle,
-                                &statement.predicate_type,
-                                &created,
-                            )
-                        }
-                        None => artifact::statement_referrer(desc, statement, &created),
-                    };
-                    write(layout, &art, &layout_name)?;
-                }
-                report.attestations.push(Attestation {
-                    image: image.name.clone(),
-                    predicate_type: statement.predicate_type.clone(),
-                    layout_name: Some(layout_name),
-                    subject: desc.digest.clone(),
-                    signed: signer.is_some(),
-                });
-            }
+            write_referrers(
+                layout,
+                image,
+                desc,
+                platform.as_deref(),
+                &statements,
+                &Signing {
+                    signer: signer.as_ref(),
+                    created: &created,
+                    plan,
+                },
+                &mut report,
+            )?;
         }
         if opts.mode.index() && !in_index.is_empty() {
-            let added = artifact::add_in_index(&index, &in_index)?;
-            for (d, bytes) in &added.blobs {
-                layout.write_blob(&d.media_type, bytes)?;
-            }
-            let mut new_index = added.index;
-            new_index.annotations = index.annotations.clone();
-            let desc = layout.write_json(MEDIA_INDEX, &new_index)?;
-            layout.set_ref(&image.layout_name, &desc)?;
-            report.entries.push(LayoutEntry {
-                layout_name: image.layout_name.clone(),
-                descriptor: desc,
-                content: Content::Image {
-                    image: image.name.clone(),
-                },
-                targets: image.targets.clone(),
-            });
-            for p in &in_index {
-                for s in &p.statements {
-                    report.attestations.push(Attestation {
-                        image: image.name.clone(),
-                        predicate_type: s.predicate_type.clone(),
-                        layout_name: None,
-                        subject: p.manifest.clone(),
-                        signed: false,
-                    });
-                }
-            }
+            write_in_index(layout, image, &index, &in_index, &mut report)?;
         }
     }
     if !without_sbom.is_empty() {
@@ -393,6 +335,123 @@ fn referrer_entries(
         });
     }
     Ok(out)
+}
+
+/// Statements per subject: the index, and each platform manifest (with its `os-arch`) when
+/// asked.
+fn subjects_of(
+    subject_desc: &Descriptor,
+    index: &Index,
+    opts: &AttestOptions,
+) -> Vec<(Descriptor, Option<String>)> {
+    // Statements per subject: the index, and each platform manifest when asked.
+    let mut subjects = vec![(subject_desc.clone(), None)];
+    if opts.per_platform || opts.mode.index() {
+        for m in &index.manifests {
+            let platform = m
+                .platform
+                .as_ref()
+                .map(|p| format!("{}-{}", p.os, p.architecture))
+                .unwrap_or_default();
+            subjects.push((m.clone(), Some(platform)));
+        }
+    }
+    subjects
+}
+
+/// How the referrers of a release are signed and stamped.
+struct Signing<'a> {
+    signer: Option<&'a EcdsaP256Signer>,
+    created: &'a str,
+    /// The author of the attestations' layout names.
+    plan: &'a Plan,
+}
+
+/// Writes each statement about `desc` into the layout as a referrer (signed when there is a
+/// signer), reusing one a re-run of the same release wrote already.
+fn write_referrers(
+    layout: &Layout,
+    image: &ImagePlan,
+    desc: &Descriptor,
+    platform: Option<&str>,
+    statements: &[Statement],
+    signing: &Signing,
+    report: &mut AttestReport,
+) -> Result<()> {
+    for statement in statements {
+        let kind = if statement.predicate_type == PREDICATE_SLSA_PROVENANCE {
+            "provenance"
+        } else if statement.predicate_type == PREDICATE_SPDX {
+            "sbom"
+        } else {
+            "statement"
+        };
+        let layout_name = signing.plan.attestation_layout_name(image, kind, platform);
+        // A re-run of the same release reuses what it attested (its time stamps and
+        // signature would differ), so the fallback index gains no duplicate.
+        if !reusable(layout, &layout_name, &desc.digest, signing.signer.is_some()) {
+            let art = match signing.signer {
+                Some(signer) => {
+                    let bundle = Bundle::sign_statement(signer, &statement.to_bytes())?;
+                    artifact::bundle_referrer(
+                        desc,
+                        &bundle,
+                        &statement.predicate_type,
+                        signing.created,
+                    )
+                }
+                None => artifact::statement_referrer(desc, statement, signing.created),
+            };
+            write(layout, &art, &layout_name)?;
+        }
+        report.attestations.push(Attestation {
+            image: image.name.clone(),
+            predicate_type: statement.predicate_type.clone(),
+            layout_name: Some(layout_name),
+            subject: desc.digest.clone(),
+            signed: signing.signer.is_some(),
+        });
+    }
+    Ok(())
+}
+
+/// Adds the platforms' statements to the image index itself (BuildKit's in-index form) and
+/// points the image's layout name at the new index.
+fn write_in_index(
+    layout: &Layout,
+    image: &ImagePlan,
+    index: &Index,
+    in_index: &[PlatformAttestations],
+    report: &mut AttestReport,
+) -> Result<()> {
+    let added = artifact::add_in_index(index, in_index)?;
+    for (d, bytes) in &added.blobs {
+        layout.write_blob(&d.media_type, bytes)?;
+    }
+    let mut new_index = added.index;
+    new_index.annotations = index.annotations.clone();
+    let desc = layout.write_json(MEDIA_INDEX, &new_index)?;
+    layout.set_ref(&image.layout_name, &desc)?;
+    report.entries.push(LayoutEntry {
+        layout_name: image.layout_name.clone(),
+        descriptor: desc,
+        content: Content::Image {
+            image: image.name.clone(),
+        },
+        targets: image.targets.clone(),
+    });
+    for p in in_index {
+        for s in &p.statements {
+            report.attestations.push(Attestation {
+                image: image.name.clone(),
+                predicate_type: s.predicate_type.clone(),
+                layout_name: None,
+                subject: p.manifest.clone(),
+                signed: false,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a syft SBOM of one image needs.

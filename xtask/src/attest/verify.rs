@@ -89,6 +89,60 @@ pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -
     }
 }
 
+/// The Statement's bytes from a layer of `media_type`: a Sigstore bundle's payload (its
+/// signature checked when there is a public key) or an unsigned Statement; `None` (with the
+/// failed check pushed) when there is none.
+fn signed_payload(
+    media_type: &str,
+    layer: &[u8],
+    expected: &Expected<'_>,
+    push: &mut impl FnMut(&'static str, bool, String),
+) -> Option<Vec<u8>> {
+    let bytes = match media_type {
+        MEDIA_SIGSTORE_BUNDLE => {
+            let bundle = match Bundle::parse(layer) {
+                Ok(b) => b,
+                Err(e) => {
+                    push("signature", false, format!("{e:#}"));
+                    return None;
+                }
+            };
+            let payload = match expected.public_key {
+                Some(key) => bundle.verify(key).inspect(|_| {
+                    push(
+                        "signature",
+                        true,
+                        format!("DSSE signature verifies with key {}", key.hint()),
+                    );
+                }),
+                None if bundle.dsse_envelope.payload_type != MEDIA_IN_TOTO => Err(anyhow::anyhow!(
+                    "the envelope carries {:?}, not an in-toto Statement ({MEDIA_IN_TOTO})",
+                    bundle.dsse_envelope.payload_type
+                )),
+                None => bundle.dsse_envelope.payload_bytes(),
+            };
+            match payload {
+                Ok(p) => p,
+                Err(e) => {
+                    push("signature", false, format!("{e:#}"));
+                    return None;
+                }
+            }
+        }
+        MEDIA_IN_TOTO => {
+            if expected.public_key.is_some() {
+                push("signature", false, "the attestation is unsigned, but a public key was given: attest with STEVEDORE_SIGNING_KEY set, or verify without a key".into());
+            }
+            layer.to_vec()
+        }
+        other => {
+            push("statement", false, format!("layer media type {other:?} is neither {MEDIA_IN_TOTO} nor {MEDIA_SIGSTORE_BUNDLE}"));
+            return None;
+        }
+    };
+    Some(bytes)
+}
+
 fn check_layer(
     manifest: &Manifest,
     layer: &[u8],
@@ -149,48 +203,7 @@ fn check_layer(
         None => {}
     }
 
-    let statement_bytes = match desc.media_type.as_str() {
-        MEDIA_SIGSTORE_BUNDLE => {
-            let bundle = match Bundle::parse(layer) {
-                Ok(b) => b,
-                Err(e) => {
-                    push("signature", false, format!("{e:#}"));
-                    return None;
-                }
-            };
-            let payload = match expected.public_key {
-                Some(key) => bundle.verify(key).inspect(|_| {
-                    push(
-                        "signature",
-                        true,
-                        format!("DSSE signature verifies with key {}", key.hint()),
-                    );
-                }),
-                None if bundle.dsse_envelope.payload_type != MEDIA_IN_TOTO => Err(anyhow::anyhow!(
-                    "the envelope carries {:?}, not an in-toto Statement ({MEDIA_IN_TOTO})",
-                    bundle.dsse_envelope.payload_type
-                )),
-                None => bundle.dsse_envelope.payload_bytes(),
-            };
-            match payload {
-                Ok(p) => p,
-                Err(e) => {
-                    push("signature", false, format!("{e:#}"));
-                    return None;
-                }
-            }
-        }
-        MEDIA_IN_TOTO => {
-            if expected.public_key.is_some() {
-                push("signature", false, "the attestation is unsigned, but a public key was given: attest with STEVEDORE_SIGNING_KEY set, or verify without a key".into());
-            }
-            layer.to_vec()
-        }
-        other => {
-            push("statement", false, format!("layer media type {other:?} is neither {MEDIA_IN_TOTO} nor {MEDIA_SIGSTORE_BUNDLE}"));
-            return None;
-        }
-    };
+    let statement_bytes = signed_payload(&desc.media_type, layer, &expected, &mut push)?;
 
     let statement: Statement = match serde_json::from_slice(&statement_bytes) {
         Ok(s) => s,

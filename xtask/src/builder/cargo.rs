@@ -17,33 +17,7 @@ use crate::oci::platform::Platform;
 use crate::plan::{ImagePlan, NativeSpec};
 use crate::problem::{Kind, Problem};
 use crate::progress::Sink;
-
-/// The Rust target `platform` is built for.
-pub fn rust_target(spec: &NativeSpec, platform: &Platform) -> Option<String> {
-    let key = platform.to_string();
-    if let Some(t) = spec
-        .native
-        .targets
-        .get(&key)
-        .or_else(|| spec.native.targets.get(&platform.normalized().to_string()))
-    {
-        return Some(t.clone());
-    }
-    let p = platform.normalized();
-    let t = match (p.os.as_str(), p.arch.as_str(), p.variant.as_deref()) {
-        ("linux", "amd64", _) => "x86_64-unknown-linux-gnu",
-        ("linux", "arm64", _) => "aarch64-unknown-linux-gnu",
-        ("linux", "arm", Some("v7")) => "armv7-unknown-linux-gnueabihf",
-        ("linux", "arm", _) => "arm-unknown-linux-gnueabihf",
-        ("linux", "386", _) => "i686-unknown-linux-gnu",
-        ("linux", "ppc64le", _) => "powerpc64le-unknown-linux-gnu",
-        ("linux", "s390x", _) => "s390x-unknown-linux-gnu",
-        ("linux", "riscv64", _) => "riscv64gc-unknown-linux-gnu",
-        ("windows", "amd64", _) => "x86_64-pc-windows-gnu",
-        _ => return None,
-    };
-    Some(t.to_string())
-}
+use crate::rust_targets;
 
 /// The command that builds: `cargo` unless `native.cargo` is set.
 fn command_of(spec: &NativeSpec) -> Vec<String> {
@@ -61,23 +35,6 @@ pub fn host_target() -> Option<String> {
         .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
 }
 
-/// `CARGO_TARGET_<TRIPLE>_LINKER`.
-fn linker_var(target: &str) -> String {
-    format!(
-        "CARGO_TARGET_{}_LINKER",
-        target.to_uppercase().replace(['-', '.'], "_")
-    )
-}
-
-/// Debian's cross gcc for a target: `aarch64-unknown-linux-gnu` → `aarch64-linux-gnu-gcc`.
-pub fn cross_gcc(target: &str) -> String {
-    let t = target.replace("-unknown-", "-");
-    let t = t
-        .replace("riscv64gc-", "riscv64-")
-        .replace("armv7-", "arm-");
-    format!("{t}-gcc")
-}
-
 /// Can this machine build `platform` of `image`? Checked before anything is built.
 pub fn check(
     image: &ImagePlan,
@@ -86,7 +43,7 @@ pub fn check(
     host: Option<&str>,
 ) -> std::result::Result<(), Problem> {
     let name = &image.name;
-    let Some(target) = rust_target(spec, platform) else {
+    let Some(target) = rust_targets::rust_target(&spec.native.targets, platform) else {
         return Err(Problem {
             kind: Kind::Unavailable,
             reason: format!("no default Rust target for {platform}"),
@@ -127,10 +84,10 @@ pub fn check(
         });
     }
     let is_host = host == Some(target.as_str());
-    let cc = if is_host || std::env::var_os(linker_var(&target)).is_some() {
-        std::env::var(linker_var(&target)).unwrap_or_else(|_| "cc".into())
+    let cc = if is_host || std::env::var_os(rust_targets::linker_var(&target)).is_some() {
+        std::env::var(rust_targets::linker_var(&target)).unwrap_or_else(|_| "cc".into())
     } else {
-        let gcc = cross_gcc(&target);
+        let gcc = rust_targets::cross_gcc(&target);
         if !exec::on_path(&gcc) {
             return Err(Problem {
                 kind: Kind::Unavailable,
@@ -138,7 +95,7 @@ pub fn check(
                 fix: format!(
                     "apt-get install gcc-{} (or set {}), {cross_hint}",
                     gcc.trim_end_matches("-gcc").replace('_', "-"),
-                    linker_var(&target)
+                    rust_targets::linker_var(&target)
                 ),
             });
         }
@@ -215,7 +172,8 @@ pub fn build(
         .cargo_bin
         .as_deref()
         .context("no cargo-bin configured")?;
-    let target = rust_target(spec, platform).context("no Rust target for this platform")?;
+    let target = rust_targets::rust_target(&spec.native.targets, platform)
+        .context("no Rust target for this platform")?;
     let profile = spec
         .native
         .profile
@@ -247,9 +205,9 @@ pub fn build(
         cmd.env(k, v);
     }
     cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
-    let linker = linker_var(&target);
+    let linker = rust_targets::linker_var(&target);
     if std::env::var_os(&linker).is_none() && host_target().as_deref() != Some(target.as_str()) {
-        let gcc = cross_gcc(&target);
+        let gcc = rust_targets::cross_gcc(&target);
         if exec::on_path(&gcc) {
             cmd.env(linker, gcc);
         }
@@ -292,19 +250,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_targets_and_linkers() {
-        assert_eq!(
-            cross_gcc("aarch64-unknown-linux-gnu"),
-            "aarch64-linux-gnu-gcc"
-        );
-        assert_eq!(
-            cross_gcc("armv7-unknown-linux-gnueabihf"),
-            "arm-linux-gnueabihf-gcc"
-        );
-        assert_eq!(
-            linker_var("aarch64-unknown-linux-gnu"),
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"
-        );
+    fn static_glibc_builds_get_crt_static() {
         let flags = rustflags("x86_64-unknown-linux-gnu");
         assert!(flags.contains(&"-Ctarget-feature=+crt-static".to_string()));
         assert!(!rustflags("x86_64-unknown-linux-musl")

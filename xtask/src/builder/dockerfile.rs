@@ -481,212 +481,19 @@ pub fn build(ctx: &Ctx, driver: Driver, req: &Request<'_>) -> Result<Vec<Platfor
             req.out.join("oci")
         }
         Driver::Buildah => {
-            let storage = buildah_storage(&ctx.root);
-            let manifest = format!("stevedore-{}-{}", req.image.name, std::process::id());
-            let access =
-                RegistryAccess::prepare(&from_images(&dockerfile_text), ctx.pull.clients())?;
-            let qualified = rewritten_dockerfile(
+            return build_with_buildah(
+                ctx,
                 req,
                 &dockerfile_text,
-                &access.dir().join("dockerfile"),
-                &BTreeMap::new(),
-            )?;
-            let req = qualified.as_ref().unwrap_or(req);
-            let ignorefile = match ignore_lines(
-                &req.context
-                    .canonicalize()
-                    .unwrap_or_else(|_| req.context.clone()),
-                &ctx.root
-                    .canonicalize()
-                    .unwrap_or_else(|_| ctx.root.clone())
-                    .join("target/stevedore"),
-            ) {
-                Some(lines) => {
-                    let path = access.dir().join("ignore");
-                    std::fs::write(&path, lines)?;
-                    Some(path)
-                }
-                None => None,
-            };
-            let buildah = |args: &[String]| {
-                let mut cmd = Command::new("buildah");
-                cmd.args(args)
-                    .current_dir(&ctx.root)
-                    .env("SOURCE_DATE_EPOCH", req.epoch.to_string());
-                without_secrets(&mut cmd, req.image);
-                // buildah refuses to run when DOCKER_CONFIG names a folder without a
-                // config.json; no credentials are needed then, so do not pass it on.
-                if std::env::var_os("DOCKER_CONFIG")
-                    .is_some_and(|d| !Path::new(&d).join("config.json").is_file())
-                {
-                    cmd.env_remove("DOCKER_CONFIG");
-                }
-                cmd
-            };
-            // One storage (and layer cache) per platform: buildah 1.28's cache can take a step
-            // built on another platform's base when their layers are alike, and resolves a
-            // multi-platform `FROM` by name in its storage.
-            // Each FROM image's digest now (a moved tag must rebuild); unknown: no reuse.
-            let bases: Option<Vec<(String, crate::oci::Digest)>> = from_refs(&dockerfile_text)
-                .into_iter()
-                .map(|(written, r)| {
-                    let d = ctx.pull.resolve_digest(&written, &r).ok()?;
-                    Some((written, d))
-                })
-                .collect();
-            let state = ctx
-                .root
-                .canonicalize()
-                .unwrap_or_else(|_| ctx.root.clone())
-                .join("target/stevedore");
-            let context = req
-                .context
-                .canonicalize()
-                .unwrap_or_else(|_| req.context.clone());
-            let mut built = Vec::new();
-            for platform in req.platforms {
-                let platform_name = platform.to_string();
-                let key = match &bases {
-                    Some(bases) => Some(dockerfile_cache::key(&dockerfile_cache::Inputs {
-                        driver: "buildah",
-                        platform: &platform_name,
-                        dockerfile: dockerfile_text.as_bytes(),
-                        target: req.target,
-                        // Secret values are no input of the key (`<secret>` here): a new token
-                        // alone does not rebuild, as with BuildKit's secret mounts.
-                        build_args: &req.image.build_args,
-                        labels: &req.image.labels,
-                        epoch: req.epoch,
-                        bases,
-                        context: &context,
-                        skip: &state,
-                    })?),
-                    None => None,
-                };
-                if let Some((mut manifest, size)) = key
-                    .as_ref()
-                    .and_then(|k| dockerfile_cache::lookup(&ctx.layout, &ctx.cache_dir, k))
-                {
-                    ctx.log.line(&format!(
-                        "[{} {platform}] inputs unchanged: re-using {}",
-                        req.image.name, manifest.digest
-                    ));
-                    manifest.platform = Some(platform.into());
-                    built.push(PlatformBuild {
-                        platform: platform.clone(),
-                        manifest,
-                        size,
-                    });
-                    continue;
-                }
-                let slug = platform_name.replace('/', "-");
-                let storage = storage.join(&slug);
-                let cleanup = Cleanup {
-                    storage: storage.clone(),
-                    manifest: manifest.clone(),
-                };
-                let args = buildah_build_args(
-                    req,
-                    platform,
-                    &storage,
-                    &manifest,
-                    Some(&access),
-                    ignorefile.as_deref(),
-                    &secrets,
-                );
-                ctx.log.line(
-                    &req.image
-                        .redact(&format!("[{prefix}] buildah {}", args.join(" "))),
-                );
-                let mut built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
-                if let Err(failed) = &built_now {
-                    if base_history::is_history_failure(&failed.tail_text()) {
-                        // A base without history: built again on a copy that has one.
-                        let bases = base_history::with_history(
-                            &dockerfile_text,
-                            platform,
-                            &ctx.pull,
-                            &access.dir().join(format!("bases-{slug}")),
-                        )?;
-                        let retry = rewritten_dockerfile(
-                            req,
-                            &dockerfile_text,
-                            &access.dir().join(format!("dockerfile-{slug}")),
-                            &bases,
-                        )?;
-                        if let (false, Some(retry)) = (bases.is_empty(), retry) {
-                            let names: Vec<&str> = bases.keys().map(String::as_str).collect();
-                            ctx.log.line(&format!(
-                                "[{prefix}] base image {} lists no history (buildah needs one): building on a copy that lists one entry per layer, its layers unchanged",
-                                names.join(", ")
-                            ));
-                            let args = buildah_build_args(
-                                &retry,
-                                platform,
-                                &storage,
-                                &manifest,
-                                Some(&access),
-                                ignorefile.as_deref(),
-                                &secrets,
-                            );
-                            built_now = exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?;
-                        }
-                    }
-                }
-                built_now.map_err(|f| fail("build", f))?;
-                let dest = req.out.join(format!("oci-{slug}"));
-                let args = buildah_push_args(&storage, &manifest, &dest);
-                exec::streamed(&mut buildah(&args), &prefix, &*ctx.log)?
-                    .map_err(|f| fail("manifest push", f))?;
-                drop(cleanup);
-                let imported = import(
-                    &ctx.layout,
-                    &dest,
-                    std::slice::from_ref(platform),
-                    &declared,
-                )
-                .with_context(|| format!("importing the buildah output for {platform}"))?;
-                if let Some(k) = &key {
-                    for b in &imported {
-                        dockerfile_cache::store(&ctx.cache_dir, k, &b.manifest, b.size);
-                    }
-                }
-                built.extend(imported);
-            }
-            return Ok(built);
+                &declared,
+                &prefix,
+                &secrets,
+                &fail,
+            );
         }
     };
     import(&ctx.layout, &oci_dir, req.platforms, &declared)
         .with_context(|| format!("importing the {} output", driver.name()))
-}
-
-/// Images kept in buildah's storage (its layer cache) before it is emptied.
-const MAX_CACHED_IMAGES: usize = 200;
-
-/// Removes the buildah manifest list; the layers stay as the cache of the next build, and the
-/// storage is emptied once it holds more than [`MAX_CACHED_IMAGES`] images.
-struct Cleanup {
-    storage: PathBuf,
-    manifest: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let globals = buildah_globals(&self.storage);
-        let buildah = |extra: &[&str]| {
-            let mut cmd = Command::new("buildah");
-            cmd.args(&globals).args(extra);
-            cmd
-        };
-        exec::probe(&mut buildah(&["manifest", "rm", &self.manifest]));
-        let images = buildah(&["images", "--all", "--quiet"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
-            .unwrap_or(0);
-        if images > MAX_CACHED_IMAGES {
-            exec::probe(&mut buildah(&["rmi", "--all", "--force"]));
-        }
-    }
 }
 
 /// Imports the image index of the OCI layout at `dir` into `into`: the platform manifests and
@@ -771,6 +578,9 @@ pub fn import(
     });
     Ok(built)
 }
+
+mod buildah_driver;
+use buildah_driver::build_with_buildah;
 
 #[cfg(test)]
 mod tests;

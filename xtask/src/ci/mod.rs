@@ -413,7 +413,8 @@ fn job_needs(plan: &Plan, platforms: &[Platform], runner: &Runner) -> steps::Nee
                     if spec.native.cargo.as_ref().is_some_and(|c| !c.is_empty()) {
                         continue; // cross / cargo-zigbuild bring their own toolchains
                     }
-                    let Some(target) = crate::builder::cargo::rust_target(spec, p) else {
+                    let Some(target) = crate::rust_targets::rust_target(&spec.native.targets, p)
+                    else {
                         continue;
                     };
                     if target == runner.host_target {
@@ -423,7 +424,7 @@ fn job_needs(plan: &Plan, platforms: &[Platform], runner: &Runner) -> steps::Nee
                     let same_arch =
                         target.split('-').next() == runner.host_target.split('-').next();
                     if !same_arch && (target.ends_with("-gnu") || target.ends_with("-gnueabihf")) {
-                        let gcc = crate::builder::cargo::cross_gcc(&target);
+                        let gcc = crate::rust_targets::cross_gcc(&target);
                         let pkg = format!("gcc-{}", gcc.trim_end_matches("-gcc").replace('_', "-"));
                         push_unique(&mut needs.apt, &pkg);
                     }

@@ -18,7 +18,7 @@ use crate::cli::{BuildArgs, Cli, Command, Global, PublishFlags};
 use crate::oci::platform::Platform;
 use crate::oci::reference::RegistryPrefix;
 use crate::progress::Shared;
-use crate::report::progress::Progress;
+use crate::report::terminal_progress::Progress;
 use crate::workspace::Workspace;
 
 pub fn run(cli: Cli) -> Result<()> {

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cli::{MergeArgs, PushArgs};
 use crate::oci::layout::Layout;
-use crate::report::progress::Progress;
+use crate::report::terminal_progress::Progress;
 use crate::report::{self, publish::finish};
 use crate::workspace::Workspace;
 

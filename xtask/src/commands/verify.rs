@@ -12,7 +12,7 @@ use crate::attest::verify::Check;
 use crate::attest::PREDICATE_SLSA_PROVENANCE;
 use crate::cli::VerifyArgs;
 use crate::oci::reference::ImageRef;
-use crate::oci::referrers::fallback_tag;
+use crate::oci::referrers_tag::fallback_tag;
 use crate::oci::Digest;
 use crate::registry;
 use crate::workspace::Workspace;

@@ -32,8 +32,8 @@ use super::secrets::{
     command_secret, is_secret_value, is_sensitive_key, literal_text, redact, shell_words,
     token_kind,
 };
-use super::yaml::{Kind, Node};
 use super::{interp, ComposeError, ComposeSpec, ErrorKind};
+use crate::yaml_positions::{Kind, Node};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FindingKind {

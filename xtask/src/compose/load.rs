@@ -24,8 +24,8 @@ use saphyr_parser::ScalarStyle;
 use sha2::{Digest as _, Sha256};
 
 use super::schema::Validator;
-use super::yaml::{self, Kind, Node};
 use super::{interp, ComposeError, ComposeSpec, ErrorKind};
+use crate::yaml_positions::{self as yaml, Kind, Node};
 
 /// A compose file as read, with the edits its published form needs.
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! The compose artifact: what `docker compose publish` pushes, built from the workspace's compose
 //! files so that `docker compose -f oci://REF up` runs the release.
 //!
-//! The stages, one module each, all pure (files are read, nothing is printed or sent):
+//! The steps, one module each (files are read, nothing is printed; only [`stage`] reaches a
+//! registry, to resolve the digests of images outside the release):
 //! - [`load`]: reads the compose files, the `extends` parents and the env files, all inside the
 //!   workspace, and validates each file against compose-spec's JSON schema ([`schema`]);
 //! - [`checks`]: compose's pre-publish checks (local includes, build without image, bind mounts,
@@ -24,7 +25,6 @@ pub mod secrets;
 pub mod stage;
 #[cfg(test)]
 mod testutil;
-pub mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::oci::platform::Platform;
 use crate::oci::reference::RegistryPrefix;
-pub use crate::plan::tags::{Flavor, Latest, Rule};
 use crate::problem::Problem;
+pub use crate::tag_rules::{Flavor, Latest, Rule};
 
+pub mod build_arg_templates;
 pub mod checks;
+mod modes;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -109,8 +111,7 @@ pub struct Release {
     pub sbom: SbomMode,
 }
 
-pub use crate::plan::ProvenanceMode;
-pub use crate::plan::SbomMode;
+pub use modes::{ProvenanceMode, SbomMode};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -335,7 +336,7 @@ fn default_true() -> bool {
     true
 }
 
-pub use crate::plan::{ComposeAllow, ComposeOciVersion};
+pub use modes::{ComposeAllow, ComposeOciVersion};
 
 /// `[compose]` (one table) or `[[compose]]` (several).
 #[derive(Debug, Clone, Default)]

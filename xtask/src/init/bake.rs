@@ -34,6 +34,59 @@ struct Target {
     inherits: Vec<String>,
 }
 
+/// The bake file's variables first: their defaults, each able to use the ones before it.
+fn variables(
+    body: &hcl::edit::structure::Body,
+    file: &str,
+    text: &str,
+    notes: &mut Notes,
+) -> Context<'static> {
+    let at = |line: usize| Source::new(file, line);
+    let line = |span: Option<std::ops::Range<usize>>| span.map_or(0, |s| line_of(text, s.start));
+    let mut ctx = Context::new();
+    ctx.declare_var("BAKE_CMD_CONTEXT", ".");
+    ctx.declare_var("BAKE_LOCAL_PLATFORM", "linux/amd64");
+    for block in body.blocks() {
+        let l = line(block.span());
+        let label = block.labels.first().map(|l| l.as_str().to_string());
+        match (block.ident.as_str(), label) {
+            ("variable", Some(name)) => {
+                let value = match block.body.get_attribute("default") {
+                    Some(a) => match hcl::Expression::from(a.value.clone()).evaluate(&ctx) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            notes.not_mapped(
+                                at(l),
+                                format!("variable \"{name}\""),
+                                format!("its default cannot be evaluated ({e}); it counts as \"\""),
+                            );
+                            Value::from("")
+                        }
+                    },
+                    None => Value::from(""),
+                };
+                notes.not_mapped(
+                    at(l),
+                    format!("variable \"{name}\""),
+                    format!(
+                        "no variables in the config: its default {} is used where it appears \
+                         (bake would read ${name} from the environment too)",
+                        show(&value)
+                    ),
+                );
+                ctx.declare_var(name, value);
+            }
+            ("function", name) => notes.not_mapped(
+                at(l),
+                format!("function \"{}\"", name.unwrap_or_default()),
+                "functions are not evaluated: attributes that call one are reported",
+            ),
+            _ => {}
+        }
+    }
+    ctx
+}
+
 /// Reads a bake file (`file`: root-relative).
 pub fn read(file: &str, text: &str) -> Bake {
     let mut out = Bake::default();
@@ -51,48 +104,7 @@ pub fn read(file: &str, text: &str) -> Bake {
     };
     let line = |span: Option<std::ops::Range<usize>>| span.map_or(0, |s| line_of(text, s.start));
 
-    // Variables first: their defaults, each able to use the ones before it.
-    let mut ctx = Context::new();
-    ctx.declare_var("BAKE_CMD_CONTEXT", ".");
-    ctx.declare_var("BAKE_LOCAL_PLATFORM", "linux/amd64");
-    for block in body.blocks() {
-        let l = line(block.span());
-        let label = block.labels.first().map(|l| l.as_str().to_string());
-        match (block.ident.as_str(), label) {
-            ("variable", Some(name)) => {
-                let value = match block.body.get_attribute("default") {
-                    Some(a) => match hcl::Expression::from(a.value.clone()).evaluate(&ctx) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            out.notes.not_mapped(
-                                at(l),
-                                format!("variable \"{name}\""),
-                                format!("its default cannot be evaluated ({e}); it counts as \"\""),
-                            );
-                            Value::from("")
-                        }
-                    },
-                    None => Value::from(""),
-                };
-                out.notes.not_mapped(
-                    at(l),
-                    format!("variable \"{name}\""),
-                    format!(
-                        "no variables in the config: its default {} is used where it appears \
-                         (bake would read ${name} from the environment too)",
-                        show(&value)
-                    ),
-                );
-                ctx.declare_var(name, value);
-            }
-            ("function", name) => out.notes.not_mapped(
-                at(l),
-                format!("function \"{}\"", name.unwrap_or_default()),
-                "functions are not evaluated: attributes that call one are reported",
-            ),
-            _ => {}
-        }
-    }
+    let ctx = variables(&body, file, text, &mut out.notes);
 
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut groups: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
@@ -377,36 +389,7 @@ fn image(
                     "release.platforms (or the image's platforms)",
                 );
             }
-            "tags" => {
-                for t in strings(v) {
-                    match ImageName::parse(&t) {
-                        Some((n, tag)) => {
-                            if let Some(tag) = tag {
-                                notes.not_mapped(
-                                    at(l),
-                                    format!("target \"{target}\" tag {tag:?}"),
-                                    "tags come from the release's tag rules (release.tags), not from fixed names",
-                                );
-                            }
-                            if !img.names.contains(&n) {
-                                img.names.push(n);
-                            }
-                        }
-                        None => notes.not_mapped(
-                            at(l),
-                            format!("target \"{target}\" tag {t:?}"),
-                            "not a registry/repository name stevedore can push to",
-                        ),
-                    }
-                }
-                if !img.names.is_empty() {
-                    notes.mapped(
-                        at(l),
-                        what(k),
-                        "release.registries and the image's repository",
-                    );
-                }
-            }
+            "tags" => tag_names(&mut img, v, at(l), target, notes),
             "cache-to" | "cache-from" => match cache_kind(v) {
                 Some(c) => {
                     img.cache = Some(c.into());
@@ -439,6 +422,39 @@ fn image(
         }
     }
     Some(img)
+}
+
+/// A target's `tags`: the registry/repository names the image is pushed as (its fixed tags are
+/// reported: tags come from the release's rules).
+fn tag_names(img: &mut ImageDraft, v: &Value, at: Source, target: &str, notes: &mut Notes) {
+    for t in strings(v) {
+        match ImageName::parse(&t) {
+            Some((n, tag)) => {
+                if let Some(tag) = tag {
+                    notes.not_mapped(
+                            at.clone(),
+                            format!("target \"{target}\" tag {tag:?}"),
+                            "tags come from the release's tag rules (release.tags), not from fixed names",
+                        );
+                }
+                if !img.names.contains(&n) {
+                    img.names.push(n);
+                }
+            }
+            None => notes.not_mapped(
+                at.clone(),
+                format!("target \"{target}\" tag {t:?}"),
+                "not a registry/repository name stevedore can push to",
+            ),
+        }
+    }
+    if !img.names.is_empty() {
+        notes.mapped(
+            at.clone(),
+            format!("target \"{target}\" tags"),
+            "release.registries and the image's repository",
+        );
+    }
 }
 
 /// `type=gha,mode=max` → `gha`.

@@ -3,7 +3,7 @@
 //! as a compose artifact: compose refuses a `build:` without `image:` and a local `include:`.
 
 use crate::compose::interp::with_defaults;
-use crate::compose::yaml::{Kind, Node};
+use crate::yaml_positions::{Kind, Node};
 
 use super::{component, dir_of, join, line_of, ImageDraft, ImageName, Notes, Source};
 
@@ -74,7 +74,6 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
         };
         let name = component(service);
         let what = |k: &str| format!("service {service:?} build.{k}");
-        let key = |k: &str| format!("images.{name}.{k}");
         let image_node = node.get("image");
         if image_node.is_none() {
             out.not_publishable.push(format!(
@@ -140,83 +139,105 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
             format!("service {service:?} build"),
             format!("images.{name} (dockerfile, context)"),
         );
-        for (k, v) in build.entries() {
-            match k {
-                "context" | "dockerfile" => {}
-                "target" => {
-                    img.target = v.as_str().map(str::to_string);
-                    out.notes.mapped(at(v), what(k), key("target"));
-                }
-                "args" | "labels" => {
-                    let map = if k == "args" {
-                        &mut img.build_args
-                    } else {
-                        &mut img.labels
-                    };
-                    for (ak, av, offset) in pairs(v) {
-                        match av {
-                            Some(av) => {
-                                map.insert(ak, av);
-                            }
-                            None => out.notes.not_mapped(
-                                Source::new(file, line_of(text, offset)),
-                                format!("service {service:?} build.{k}.{ak}"),
-                                "no value: compose reads it from the environment",
-                            ),
-                        }
-                    }
-                    let to = if k == "args" { "build-args" } else { "labels" };
-                    out.notes.mapped(at(v), what(k), key(to));
-                }
-                "platforms" => {
-                    img.platforms = v
-                        .as_seq()
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|p| p.as_str().map(str::to_string))
-                        .collect();
-                    out.notes.mapped(at(v), what(k), key("platforms"));
-                }
-                _ => out.notes.not_mapped(
-                    at(v),
-                    what(k),
-                    "no config key for it (secrets, ssh, additional contexts, network, … are \
-                     not passed)",
-                ),
-            }
-        }
-        if let Some(image) = image_node.and_then(|n| n.as_str().map(|s| (n, s))) {
-            let (n, raw) = image;
-            let resolved = with_defaults(raw);
-            match ImageName::parse(&resolved.text) {
-                Some((name_of, _)) if resolved.unresolved.is_empty() => {
-                    out.notes.mapped(
-                        at(n),
-                        format!("service {service:?} image"),
-                        "release.registries and the image's repository",
-                    );
-                    img.names.push(name_of);
-                }
-                _ => out.notes.not_mapped(
-                    at(n),
-                    format!("service {service:?} image {raw:?}"),
-                    if resolved.unresolved.is_empty() {
-                        "names no registry namespace (e.g. ghcr.io/org/app): the repository is \
-                         the image name"
-                            .to_string()
-                    } else {
-                        format!(
-                            "uses variables without a default ({}): name the registry in \
-                             release.registries",
-                            resolved.unresolved.join(", ")
-                        )
-                    },
-                ),
-            }
+        build_keys(&mut out.notes, &mut img, build, service, file, text);
+        if let Some(image) = image_node {
+            image_names(&mut out.notes, &mut img, image, service, at(image));
         }
         out.images.push(img);
     }
     Ok(out)
+}
+
+/// The keys of a service's `build:` mapping, each mapped onto the image draft or noted as not.
+fn build_keys(
+    notes: &mut Notes,
+    img: &mut ImageDraft,
+    build: &Node,
+    service: &str,
+    file: &str,
+    text: &str,
+) {
+    let at = |n: &Node| Source::new(file, line_of(text, n.span.start));
+    let what = |k: &str| format!("service {service:?} build.{k}");
+    let key = |k: &str| format!("images.{}.{k}", img.name);
+    for (k, v) in build.entries() {
+        match k {
+            "context" | "dockerfile" => {}
+            "target" => {
+                img.target = v.as_str().map(str::to_string);
+                notes.mapped(at(v), what(k), key("target"));
+            }
+            "args" | "labels" => {
+                let map = if k == "args" {
+                    &mut img.build_args
+                } else {
+                    &mut img.labels
+                };
+                for (ak, av, offset) in pairs(v) {
+                    match av {
+                        Some(av) => {
+                            map.insert(ak, av);
+                        }
+                        None => notes.not_mapped(
+                            Source::new(file, line_of(text, offset)),
+                            format!("service {service:?} build.{k}.{ak}"),
+                            "no value: compose reads it from the environment",
+                        ),
+                    }
+                }
+                let to = if k == "args" { "build-args" } else { "labels" };
+                notes.mapped(at(v), what(k), key(to));
+            }
+            "platforms" => {
+                img.platforms = v
+                    .as_seq()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect();
+                notes.mapped(at(v), what(k), key("platforms"));
+            }
+            _ => notes.not_mapped(
+                at(v),
+                what(k),
+                "no config key for it (secrets, ssh, additional contexts, network, … are \
+                 not passed)",
+            ),
+        }
+    }
+}
+
+/// A service's `image:` (at `at`): the image's name under a registry, when it names one.
+fn image_names(notes: &mut Notes, img: &mut ImageDraft, image: &Node, service: &str, at: Source) {
+    let Some(raw) = image.as_str() else {
+        return;
+    };
+    let resolved = with_defaults(raw);
+    match ImageName::parse(&resolved.text) {
+        Some((name_of, _)) if resolved.unresolved.is_empty() => {
+            notes.mapped(
+                at.clone(),
+                format!("service {service:?} image"),
+                "release.registries and the image's repository",
+            );
+            img.names.push(name_of);
+        }
+        _ => notes.not_mapped(
+            at.clone(),
+            format!("service {service:?} image {raw:?}"),
+            if resolved.unresolved.is_empty() {
+                "names no registry namespace (e.g. ghcr.io/org/app): the repository is \
+                     the image name"
+                    .to_string()
+            } else {
+                format!(
+                    "uses variables without a default ({}): name the registry in \
+                         release.registries",
+                    resolved.unresolved.join(", ")
+                )
+            },
+        ),
+    }
 }
 
 /// A compose `args`/`labels` mapping or `KEY=VALUE` list, each entry with the byte offset of

@@ -38,19 +38,67 @@ pub struct Found {
 
 pub fn merge(found: Found) -> Result<Draft> {
     let mut notes = Notes::default();
+    let (mut images, metadata_images) = collect_images(&found, &mut notes)?;
+
+    let metas: Vec<&Meta> = found
+        .workflows
+        .iter()
+        .flat_map(|w| w.metas.iter())
+        .collect();
+    for w in &found.workflows {
+        notes.extend(w.notes.clone());
+    }
+    let mut draft = Draft {
+        notes: Notes::default(),
+        ..Default::default()
+    };
+    if let Some(meta) = metas.first() {
+        name_metadata_images(meta, &mut images, &metadata_images, &mut draft, &mut notes);
+    }
+    let mut finals = repositories(images, &mut draft, &mut notes);
+    platforms(&found, &mut finals, &mut draft, &mut notes);
+    if let Some(meta) = metas.first() {
+        tags(meta, &metas, &mut draft, &mut notes);
+    }
+
+    // The name: metadata-action's first image, else the workspace directory.
+    draft.name = metas
+        .first()
+        .and_then(|m| m.images.first())
+        .map(|(_, n)| n.repository.clone())
+        .unwrap_or_else(|| found.default_name.clone());
+
+    composes(&found, &finals, &mut draft, &mut notes);
+
+    let secret: std::collections::BTreeSet<&String> = finals
+        .iter()
+        .flat_map(|f| f.build.secret_build_args.iter())
+        .collect();
+    draft.secret_build_args = secret.into_iter().cloned().collect();
+    draft.images = finals;
+    // By file and line (a stable sort: one line's notes keep their order).
+    notes.mapped.sort_by(|a, b| a.from.cmp(&b.from));
+    notes.not_mapped.sort_by(|a, b| a.from.cmp(&b.from));
+    draft.notes = notes;
+    Ok(draft)
+}
+
+/// The images of the bake files, compose files and Dockerfiles, merged (and the images a bake
+/// file tags with metadata-action).
+fn collect_images(found: &Found, notes: &mut Notes) -> Result<(Vec<ImageDraft>, Vec<String>)> {
     let mut images: Vec<ImageDraft> = Vec::new();
     let mut metadata_images: Vec<String> = Vec::new();
     for b in &found.bake {
         notes.extend(b.notes.clone());
         metadata_images.extend(b.uses_metadata_action.iter().cloned());
         for img in &b.images {
-            add(&mut images, img.clone(), &mut notes);
+            add(&mut images, img.clone(), notes);
         }
     }
     for c in &found.compose {
         notes.extend(c.notes.clone());
         for img in &c.images {
-            add(&mut images, img.clone(), &mut notes);
+            add(&mut images, img.clone(), notes);
         }
     }
     for file in &found.dockerfiles {
@@ -65,7 +113,7 @@ pub fn merge(found: Found) -> Result<Draft> {
             "Dockerfile",
             format!("images.{}", unique(&images, &img.name)),
         );
-        add(&mut images, img, &mut notes);
+        add(&mut images, img, notes);
     }
     if images.is_empty() {
         anyhow::bail!(
@@ -75,61 +123,58 @@ pub fn merge(found: Found) -> Result<Draft> {
         );
     }
 
-    let metas: Vec<&Meta> = found
-        .workflows
-        .iter()
-        .flat_map(|w| w.metas.iter())
-        .collect();
-    for w in &found.workflows {
-        notes.extend(w.notes.clone());
-    }
-    let mut draft = Draft {
-        notes: Notes::default(),
-        ..Default::default()
-    };
+    Ok((images, metadata_images))
+}
 
-    // metadata-action's images: which image they name.
-    if let Some(meta) = metas.first() {
-        for (src, name) in &meta.images {
-            let target = images
-                .iter()
-                .position(|i| i.names.iter().any(|n| n.repository == name.repository))
-                .or_else(|| images.iter().position(|i| i.name == name.repository))
-                .or_else(|| (images.len() == 1).then_some(0))
-                .or_else(|| match metadata_images.as_slice() {
-                    [one] => images.iter().position(|i| i.name == *one),
-                    _ => None,
-                });
-            match target {
-                Some(i) => {
-                    notes.mapped(
-                        src.clone(),
-                        format!("metadata-action image {}/{}", name.prefix, name.repository),
-                        format!("release.registries and images.{}", images[i].name),
-                    );
-                    if !images[i].names.contains(name) {
-                        images[i].names.insert(0, name.clone());
-                    }
-                    push_unique(&mut draft.registries, &name.prefix);
+/// metadata-action's images: which image each names.
+fn name_metadata_images(
+    meta: &Meta,
+    images: &mut [ImageDraft],
+    metadata_images: &[String],
+    draft: &mut Draft,
+    notes: &mut Notes,
+) {
+    for (src, name) in &meta.images {
+        let target = images
+            .iter()
+            .position(|i| i.names.iter().any(|n| n.repository == name.repository))
+            .or_else(|| images.iter().position(|i| i.name == name.repository))
+            .or_else(|| (images.len() == 1).then_some(0))
+            .or_else(|| match metadata_images {
+                [one] => images.iter().position(|i| i.name == *one),
+                _ => None,
+            });
+        match target {
+            Some(i) => {
+                notes.mapped(
+                    src.clone(),
+                    format!("metadata-action image {}/{}", name.prefix, name.repository),
+                    format!("release.registries and images.{}", images[i].name),
+                );
+                if !images[i].names.contains(name) {
+                    images[i].names.insert(0, name.clone());
                 }
-                None => {
-                    notes.mapped(
-                        src.clone(),
-                        format!("metadata-action image {}/{}", name.prefix, name.repository),
-                        "release.registries",
-                    );
-                    notes.not_mapped(
-                        src.clone(),
-                        format!("repository {:?}", name.repository),
-                        "none of the images is named so: set `repository` on the image it tags",
-                    );
-                    push_unique(&mut draft.registries, &name.prefix);
-                }
+                push_unique(&mut draft.registries, &name.prefix);
+            }
+            None => {
+                notes.mapped(
+                    src.clone(),
+                    format!("metadata-action image {}/{}", name.prefix, name.repository),
+                    "release.registries",
+                );
+                notes.not_mapped(
+                    src.clone(),
+                    format!("repository {:?}", name.repository),
+                    "none of the images is named so: set `repository` on the image it tags",
+                );
+                push_unique(&mut draft.registries, &name.prefix);
             }
         }
     }
+}
 
-    // Registries and repositories.
+/// Registries and repositories: each image's repository name, checked against the others'.
+fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -> Vec<FinalImage> {
     let mut repositories: BTreeMap<String, String> = BTreeMap::new();
     let mut finals: Vec<FinalImage> = Vec::new();
     for img in &images {
@@ -197,7 +242,12 @@ pub fn merge(found: Found) -> Result<Draft> {
         });
     }
 
-    // Platforms.
+    finals
+}
+
+/// Platforms: the workflow's, else the first image's, else linux/amd64; an image keeps its own
+/// when they differ.
+fn platforms(found: &Found, finals: &mut [FinalImage], draft: &mut Draft, notes: &mut Notes) {
     let good = |list: &[String], from: &Source, notes: &mut Notes| -> Vec<String> {
         let mut out = Vec::new();
         for p in list {
@@ -215,7 +265,7 @@ pub fn merge(found: Found) -> Result<Draft> {
         .next();
     draft.platforms = match workflow_platforms {
         Some((src, list)) => {
-            let list = good(list, src, &mut notes);
+            let list = good(list, src, notes);
             if !list.is_empty() {
                 notes.mapped(
                     src.clone(),
@@ -229,7 +279,7 @@ pub fn merge(found: Found) -> Result<Draft> {
     };
     if draft.platforms.is_empty() {
         if let Some(f) = finals.iter().find(|f| !f.build.platforms.is_empty()) {
-            draft.platforms = good(&f.build.platforms, &f.build.from, &mut notes);
+            draft.platforms = good(&f.build.platforms, &f.build.from, notes);
         }
     }
     if draft.platforms.is_empty() {
@@ -240,87 +290,83 @@ pub fn merge(found: Found) -> Result<Draft> {
             "none found: linux/amd64 written (add linux/arm64 and others to release.platforms)",
         );
     }
-    for f in &mut finals {
+    for f in finals.iter_mut() {
         if f.build.platforms.is_empty() {
             continue;
         }
-        let own = good(&f.build.platforms, &f.build.from, &mut notes);
+        let own = good(&f.build.platforms, &f.build.from, notes);
         if !own.is_empty() && own != draft.platforms {
             f.platforms = Some(own);
         }
     }
+}
 
-    // Tags, latest, flavor: the first step that has any.
-    if let Some(meta) = metas.first() {
-        for (i, (src, rule)) in meta.tags.iter().enumerate() {
-            let mut key = format!("release.tags[{i}]");
-            // The deliberate differences from metadata-action this rule meets (README: Tags).
-            let differences = rule
-                .parse::<crate::plan::tags::Rule>()
-                .map(|r| r.differences())
-                .unwrap_or_default();
-            for d in differences {
-                key.push_str(&format!(" (differs from metadata-action: {d})"));
-            }
-            notes.mapped(src.clone(), format!("tags {rule:?}"), key);
+/// Tags, latest, flavor: from the first metadata-action step that has any (`meta`).
+fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut Notes) {
+    for (i, (src, rule)) in meta.tags.iter().enumerate() {
+        let mut key = format!("release.tags[{i}]");
+        // The deliberate differences from metadata-action this rule meets (README: Tags).
+        let differences = rule
+            .parse::<crate::tag_rules::Rule>()
+            .map(|r| r.differences())
+            .unwrap_or_default();
+        for d in differences {
+            key.push_str(&format!(" (differs from metadata-action: {d})"));
         }
-        draft.tags = meta.tags.iter().map(|(_, r)| r.clone()).collect();
-        match &meta.latest {
-            Some((src, latest)) => {
-                let key = if latest == "auto" {
-                    "release.latest (auto: only the highest non-prerelease version takes latest)"
-                } else {
-                    "release.latest"
-                };
-                notes.mapped(src.clone(), format!("flavor latest={latest}"), key);
-                draft.latest = Some(latest.clone());
-            }
-            None => notes.mapped(
-                meta.from.clone(),
-                "flavor latest (default auto)",
-                "release.latest's default, auto: only the highest non-prerelease version takes \
-                 latest (metadata-action's auto gives it to any tag push its rules match)",
-            ),
-        }
-        if let Some((src, flavor)) = &meta.flavor {
-            notes.mapped(src.clone(), "flavor prefix/suffix", "release.flavor");
-            draft.flavor = Some(flavor.clone());
-        }
-        for other in metas.iter().skip(1) {
-            let same = other.tags == meta.tags
-                || other
-                    .tags
-                    .iter()
-                    .map(|t| &t.1)
-                    .eq(meta.tags.iter().map(|t| &t.1));
-            if same && other.latest.as_ref().map(|l| &l.1) == meta.latest.as_ref().map(|l| &l.1) {
-                notes.mapped(
-                    other.from.clone(),
-                    "metadata-action step (same inputs)",
-                    "release.tags",
-                );
+        notes.mapped(src.clone(), format!("tags {rule:?}"), key);
+    }
+    draft.tags = meta.tags.iter().map(|(_, r)| r.clone()).collect();
+    match &meta.latest {
+        Some((src, latest)) => {
+            let key = if latest == "auto" {
+                "release.latest (auto: only the highest non-prerelease version takes latest)"
             } else {
-                notes.not_mapped(
-                    other.from.clone(),
-                    "another metadata-action step",
-                    format!(
-                        "its tags/flavor differ from {}'s: give the image it tags its own `tags`, \
+                "release.latest"
+            };
+            notes.mapped(src.clone(), format!("flavor latest={latest}"), key);
+            draft.latest = Some(latest.clone());
+        }
+        None => notes.mapped(
+            meta.from.clone(),
+            "flavor latest (default auto)",
+            "release.latest's default, auto: only the highest non-prerelease version takes \
+                 latest (metadata-action's auto gives it to any tag push its rules match)",
+        ),
+    }
+    if let Some((src, flavor)) = &meta.flavor {
+        notes.mapped(src.clone(), "flavor prefix/suffix", "release.flavor");
+        draft.flavor = Some(flavor.clone());
+    }
+    for other in metas.iter().skip(1) {
+        let same = other.tags == meta.tags
+            || other
+                .tags
+                .iter()
+                .map(|t| &t.1)
+                .eq(meta.tags.iter().map(|t| &t.1));
+        if same && other.latest.as_ref().map(|l| &l.1) == meta.latest.as_ref().map(|l| &l.1) {
+            notes.mapped(
+                other.from.clone(),
+                "metadata-action step (same inputs)",
+                "release.tags",
+            );
+        } else {
+            notes.not_mapped(
+                other.from.clone(),
+                "another metadata-action step",
+                format!(
+                    "its tags/flavor differ from {}'s: give the image it tags its own `tags`, \
                          `flavor` and `latest`",
-                        meta.from
-                    ),
-                );
-            }
+                    meta.from
+                ),
+            );
         }
     }
+}
 
-    // The name: metadata-action's first image, else the workspace directory.
-    draft.name = metas
-        .first()
-        .and_then(|m| m.images.first())
-        .map(|(_, n)| n.repository.clone())
-        .unwrap_or_else(|| found.default_name.clone());
-
-    // Compose artifacts.
+/// Compose artifacts: each compose file compose would publish and that runs an image of the
+/// release.
+fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut Notes) {
     let publishable: Vec<&ComposeFile> = found.compose.iter().filter(|c| c.usable).collect();
     for c in publishable {
         let at = Source::new(&c.file, 0);
@@ -369,18 +415,6 @@ pub fn merge(found: Found) -> Result<Draft> {
             repository,
         });
     }
-
-    let secret: std::collections::BTreeSet<&String> = finals
-        .iter()
-        .flat_map(|f| f.build.secret_build_args.iter())
-        .collect();
-    draft.secret_build_args = secret.into_iter().cloned().collect();
-    draft.images = finals;
-    // By file and line (a stable sort: one line's notes keep their order).
-    notes.mapped.sort_by(|a, b| a.from.cmp(&b.from));
-    notes.not_mapped.sort_by(|a, b| a.from.cmp(&b.from));
-    draft.notes = notes;
-    Ok(draft)
 }
 
 /// Build args stevedore sets itself (from git), which a fixed value would override.
@@ -403,7 +437,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
              build-args would replace it on every release)"
                 .to_string()
         } else {
-            match crate::plan::unknown_arg_templates(v).first() {
+            match crate::config::build_arg_templates::unknown_arg_templates(v).first() {
                 Some(t) => format!(
                     "{t} would be read as a stevedore template (only {{{{version}}}}, {{{{sha}}}} \
                      and {{{{branch}}}} are)"

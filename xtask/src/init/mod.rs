@@ -368,8 +368,8 @@ pub fn component(raw: &str) -> String {
 pub fn parse_yaml(
     file: &str,
     text: &str,
-) -> Result<Result<Vec<crate::compose::yaml::Node>, crate::compose::yaml::SyntaxError>> {
-    match crate::compose::yaml::parse(text) {
+) -> Result<Result<Vec<crate::yaml_positions::Node>, crate::yaml_positions::SyntaxError>> {
+    match crate::yaml_positions::parse(text) {
         Err(e) if e.limit => {
             let at = if e.line == 0 {
                 String::new()
@@ -401,7 +401,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     let inputs = find_inputs(root)?;
     let read = |rel: &str| -> Result<String> {
-        crate::compose::yaml::read_file(&root.join(rel))
+        crate::yaml_positions::read_file(&root.join(rel))
             .with_context(|| format!("cannot read {rel}"))
     };
     let mut found = merge::Found::default();

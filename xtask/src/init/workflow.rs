@@ -4,8 +4,8 @@
 //! `type=raw,foo` are `type=raw,value=foo`); a `${{ … }}` expression is only known when the
 //! workflow runs and is reported.
 
-use crate::compose::yaml::{Kind, Node};
-use crate::plan::tags::Rule;
+use crate::tag_rules::Rule;
+use crate::yaml_positions::{Kind, Node};
 
 use super::{line_of, ImageName, Notes, Source};
 
@@ -144,6 +144,128 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
     Ok(out)
 }
 
+/// What a `${{ … }}` expression in a metadata-action input is.
+const EXPR: &str = "a `${{ … }}` expression is only known when the workflow runs";
+
+/// metadata-action's `images`: each line's names (with `${{ github.repository }}` and the like
+/// expanded where the repository's origin tells).
+fn meta_images(
+    m: &mut Meta,
+    file: &str,
+    text: &str,
+    node: &Node,
+    github: Option<&GitHub>,
+    notes: &mut Notes,
+) {
+    let expr = EXPR;
+    for (src, line) in entries(text, node) {
+        let src = Source::new(file, src);
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let names: Vec<String> = if fields.iter().any(|f| f.starts_with("name=")) {
+            if fields.contains(&"enable=false") {
+                notes.not_mapped(src, format!("images {line:?}"), "enable=false");
+                continue;
+            }
+            fields
+                .iter()
+                .filter_map(|f| f.strip_prefix("name="))
+                .map(str::to_string)
+                .collect()
+        } else {
+            fields.iter().map(|s| s.to_string()).collect()
+        };
+        for name in names.into_iter().filter(|n| !n.is_empty()) {
+            let name = match github.and_then(|g| g.expand(&name)) {
+                Some(expanded) => {
+                    notes.mapped(
+                        src.clone(),
+                        format!("images {name:?}"),
+                        format!(
+                            "{} (the repository of remote.origin.url)",
+                            expanded.to_ascii_lowercase()
+                        ),
+                    );
+                    expanded
+                }
+                None => name,
+            };
+            if name.contains("${{") {
+                notes.not_mapped(
+                    src.clone(),
+                    format!("images {name:?}"),
+                    format!("{expr}: write the registry prefix in release.registries"),
+                );
+                continue;
+            }
+            match ImageName::parse(&name.to_ascii_lowercase()) {
+                Some((n, _)) => m.images.push((src.clone(), n)),
+                None => notes.not_mapped(
+                    src.clone(),
+                    format!("images {name:?}"),
+                    "not a registry/repository name (e.g. ghcr.io/org/app)",
+                ),
+            }
+        }
+    }
+}
+
+/// metadata-action's `flavor`: `latest`, and the prefix/suffix (with `onlatest`).
+fn meta_flavor(
+    m: &mut Meta,
+    file: &str,
+    text: &str,
+    node: &Node,
+    key_line: Source,
+    notes: &mut Notes,
+) {
+    let expr = EXPR;
+    let mut flavor = Flavor::default();
+    let mut set = false;
+    let mut onlatest: Vec<bool> = Vec::new();
+    for (src, line) in entries(text, node) {
+        let src = Source::new(file, src);
+        if line.contains("${{") {
+            notes.not_mapped(src, format!("flavor {line:?}"), expr);
+            continue;
+        }
+        let mut fields = line.split(',').map(str::trim);
+        let first = fields.next().unwrap_or("");
+        let on = fields.any(|f| f == "onlatest=true");
+        match first.split_once('=') {
+            Some(("latest", v @ ("auto" | "true" | "false"))) => {
+                m.latest = Some((src, v.to_string()))
+            }
+            Some(("prefix", v)) => {
+                flavor.prefix = v.to_string();
+                onlatest.push(on);
+                set = true;
+            }
+            Some(("suffix", v)) => {
+                flavor.suffix = v.to_string();
+                onlatest.push(on);
+                set = true;
+            }
+            _ => notes.not_mapped(
+                src,
+                format!("flavor {line:?}"),
+                "not latest=auto|true|false, prefix= or suffix=",
+            ),
+        }
+    }
+    if onlatest.iter().any(|o| *o) && !onlatest.iter().all(|o| *o) {
+        notes.not_mapped(
+            key_line.clone(),
+            "flavor onlatest",
+            "set for one of prefix/suffix only: stevedore's onlatest applies to both \
+             (kept on)",
+        );
+    }
+    flavor.onlatest = onlatest.iter().any(|o| *o);
+    if set && (flavor != Flavor::default()) {
+        m.flavor = Some((key_line, flavor));
+    }
+}
+
 /// A step's inputs → a [`Meta`].
 fn meta(
     file: &str,
@@ -160,61 +282,11 @@ fn meta(
     let Some(with) = with else {
         return m;
     };
-    let expr = "a `${{ … }}` expression is only known when the workflow runs";
+    let expr = EXPR;
     for (key, node) in with.entries() {
         let key_line = Source::new(file, line_of(text, node.span.start));
         match key {
-            "images" => {
-                for (src, line) in entries(text, node) {
-                    let src = Source::new(file, src);
-                    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-                    let names: Vec<String> = if fields.iter().any(|f| f.starts_with("name=")) {
-                        if fields.contains(&"enable=false") {
-                            notes.not_mapped(src, format!("images {line:?}"), "enable=false");
-                            continue;
-                        }
-                        fields
-                            .iter()
-                            .filter_map(|f| f.strip_prefix("name="))
-                            .map(str::to_string)
-                            .collect()
-                    } else {
-                        fields.iter().map(|s| s.to_string()).collect()
-                    };
-                    for name in names.into_iter().filter(|n| !n.is_empty()) {
-                        let name = match github.and_then(|g| g.expand(&name)) {
-                            Some(expanded) => {
-                                notes.mapped(
-                                    src.clone(),
-                                    format!("images {name:?}"),
-                                    format!(
-                                        "{} (the repository of remote.origin.url)",
-                                        expanded.to_ascii_lowercase()
-                                    ),
-                                );
-                                expanded
-                            }
-                            None => name,
-                        };
-                        if name.contains("${{") {
-                            notes.not_mapped(
-                                src.clone(),
-                                format!("images {name:?}"),
-                                format!("{expr}: write the registry prefix in release.registries"),
-                            );
-                            continue;
-                        }
-                        match ImageName::parse(&name.to_ascii_lowercase()) {
-                            Some((n, _)) => m.images.push((src.clone(), n)),
-                            None => notes.not_mapped(
-                                src.clone(),
-                                format!("images {name:?}"),
-                                "not a registry/repository name (e.g. ghcr.io/org/app)",
-                            ),
-                        }
-                    }
-                }
-            }
+            "images" => meta_images(&mut m, file, text, node, github, notes),
             "tags" => {
                 for (src, line) in entries(text, node) {
                     let src = Source::new(file, src);
@@ -236,53 +308,7 @@ fn meta(
                     }
                 }
             }
-            "flavor" => {
-                let mut flavor = Flavor::default();
-                let mut set = false;
-                let mut onlatest: Vec<bool> = Vec::new();
-                for (src, line) in entries(text, node) {
-                    let src = Source::new(file, src);
-                    if line.contains("${{") {
-                        notes.not_mapped(src, format!("flavor {line:?}"), expr);
-                        continue;
-                    }
-                    let mut fields = line.split(',').map(str::trim);
-                    let first = fields.next().unwrap_or("");
-                    let on = fields.any(|f| f == "onlatest=true");
-                    match first.split_once('=') {
-                        Some(("latest", v @ ("auto" | "true" | "false"))) => {
-                            m.latest = Some((src, v.to_string()))
-                        }
-                        Some(("prefix", v)) => {
-                            flavor.prefix = v.to_string();
-                            onlatest.push(on);
-                            set = true;
-                        }
-                        Some(("suffix", v)) => {
-                            flavor.suffix = v.to_string();
-                            onlatest.push(on);
-                            set = true;
-                        }
-                        _ => notes.not_mapped(
-                            src,
-                            format!("flavor {line:?}"),
-                            "not latest=auto|true|false, prefix= or suffix=",
-                        ),
-                    }
-                }
-                if onlatest.iter().any(|o| *o) && !onlatest.iter().all(|o| *o) {
-                    notes.not_mapped(
-                        key_line.clone(),
-                        "flavor onlatest",
-                        "set for one of prefix/suffix only: stevedore's onlatest applies to both \
-                         (kept on)",
-                    );
-                }
-                flavor.onlatest = onlatest.iter().any(|o| *o);
-                if set && (flavor != Flavor::default()) {
-                    m.flavor = Some((key_line, flavor));
-                }
-            }
+            "flavor" => meta_flavor(&mut m, file, text, node, key_line, notes),
             "labels" | "annotations" => notes.not_mapped(
                 key_line,
                 format!("metadata-action {key}"),

@@ -4,7 +4,7 @@
 pub mod layout;
 pub mod platform;
 pub mod reference;
-pub mod referrers;
+pub mod referrers_tag;
 pub mod scan;
 
 use std::collections::BTreeMap;

@@ -2,18 +2,22 @@
 //! runs. Every later stage (build, attest, publish, compose) reads it; `--dry-run` walks the
 //! same plan as a real release.
 
-pub mod context;
 pub mod handoff;
 pub mod names;
-pub mod tags;
-pub mod version;
+
+// The tag rules, the ref context and versions live in `crate::tag_rules` (`config` parses the
+// rules too); the plan names them as before.
+pub use crate::tag_rules as tags;
+pub use crate::tag_rules::{context, version};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::config::build_arg_templates::render_arg;
 use crate::config::{BuilderKind, Compression, Config, Native};
+pub use crate::config::{ComposeAllow, ComposeOciVersion, ProvenanceMode, SbomMode};
 use crate::oci::platform::Platform;
 use crate::oci::reference::{ImageRef, RegistryPrefix};
 use context::{Event, GitRef, RefContext};
@@ -59,29 +63,6 @@ pub struct GitSummary {
     pub source_date_epoch: i64,
     /// The commit time as ISO 8601 UTC (`BUILD_DATE`, `org.opencontainers.image.created`).
     pub build_date: String,
-}
-
-/// The templates build args know, rendered: `{{version}}`, `{{sha}}` (short), `{{branch}}`.
-fn render_arg(value: &str, version: &str, sha: &str, branch: &str) -> String {
-    value
-        .replace("{{version}}", version)
-        .replace("{{sha}}", sha)
-        .replace("{{branch}}", branch)
-}
-
-/// The `{{…}}` templates in a build arg value that [`render_arg`] does not know.
-pub fn unknown_arg_templates(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = value;
-    while let Some(i) = rest.find("{{") {
-        let Some(j) = rest[i..].find("}}") else { break };
-        let t = &rest[i..i + j + 2];
-        if !matches!(t, "{{version}}" | "{{sha}}" | "{{branch}}") {
-            out.push(t.to_string());
-        }
-        rest = &rest[i + j + 2..];
-    }
-    out
 }
 
 /// What a secret build arg's value reads as in the plan and its output.
@@ -209,59 +190,93 @@ fn as_text<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::
     s.collect_str(v)
 }
 
-/// `compose.oci-version`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum ComposeOciVersion {
-    #[default]
-    #[serde(rename = "auto")]
-    Auto,
-    #[serde(rename = "1.1")]
-    V1_1,
-    #[serde(rename = "1.0")]
-    V1_0,
-}
-
-/// `compose.allow`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComposeAllow {
-    BindMounts,
-    SensitiveData,
-}
-
-/// `release.provenance`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProvenanceMode {
-    #[default]
-    Referrers,
-    Index,
-    Both,
-    Off,
-}
-
-impl ProvenanceMode {
-    pub fn referrers(self) -> bool {
-        matches!(self, ProvenanceMode::Referrers | ProvenanceMode::Both)
+/// The `org.opencontainers.image.*` labels every image of the release gets.
+fn oci_labels(
+    r: &crate::config::Release,
+    inputs: &Inputs,
+    version: &str,
+    build_date: &str,
+) -> BTreeMap<String, String> {
+    let mut oci_labels = BTreeMap::new();
+    oci_labels.insert(
+        "org.opencontainers.image.version".into(),
+        version.to_string(),
+    );
+    oci_labels.insert(
+        "org.opencontainers.image.revision".into(),
+        inputs.ctx.sha.clone(),
+    );
+    oci_labels.insert(
+        "org.opencontainers.image.created".into(),
+        build_date.to_string(),
+    );
+    if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
+        oci_labels.insert(
+            "org.opencontainers.image.source".into(),
+            crate::oci::reference::public_url(src),
+        );
     }
+    if let Some(l) = &r.licenses {
+        oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
+    }
+    if let Some(d) = &r.description {
+        oci_labels.insert("org.opencontainers.image.description".into(), d.clone());
+    }
+    oci_labels
+}
 
-    pub fn index(self) -> bool {
-        matches!(self, ProvenanceMode::Index | ProvenanceMode::Both)
+/// How an image is built: natively or from its Dockerfile.
+fn builder_of(img: &crate::config::Image, r: &crate::config::Release) -> Builder {
+    match (&img.native, &img.dockerfile) {
+        (Some(native), _) => Builder::Native(Box::new(NativeSpec {
+            native: native.clone(),
+            base: img.base.clone().unwrap_or_else(|| "scratch".into()),
+            entrypoint: img.entrypoint.clone(),
+            cmd: img.cmd.clone(),
+            env: img.env.clone(),
+            user: img.user.clone(),
+            workdir: img.workdir.clone(),
+            ports: img.ports.clone(),
+            stop_signal: img.stop_signal.clone(),
+            healthcheck: img.healthcheck.clone(),
+            volumes: img.volumes.clone(),
+            compression: img.compression,
+            compression_level: img.compression_level,
+        })),
+        (None, Some(df)) => Builder::Dockerfile {
+            dockerfile: df.clone(),
+            context: img
+                .context
+                .clone()
+                .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
+            target: img.target.clone(),
+            driver: img.builder.unwrap_or(r.builder),
+            builder_name: img.builder_name.clone(),
+            cache: img.cache.clone(),
+        },
+        (None, None) => unreachable!("validated: an image has a builder"),
     }
 }
 
-/// `release.sbom`: where an image's SPDX SBOM comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SbomMode {
-    /// `cargo-bin` images: the crates the binary links; other images: syft when it is on PATH
-    /// (else none, with a warning).
-    #[default]
-    Auto,
-    /// As `auto`, but syft is required for the other images.
-    Syft,
-    /// No SBOM for any image.
-    Off,
+/// Takes the values of the secret build args (`names`) out of `build_args` (they read
+/// [`SECRET`] there), else from the environment (`from_env`): the values, and the names with none.
+fn split_secrets(
+    build_args: &mut BTreeMap<String, String>,
+    names: &[String],
+    from_env: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let mut secret_build_args = BTreeMap::new();
+    let mut secrets_missing = BTreeSet::new();
+    for k in names {
+        if let Some(v) = build_args.get_mut(k) {
+            secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
+        } else if let Some(v) = from_env.get(k) {
+            secret_build_args.insert(k.clone(), v.clone());
+        } else {
+            secrets_missing.insert(k.clone());
+        }
+    }
+    (secret_build_args, secrets_missing)
 }
 
 fn at_most_one(v: &[ComposePlan]) -> bool {
@@ -364,25 +379,7 @@ impl Plan {
         };
         let build_date = version::iso8601(ctx.commit_time);
 
-        let mut oci_labels = BTreeMap::new();
-        oci_labels.insert("org.opencontainers.image.version".into(), version.clone());
-        oci_labels.insert("org.opencontainers.image.revision".into(), ctx.sha.clone());
-        oci_labels.insert(
-            "org.opencontainers.image.created".into(),
-            build_date.clone(),
-        );
-        if let Some(src) = r.source.as_ref().or(inputs.source.as_ref()) {
-            oci_labels.insert(
-                "org.opencontainers.image.source".into(),
-                crate::oci::reference::public_url(src),
-            );
-        }
-        if let Some(l) = &r.licenses {
-            oci_labels.insert("org.opencontainers.image.licenses".into(), l.clone());
-        }
-        if let Some(d) = &r.description {
-            oci_labels.insert("org.opencontainers.image.description".into(), d.clone());
-        }
+        let oci_labels = oci_labels(r, inputs, &version, &build_date);
 
         let targets_for = |repo: &str| -> Vec<PushTarget> {
             config
@@ -432,49 +429,12 @@ impl Plan {
                 build_args
                     .entry("BUILD_DATE".into())
                     .or_insert_with(|| build_date.clone());
-                let mut secret_build_args = BTreeMap::new();
-                let mut secrets_missing = BTreeSet::new();
-                for k in &r.secret_build_args {
-                    if let Some(v) = build_args.get_mut(k) {
-                        secret_build_args.insert(k.clone(), std::mem::replace(v, SECRET.into()));
-                    } else if let Some(v) = inputs.secrets.get(k) {
-                        secret_build_args.insert(k.clone(), v.clone());
-                    } else {
-                        secrets_missing.insert(k.clone());
-                    }
-                }
+                let (secret_build_args, secrets_missing) =
+                    split_secrets(&mut build_args, &r.secret_build_args, &inputs.secrets);
                 let mut labels = oci_labels.clone();
                 labels.insert("org.opencontainers.image.title".into(), name.clone());
                 labels.extend(img.labels.clone());
-                let builder = match (&img.native, &img.dockerfile) {
-                    (Some(native), _) => Builder::Native(Box::new(NativeSpec {
-                        native: native.clone(),
-                        base: img.base.clone().unwrap_or_else(|| "scratch".into()),
-                        entrypoint: img.entrypoint.clone(),
-                        cmd: img.cmd.clone(),
-                        env: img.env.clone(),
-                        user: img.user.clone(),
-                        workdir: img.workdir.clone(),
-                        ports: img.ports.clone(),
-                        stop_signal: img.stop_signal.clone(),
-                        healthcheck: img.healthcheck.clone(),
-                        volumes: img.volumes.clone(),
-                        compression: img.compression,
-                        compression_level: img.compression_level,
-                    })),
-                    (None, Some(df)) => Builder::Dockerfile {
-                        dockerfile: df.clone(),
-                        context: img
-                            .context
-                            .clone()
-                            .unwrap_or_else(|| df.parent().map(PathBuf::from).unwrap_or_default()),
-                        target: img.target.clone(),
-                        driver: img.builder.unwrap_or(r.builder),
-                        builder_name: img.builder_name.clone(),
-                        cache: img.cache.clone(),
-                    },
-                    (None, None) => unreachable!("validated: an image has a builder"),
-                };
+                let builder = builder_of(img, r);
                 ImagePlan {
                     name: name.clone(),
                     targets: match &own_tags {

@@ -27,7 +27,8 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
-mod referrers;
+mod push_session;
+mod record_referrers;
 mod scheduler;
 mod secrets;
 mod tags;

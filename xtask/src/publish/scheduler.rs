@@ -10,36 +10,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tokio::sync::{watch, Semaphore};
 
+use super::push_session::{Counters, Session};
 use super::unit::{platform_label, Blob, Target, Unit};
 use super::{tags, PublishOptions, PushedImage, Report, Uploads, SCHEMA};
 use crate::oci::{self, Descriptor, Digest};
 use crate::plan::Plan;
 use crate::progress::{human_bytes, human_duration, Meter, Shared};
 use crate::registry::{Registry, Uploaded};
-
-/// Everything a run shares.
-pub(super) struct Session {
-    pub(super) progress: Shared,
-    pub(super) counters: Counters,
-    pub(super) semaphores: HashMap<String, Arc<Semaphore>>,
-}
-
-#[derive(Default)]
-pub(super) struct Counters {
-    pub(super) pushed: AtomicU64,
-    pub(super) bytes: AtomicU64,
-    pub(super) mounted: AtomicU64,
-    pub(super) exists: AtomicU64,
-    pub(super) manifests: AtomicU64,
-    pub(super) tags_moved: AtomicU64,
-    pub(super) tags_unchanged: AtomicU64,
-}
-
-impl Session {
-    pub(super) fn sem(&self, reg: &Registry) -> Arc<Semaphore> {
-        self.semaphores[&reg.name].clone()
-    }
-}
 
 /// The three phases over every image × registry; tags only if everything else succeeded.
 pub(super) async fn push_units(
@@ -61,95 +38,8 @@ pub(super) async fn push_units(
     let units: Vec<Arc<Unit>> = units.into_iter().map(Arc::new).collect();
     let mut failures: Vec<String> = Vec::new();
 
-    // --- Phase 1: blobs -------------------------------------------------------------------
-    // (image, target index) pairs whose blobs all arrived.
-    let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
-    {
-        let bars: Vec<Arc<dyn Meter>> = units
-            .iter()
-            .map(|unit| {
-                let total: u64 =
-                    unit.blobs.iter().map(|b| b.size).sum::<u64>() * unit.targets.len() as u64;
-                Arc::from(progress.bar(&unit.name, total))
-            })
-            .collect();
-        // The first repository (per registry) that needs a blob uploads it; the others wait
-        // for it and mount it.
-        let mut first: HashMap<(String, Digest), Uploader> = HashMap::new();
-        let mut senders: HashMap<(String, Digest), watch::Sender<Option<bool>>> = HashMap::new();
-        let mut set = tokio::task::JoinSet::new();
-        for (ii, unit) in units.iter().enumerate() {
-            for (ti, t) in unit.targets.iter().enumerate() {
-                for b in &unit.blobs {
-                    let key = (t.registry.name.clone(), b.digest.clone());
-                    let (role_wait, role_signal) = match first.get(&key) {
-                        Some((repo, _)) if *repo == t.repo => continue,
-                        Some((repo, rx)) => (Some((repo.clone(), rx.clone())), None),
-                        None => {
-                            let (tx, rx) = watch::channel(None);
-                            first.insert(key.clone(), (t.repo.clone(), rx));
-                            senders.insert(key.clone(), tx);
-                            (None, Some(key.clone()))
-                        }
-                    };
-                    let job = BlobJob {
-                        target: t.clone(),
-                        blob: b.clone(),
-                        wait: role_wait,
-                        signal: role_signal.and_then(|k| senders.get(&k).cloned()),
-                        bar: bars[ii].clone(),
-                    };
-                    let ctx = ctx.clone();
-                    set.spawn(async move {
-                        let r = blob_job(&ctx, &job).await;
-                        (ii, ti, job, r)
-                    });
-                }
-            }
-        }
-        drop(senders);
-        while let Some(res) = set.join_next().await {
-            let (ii, ti, job, r) = res.context("an upload task panicked")?;
-            if let Err(e) = r {
-                failures.push(format!(
-                    "{} → {}: blob {}: {e:#}",
-                    units[ii].name, job.target.display, job.blob.digest
-                ));
-                blob_failed.insert((ii, ti));
-            }
-        }
-        for b in &bars {
-            b.finish();
-        }
-    }
-
-    // --- Phase 2: manifests by digest -------------------------------------------------------
-    let mut ready: Vec<(usize, usize)> = Vec::new();
-    {
-        let mut set = tokio::task::JoinSet::new();
-        for (ii, unit) in units.iter().enumerate() {
-            for ti in 0..unit.targets.len() {
-                if blob_failed.contains(&(ii, ti)) {
-                    continue;
-                }
-                let (ctx, unit) = (ctx.clone(), unit.clone());
-                set.spawn(async move {
-                    let r = manifests_job(&ctx, &unit, &unit.targets[ti]).await;
-                    (ii, ti, r)
-                });
-            }
-        }
-        while let Some(res) = set.join_next().await {
-            let (ii, ti, r) = res.context("a manifest task panicked")?;
-            match r {
-                Ok(()) => ready.push((ii, ti)),
-                Err(e) => failures.push(format!(
-                    "{} → {}: {e:#}",
-                    units[ii].name, units[ii].targets[ti].display
-                )),
-            }
-        }
-    }
+    let blob_failed = push_blobs(&ctx, &units, &progress, &mut failures).await?;
+    let ready = push_manifests(&ctx, &units, &blob_failed, &mut failures).await?;
 
     if !failures.is_empty() {
         failures.sort();
@@ -170,7 +60,7 @@ pub(super) async fn push_units(
     }
 
     // --- Referrers without the API, before any tag --------------------------------------------
-    super::referrers::record(&ctx, &units).await.map_err(|e| {
+    super::record_referrers::record(&ctx, &units).await.map_err(|e| {
         e.context("recording the attestations in their fallback index failed; no tag was moved: re-run to resume")
     })?;
 
@@ -197,40 +87,7 @@ pub(super) async fn push_units(
         ..Default::default()
     };
     for unit in &units {
-        let mut r = PushedImage::default();
-        let platform_docs: Vec<&Descriptor> = if unit.expect.is_empty() {
-            unit.manifests.iter().map(|d| &d.desc).collect()
-        } else {
-            unit.expect.iter().collect()
-        };
-        for d in platform_docs {
-            r.platforms.insert(platform_label(d), d.digest.clone());
-        }
-        if let Some(top) = &unit.top {
-            r.digest = Some(top.desc.digest.clone());
-            r.media_type = top.desc.media_type.clone();
-            if top.desc.media_type == oci::MEDIA_MANIFEST && r.platforms.is_empty() {
-                r.platforms.insert("single".into(), top.desc.digest.clone());
-            }
-        }
-        for t in &unit.targets {
-            match &unit.top {
-                Some(top) => r
-                    .references
-                    .push(t.target.by_digest(&top.desc.digest).to_string()),
-                None => {
-                    for d in &unit.manifests {
-                        r.references
-                            .push(t.target.by_digest(&d.desc.digest).to_string());
-                    }
-                }
-            }
-        }
-        for t in &unit.targets {
-            for tag in &unit.tags {
-                r.references.push(t.target.reference(tag).to_string());
-            }
-        }
+        let r = pushed_image(unit);
         if unit.artifact {
             report.artifacts.insert(unit.name.clone(), r);
         } else {
@@ -238,6 +95,147 @@ pub(super) async fn push_units(
         }
     }
     Ok(report)
+}
+
+/// Phase 1, blobs: the (image, target index) pairs whose blobs did not all arrive.
+async fn push_blobs(
+    ctx: &Arc<Session>,
+    units: &[Arc<Unit>],
+    progress: &Shared,
+    failures: &mut Vec<String>,
+) -> Result<std::collections::HashSet<(usize, usize)>> {
+    // (image, target index) pairs whose blobs all arrived.
+    let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
+    let bars: Vec<Arc<dyn Meter>> = units
+        .iter()
+        .map(|unit| {
+            let total: u64 =
+                unit.blobs.iter().map(|b| b.size).sum::<u64>() * unit.targets.len() as u64;
+            Arc::from(progress.bar(&unit.name, total))
+        })
+        .collect();
+    // The first repository (per registry) that needs a blob uploads it; the others wait
+    // for it and mount it.
+    let mut first: HashMap<(String, Digest), Uploader> = HashMap::new();
+    let mut senders: HashMap<(String, Digest), watch::Sender<Option<bool>>> = HashMap::new();
+    let mut set = tokio::task::JoinSet::new();
+    for (ii, unit) in units.iter().enumerate() {
+        for (ti, t) in unit.targets.iter().enumerate() {
+            for b in &unit.blobs {
+                let key = (t.registry.name.clone(), b.digest.clone());
+                let (role_wait, role_signal) = match first.get(&key) {
+                    Some((repo, _)) if *repo == t.repo => continue,
+                    Some((repo, rx)) => (Some((repo.clone(), rx.clone())), None),
+                    None => {
+                        let (tx, rx) = watch::channel(None);
+                        first.insert(key.clone(), (t.repo.clone(), rx));
+                        senders.insert(key.clone(), tx);
+                        (None, Some(key.clone()))
+                    }
+                };
+                let job = BlobJob {
+                    target: t.clone(),
+                    blob: b.clone(),
+                    wait: role_wait,
+                    signal: role_signal.and_then(|k| senders.get(&k).cloned()),
+                    bar: bars[ii].clone(),
+                };
+                let ctx = ctx.clone();
+                set.spawn(async move {
+                    let r = blob_job(&ctx, &job).await;
+                    (ii, ti, job, r)
+                });
+            }
+        }
+    }
+    drop(senders);
+    while let Some(res) = set.join_next().await {
+        let (ii, ti, job, r) = res.context("an upload task panicked")?;
+        if let Err(e) = r {
+            failures.push(format!(
+                "{} → {}: blob {}: {e:#}",
+                units[ii].name, job.target.display, job.blob.digest
+            ));
+            blob_failed.insert((ii, ti));
+        }
+    }
+    for b in &bars {
+        b.finish();
+    }
+    Ok(blob_failed)
+}
+
+/// Phase 2, manifests by digest, for the pairs whose blobs arrived: the pairs that are ready.
+async fn push_manifests(
+    ctx: &Arc<Session>,
+    units: &[Arc<Unit>],
+    blob_failed: &std::collections::HashSet<(usize, usize)>,
+    failures: &mut Vec<String>,
+) -> Result<Vec<(usize, usize)>> {
+    let mut ready: Vec<(usize, usize)> = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
+    for (ii, unit) in units.iter().enumerate() {
+        for ti in 0..unit.targets.len() {
+            if blob_failed.contains(&(ii, ti)) {
+                continue;
+            }
+            let (ctx, unit) = (ctx.clone(), unit.clone());
+            set.spawn(async move {
+                let r = manifests_job(&ctx, &unit, &unit.targets[ti]).await;
+                (ii, ti, r)
+            });
+        }
+    }
+    while let Some(res) = set.join_next().await {
+        let (ii, ti, r) = res.context("a manifest task panicked")?;
+        match r {
+            Ok(()) => ready.push((ii, ti)),
+            Err(e) => failures.push(format!(
+                "{} → {}: {e:#}",
+                units[ii].name, units[ii].targets[ti].display
+            )),
+        }
+    }
+    Ok(ready)
+}
+
+/// What the report says of one unit pushed: its digests by platform and its references.
+fn pushed_image(unit: &Unit) -> PushedImage {
+    let mut r = PushedImage::default();
+    let platform_docs: Vec<&Descriptor> = if unit.expect.is_empty() {
+        unit.manifests.iter().map(|d| &d.desc).collect()
+    } else {
+        unit.expect.iter().collect()
+    };
+    for d in platform_docs {
+        r.platforms.insert(platform_label(d), d.digest.clone());
+    }
+    if let Some(top) = &unit.top {
+        r.digest = Some(top.desc.digest.clone());
+        r.media_type = top.desc.media_type.clone();
+        if top.desc.media_type == oci::MEDIA_MANIFEST && r.platforms.is_empty() {
+            r.platforms.insert("single".into(), top.desc.digest.clone());
+        }
+    }
+    for t in &unit.targets {
+        match &unit.top {
+            Some(top) => r
+                .references
+                .push(t.target.by_digest(&top.desc.digest).to_string()),
+            None => {
+                for d in &unit.manifests {
+                    r.references
+                        .push(t.target.by_digest(&d.desc.digest).to_string());
+                }
+            }
+        }
+    }
+    for t in &unit.targets {
+        for tag in &unit.tags {
+            r.references.push(t.target.reference(tag).to_string());
+        }
+    }
+    r
 }
 
 /// Whether a manifest push failed because the registry refused the document (a 4xx other than

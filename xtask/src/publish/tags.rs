@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use super::scheduler::Session;
+use super::push_session::Session;
 use super::unit::{Doc, Target, Unit};
 use super::{FloatingTags, TagDecision};
 

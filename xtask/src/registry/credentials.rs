@@ -35,7 +35,9 @@ impl Secret {
         Secret(s.into())
     }
 
-    /// The secret itself, for the one place that sends it.
+    /// The secret itself, for the few places that need its value: sending it (the token
+    /// exchange in `registry/token.rs`, twice; the builders' docker config in
+    /// `builder/registry_access.rs`) and redacting it ([`Credentials::secret_forms`] here).
     pub fn expose(&self) -> &str {
         &self.0
     }

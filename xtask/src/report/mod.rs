@@ -4,9 +4,9 @@
 pub mod compose;
 pub mod github;
 pub mod json;
-pub mod progress;
 pub mod publish;
 pub mod tables;
+pub mod terminal_progress;
 
 /// Prints each tag the engine had to rewrite, as a note on stderr, and each rule it skipped or
 /// read leniently, as a warning.

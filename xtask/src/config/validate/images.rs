@@ -69,7 +69,7 @@ pub(super) fn check(cfg: &Config, p: &mut Problems, repos: &mut BTreeMap<String,
         }
         common_checks(p, &key, img);
         for (arg, value) in &img.build_args {
-            for t in crate::plan::unknown_arg_templates(value) {
+            for t in crate::config::build_arg_templates::unknown_arg_templates(value) {
                 p.fix(
                     key(&format!("build-args.{arg}")),
                     format!("{t} is not a template build args know"),

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 use super::rules::{Kind, RefEvent, Rule};
 use super::template::{short_sha, version_text, Allowed, Expr, Template, VersionVars};
 use crate::oci::reference::is_valid_tag;
-use crate::plan::context::{Event, GitRef, RefContext};
-use crate::plan::version::{pep440_of_tag, version_of_tag};
+use crate::tag_rules::context::{Event, GitRef, RefContext};
+use crate::tag_rules::version::{pep440_of_tag, version_of_tag};
 
 /// The longest tag the registry grammar allows.
 pub(super) const MAX_TAG_LEN: usize = 128;

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use super::engine::*;
 use super::rules::*;
 use crate::oci::reference::is_valid_tag;
-use crate::plan::context::{Event, GitRef, RefContext};
+use crate::tag_rules::context::{Event, GitRef, RefContext};
 
 const SHA: &str = "abc1234def5678abc1234def5678abc1234def56";
 /// 2023-11-14T22:13:20Z.

@@ -181,69 +181,105 @@ impl fmt::Display for Rule {
     }
 }
 
+/// A rule's `key=value` attributes (a field without `=` is the value), each given once, and its
+/// type (`raw` when only a value is given), checked to allow every attribute.
+fn attributes(s: &str) -> Result<(Vec<(String, String)>, String), String> {
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    for field in split_fields(s)? {
+        // As in metadata-action's tag.ts, a field without `=` is the value
+        // (`type=raw,foo` is `type=raw,value=foo`).
+        let (key, value) = match split_key_value(&field)? {
+            Some(kv) => kv,
+            None => ("value".to_string(), unquote(&field)),
+        };
+        if attrs.iter().any(|(k, _)| *k == key) {
+            return Err(if key == "value" {
+                "the value is given twice (a field without `=` is the value: \
+                 write it once, as value=... or alone)"
+                    .to_string()
+            } else {
+                format!("attribute `{key}` is given twice")
+            });
+        }
+        attrs.push((key, value));
+    }
+    // As in metadata-action, a rule without `type=` is a raw rule (`foo` is
+    // `type=raw,value=foo`).
+    let ty = match attrs.iter().find(|(k, _)| k == "type") {
+        Some((_, t)) => t.clone(),
+        None => {
+            if !attrs.iter().any(|(k, _)| k == "value") {
+                return Err(format!(
+                    "missing `type`: start the rule with type={} (for a fixed tag: \
+                     type=raw,value=... or the value alone)",
+                    TYPES.join("|")
+                ));
+            }
+            "raw".to_string()
+        }
+    };
+    let specific: &[&str] = match ty.as_str() {
+        "schedule" => &["pattern"],
+        "semver" | "pep440" => &["pattern", "value", "match"],
+        "match" => &["pattern", "group", "value"],
+        "edge" => &["branch"],
+        "ref" => &["event"],
+        "raw" => &["value"],
+        "sha" => &["format"],
+        other => {
+            return Err(format!(
+                "unknown type `{other}`: use one of {}",
+                TYPES.join(", ")
+            ))
+        }
+    };
+    for (key, _) in &attrs {
+        if !COMMON_ATTRS.contains(&key.as_str()) && !specific.contains(&key.as_str()) {
+            let mut allowed = specific.to_vec();
+            allowed.extend(COMMON_ATTRS.iter().filter(|a| **a != "type"));
+            return Err(format!(
+                "unknown attribute `{key}` for type={ty}: allowed are {}",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok((attrs, ty))
+}
+
+/// The warnings for the date formats in a rule's templates that are not quoted.
+fn unquoted_date_warnings(
+    s: &str,
+    kind: &Kind,
+    enable: &Template,
+    prefix: &Option<Template>,
+    suffix: &Option<Template>,
+) -> Vec<String> {
+    let mut templates = vec![enable];
+    templates.extend(prefix.iter().chain(suffix.iter()));
+    match kind {
+        Kind::Schedule { pattern } => templates.push(pattern),
+        Kind::Semver { value, .. } | Kind::Match { value, .. } => templates.extend(value),
+        Kind::Raw { value } => templates.push(value),
+        Kind::Edge { .. } | Kind::Ref { .. } | Kind::Sha { .. } => {}
+    }
+    templates
+        .iter()
+        .flat_map(|t| t.unquoted_formats())
+        .map(|word| {
+            format!(
+                "tag rule {s:?}: the date format {word} is not quoted, so (as in \
+                 metadata-action) it is ignored and the date renders as ISO 8601; quote it: \
+                 '{word}'"
+            )
+        })
+        .collect()
+}
+
 impl FromStr for Rule {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Rule, String> {
-        let mut attrs: Vec<(String, String)> = Vec::new();
-        for field in split_fields(s)? {
-            // As in metadata-action's tag.ts, a field without `=` is the value
-            // (`type=raw,foo` is `type=raw,value=foo`).
-            let (key, value) = match split_key_value(&field)? {
-                Some(kv) => kv,
-                None => ("value".to_string(), unquote(&field)),
-            };
-            if attrs.iter().any(|(k, _)| *k == key) {
-                return Err(if key == "value" {
-                    "the value is given twice (a field without `=` is the value: \
-                     write it once, as value=... or alone)"
-                        .to_string()
-                } else {
-                    format!("attribute `{key}` is given twice")
-                });
-            }
-            attrs.push((key, value));
-        }
-        // As in metadata-action, a rule without `type=` is a raw rule (`foo` is
-        // `type=raw,value=foo`).
-        let ty = match attrs.iter().find(|(k, _)| k == "type") {
-            Some((_, t)) => t.clone(),
-            None => {
-                if !attrs.iter().any(|(k, _)| k == "value") {
-                    return Err(format!(
-                        "missing `type`: start the rule with type={} (for a fixed tag: \
-                         type=raw,value=... or the value alone)",
-                        TYPES.join("|")
-                    ));
-                }
-                "raw".to_string()
-            }
-        };
-        let specific: &[&str] = match ty.as_str() {
-            "schedule" => &["pattern"],
-            "semver" | "pep440" => &["pattern", "value", "match"],
-            "match" => &["pattern", "group", "value"],
-            "edge" => &["branch"],
-            "ref" => &["event"],
-            "raw" => &["value"],
-            "sha" => &["format"],
-            other => {
-                return Err(format!(
-                    "unknown type `{other}`: use one of {}",
-                    TYPES.join(", ")
-                ))
-            }
-        };
-        for (key, _) in &attrs {
-            if !COMMON_ATTRS.contains(&key.as_str()) && !specific.contains(&key.as_str()) {
-                let mut allowed = specific.to_vec();
-                allowed.extend(COMMON_ATTRS.iter().filter(|a| **a != "type"));
-                return Err(format!(
-                    "unknown attribute `{key}` for type={ty}: allowed are {}",
-                    allowed.join(", ")
-                ));
-            }
-        }
+        let (attrs, ty) = attributes(s)?;
         let get = |key: &str| {
             attrs
                 .iter()
@@ -367,25 +403,7 @@ impl FromStr for Rule {
             None => default_prefix.map(Template::literal),
         };
         let suffix = optional_template("suffix")?;
-        let mut templates = vec![&enable];
-        templates.extend(prefix.iter().chain(suffix.iter()));
-        match &kind {
-            Kind::Schedule { pattern } => templates.push(pattern),
-            Kind::Semver { value, .. } | Kind::Match { value, .. } => templates.extend(value),
-            Kind::Raw { value } => templates.push(value),
-            Kind::Edge { .. } | Kind::Ref { .. } | Kind::Sha { .. } => {}
-        }
-        let warnings = templates
-            .iter()
-            .flat_map(|t| t.unquoted_formats())
-            .map(|word| {
-                format!(
-                    "tag rule {s:?}: the date format {word} is not quoted, so (as in \
-                     metadata-action) it is ignored and the date renders as ISO 8601; quote it: \
-                     '{word}'"
-                )
-            })
-            .collect();
+        let warnings = unquoted_date_warnings(s, &kind, &enable, &prefix, &suffix);
         Ok(Rule {
             text: s.to_string(),
             kind,

@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! use xtask::progress::Sink as _;
-//! let p = xtask::report::progress::Progress::new(false);
+//! let p = xtask::report::terminal_progress::Progress::new(false);
 //! let bar = p.bar("backend", 1 << 20);      // a bar on a terminal, silent otherwise
 //! let tick = p.ticker("layer 1a2b", 1 << 20); // periodic lines without a terminal
 //! bar.inc(4096);

@@ -194,8 +194,8 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::context::Event;
     use super::*;
+    use crate::tag_rules::context::Event;
 
     fn ctx(git_ref: GitRef) -> RefContext {
         RefContext {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::scheduler::Session;
+use super::push_session::Session;
 use super::unit::{Target, Unit};
-use crate::oci::referrers::{fallback_tag, merge_referrers};
+use crate::oci::referrers_tag::{fallback_tag, merge_referrers};
 use crate::oci::{self, Descriptor, Digest};
 
 /// Records every referrer of `units` in its subject's fallback index, where the registry has

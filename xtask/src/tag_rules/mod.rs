@@ -1,4 +1,6 @@
-//! The tag engine: docker/metadata-action's rule vocabulary, with its pain points fixed.
+//! The tag rules: docker/metadata-action's rule vocabulary (the grammar `config` parses) and
+//! the engine that computes tags from it (what `plan` runs), with the action's pain points
+//! fixed. One home for both, so that `config` and `plan` each depend on it and not on each other.
 //!
 //! A [`Rule`] is one line of metadata-action syntax (`type=semver,pattern={{major}}.{{minor}}`).
 //! [`compute`] turns the rules, the `latest` policy and the flavor into the tags of one build,
@@ -16,11 +18,13 @@
 
 #[cfg(test)]
 mod compat_tests;
+pub mod context;
 mod engine;
 mod rules;
 mod template;
 #[cfg(test)]
 mod tests;
+pub mod version;
 
 pub use engine::{compute, Flavor, Latest, Rewrite, TagSet};
 pub use rules::Rule;

@@ -2,8 +2,8 @@
 
 use semver::Version;
 
-use crate::plan::context::{GitRef, RefContext};
-use crate::plan::version::civil_from_days;
+use crate::tag_rules::context::{GitRef, RefContext};
+use crate::tag_rules::version::civil_from_days;
 
 /// Which template expressions a field may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
