@@ -21,82 +21,22 @@ set -euo pipefail
 
 BASE_MB=${BASE_MB:-30}
 OWN_MB=${OWN_MB:-30}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -n "${BENCH_DIR:-}" ]; then
-  WORK=$BENCH_DIR
-  rm -rf "$WORK"
-  mkdir -p "$WORK"
-  KEEP=1
-else
-  WORK=$(mktemp -d /tmp/stevedore-bench-push.XXXXXX)
-  KEEP=
-fi
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-push
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mbps() { awk -v bytes="$1" -v t="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / t }'; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
-
-# start_registry NAME: starts docker-registry on a free port with fresh storage; prints host.
-start_registry() {
-  local name=$1 port dir
-  port=$(free_port)
-  dir=$WORK/registries/$name
-  mkdir -p "$dir/storage"
-  cat > "$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/storage
-http:
-  addr: 127.0.0.1:$port
-EOF
-  docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"; then
-      echo "127.0.0.1:$port"
-      return
-    fi
-    sleep 0.05
-  done
-  echo "docker-registry $name did not start" >&2
-  exit 1
-}
 
 echo "== building the xtask binary (dev profile, as \`cargo xtask\` runs it)"
 cargo build -q -p xtask --manifest-path "$ROOT/Cargo.toml"
 XTASK=$CARGO_TARGET_DIR/debug/xtask
 
 echo "== starting 5 registries (2 for skopeo, 2 for stevedore, 1 for the ingest probe)"
-SK1=$(start_registry skopeo-a)
-SK2=$(start_registry skopeo-b)
-ST1=$(start_registry stevedore-a)
-ST2=$(start_registry stevedore-b)
-ING=$(start_registry ingest)
+SK1=$(start_registry "$WORK/registries/skopeo-a" quiet)
+SK2=$(start_registry "$WORK/registries/skopeo-b" quiet)
+ST1=$(start_registry "$WORK/registries/stevedore-a" quiet)
+ST2=$(start_registry "$WORK/registries/stevedore-b" quiet)
+ING=$(start_registry "$WORK/registries/ingest" quiet)
 
 IMAGES="api web worker admin"
 VERSION=1.2.3

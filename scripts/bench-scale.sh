@@ -22,69 +22,10 @@ set -euo pipefail
 
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(4 16 64)
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -n "${BENCH_DIR:-}" ]; then
-  WORK=$BENCH_DIR
-  rm -rf "$WORK"
-  mkdir -p "$WORK"
-  KEEP=1
-else
-  WORK=$(mktemp -d /tmp/stevedore-bench-scale.XXXXXX)
-  KEEP=
-fi
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-scale
 per_ms() { awk -v t="$1" -v n="$2" 'BEGIN { printf "%.1f", t * 1000 / n }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-}
-
-# start_registry DIR: docker-registry on a free port, fresh storage, access log to DIR/log;
-# prints host:port.
-start_registry() {
-  local dir=$1 port
-  port=$(free_port)
-  mkdir -p "$dir/storage"
-  cat > "$dir/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $dir/storage
-http:
-  addr: 127.0.0.1:$port
-EOF
-  docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/v2/"; then
-      echo "127.0.0.1:$port"
-      return
-    fi
-    sleep 0.05
-  done
-  echo "docker-registry in $dir did not start" >&2
-  exit 1
-}
 
 # requests DIR...: how many requests the registries logged (access log lines) so far.
 requests() {
@@ -177,11 +118,9 @@ for N in "${SIZES[@]}"; do
   echo "   no-op requests by kind: $(breakdown "$RUN/reg-a" "$a1" "$RUN/reg-b" "$b1")"
   RESULTS+=("$(printf '%4s %7s %7s %8s %8s %8s %9s %8s %8s %9s' \
     "$N" "$T_BUILD" "$T_PUSH" "$(per_ms "$T_PUSH" "$REFS")" \
-    "$(per_ms "$T_SKOPEO" "$SK_REFS")" "$(div "$(per_ms "$T_PUSH" "$REFS")" "$(per_ms "$T_SKOPEO" "$SK_REFS")")" \
-    "$T_NOOP" "$Q_NOOP" "$GOAL" "$(div "$Q_NOOP" "$REFS")")")
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  PIDS=()
+    "$(per_ms "$T_SKOPEO" "$SK_REFS")" "$(ratio "$(per_ms "$T_PUSH" "$REFS")" "$(per_ms "$T_SKOPEO" "$SK_REFS")")" \
+    "$T_NOOP" "$Q_NOOP" "$GOAL" "$(ratio "$Q_NOOP" "$REFS")")")
+  stop_registries "$RUN"
 done
 
 echo

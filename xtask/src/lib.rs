@@ -16,6 +16,7 @@ pub mod facts;
 pub mod oci;
 pub mod pipeline;
 pub mod plan;
+pub mod policy;
 pub mod problem;
 pub mod progress;
 pub mod publish;

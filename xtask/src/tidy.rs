@@ -74,6 +74,8 @@ const DEPENDENCIES: &[(&str, &[&str])] = &[
         ],
     ),
     ("workspace", &["config", "facts", "plan"]),
+    // Release policy: dirty trees and untagged publishes refused, the floating-tag judge.
+    ("policy", &["facts", "plan", "problem", "publish"]),
     // The tag-rule grammar and engine (metadata-action's rules, the ref context, versions):
     // `config` parses rules with it, `plan` computes tags with it.
     ("tag_rules", &["oci"]),

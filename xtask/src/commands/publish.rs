@@ -14,15 +14,19 @@ use super::Retries;
 
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
-    super::refuse_dirty(ws, args.publish.allow_dirty)?;
+    crate::policy::refuse_dirty(&ws.plan, &ws.untracked_inputs, args.publish.allow_dirty)?;
     if !args.by_digest {
-        super::refuse_untagged(ws)?;
+        crate::policy::refuse_untagged(&ws.plan, &ws.config.path)?;
     }
     let layout = Layout::open(&ws.path(&args.layout))?;
     let progress = super::progress(verbose);
     let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
     let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
-    opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
+    opts.floating = Some(crate::policy::floating_tags(
+        &ws.plan,
+        &ws.root,
+        args.publish.force_tags,
+    ));
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let entries = crate::publish::layout_entries(&ws.plan, &layout)?;
@@ -32,11 +36,15 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
 
 pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
-    super::refuse_dirty(ws, args.publish.allow_dirty)?;
+    crate::policy::refuse_dirty(&ws.plan, &ws.untracked_inputs, args.publish.allow_dirty)?;
     let progress = super::progress(verbose);
     let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
     let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
-    opts.floating = Some(super::floating_tags(ws, args.publish.force_tags));
+    opts.floating = Some(crate::policy::floating_tags(
+        &ws.plan,
+        &ws.root,
+        args.publish.force_tags,
+    ));
     opts.allow_partial = args.allow_partial;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
     let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;

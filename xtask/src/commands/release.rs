@@ -22,14 +22,18 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 
 pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Result<()> {
     if !args.dry_run {
-        super::refuse_dirty(ws, args.allow_dirty)?;
-        super::refuse_untagged(ws)?;
+        crate::policy::refuse_dirty(&ws.plan, &ws.untracked_inputs, args.allow_dirty)?;
+        crate::policy::refuse_untagged(&ws.plan, &ws.config.path)?;
     }
     let progress = super::progress(verbose);
     // One registry session for the whole release: base images, compose images, publish.
     let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
     let mut publish = super::publish_options(ws, None, &clients)?;
-    publish.floating = Some(super::floating_tags(ws, args.force_tags));
+    publish.floating = Some(crate::policy::floating_tags(
+        &ws.plan,
+        &ws.root,
+        args.force_tags,
+    ));
     let opts = pipeline::ReleaseOptions {
         dry_run: args.dry_run,
         build: super::build_options(&args.build, &clients)?,
