@@ -35,6 +35,19 @@ bench_cleanup() {
   [ -n "$KEEP" ] || rm -rf "$WORK"
 }
 
+# bench_commit DIR TAG: DIR as a git repository of its files (target/ ignored), one commit,
+# tagged TAG.
+bench_commit() {
+  (
+    cd "$1"
+    printf 'target/\n' > .gitignore
+    git init -q -b main
+    git add -A
+    git -c user.name=b -c user.email=b@b commit -q -m bench
+    git tag "$2"
+  )
+}
+
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

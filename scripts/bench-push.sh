@@ -97,14 +97,7 @@ LARGEST=${BASE[amd64]}
     echo 'native = { files = [{ src = "files/hello.txt", dst = "/hello.txt" }] }'
   done
 } > "$WS/images/release.toml"
-(
-  cd "$WS"
-  printf 'target/\n' > .gitignore
-  git init -q -b main
-  git add -A
-  git -c user.name=b -c user.email=b@b commit -q -m bench
-  git tag v$VERSION
-)
+bench_commit "$WS" v$VERSION
 mapfile -t TAGS < <(env -u GITHUB_ACTIONS -u CI "$XTASK" -C "$WS" tags | awk '$1 == "tag" { print $2 }')
 echo "   tags: ${TAGS[*]}"
 

@@ -71,14 +71,7 @@ for N in "${SIZES[@]}"; do
       echo "native = { files = [{ src = \"data/img$i.bin\", dst = \"/data.bin\" }] }"
     done
   } > "$WS/images/release.toml"
-  (
-    cd "$WS"
-    printf 'target/\n' > .gitignore
-    git init -q -b main
-    git add -A
-    git -c user.name=b -c user.email=b@b commit -q -m bench
-    git tag v1.0.0
-  )
+  bench_commit "$WS" v1.0.0
   mapfile -t TAGS < <("$XTASK" -C "$WS" tags | awk '$1 == "tag" { print $2 }')
   T=${#TAGS[@]}
   REFS=$((N * 2 * T))

@@ -4,13 +4,31 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{MergeArgs, PushArgs};
+use crate::cli::{MergeArgs, PublishFlags, PushArgs};
 use crate::oci::layout::Layout;
 use crate::report::terminal_progress::Progress;
 use crate::report::{self, publish::finish};
 use crate::workspace::Workspace;
 
 use super::Retries;
+
+/// What `push` and `merge` publish with: the progress sink, and the options over one registry
+/// session, with the floating-tag judge.
+fn publish_run(
+    ws: &Workspace,
+    flags: &PublishFlags,
+    verbose: bool,
+) -> Result<(crate::progress::Shared, crate::publish::PublishOptions)> {
+    let progress = super::progress(verbose);
+    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
+    let mut opts = super::publish_options(ws, Some(flags), &clients)?;
+    opts.floating = Some(crate::policy::floating_tags(
+        &ws.plan,
+        &ws.root,
+        flags.force_tags,
+    ));
+    Ok((progress, opts))
+}
 
 pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
@@ -19,14 +37,7 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
         crate::policy::refuse_untagged(&ws.plan, &ws.config.path)?;
     }
     let layout = Layout::open(&ws.path(&args.layout))?;
-    let progress = super::progress(verbose);
-    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
-    let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
-    opts.floating = Some(crate::policy::floating_tags(
-        &ws.plan,
-        &ws.root,
-        args.publish.force_tags,
-    ));
+    let (progress, mut opts) = publish_run(ws, &args.publish, verbose)?;
     opts.by_digest = args.by_digest;
     opts.digest_file = Some(ws.path(&args.digest_file));
     let entries = crate::publish::layout_entries(&ws.plan, &layout)?;
@@ -37,14 +48,7 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
 pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<()> {
     report::rewrites(&ws.plan);
     crate::policy::refuse_dirty(&ws.plan, &ws.untracked_inputs, args.publish.allow_dirty)?;
-    let progress = super::progress(verbose);
-    let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
-    let mut opts = super::publish_options(ws, Some(&args.publish), &clients)?;
-    opts.floating = Some(crate::policy::floating_tags(
-        &ws.plan,
-        &ws.root,
-        args.publish.force_tags,
-    ));
+    let (progress, mut opts) = publish_run(ws, &args.publish, verbose)?;
     opts.allow_partial = args.allow_partial;
     let files: Vec<_> = args.digest_files.iter().map(|p| ws.path(p)).collect();
     let merged = crate::publish::merge(&ws.plan, &files, &opts, &progress)?;
