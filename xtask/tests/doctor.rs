@@ -4,6 +4,8 @@
 mod support;
 
 use support::*;
+use xtask::oci::layout::Layout;
+use xtask::oci::Digest;
 
 #[test]
 fn doctor_names_each_missing_piece_with_its_fix() {
@@ -269,5 +271,89 @@ fn doctor_names_a_host_that_does_not_resolve_without_retrying() {
     assert!(
         took < std::time::Duration::from_secs(15),
         "took {took:?}: {text}"
+    );
+}
+
+/// A release pins the compose file's external images to their registry digest: doctor resolves
+/// each one first, naming an image that is not in its registry and a host that does not resolve,
+/// and checks push access to the compose artifact's own repository.
+#[test]
+fn doctor_resolves_external_compose_images_and_checks_the_artifact_repository() {
+    if !have_all(&["docker-registry", "skopeo"]) {
+        skipped("docker-registry or skopeo missing: external compose images doctor not run");
+        return;
+    }
+    let registry = Registry::plain();
+    let compose = |extra: &str| {
+        format!(
+            "services:\n  app:\n    image: {host}/demo/app:v1.2.3\n  db:\n    image: {host}/library/postgres:16\n{extra}",
+            host = registry.host
+        )
+    };
+    let images = "[images.app]\nnative = { files = [{ src = \"files/hello.txt\", dst = \"/hello.txt\" }] }\n\
+                  [compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack\"\n";
+    let unresolvable = "  cache:\n    image: redis.invalid/redis:7\n";
+    let ws = workspace(
+        &format!("{}/demo", registry.host),
+        images,
+        &[("compose.yaml", compose(unresolvable).as_bytes())],
+    );
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let problem = |image: &str| {
+        text.lines()
+            .find(|l| l.starts_with("PROBLEM compose stack") && l.contains(image))
+            .unwrap_or_else(|| panic!("no problem named {image}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        problem(&format!("{}/library/postgres:16", registry.host)).contains("not in its registry"),
+        "{text}"
+    );
+    assert!(
+        problem("redis.invalid/redis:7").contains("cannot resolve host"),
+        "{text}"
+    );
+    // The release's own image is pinned to what it pushes, never resolved.
+    assert!(!text.contains("demo/app:v1.2.3 resolves"), "{text}");
+    // The artifact's repository is checked for push access like the images'.
+    assert!(
+        text.contains(&format!("  {}/demo/stack: ok", registry.host)),
+        "{text}"
+    );
+
+    // With the base image in the registry and the unresolvable service gone, doctor passes and
+    // says the digest the release will pin.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(dir.path()).unwrap();
+    write_image(&layout, &small_image("postgres", 3), "16");
+    let copy = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:postgres:16", dir.path().display()))
+        .arg(format!("docker://{}/library/postgres:16", registry.host))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "skopeo copy: {}", output_text(&copy));
+    let digest = Digest::of(&registry.inspect_raw("library/postgres:16").unwrap());
+    ws.write("compose.yaml", compose(""));
+    ws.commit("no cache service");
+    ws.git(&["tag", "-f", "v1.2.3"]);
+    let out = ws.xtask(&["doctor"], &[]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "ok      compose stack: {}/library/postgres:16 resolves to {digest}",
+            registry.host
+        )),
+        "{text}"
     );
 }

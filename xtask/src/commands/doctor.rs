@@ -69,13 +69,43 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         ),
     }
 
+    // One registry session for what follows: external compose images and the registries.
+    let clients = super::registry_session(
+        super::registry_settings(ws),
+        &super::progress(verbose),
+        super::Retries::Verbose,
+    )?;
+
     // Compose artifacts: their files, env files and compose's checks, which a release runs
-    // before it builds.
+    // before it builds, and the external images it pins.
     if !plan.composes.is_empty() {
         match crate::compose::stage::preflight(plan, &ws.root, false) {
-            Ok(_) => {
+            Ok(checked) => {
                 for c in &plan.composes {
                     println!("ok      compose {}: files and checks pass", c.repository);
+                }
+                let externals =
+                    crate::compose::stage::external_images(plan, &checked, clients.clone());
+                for e in externals {
+                    match e.resolved {
+                        Ok(digest) => println!(
+                            "ok      compose {}: {} resolves to {digest}",
+                            e.artifact, e.reference
+                        ),
+                        Err(why) => {
+                            let (why, fix) = why.split_once("\n  fix: ").unwrap_or((
+                                &why,
+                                "check the image name, tag and registry in the compose file and this machine's access to that registry (or set resolve-external = false for this artifact)",
+                            ));
+                            problem(
+                                format!(
+                                    "compose {}: the release pins {} to its digest and cannot resolve it: {why}",
+                                    e.artifact, e.reference
+                                ),
+                                fix.to_string(),
+                            )
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -88,18 +118,14 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         }
     }
 
-    // Registries: credentials and push permission (no secret printed).
+    // Registries: credentials and push permission for every image and compose artifact
+    // repository (no secret printed).
     if plan.registries.is_empty() {
         problem(
             "registries: none configured".into(),
             "list where to publish in release.registries".into(),
         );
     } else {
-        let clients = super::registry_session(
-            super::registry_settings(ws),
-            &super::progress(verbose),
-            super::Retries::Verbose,
-        )?;
         let opts = super::publish_options(ws, None, &clients)?;
         let (lines, ok) = crate::publish::login_check(plan, &opts, true)?;
         for l in &lines {

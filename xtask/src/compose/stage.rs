@@ -197,6 +197,67 @@ pub fn build(
     Ok(report)
 }
 
+/// One external image of a compose artifact (an image the release does not build), as a
+/// release would resolve it to pin it: its digest, or why it cannot be resolved.
+#[derive(Debug)]
+pub struct ExternalImage {
+    /// The artifact's repository.
+    pub artifact: String,
+    /// The normalised reference (`docker.io/library/postgres:16`).
+    pub reference: String,
+    pub resolved: Result<String, String>,
+}
+
+/// Resolves, without writing anything, every external image the artifacts of `plan` (as
+/// [`preflight`] loaded them) pin: what `doctor` checks before a release meets an unreachable
+/// registry or a missing tag. Artifacts with `resolve-external = false` pin none.
+pub fn external_images(
+    plan: &Plan,
+    checked: &Checked,
+    registry: Arc<registry::Clients>,
+) -> Vec<ExternalImage> {
+    let mut resolver = Resolver::new(registry);
+    let mut out: Vec<ExternalImage> = Vec::new();
+    for (c, project) in plan.composes.iter().zip(&checked.projects) {
+        if !c.resolve_external {
+            continue;
+        }
+        // The release's own images are pinned to what it pushes, not resolved: any digest
+        // stands in for it here.
+        let release: Vec<ReleaseImage> = plan
+            .images
+            .iter()
+            .flat_map(|img| &img.targets)
+            .map(|t| ReleaseImage {
+                repository: t.repository.clone(),
+                pinned: format!("{}/{}@sha256:{}", t.host(), t.repository, "0".repeat(64)),
+            })
+            .collect();
+        let mut resolve = |r: &str| -> Result<String> {
+            let resolved = resolver.digest(r).map_err(|e| format!("{e:#}"));
+            let digest = resolved
+                .clone()
+                .unwrap_or_else(|_| format!("sha256:{}", "0".repeat(64)));
+            if !out.iter().any(|e| e.reference == r) {
+                out.push(ExternalImage {
+                    artifact: c.repository.clone(),
+                    reference: r.to_string(),
+                    resolved,
+                });
+            }
+            Ok(digest)
+        };
+        if let Err(e) = pin_images(project, &release, true, &mut resolve) {
+            out.push(ExternalImage {
+                artifact: c.repository.clone(),
+                reference: "a service image".into(),
+                resolved: Err(e.into_problem().to_string()),
+            });
+        }
+    }
+    out
+}
+
 /// Writes an artifact's blobs and manifest into `layout`, named `name`.
 fn write(layout: &Layout, art: &super::Artifact, name: &str) -> Result<(Descriptor, Vec<u8>)> {
     for (d, bytes) in &art.blobs {

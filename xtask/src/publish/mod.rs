@@ -543,6 +543,15 @@ pub fn login_check(
             e.1.push(t.repository.clone());
         }
     }
+    // The compose artifacts' repositories need push access too.
+    for t in plan.composes.iter().flat_map(|c| &c.targets) {
+        let e = by_host
+            .entry(t.host().to_string())
+            .or_insert_with(|| (t.api_host.clone(), Vec::new()));
+        if !e.1.contains(&t.repository) {
+            e.1.push(t.repository.clone());
+        }
+    }
     registry::login::check(&by_host, &opts.registry, probe_referrers)
 }
 
