@@ -53,7 +53,7 @@ pub struct Expected<'a> {
 
 /// The checks of one attestation layer, and the predicate type of its Statement once the
 /// Statement could be read (after its signature verified, when a key is given).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerVerdict {
     pub checks: Vec<Check>,
     /// The Statement's own `predicateType`: never an annotation's.
@@ -107,17 +107,6 @@ impl LayerVerdict {
                 fix: Some(fix.clone()),
             }),
             Step::NotChecked(_) => {}
-        }
-    }
-}
-
-impl Default for LayerVerdict {
-    fn default() -> LayerVerdict {
-        LayerVerdict {
-            checks: Vec::new(),
-            predicate_type: None,
-            signer: None,
-            not_checked: Vec::new(),
         }
     }
 }

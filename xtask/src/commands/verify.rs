@@ -287,8 +287,13 @@ fn print_text(
             match (signed_by, c.layers.iter().find_map(|l| l.signer.as_ref())) {
                 (Some(k), _) if c.ok() => format!(", signed by key {k}"),
                 (None, Some(id)) if c.ok() => format!(
-                    ", signed by certificate {}",
-                    id.subject().unwrap_or("(no subject alternative name)")
+                    ", signed by certificate {}{}",
+                    id.subject().unwrap_or("(no subject alternative name)"),
+                    if args.trusted_root.is_some() {
+                        ""
+                    } else {
+                        " (not checked against a trusted root)"
+                    }
                 ),
                 _ => String::new(),
             }

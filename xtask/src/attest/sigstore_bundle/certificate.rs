@@ -156,8 +156,8 @@ pub fn identity(cert: &[u8]) -> Result<Identity> {
     tbs.expect(der::SEQUENCE, "signature algorithm")?;
     tbs.expect(der::SEQUENCE, "issuer")?;
     let mut validity = Reader::new(tbs.expect(der::SEQUENCE, "validity")?);
-    let not_before = der::time(validity.next()?).context("notBefore")?;
-    let not_after = der::time(validity.next()?).context("notAfter")?;
+    let not_before = der::time(validity.element()?).context("notBefore")?;
+    let not_after = der::time(validity.element()?).context("notAfter")?;
     tbs.expect(der::SEQUENCE, "subject")?;
     tbs.expect(der::SEQUENCE, "subject public key info")?;
     tbs.optional(der::primitive(1))?; // issuerUniqueID
@@ -216,7 +216,7 @@ fn subject_alt_names(value: &[u8]) -> Result<Vec<SubjectName>> {
         if out.len() >= MAX_ENTRIES {
             bail!("more than {MAX_ENTRIES} subject alternative names");
         }
-        let name = names.next()?;
+        let name = names.element()?;
         match name.tag {
             t if t == der::primitive(6) => out.push(SubjectName::Uri(checked_text(name.content)?)),
             t if t == der::primitive(1) => {

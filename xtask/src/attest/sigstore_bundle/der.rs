@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next element.
-    pub fn next(&mut self) -> Result<Tlv<'a>> {
+    pub fn element(&mut self) -> Result<Tlv<'a>> {
         let [tag, first, rest @ ..] = self.rest else {
             bail!("truncated DER: an element ends early");
         };
@@ -84,7 +84,7 @@ impl<'a> Reader<'a> {
 
     /// The content of the next element, which must have `tag`.
     pub fn expect(&mut self, tag: u8, what: &str) -> Result<&'a [u8]> {
-        let tlv = self.next()?;
+        let tlv = self.element()?;
         if tlv.tag != tag {
             bail!(
                 "{what}: DER tag {:#04x} where {tag:#04x} was expected",
@@ -97,7 +97,7 @@ impl<'a> Reader<'a> {
     /// The content of the next element if it has `tag`; else nothing is read.
     pub fn optional(&mut self, tag: u8) -> Result<Option<&'a [u8]>> {
         if self.peek() == Some(tag) {
-            Ok(Some(self.next()?.content))
+            Ok(Some(self.element()?.content))
         } else {
             Ok(None)
         }

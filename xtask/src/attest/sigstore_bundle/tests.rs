@@ -285,7 +285,8 @@ fn the_signer_is_held_to_what_is_required() {
 fn malformed_bundles_are_refused_with_the_reason() {
     let mut v: serde_json::Value = serde_json::from_slice(V03).unwrap();
     let cert = v["verificationMaterial"]["certificate"].clone();
-    let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|v| {
                 v["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=9".into()

@@ -421,3 +421,80 @@ static NO_KEYLESS: KeylessPolicy = KeylessPolicy {
     issuer: None,
     repository: None,
 };
+
+/// A keyless bundle made by tests/verify_sigstore_bundle/make_bundle.py (a test CA's
+/// Fulcio-style certificate for octo/app's release workflow) about `sha256:aaaa…`, as the layer
+/// of a referrer of that digest.
+fn keyless() -> (Manifest, Vec<u8>, Digest) {
+    let layer = include_bytes!("../sigstore_bundle/testdata/v03.json").to_vec();
+    let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+    let (mut m, _) = signed(&generated_signer());
+    m.layers = vec![Descriptor::of(MEDIA_SIGSTORE_BUNDLE, &layer)];
+    m.subject = Some(Descriptor::new(MEDIA_INDEX, digest.clone(), 100));
+    (m, layer, digest)
+}
+
+fn trusting_test_ca() -> KeylessPolicy {
+    let pem = include_bytes!("../sigstore_bundle/testdata/root.pem");
+    KeylessPolicy {
+        trusted_root: Some(
+            crate::attest::sigstore_bundle::TrustedRoot::parse("root.pem", pem).unwrap(),
+        ),
+        ..KeylessPolicy::default()
+    }
+}
+
+#[test]
+fn a_keyless_bundle_names_its_signer_and_what_was_not_checked() {
+    let (m, layer, d) = keyless();
+    let expect = |keyless| Expected {
+        subject: &d,
+        public_key: None,
+        source_repository: Some("https://github.com/octo/app"),
+        keyless,
+    };
+    let verdict = verify_layer(&m, &layer, expect(&NO_KEYLESS));
+    assert!(verdict.is_verified_provenance(), "{verdict:#?}");
+    assert!(names(&verdict.checks).contains(&"signature"));
+    assert!(!names(&verdict.checks).contains(&"certificate chain"));
+    let signer = verdict.signer.as_ref().unwrap();
+    assert_eq!(
+        signer.subject(),
+        Some("https://github.com/octo/app/.github/workflows/release.yml@refs/heads/main")
+    );
+    assert_eq!(verdict.not_checked.len(), 3, "{:?}", verdict.not_checked);
+
+    let policy = trusting_test_ca();
+    let verdict = verify_layer(&m, &layer, expect(&policy));
+    assert!(verdict.is_verified_provenance(), "{verdict:#?}");
+    assert!(names(&verdict.checks).contains(&"certificate chain"));
+    assert_eq!(verdict.not_checked.len(), 2, "{:?}", verdict.not_checked);
+}
+
+#[test]
+fn a_required_certificate_refuses_unsigned_and_key_signed_attestations() {
+    let policy = trusting_test_ca();
+    let d = image().digest;
+    for (m, layer) in [unsigned(), signed(&generated_signer())] {
+        let verdict = verify_layer(
+            &m,
+            &layer,
+            Expected {
+                subject: &d,
+                public_key: None,
+                source_repository: None,
+                keyless: &policy,
+            },
+        );
+        assert_eq!(failed(&verdict.checks), ["signature"], "{verdict:#?}");
+        let check = verdict.checks.iter().find(|c| !c.ok).unwrap();
+        assert!(
+            check
+                .detail
+                .contains("a certificate from root.pem is required"),
+            "{check:?}"
+        );
+        assert!(check.fix.as_deref().unwrap().contains("--key"), "{check:?}");
+        assert!(!verdict.is_verified_provenance());
+    }
+}

@@ -26,7 +26,7 @@ fn malformed_elements_are_errors_not_panics() {
         (&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff], "truncated"),
     ];
     for (bytes, want) in cases {
-        let err = Reader::new(bytes).next().unwrap_err().to_string();
+        let err = Reader::new(bytes).element().unwrap_err().to_string();
         assert!(err.contains(want), "{bytes:02x?}: {err}");
     }
     let err = Reader::new(&[0x02, 0x00])
