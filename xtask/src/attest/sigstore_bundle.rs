@@ -384,11 +384,16 @@ fn check_signer(policy: &KeylessPolicy, identity: &Identity, chain: &Step) -> St
         return Step::NotChecked("who signed: not constrained; require a signer with --certificate-identity URI, --certificate-oidc-issuer URL or --repo OWNER/REPO".into());
     }
     let wanted = policy.describe();
-    if !matches!(chain, Step::Ok(_)) {
-        return Step::Failed {
+    match chain {
+        Step::Ok(_) => {}
+        Step::NotChecked(_) => return Step::Failed {
             detail: format!("{wanted} required, but the certificate is not checked against a trusted root, so anyone could have made it"),
             fix: "give --trusted-root FILE (PEM CA certificates, or `gh attestation trusted-root > trusted_root.json`)".into(),
-        };
+        },
+        Step::Failed { .. } => return Step::Failed {
+            detail: format!("{wanted} required, but the certificate does not chain to the trusted root, so what it names proves nothing"),
+            fix: "see the certificate chain check".into(),
+        },
     }
     let mut wrong = Vec::new();
     if let Some(want) = &policy.identity {

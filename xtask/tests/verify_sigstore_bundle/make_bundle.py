@@ -2,11 +2,11 @@
 """What a GitHub keyless attestation is made of, from test CAs instead of Sigstore's.
 
 usage: make_bundle.py DIR CA OUT.json --digest sha256:HEX --name IMAGE --repo OWNER/REPO
-                      --ref REF [--version 0.3|0.2]
+                      --ref REF [--version 0.3|0.2] [--curve p256|p384]
 
 - DIR/CA-root.pem and DIR/CA-intermediate.pem (+ keys): a root and an intermediate CA, ECDSA
   P-384 like Fulcio's, made on first use and reused after.
-- A signing certificate as Fulcio issues it to an Actions job: ECDSA P-256, ten minutes,
+- A signing certificate as Fulcio issues it to an Actions job: ECDSA P-256 (or P-384), ten minutes,
   empty subject, the workflow URI as a critical SAN, code signing, and Fulcio's extensions
   (OIDs 1.3.6.1.4.1.57264.1.*).
 - OUT.json: a Sigstore bundle (v0.3: `certificate`; v0.2: `x509CertificateChain`) whose DSSE
@@ -104,8 +104,8 @@ def fulcio_extensions(repo, ref, sha, workflow_uri, run_uri):
             for n, value in exts]
 
 
-def leaf(inter, inter_key, repo, ref, sha):
-    key = ec.generate_private_key(ec.SECP256R1())
+def leaf(inter, inter_key, repo, ref, sha, curve):
+    key = ec.generate_private_key(ec.SECP384R1() if curve == "p384" else ec.SECP256R1())
     workflow_uri = f"https://github.com/{repo}/.github/workflows/release.yml@{ref}"
     run_uri = f"https://github.com/{repo}/actions/runs/42/attempts/1"
     builder = (x509.CertificateBuilder()
@@ -167,13 +167,15 @@ def main():
     p.add_argument("--repo", required=True)
     p.add_argument("--ref", default="refs/heads/main")
     p.add_argument("--version", default="0.3", choices=["0.3", "0.2"])
+    p.add_argument("--curve", default="p256", choices=["p256", "p384"])
     a = p.parse_args()
     sha = "0123456789abcdef0123456789abcdef01234567"
     inter, inter_key = authority(a.dir, a.ca)
-    cert, key = leaf(inter, inter_key, a.repo, a.ref, sha)
+    cert, key = leaf(inter, inter_key, a.repo, a.ref, sha, a.curve)
     payload_type = "application/vnd.in-toto+json"
     payload = json.dumps(statement(a.name, a.digest, a.repo, a.ref, sha), separators=(",", ":")).encode()
-    sig = key.sign(pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+    digest = hashes.SHA384() if a.curve == "p384" else hashes.SHA256()
+    sig = key.sign(pae(payload_type, payload), ec.ECDSA(digest))
     b64 = lambda b: base64.b64encode(b).decode()
     der = lambda c: c.public_bytes(serialization.Encoding.DER)
     envelope = {"payload": b64(payload), "payloadType": payload_type,

@@ -384,3 +384,14 @@ fn bundle_media_types_are_known_by_their_prefix() {
     }
     assert!(!is_bundle_media_type("application/vnd.in-toto+json"));
 }
+
+#[test]
+fn a_p384_signing_key_verifies_too() {
+    let bundle = SigstoreBundle::parse(include_bytes!("testdata/p384.json")).unwrap();
+    let v = verify_keyless(&bundle, &policy(Some(ROOT)));
+    assert!(
+        matches!(&v.signature, Step::Ok(d) if d.contains("ECDSA P-384")),
+        "{v:?}"
+    );
+    assert!(matches!(v.chain, Step::Ok(_)), "{v:?}");
+}
