@@ -3,6 +3,7 @@
 
 usage: make_bundle.py DIR CA OUT.json --digest sha256:HEX --name IMAGE --repo OWNER/REPO
                       --ref REF [--version 0.3|0.2] [--curve p256|p384]
+                      [--eku code-signing|server-auth]
 
 - DIR/CA-root.pem and DIR/CA-intermediate.pem (+ keys): a root and an intermediate CA, ECDSA
   P-384 like Fulcio's, made on first use and reused after.
@@ -104,7 +105,7 @@ def fulcio_extensions(repo, ref, sha, workflow_uri, run_uri):
             for n, value in exts]
 
 
-def leaf(inter, inter_key, repo, ref, sha, curve):
+def leaf(inter, inter_key, repo, ref, sha, curve, eku):
     key = ec.generate_private_key(ec.SECP384R1() if curve == "p384" else ec.SECP256R1())
     workflow_uri = f"https://github.com/{repo}/.github/workflows/release.yml@{ref}"
     run_uri = f"https://github.com/{repo}/actions/runs/42/attempts/1"
@@ -117,7 +118,7 @@ def leaf(inter, inter_key, repo, ref, sha, curve):
                .not_valid_after(NOW + datetime.timedelta(minutes=10))
                .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                               critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+               .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
                .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(workflow_uri)]),
                               critical=True))
     for ext in fulcio_extensions(repo, ref, sha, workflow_uri, run_uri):
@@ -168,10 +169,12 @@ def main():
     p.add_argument("--ref", default="refs/heads/main")
     p.add_argument("--version", default="0.3", choices=["0.3", "0.2"])
     p.add_argument("--curve", default="p256", choices=["p256", "p384"])
+    p.add_argument("--eku", default="code-signing", choices=["code-signing", "server-auth"])
     a = p.parse_args()
     sha = "0123456789abcdef0123456789abcdef01234567"
     inter, inter_key = authority(a.dir, a.ca)
-    cert, key = leaf(inter, inter_key, a.repo, a.ref, sha, a.curve)
+    eku = ExtendedKeyUsageOID.CODE_SIGNING if a.eku == "code-signing" else ExtendedKeyUsageOID.SERVER_AUTH
+    cert, key = leaf(inter, inter_key, a.repo, a.ref, sha, a.curve, eku)
     payload_type = "application/vnd.in-toto+json"
     payload = json.dumps(statement(a.name, a.digest, a.repo, a.ref, sha), separators=(",", ":")).encode()
     digest = hashes.SHA384() if a.curve == "p384" else hashes.SHA256()

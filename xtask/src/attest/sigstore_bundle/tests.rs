@@ -2,7 +2,9 @@
 //! CA (root and intermediate, P-384) issued a Fulcio-style leaf (P-256) for the workflow
 //! `https://github.com/octo/app/.github/workflows/release.yml@refs/heads/main` (v0.3; v0.2 at
 //! `refs/tags/v1.0.0`, with the intermediate in its chain), each signing a provenance about
-//! `sha256:aaaa…`. `other-ca.json` is the same from another CA.
+//! `sha256:aaaa…`. `other-ca.json` is the same from another CA; `p384.json` signs with a P-384
+//! key; `server-auth.json`'s certificate is for TLS servers, not code signing. `root.pem` (the
+//! test CA's intermediate and root) and `other-root.pem` are the CAs' certificates.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -394,4 +396,15 @@ fn a_p384_signing_key_verifies_too() {
         "{v:?}"
     );
     assert!(matches!(v.chain, Step::Ok(_)), "{v:?}");
+}
+
+#[test]
+fn a_certificate_not_for_code_signing_does_not_chain() {
+    let bundle = SigstoreBundle::parse(include_bytes!("testdata/server-auth.json")).unwrap();
+    let v = verify_keyless(&bundle, &policy(Some(ROOT)));
+    assert!(matches!(v.signature, Step::Ok(_)), "{v:?}");
+    assert!(
+        matches!(&v.chain, Step::Failed { detail, .. } if detail.contains("not for code signing")),
+        "{v:?}"
+    );
 }
