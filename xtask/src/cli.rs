@@ -215,6 +215,25 @@ pub struct VerifyArgs {
     /// The source repository the provenance must name (e.g. https://github.com/o/r).
     #[arg(long, value_name = "URL")]
     pub source_repo: Option<String>,
+    /// Keyless (GitHub's attest-build-provenance, cosign): the certificate of every
+    /// attestation must chain to these roots: PEM CA certificates, or Sigstore's
+    /// trusted_root.json (`gh attestation trusted-root`). Without it the certificate is only
+    /// read, not trusted.
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub trusted_root: Option<PathBuf>,
+    /// Keyless: the signer's certificate must carry this identity (its SAN: for GitHub
+    /// Actions, https://github.com/OWNER/REPO/.github/workflows/F.yml@refs/heads/main).
+    #[arg(long, value_name = "URI", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// Keyless: the certificate's OIDC issuer must be this (GitHub Actions:
+    /// https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "URL", conflicts_with = "key")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: the certificate must name this source repository (and, unless
+    /// --certificate-oidc-issuer says otherwise, GitHub Actions as its issuer), as
+    /// `gh attestation verify --repo`.
+    #[arg(long, value_name = "OWNER/REPO", conflicts_with = "key")]
+    pub repo: Option<String>,
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,

@@ -239,11 +239,9 @@ pub fn attestation_referrers(referrers: &Index) -> Vec<&Descriptor> {
     referrers
         .manifests
         .iter()
-        .filter(|d| {
-            matches!(
-                d.artifact_type.as_deref(),
-                Some(MEDIA_IN_TOTO) | Some(MEDIA_SIGSTORE_BUNDLE)
-            )
+        .filter(|d| match d.artifact_type.as_deref() {
+            Some(t) => t == MEDIA_IN_TOTO || super::sigstore_bundle::is_bundle_media_type(t),
+            None => false,
         })
         .collect()
 }

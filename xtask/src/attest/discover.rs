@@ -19,6 +19,7 @@ use crate::registry::Registry;
 
 use super::artifact::{attestation_referrers, is_attestation_entry, ANNOTATION_REFERENCE_DIGEST};
 use super::sign::PublicKey;
+use super::sigstore_bundle::KeylessPolicy;
 use super::verify::{verify_layer, Check, Expected, LayerVerdict};
 
 /// At most this many candidate attestation manifests are checked (the rest are reported).
@@ -174,6 +175,7 @@ pub async fn check(
     candidate: &Candidate,
     key: Option<&PublicKey>,
     source_repository: Option<&str>,
+    keyless: &KeylessPolicy,
 ) -> Checked {
     let mut checked = Checked {
         candidate: candidate.clone(),
@@ -218,17 +220,10 @@ pub async fn check(
         subject: &candidate.subject,
         public_key: key,
         source_repository,
+        keyless,
     };
     for layer in &manifest.layers {
-        let refused = |detail: String| LayerVerdict {
-            checks: vec![Check {
-                name: "layer digest",
-                ok: false,
-                detail,
-                fix: None,
-            }],
-            predicate_type: None,
-        };
+        let refused = |detail: String| LayerVerdict::failed("layer digest", detail);
         if layer.size > MAX_LAYER_BYTES {
             checked.layers.push(refused(format!(
                 "{}: {} bytes, more than the {} MiB an attestation layer may have",

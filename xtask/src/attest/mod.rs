@@ -19,6 +19,7 @@ mod external_check;
 pub mod input;
 pub mod provenance;
 pub mod sign;
+pub mod sigstore_bundle;
 pub mod spdx;
 pub mod spdx_license;
 pub mod stage;

@@ -4,8 +4,10 @@
 use crate::oci::{Digest, Manifest};
 
 use super::artifact::{ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_PREDICATE_TYPE};
-use super::dsse::Bundle;
 use super::sign::PublicKey;
+use super::sigstore_bundle::{
+    is_bundle_media_type, verify_keyless, Identity, KeylessPolicy, Material, SigstoreBundle, Step,
+};
 use super::statement::{Statement, STATEMENT_TYPE};
 use super::{MEDIA_IN_TOTO, MEDIA_SIGSTORE_BUNDLE, PREDICATE_SLSA_PROVENANCE};
 
@@ -44,18 +46,34 @@ pub struct Expected<'a> {
     /// Provenance must name this source repository (`https://github.com/o/r`; a trailing `/`
     /// or `.git` and the letter case are ignored).
     pub source_repository: Option<&'a str>,
+    /// What keyless (certificate) signatures must satisfy; when it requires a certificate,
+    /// attestations signed otherwise, or unsigned, fail.
+    pub keyless: &'a KeylessPolicy,
 }
 
 /// The checks of one attestation layer, and the predicate type of its Statement once the
 /// Statement could be read (after its signature verified, when a key is given).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerVerdict {
     pub checks: Vec<Check>,
     /// The Statement's own `predicateType`: never an annotation's.
     pub predicate_type: Option<String>,
+    /// Keyless: what the signing certificate says about who signed (trusted only as far as
+    /// the checks say).
+    pub signer: Option<Identity>,
+    /// What was not checked, said plainly (keyless: the chain without a trusted root, the
+    /// transparency log, an unconstrained signer).
+    pub not_checked: Vec<String>,
 }
 
 impl LayerVerdict {
+    /// A verdict with one failed check.
+    pub fn failed(name: &'static str, detail: String) -> LayerVerdict {
+        let mut v = LayerVerdict::default();
+        v.push(name, false, detail);
+        v
+    }
+
     /// Every check held: the layer is what it claims, signed when a key was given, and its
     /// Statement is about the expected subject.
     pub fn ok(&self) -> bool {
@@ -66,6 +84,30 @@ impl LayerVerdict {
     /// when one was asked for).
     pub fn is_verified_provenance(&self) -> bool {
         self.ok() && self.predicate_type.as_deref() == Some(PREDICATE_SLSA_PROVENANCE)
+    }
+
+    fn push(&mut self, name: &'static str, ok: bool, detail: String) {
+        self.checks.push(Check {
+            name,
+            ok,
+            detail,
+            fix: None,
+        });
+    }
+
+    /// Records a keyless step: a check when it ran, a "not checked" note otherwise (the notes
+    /// are gathered by [`verify_keyless`]).
+    fn push_step(&mut self, name: &'static str, step: &Step) {
+        match step {
+            Step::Ok(detail) => self.push(name, true, detail.clone()),
+            Step::Failed { detail, fix } => self.checks.push(Check {
+                name,
+                ok: false,
+                detail: detail.clone(),
+                fix: Some(fix.clone()),
+            }),
+            Step::NotChecked(_) => {}
+        }
     }
 }
 
@@ -81,90 +123,135 @@ pub fn all_ok(checks: &[Check]) -> bool {
 /// decide nothing here: the subject is `expected.subject`, the predicate type is the verified
 /// Statement's.
 pub fn verify_layer(manifest: &Manifest, layer: &[u8], expected: Expected<'_>) -> LayerVerdict {
-    let mut checks = Vec::new();
-    let statement = check_layer(manifest, layer, expected, &mut checks);
-    LayerVerdict {
-        checks,
-        predicate_type: statement.map(|s| s.predicate_type),
+    let mut verdict = LayerVerdict::default();
+    let statement = check_layer(manifest, layer, expected, &mut verdict);
+    verdict.predicate_type = statement.map(|s| s.predicate_type);
+    verdict
+}
+
+/// The Statement's bytes from a Sigstore bundle: its signature checked with the public key
+/// when there is one, keyless with the bundle's certificate when it has one, else unverified
+/// (unless the policy requires a certificate). `None` (with the failed check pushed) when
+/// there is none to trust.
+fn bundle_payload(layer: &[u8], expected: &Expected<'_>, v: &mut LayerVerdict) -> Option<Vec<u8>> {
+    let bundle = match SigstoreBundle::parse(layer) {
+        Ok(b) => b,
+        Err(e) => {
+            v.push("signature", false, format!("{e:#}"));
+            return None;
+        }
+    };
+    let payload = match (expected.public_key, &bundle.material) {
+        (Some(key), _) => {
+            let checked = if bundle.envelope.payload_type != MEDIA_IN_TOTO {
+                Err(not_in_toto(&bundle.envelope.payload_type))
+            } else {
+                bundle.envelope.verify(key)
+            };
+            checked.inspect(|_| {
+                v.push(
+                    "signature",
+                    true,
+                    format!("DSSE signature verifies with key {}", key.hint()),
+                )
+            })
+        }
+        (None, Material::Certificate { .. }) => {
+            let keyless = verify_keyless(&bundle, expected.keyless);
+            v.push_step("signature", &keyless.signature);
+            v.push_step("certificate chain", &keyless.chain);
+            v.push_step("signer", &keyless.signer);
+            v.signer = keyless.identity;
+            v.not_checked = keyless.not_checked;
+            return keyless.payload;
+        }
+        (None, Material::PublicKey { .. }) if expected.keyless.requires_certificate() => {
+            Err(certificate_required(expected.keyless, "signed with a key"))
+        }
+        (None, Material::PublicKey { .. }) if bundle.envelope.payload_type != MEDIA_IN_TOTO => {
+            Err(not_in_toto(&bundle.envelope.payload_type))
+        }
+        (None, Material::PublicKey { .. }) => bundle.envelope.payload_bytes(),
+    };
+    match payload {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let (detail, fix) = crate::problem::split(&e);
+            v.checks.push(Check {
+                name: "signature",
+                ok: false,
+                detail,
+                fix,
+            });
+            None
+        }
     }
 }
 
-/// The Statement's bytes from a layer of `media_type`: a Sigstore bundle's payload (its
-/// signature checked when there is a public key) or an unsigned Statement; `None` (with the
-/// failed check pushed) when there is none.
+fn not_in_toto(payload_type: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the envelope carries {payload_type:?}, not an in-toto Statement ({MEDIA_IN_TOTO})"
+    )
+}
+
+/// The error for an attestation that is `how` where the policy requires a certificate.
+fn certificate_required(policy: &KeylessPolicy, how: &str) -> anyhow::Error {
+    let wanted = match (policy.describe(), &policy.trusted_root) {
+        (d, Some(root)) if d.is_empty() => format!("a certificate from {}", root.file),
+        (d, _) => format!("a certificate naming {d}"),
+    };
+    anyhow::anyhow!(crate::problem::Problem::unverified(
+        format!("the attestation is {how}, but {wanted} is required"),
+        "verify it with --key PUB.pem, or it was not attested keylessly: attest the image with actions/attest-build-provenance"
+    ))
+}
+
+/// The Statement's bytes from a layer of `media_type`: a Sigstore bundle's payload (see
+/// [`bundle_payload`]) or an unsigned Statement; `None` (with the failed check pushed) when
+/// there is none.
 fn signed_payload(
     media_type: &str,
     layer: &[u8],
     expected: &Expected<'_>,
-    push: &mut impl FnMut(&'static str, bool, String),
+    v: &mut LayerVerdict,
 ) -> Option<Vec<u8>> {
-    let bytes = match media_type {
-        MEDIA_SIGSTORE_BUNDLE => {
-            let bundle = match Bundle::parse(layer) {
-                Ok(b) => b,
-                Err(e) => {
-                    push("signature", false, format!("{e:#}"));
-                    return None;
-                }
-            };
-            let payload = match expected.public_key {
-                Some(key) => bundle.verify(key).inspect(|_| {
-                    push(
-                        "signature",
-                        true,
-                        format!("DSSE signature verifies with key {}", key.hint()),
-                    );
-                }),
-                None if bundle.dsse_envelope.payload_type != MEDIA_IN_TOTO => Err(anyhow::anyhow!(
-                    "the envelope carries {:?}, not an in-toto Statement ({MEDIA_IN_TOTO})",
-                    bundle.dsse_envelope.payload_type
-                )),
-                None => bundle.dsse_envelope.payload_bytes(),
-            };
-            match payload {
-                Ok(p) => p,
-                Err(e) => {
-                    push("signature", false, format!("{e:#}"));
-                    return None;
-                }
-            }
-        }
+    match media_type {
+        t if is_bundle_media_type(t) => bundle_payload(layer, expected, v),
         MEDIA_IN_TOTO => {
             if expected.public_key.is_some() {
-                push("signature", false, "the attestation is unsigned, but a public key was given: attest with STEVEDORE_SIGNING_KEY set, or verify without a key".into());
+                v.push("signature", false, "the attestation is unsigned, but a public key was given: attest with STEVEDORE_SIGNING_KEY set, or verify without a key".into());
+            } else if expected.keyless.requires_certificate() {
+                let (detail, fix) =
+                    crate::problem::split(&certificate_required(expected.keyless, "unsigned"));
+                v.checks.push(Check {
+                    name: "signature",
+                    ok: false,
+                    detail,
+                    fix,
+                });
             }
-            layer.to_vec()
+            Some(layer.to_vec())
         }
         other => {
-            push("statement", false, format!("layer media type {other:?} is neither {MEDIA_IN_TOTO} nor {MEDIA_SIGSTORE_BUNDLE}"));
-            return None;
+            v.push("statement", false, format!("layer media type {other:?} is neither {MEDIA_IN_TOTO} nor a Sigstore bundle ({MEDIA_SIGSTORE_BUNDLE}, …)"));
+            None
         }
-    };
-    Some(bytes)
+    }
 }
 
 fn check_layer(
     manifest: &Manifest,
     layer: &[u8],
     expected: Expected<'_>,
-    checks: &mut Vec<Check>,
+    v: &mut LayerVerdict,
 ) -> Option<Statement> {
-    let mut push = |name, ok, detail: String| {
-        checks.push(Check {
-            name,
-            ok,
-            detail,
-            fix: None,
-        })
-    };
-
     let digest = Digest::of(layer);
     let Some(desc) = manifest.layers.iter().find(|l| l.digest == digest) else {
-        push("layer digest", false, format!("{digest} is not a layer of the manifest: the blob was changed or belongs to another manifest"));
+        v.push("layer digest", false, format!("{digest} is not a layer of the manifest: the blob was changed or belongs to another manifest"));
         return None;
     };
     if desc.size != layer.len() as u64 {
-        push(
+        v.push(
             "layer digest",
             false,
             format!(
@@ -175,14 +262,17 @@ fn check_layer(
         );
         return None;
     }
-    let form = match (desc.media_type.as_str(), expected.public_key) {
-        (MEDIA_SIGSTORE_BUNDLE, None) => {
-            "a Sigstore bundle; no public key given, so its signature is not checked"
-        }
-        (MEDIA_SIGSTORE_BUNDLE, Some(_)) => "a Sigstore bundle",
+    let keyless = || {
+        SigstoreBundle::parse(layer)
+            .is_ok_and(|b| matches!(b.material, Material::Certificate { .. }))
+    };
+    let form = match (is_bundle_media_type(&desc.media_type), expected.public_key) {
+        (true, None) if keyless() => "a keyless Sigstore bundle (signed with a certificate)",
+        (true, None) => "a Sigstore bundle; no public key given, so its signature is not checked",
+        (true, Some(_)) => "a Sigstore bundle",
         _ => "an unsigned in-toto Statement",
     };
-    push(
+    v.push(
         "layer digest",
         true,
         format!("{digest} ({} bytes): {form}", layer.len()),
@@ -190,9 +280,9 @@ fn check_layer(
 
     match &manifest.subject {
         Some(s) if &s.digest == expected.subject => {
-            push("manifest subject", true, s.digest.to_string())
+            v.push("manifest subject", true, s.digest.to_string())
         }
-        Some(s) => push(
+        Some(s) => v.push(
             "manifest subject",
             false,
             format!(
@@ -203,18 +293,18 @@ fn check_layer(
         None => {}
     }
 
-    let statement_bytes = signed_payload(&desc.media_type, layer, &expected, &mut push)?;
+    let statement_bytes = signed_payload(&desc.media_type, layer, &expected, v)?;
 
     let statement: Statement = match serde_json::from_slice(&statement_bytes) {
         Ok(s) => s,
         Err(e) => {
-            push("statement", false, format!("not an in-toto Statement: {e}"));
+            v.push("statement", false, format!("not an in-toto Statement: {e}"));
             return None;
         }
     };
     let known_type =
         statement.type_ == STATEMENT_TYPE || statement.type_ == "https://in-toto.io/Statement/v0.1";
-    push(
+    v.push(
         "statement",
         known_type,
         format!("_type {}", statement.type_),
@@ -225,7 +315,7 @@ fn check_layer(
         .iter()
         .filter_map(|s| s.digest.get("sha256").map(String::as_str))
         .collect();
-    push(
+    v.push(
         "statement subject",
         statement.names_subject(expected.subject.hex()),
         format!(
@@ -248,7 +338,7 @@ fn check_layer(
         ),
         _ => format!("{} (from the Statement)", statement.predicate_type),
     };
-    push("predicate type", true, detail);
+    v.push("predicate type", true, detail);
 
     if let (Some(want), true) = (
         expected.source_repository,
@@ -256,7 +346,7 @@ fn check_layer(
     ) {
         let named = provenance_repositories(&statement.predicate);
         let ok = named.iter().any(|r| same_repository(r, want));
-        push(
+        v.push(
             "source repository",
             ok,
             format!("expected {want}, the provenance names {named:?}"),

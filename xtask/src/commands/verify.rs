@@ -2,13 +2,19 @@
 //! finds its attestations where standard tools look (the referrers API, then the
 //! `sha256-<hex>` fallback tag, then BuildKit attestation manifests in the index) and checks
 //! each one. Runs anywhere: inside a workspace it also reads the config's registry settings.
+//!
+//! Keyless bundles (GitHub's `actions/attest-build-provenance`): `--trusted-root FILE`,
+//! `--certificate-identity URI`, `--certificate-oidc-issuer URL` and `--repo OWNER/REPO` say
+//! what the signing certificate must satisfy; the signer it names is printed either way, with
+//! what was not checked offline.
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::attest::discover::{self, Checked, Found};
 use crate::attest::sign::PublicKey;
-use crate::attest::verify::Check;
+use crate::attest::sigstore_bundle::{self, certificate, KeylessPolicy, TrustedRoot};
+use crate::attest::verify::{Check, LayerVerdict};
 use crate::attest::PREDICATE_SLSA_PROVENANCE;
 use crate::cli::VerifyArgs;
 use crate::oci::reference::ImageRef;
@@ -31,6 +37,7 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
         }
         None => None,
     };
+    let keyless = keyless_policy(args)?;
     let mut settings = ws.map(super::registry_settings).unwrap_or_default();
     settings.ca_files.extend(args.ca_file.iter().cloned());
     settings
@@ -66,6 +73,7 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
                     candidate,
                     key.as_ref(),
                     args.source_repo.as_deref(),
+                    &keyless,
                 )
                 .await,
             );
@@ -94,12 +102,23 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
         ));
     }
     if provenance == 0 {
-        let needs = match (&signed_by, &args.source_repo) {
+        let mut needs = match (&signed_by, &args.source_repo) {
             (Some(k), Some(r)) => format!(" signed with key {k} and naming {r}"),
             (Some(k), None) => format!(" signed with key {k}"),
             (None, Some(r)) => format!(" naming {r}"),
             (None, None) => String::new(),
         };
+        if keyless.requires_certificate() {
+            needs.push_str(&match (keyless.describe(), &keyless.trusted_root) {
+                (d, Some(root)) if d.is_empty() => {
+                    format!(" signed by a certificate from {}", root.file)
+                }
+                (d, Some(root)) => {
+                    format!(" signed by a certificate from {} naming {d}", root.file)
+                }
+                (d, None) => format!(" signed by a certificate naming {d}"),
+            });
+        }
         bail!(crate::problem::Problem::unverified(
             format!(
                 "{} ({subject}) is not verified: no SLSA provenance about this digest{needs}",
@@ -109,6 +128,136 @@ pub(super) fn verify(ws: Option<&Workspace>, args: &VerifyArgs, verbose: bool) -
         ));
     }
     Ok(())
+}
+
+/// What keyless signatures must satisfy, from the flags. Paths are the caller's: relative to
+/// the current directory.
+fn keyless_policy(args: &VerifyArgs) -> Result<KeylessPolicy> {
+    let trusted_root = match &args.trusted_root {
+        Some(path) => {
+            let flag = format!("--trusted-root {}", path.display());
+            let bytes = read_capped(path, sigstore_bundle::trust::MAX_FILE_BYTES).map_err(|e| {
+                crate::problem::Problem::usage(
+                    format!("{flag}: cannot read it ({e})"),
+                    "give the path of a PEM file of CA certificates, or of a trusted_root.json (`gh attestation trusted-root > trusted_root.json`)",
+                )
+            })?;
+            Some(
+                TrustedRoot::parse(&path.display().to_string(), &bytes).map_err(|e| {
+                    crate::problem::Problem::usage(
+                        format!("{flag}: {e:#}"),
+                        "give PEM `-----BEGIN CERTIFICATE-----` blocks of the CAs to trust, or Sigstore's trusted_root.json",
+                    )
+                })?,
+            )
+        }
+        None => None,
+    };
+    let repository = match &args.repo {
+        Some(r) => Some(sigstore_bundle::repository_url(r).map_err(|e| {
+            crate::problem::Problem::usage(
+                format!("--repo: {e}"),
+                "give the GitHub repository that ran the workflow, e.g. --repo octo-org/app",
+            )
+        })?),
+        None => None,
+    };
+    let non_empty = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
+        match v {
+            Some(s) if s.trim().is_empty() => Err(crate::problem::Problem::usage(
+                format!("{flag} is empty"),
+                format!("give the value the certificate must carry, or leave {flag} out"),
+            )
+            .into()),
+            other => Ok(other.clone()),
+        }
+    };
+    Ok(KeylessPolicy {
+        trusted_root,
+        identity: non_empty("--certificate-identity", &args.certificate_identity)?,
+        issuer: non_empty("--certificate-oidc-issuer", &args.certificate_oidc_issuer)?,
+        repository,
+    })
+}
+
+/// The bytes of `path`, refused when longer than `limit`.
+fn read_capped(path: &std::path::Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(std::io::Error::other(format!(
+            "longer than {} KiB",
+            limit >> 10
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The signer of a keyless attestation, and what was not checked, as lines of text.
+fn signer_lines(layer: &LayerVerdict) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(id) = &layer.signer {
+        out.push(format!(
+            "  signed by certificate: {}",
+            id.subject().unwrap_or("(no subject alternative name)")
+        ));
+        let rows = [
+            ("issuer", id.issuer().map(str::to_string)),
+            ("repository", id.repository()),
+            ("ref", id.git_ref().map(str::to_string)),
+            ("commit", id.commit().map(str::to_string)),
+            ("workflow", id.workflow().map(str::to_string)),
+            ("trigger", id.extension(20).map(str::to_string)),
+            ("run", id.extension(21).map(str::to_string)),
+            ("runner", id.extension(11).map(str::to_string)),
+        ];
+        for (name, value) in rows {
+            if let Some(value) = value {
+                out.push(format!("    {name}: {value}"));
+            }
+        }
+        out.push(format!(
+            "    valid: {} to {}",
+            sigstore_bundle::trust::show_time(id.not_before),
+            sigstore_bundle::trust::show_time(id.not_after)
+        ));
+    }
+    for note in &layer.not_checked {
+        out.push(format!("  not checked: {note}"));
+    }
+    out
+}
+
+/// The signer of a keyless attestation as JSON.
+fn signer_json(id: &certificate::Identity) -> serde_json::Value {
+    let extensions: serde_json::Map<String, serde_json::Value> = id
+        .fulcio
+        .iter()
+        .map(|(n, v)| {
+            (
+                format!(
+                    "1.3.6.1.4.1.57264.1.{n} {}",
+                    certificate::extension_name(*n)
+                ),
+                v.clone().into(),
+            )
+        })
+        .collect();
+    json!({
+        "identity": id.subject(),
+        "subject_alternative_names": id.names.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+        "issuer": id.issuer(),
+        "repository": id.repository(),
+        "ref": id.git_ref(),
+        "commit": id.commit(),
+        "workflow": id.workflow(),
+        "not_before": sigstore_bundle::trust::show_time(id.not_before),
+        "not_after": sigstore_bundle::trust::show_time(id.not_after),
+        "fulcio_extensions": extensions,
+    })
 }
 
 fn print_text(
@@ -135,8 +284,17 @@ fn print_text(
             },
             c.candidate.place.as_str(),
             c.candidate.subject,
-            match signed_by {
-                Some(k) if c.ok() => format!(", signed by key {k}"),
+            match (signed_by, c.layers.iter().find_map(|l| l.signer.as_ref())) {
+                (Some(k), _) if c.ok() => format!(", signed by key {k}"),
+                (None, Some(id)) if c.ok() => format!(
+                    ", signed by certificate {}{}",
+                    id.subject().unwrap_or("(no subject alternative name)"),
+                    if args.trusted_root.is_some() {
+                        ""
+                    } else {
+                        " (not checked against a trusted root)"
+                    }
+                ),
                 _ => String::new(),
             }
         );
@@ -155,6 +313,9 @@ fn print_text(
             if let Some(fix) = &k.fix {
                 println!("       fix: {fix}");
             }
+        }
+        for line in c.layers.iter().flat_map(signer_lines) {
+            println!("{line}");
         }
     }
     for (digest, why) in &found.ignored {
@@ -196,6 +357,8 @@ fn print_json(
                 "ok": l.ok(),
                 "provenance": l.predicate_type.as_deref() == Some(PREDICATE_SLSA_PROVENANCE),
                 "checks": checks(&l.checks),
+                "signer": l.signer.as_ref().map(signer_json),
+                "not_checked": l.not_checked,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "ignored": found.ignored.iter().map(|(d, why)| json!({"manifest": d, "why": why})).collect::<Vec<_>>(),

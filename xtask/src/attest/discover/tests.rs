@@ -106,3 +106,40 @@ fn an_index_without_attestation_entries_has_no_candidates() {
     let index = Index::new(vec![Descriptor::of(MEDIA_MANIFEST, b"amd64")]);
     assert_eq!(in_index_candidates(&index), Found::default());
 }
+
+#[test]
+fn sigstore_bundles_of_every_version_are_candidates_and_other_artifacts_are_not() {
+    let subject = Digest::of(b"image");
+    let typed = |name: &[u8], artifact_type: &str| {
+        let mut d = Descriptor::of(MEDIA_MANIFEST, name);
+        d.artifact_type = Some(artifact_type.into());
+        d
+    };
+    let index = Index::new(vec![
+        typed(b"v0.3", "application/vnd.dev.sigstore.bundle.v0.3+json"),
+        typed(
+            b"v0.2",
+            "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        ),
+        typed(b"statement", "application/vnd.in-toto+json"),
+        typed(b"sbom", "application/spdx+json"),
+        typed(
+            b"signature",
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+        ),
+    ]);
+    let found = referrer_candidates(&index, &subject, Place::FallbackTag);
+    let names: Vec<Digest> = found
+        .candidates
+        .iter()
+        .map(|c| c.manifest.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Digest::of(b"v0.3"),
+            Digest::of(b"v0.2"),
+            Digest::of(b"statement")
+        ]
+    );
+}

@@ -4,6 +4,7 @@ use super::*;
 use crate::attest::artifact::{
     add_in_index, bundle_referrer, statement_referrer, PlatformAttestations,
 };
+use crate::attest::dsse::Bundle;
 use crate::attest::input::{BuildFacts, BuilderKind, Source, Subject};
 use crate::attest::provenance;
 use crate::attest::sign::tests::generated_signer;
@@ -76,6 +77,7 @@ fn unsigned_provenance_passes_every_check_it_can_make() {
             subject: &d,
             public_key: None,
             source_repository: Some("https://github.com/o/r"),
+            keyless: &NO_KEYLESS,
         },
     );
     assert!(verdict.is_verified_provenance(), "{verdict:#?}");
@@ -105,6 +107,7 @@ fn signed_bundle_passes_with_its_key() {
             subject: &d,
             public_key: Some(&key),
             source_repository: None,
+            keyless: &NO_KEYLESS,
         },
     )
     .checks;
@@ -123,6 +126,7 @@ fn signed_bundle_without_a_key_says_the_signature_was_not_checked() {
             subject: &d,
             public_key: None,
             source_repository: Some("https://github.com/o/r"),
+            keyless: &NO_KEYLESS,
         },
     )
     .checks;
@@ -150,6 +154,7 @@ fn each_problem_fails_its_own_check() {
         subject,
         public_key: key,
         source_repository: repo,
+        keyless: &NO_KEYLESS,
     };
     for (name, m, layer, expected, want) in [
         (
@@ -217,6 +222,7 @@ fn repository_spelling_variants_match() {
                 subject: &d,
                 public_key: None,
                 source_repository: Some(repo),
+                keyless: &NO_KEYLESS,
             },
         )
         .checks;
@@ -252,6 +258,7 @@ fn buildkit_attestation_manifest_layers_verify_against_the_platform_manifest() {
             subject: &amd.digest,
             public_key: None,
             source_repository: Some("https://github.com/o/r"),
+            keyless: &NO_KEYLESS,
         },
     )
     .checks;
@@ -275,6 +282,7 @@ fn garbage_layers_stop_at_the_first_failed_check() {
             subject: &d,
             public_key: None,
             source_repository: None,
+            keyless: &NO_KEYLESS,
         },
     )
     .checks;
@@ -322,6 +330,7 @@ fn a_relabelled_sbom_is_not_provenance_whatever_its_annotations_say() {
             subject: &d,
             public_key: Some(&key),
             source_repository: Some("https://github.com/o/r"),
+            keyless: &NO_KEYLESS,
         },
     );
     assert!(verdict.ok(), "the SBOM itself is genuine: {verdict:#?}");
@@ -351,6 +360,7 @@ fn a_statement_about_another_digest_is_never_provenance_of_this_one() {
             subject: &other,
             public_key: Some(&key),
             source_repository: None,
+            keyless: &NO_KEYLESS,
         },
     );
     assert!(!verdict.is_verified_provenance());
@@ -378,6 +388,7 @@ fn a_bundle_of_another_payload_type_is_refused_without_a_key_too() {
                 subject: &d,
                 public_key: key.as_ref(),
                 source_repository: None,
+                keyless: &NO_KEYLESS,
             },
         );
         assert!(!verdict.is_verified_provenance(), "{verdict:#?}");
@@ -401,4 +412,89 @@ fn a_failed_check_from_a_problem_keeps_its_fix_apart() {
     assert_eq!(check.fix.as_deref(), Some("re-run to merge again"));
     let plain = Check::failed("manifest", &anyhow::anyhow!("404"));
     assert_eq!((plain.detail.as_str(), plain.fix), ("404", None));
+}
+
+/// No keyless requirement.
+static NO_KEYLESS: KeylessPolicy = KeylessPolicy {
+    trusted_root: None,
+    identity: None,
+    issuer: None,
+    repository: None,
+};
+
+/// A keyless bundle made by tests/verify_sigstore_bundle/make_bundle.py (a test CA's
+/// Fulcio-style certificate for octo/app's release workflow) about `sha256:aaaa…`, as the layer
+/// of a referrer of that digest.
+fn keyless() -> (Manifest, Vec<u8>, Digest) {
+    let layer = include_bytes!("../sigstore_bundle/testdata/v03.json").to_vec();
+    let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+    let (mut m, _) = signed(&generated_signer());
+    m.layers = vec![Descriptor::of(MEDIA_SIGSTORE_BUNDLE, &layer)];
+    m.subject = Some(Descriptor::new(MEDIA_INDEX, digest.clone(), 100));
+    (m, layer, digest)
+}
+
+fn trusting_test_ca() -> KeylessPolicy {
+    let pem = include_bytes!("../sigstore_bundle/testdata/root.pem");
+    KeylessPolicy {
+        trusted_root: Some(
+            crate::attest::sigstore_bundle::TrustedRoot::parse("root.pem", pem).unwrap(),
+        ),
+        ..KeylessPolicy::default()
+    }
+}
+
+#[test]
+fn a_keyless_bundle_names_its_signer_and_what_was_not_checked() {
+    let (m, layer, d) = keyless();
+    let expect = |keyless| Expected {
+        subject: &d,
+        public_key: None,
+        source_repository: Some("https://github.com/octo/app"),
+        keyless,
+    };
+    let verdict = verify_layer(&m, &layer, expect(&NO_KEYLESS));
+    assert!(verdict.is_verified_provenance(), "{verdict:#?}");
+    assert!(names(&verdict.checks).contains(&"signature"));
+    assert!(!names(&verdict.checks).contains(&"certificate chain"));
+    let signer = verdict.signer.as_ref().unwrap();
+    assert_eq!(
+        signer.subject(),
+        Some("https://github.com/octo/app/.github/workflows/release.yml@refs/heads/main")
+    );
+    assert_eq!(verdict.not_checked.len(), 3, "{:?}", verdict.not_checked);
+
+    let policy = trusting_test_ca();
+    let verdict = verify_layer(&m, &layer, expect(&policy));
+    assert!(verdict.is_verified_provenance(), "{verdict:#?}");
+    assert!(names(&verdict.checks).contains(&"certificate chain"));
+    assert_eq!(verdict.not_checked.len(), 2, "{:?}", verdict.not_checked);
+}
+
+#[test]
+fn a_required_certificate_refuses_unsigned_and_key_signed_attestations() {
+    let policy = trusting_test_ca();
+    let d = image().digest;
+    for (m, layer) in [unsigned(), signed(&generated_signer())] {
+        let verdict = verify_layer(
+            &m,
+            &layer,
+            Expected {
+                subject: &d,
+                public_key: None,
+                source_repository: None,
+                keyless: &policy,
+            },
+        );
+        assert_eq!(failed(&verdict.checks), ["signature"], "{verdict:#?}");
+        let check = verdict.checks.iter().find(|c| !c.ok).unwrap();
+        assert!(
+            check
+                .detail
+                .contains("a certificate from root.pem is required"),
+            "{check:?}"
+        );
+        assert!(check.fix.as_deref().unwrap().contains("--key"), "{check:?}");
+        assert!(!verdict.is_verified_provenance());
+    }
 }
