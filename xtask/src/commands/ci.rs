@@ -59,6 +59,14 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
         tag_filters: &tag_filters,
         pinned_toolchain: !matches!(toolchain, Toolchain::NotRust),
     };
+    if inputs.tool == ci::Tool::Binary && !ci::pin::pin().published() {
+        eprintln!(
+            "warning: the workflows install {}, which no release of stevedore has published \
+             yet (xtask/src/ci/stevedore_image.toml): use a stevedore whose release filled in \
+             the digest, or run stevedore as this repository's xtask",
+            ci::pin::pin().reference()
+        );
+    }
     let dir = ws.path(&args.out);
     let mut outputs = Vec::new();
     for kind in &kinds {
@@ -193,7 +201,18 @@ fn check(root: &Path, outputs: &[Output]) -> Result<()> {
             Err(_) => stale.push(format!("{shown} is missing")),
             Ok(_) if o.only_if_missing => println!("present {shown}"),
             Ok(t) if t == o.text => println!("up to date {shown}"),
-            Ok(_) => stale.push(format!("{shown} differs from what the config generates")),
+            Ok(t) => {
+                let old = ci::pin::stale_references(&t, &ci::pin::pin());
+                if old.is_empty() {
+                    stale.push(format!("{shown} differs from what the config generates"));
+                } else {
+                    stale.push(format!(
+                        "{shown} installs stevedore {}, not the image this stevedore pins ({})",
+                        old.join(", "),
+                        ci::pin::pin().reference()
+                    ));
+                }
+            }
         }
     }
     if stale.is_empty() {
