@@ -462,11 +462,19 @@ fn single(inputs: &Inputs) -> String {
         &mut w,
         inputs,
         Kind::Single,
-        &format!(
-            "The release in one job: every image for every platform, attested ({}), the\n\
-             compose artifacts, pushed to every registry; tags move last, all or nothing.",
-            signed_how(inputs)
-        ),
+        match inputs.signing() {
+            SigningMode::Key => {
+                "The release in one job: every image for every platform, attested (signed with the\n\
+                 STEVEDORE_SIGNING_KEY secret when it is set), the compose artifacts, pushed to every\n\
+                 registry; tags move last, all or nothing."
+            }
+            SigningMode::Github => {
+                "The release in one job: every image for every platform, attested, the compose\n\
+                 artifacts, pushed to every registry; tags move last, all or nothing. Then the attest\n\
+                 job signs GitHub's keyless build provenance for each image pushed (release.signing =\n\
+                 \"github\"), the only job with id-token: write and attestations: write."
+            }
+        },
     );
     w.pair(0, "name", "release");
     w.blank();
@@ -514,16 +522,6 @@ fn single(inputs: &Inputs) -> String {
     );
     github_attestations(&mut w, inputs, "release");
     w.finish()
-}
-
-/// How the single-job release signs its attestations, for the header.
-fn signed_how(inputs: &Inputs) -> &'static str {
-    match inputs.signing() {
-        SigningMode::Key => "signed with the\nSTEVEDORE_SIGNING_KEY secret when it is set",
-        SigningMode::Github => {
-            "and GitHub's keyless build\nprovenance for every image pushed, by the attest job"
-        }
-    }
 }
 
 /// The job output the attest job reads: `digests` of the step `step` of that job (stevedore's
