@@ -121,7 +121,7 @@ fn setup_with_docker(xtask: bool, release: &str) -> Option<Setup> {
 /// stevedore's image as its release makes it (`images/release.toml`'s `stevedore`: the
 /// binary at /usr/local/bin/stevedore of a scratch image), from the binary under test, built
 /// and pushed by stevedore's own native path to `reg` (`<host>/stevedore-rs/stevedore`):
-/// the reference by digest.
+/// the reference of the pin `ci pin` writes from that release.
 fn stevedore_image(reg: &Registry) -> String {
     let binary = std::fs::read(env!("CARGO_BIN_EXE_stevedore")).unwrap();
     let config = support::ReleaseToml::new("stevedore")
@@ -140,16 +140,27 @@ fn stevedore_image(reg: &Registry) -> String {
         ("bin/stevedore", binary.as_slice()),
         (".gitignore", b"target/\n" as &[u8]),
     ]);
-    let out = repo.xtask(&["release"], &[]);
+    // stevedore's release, then the pin it writes (`ci pin`), as stevedore's own release does.
+    let out = repo.xtask(&["release", "--metadata-file", "target/release.json"], &[]);
     support::assert_ok(&out);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let digest = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("stevedore sha256:"))
-        .find(|hex| hex.len() == 64)
-        .map(|hex| format!("sha256:{hex}"))
-        .unwrap_or_else(|| panic!("no `stevedore <digest>` line: {stdout}"));
-    format!("{}/stevedore-rs/stevedore@{digest}", reg.host)
+    let out = repo.xtask(
+        &[
+            "ci",
+            "pin",
+            "target/release.json",
+            "--out",
+            "target/pin.toml",
+        ],
+        &[],
+    );
+    support::assert_ok(&out);
+    let text = std::fs::read_to_string(repo.path().join("target/pin.toml")).unwrap();
+    let pin = xtask::ci::pin::parse(&text).unwrap();
+    assert!(pin.published());
+    let raw = reg.inspect_raw("stevedore-rs/stevedore:v1.2.3").unwrap();
+    assert_eq!(pin.digest, format!("sha256:{}", sha256_hex(&raw)));
+    // `host/stevedore-rs/stevedore:v1.2.3@sha256:…`: the form the generated step pins.
+    pin.reference()
 }
 
 /// The event a run is for.

@@ -651,3 +651,26 @@ fn check_names_a_stale_stevedore_pin() {
         "{text}"
     );
 }
+
+/// `ci pin` reads a release's metadata file; one without the image, or not JSON, is refused
+/// naming the file and what to give instead, and nothing is written.
+#[test]
+fn ci_pin_refuses_a_metadata_file_without_the_image() {
+    let repo = fixture_repo("one-registry");
+    repo.write(
+        "target/release.json",
+        "{\"version\": \"1.2.3\", \"images\": {\"api\": {\"digest\": null}}}",
+    );
+    repo.write("target/broken.json", "not json");
+    for (file, says) in [
+        ("target/release.json", "has no image \"stevedore\""),
+        ("target/broken.json", "not JSON"),
+        ("target/missing.json", "cannot read the metadata file"),
+    ] {
+        let o = repo.xtask(&["ci", "pin", file, "--out", "pin.toml"], &[]);
+        let text = output_text(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains(file) && text.contains(says), "{text}");
+        assert!(!repo.path().join("pin.toml").exists());
+    }
+}

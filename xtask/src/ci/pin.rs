@@ -61,13 +61,85 @@ pub fn parse(text: &str) -> Result<Pin, String> {
     }
     semver::Version::parse(&pin.version)
         .map_err(|e| format!("version {:?} is not a release: {e}", pin.version))?;
-    if pin.image.is_empty() || pin.image.contains(['@', ':', ' ']) {
+    let last = pin.image.rsplit('/').next().unwrap_or_default();
+    if !pin.image.contains('/')
+        || last.is_empty()
+        || last.contains(':')
+        || pin
+            .image
+            .contains(|c: char| c == '@' || c.is_whitespace() || c == '"' || c == '\\')
+    {
         return Err(format!(
             "image {:?} is not a repository name (no tag, no digest)",
             pin.image
         ));
     }
     Ok(pin)
+}
+
+/// The comment at the top of the pin file.
+const HEADER: &str = "\
+# The stevedore image the generated workflows install in repositories that do not carry
+# stevedore as their xtask: `docker create` + `docker cp` of its static binary, pulled by
+# digest (xtask/src/ci/pin.rs reads this file, compiled in).
+#
+# stevedore's release writes it: after `cargo xtask release --metadata-file FILE` published
+# version X of images/release.toml's `stevedore` image, `cargo xtask ci pin FILE` writes that
+# version and the index digest here, to commit. `ci generate --check` in a user's repository
+# then flags a workflow still installing an older pin. The version is at most this crate's
+# and the image is the first registry of images/release.toml (a unit test checks both).
+";
+
+/// What the pin file says while no release has filled it in.
+const UNPUBLISHED_NOTE: &str = "\
+#
+# No stevedore image has been published yet: the digest below is the all-zero \"unpublished\"
+# marker, and `ci generate` warns while it is.
+";
+
+/// The text of the pin file for `pin`.
+pub fn render(pin: &Pin) -> String {
+    // A JSON string is a TOML basic string (the same escapes).
+    let quote = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    format!(
+        "{HEADER}{}image = {}\nversion = {}\ndigest = {}\n",
+        if pin.published() {
+            ""
+        } else {
+            UNPUBLISHED_NOTE
+        },
+        quote(&pin.image),
+        quote(&pin.version),
+        quote(&pin.digest)
+    )
+}
+
+/// The pin of image `image` in a release's metadata file (`--metadata-file`: `version`, and
+/// per image its index `digest` and `references`, the first `host/repository@digest`).
+pub fn from_metadata(metadata: &serde_json::Value, image: &str) -> Result<Pin, String> {
+    let pushed = metadata["images"]
+        .get(image)
+        .ok_or_else(|| format!("has no image {image:?} (images: {})", metadata["images"]))?;
+    let digest = pushed["digest"]
+        .as_str()
+        .ok_or_else(|| format!("image {image} has no index digest (pushed by digest only?)"))?;
+    let repository = pushed["references"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str())
+        .find_map(|r| r.strip_suffix(&format!("@{digest}")))
+        .ok_or_else(|| format!("image {image} has no reference by its digest {digest}"))?;
+    let version = metadata["version"]
+        .as_str()
+        .ok_or("has no version")?
+        .to_string();
+    let text = render(&Pin {
+        image: repository.to_string(),
+        version,
+        digest: digest.to_string(),
+    });
+    parse(&text)
 }
 
 /// The stevedore image references an existing workflow installs (the values of its
@@ -113,10 +185,52 @@ mod tests {
     }
 
     #[test]
+    fn the_pin_file_is_what_ci_pin_writes() {
+        assert_eq!(render(&pin()), PIN_FILE);
+        let released = Pin {
+            digest: format!("sha256:{}", "ab".repeat(32)),
+            ..pin()
+        };
+        let text = render(&released);
+        assert!(!text.contains("unpublished"), "{text}");
+        assert_eq!(parse(&text).unwrap(), released);
+    }
+
+    #[test]
+    fn a_release_metadata_file_gives_the_pin_of_its_image() {
+        let d = format!("sha256:{}", "cd".repeat(32));
+        let metadata = serde_json::json!({
+            "schema": 1, "version": "1.4.0",
+            "images": {"stevedore": {"digest": d, "references": [
+                format!("ghcr.io/stevedore-rs/stevedore@{d}"),
+                format!("docker.io/stevedore/stevedore@{d}"),
+                "ghcr.io/stevedore-rs/stevedore:v1.4.0",
+            ]}},
+        });
+        let pin = from_metadata(&metadata, "stevedore").unwrap();
+        assert_eq!(
+            pin.reference(),
+            format!("ghcr.io/stevedore-rs/stevedore:v1.4.0@{d}")
+        );
+        assert!(from_metadata(&metadata, "other")
+            .unwrap_err()
+            .contains("no image"));
+        let by_digest =
+            serde_json::json!({"version": "1.4.0", "images": {"stevedore": {"digest": null}}});
+        assert!(from_metadata(&by_digest, "stevedore")
+            .unwrap_err()
+            .contains("no index digest"));
+    }
+
+    #[test]
     fn pin_files_are_refused_unless_every_field_is_well_formed() {
         let good = "image = \"ghcr.io/x/y\"\nversion = \"1.2.3\"\ndigest = \"sha256:";
         let hex = "ab".repeat(32);
         parse(&format!("{good}{hex}\"\n")).unwrap();
+        let local = format!(
+            "image = \"127.0.0.1:5000/x/y\"\nversion = \"1.2.3\"\ndigest = \"sha256:{hex}\"\n"
+        );
+        parse(&local).unwrap();
         for (text, says) in [
             (format!("{good}{}\"\n", "AB".repeat(32)), "lowercase hex"),
             (format!("{good}{}\"\n", "ab".repeat(31)), "lowercase hex"),
@@ -131,6 +245,10 @@ mod tests {
                 "no tag",
             ),
             (format!("{good}{hex}\"\nextra = 1\n"), "not a pin file"),
+            (
+                format!("image = \"stevedore\"\nversion = \"1.2.3\"\ndigest = \"sha256:{hex}\"\n"),
+                "no tag",
+            ),
             ("version = \"1.2.3\"\n".to_string(), "not a pin file"),
         ] {
             let e = parse(&text).unwrap_err();

@@ -5,13 +5,44 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::ci::{self, Kind};
-use crate::cli::{CiArgs, CiCommand, CiGenerateArgs, Global};
+use crate::cli::{CiArgs, CiCommand, CiGenerateArgs, CiPinArgs, Global};
 use crate::workspace::Workspace;
 
 pub(super) fn ci(ws: &Workspace, global: &Global, args: &CiArgs) -> Result<()> {
     match &args.command {
         CiCommand::Generate(a) => generate(ws, global, a),
+        CiCommand::Pin(a) => pin(ws, a),
     }
+}
+
+/// `ci pin METADATA_FILE`: the pin file from the release that published stevedore's image.
+fn pin(ws: &Workspace, args: &CiPinArgs) -> Result<()> {
+    let path = ws.path(&args.metadata);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read the metadata file: write it with `release --metadata-file {}`",
+            path.display(),
+            args.metadata.display()
+        )
+    })?;
+    let metadata: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not JSON: give the file `release --metadata-file` wrote",
+            path.display()
+        )
+    })?;
+    let pin = ci::pin::from_metadata(&metadata, &args.image).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}: give the metadata file of the release that published image {} (--image NAME)",
+            path.display(),
+            args.image
+        )
+    })?;
+    let out = ws.path(&args.out);
+    std::fs::write(&out, ci::pin::render(&pin))
+        .with_context(|| format!("--out {}: cannot write the pin file", out.display()))?;
+    println!("wrote {}: {}", shown(&ws.root, &out), pin.reference());
+    Ok(())
 }
 
 /// A file `generate` writes: its path and its text (`None`: written only when missing, its
