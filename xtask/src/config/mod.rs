@@ -109,9 +109,14 @@ pub struct Release {
     /// required for non-cargo images), `off`.
     #[serde(default)]
     pub sbom: SbomMode,
+    /// Who signs the attestations in the generated workflows: `key` (stevedore, with
+    /// `STEVEDORE_SIGNING_KEY` when it is set) or `github` (GitHub's keyless attestations,
+    /// `actions/attest-build-provenance`, for the digests stevedore pushed).
+    #[serde(default, skip_serializing_if = "SigningMode::is_key")]
+    pub signing: SigningMode,
 }
 
-pub use modes::{ProvenanceMode, SbomMode};
+pub use modes::{ProvenanceMode, SbomMode, SigningMode};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,5 +1,5 @@
 //! The small vocabularies of the config that later stages act on: where provenance and SBOMs
-//! go, and the compose artifact's OCI version and allowances.
+//! go, who signs them, and the compose artifact's OCI version and allowances.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,4 +56,24 @@ pub enum SbomMode {
     Syft,
     /// No SBOM for any image.
     Off,
+}
+
+/// `release.signing`: who signs the attestations of a release made by the generated workflows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningMode {
+    /// stevedore signs its own attestations with `STEVEDORE_SIGNING_KEY` (the repository
+    /// secret) when it is set; unsigned otherwise.
+    #[default]
+    Key,
+    /// GitHub's keyless attestations: the release job hands the digests it pushed to
+    /// `actions/attest-build-provenance` (a Sigstore bundle per image, pushed to the registry,
+    /// verified by `gh attestation verify`); no signing key is passed to stevedore.
+    Github,
+}
+
+impl SigningMode {
+    pub fn is_key(&self) -> bool {
+        *self == SigningMode::Key
+    }
 }

@@ -331,6 +331,31 @@ fn sbom_key_reads_its_three_values_and_names_itself_when_bad() {
     }
 }
 
+#[test]
+fn signing_key_reads_key_or_github_and_names_itself_when_bad() {
+    let d = root();
+    let with = |v: &str| GOOD.replace("latest = \"auto\"", &format!("latest = \"auto\"\n{v}"));
+    assert_eq!(
+        parse(d.path(), GOOD).unwrap().release.signing,
+        SigningMode::Key
+    );
+    for (text, want) in [
+        ("signing = \"key\"", SigningMode::Key),
+        ("signing = \"github\"", SigningMode::Github),
+    ] {
+        assert_eq!(parse(d.path(), &with(text)).unwrap().release.signing, want);
+    }
+    for bad in [
+        "signing = \"sigstore\"",
+        "signing = true",
+        "signing = \"GitHub\"",
+    ] {
+        let e = error_of(&with(bad));
+        assert!(e.contains("release.signing"), "{bad}: {e}");
+        assert!(e.contains("images/release.toml"), "{bad}: {e}");
+    }
+}
+
 /// `GOOD` with `extra` lines added to the native image `worker`.
 fn worker_with(extra: &str) -> String {
     GOOD.replace(
