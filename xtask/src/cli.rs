@@ -121,6 +121,14 @@ pub struct MergeArgs {
     /// platform of every image must be in the digest files, or nothing moves).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Publish the compose artifacts despite the findings compose would ask about (as
+    /// `release --yes`).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Sign the attestations with this PEM PKCS#8 ECDSA P-256 private key (default: the key
+    /// in STEVEDORE_SIGNING_KEY, if set), as `release` does.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(flatten)]
     pub publish: PublishFlags,
 }
