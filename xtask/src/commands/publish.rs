@@ -49,7 +49,11 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
         // The job makes the SBOMs `merge` attaches: `sbom = "syft"` needs syft here.
         crate::attest::stage::preflight(&ws.plan, &attest)?;
     }
-    let entries = crate::publish::layout_entries(&ws.plan, &layout)?;
+    let entries = if args.by_digest {
+        crate::publish::image_entries(&ws.plan, &layout)?
+    } else {
+        crate::publish::layout_entries(&ws.plan, &layout)?
+    };
     let pushed = crate::publish::publish(&ws.plan, &entries, &layout, &opts, &progress)?;
     if args.by_digest {
         let job = JobAttest {

@@ -270,6 +270,14 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
             });
         }
     }
+    let mut images = image_entries(plan, layout)?;
+    images.extend(composes);
+    Ok(images)
+}
+
+/// The images of the plan in `layout` (what `push --by-digest` publishes: a matrix job has
+/// no compose artifact, `merge` makes it); every one must be there.
+pub fn image_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
     let mut images = Vec::new();
     for img in &plan.images {
         let descriptor = layout
@@ -284,7 +292,6 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
             targets: img.targets.clone(),
         });
     }
-    images.extend(composes);
     Ok(images)
 }
 
