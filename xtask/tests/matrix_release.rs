@@ -39,6 +39,8 @@ fn origin(registry: &Registry) -> Repo {
         ])
         .string("latest", "auto")
         .string("sbom", "syft")
+        // Every job names the repository the same way (as in CI), not by its clone's path.
+        .string("source", "https://github.com/acme/stack")
         .image("web", image)
         .image("worker", image)
         .table("[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack-oci\"");
