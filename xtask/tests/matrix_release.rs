@@ -21,6 +21,11 @@ const PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
 /// A repository releasing `web` and `worker` (static busybox, native builder) for amd64 and
 /// arm64 to `<registry>/acme`, syft SBOMs, and a compose artifact `acme/stack-oci`.
 fn origin(registry: &Registry) -> Repo {
+    origin_with(registry, "")
+}
+
+/// [`origin`] with more `[release]` lines.
+fn origin_with(registry: &Registry, extra: &str) -> Repo {
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");
     let ca = registry
         .ca_file
@@ -43,6 +48,7 @@ fn origin(registry: &Registry) -> Repo {
         .string("source", "https://github.com/acme/stack")
         .image("web", image)
         .image("worker", image)
+        .lines(extra)
         .table("[compose]\nfiles = [\"compose.yaml\"]\nrepository = \"stack-oci\"");
     if registry.tls {
         config = config.strings("ca-files", ["certs/ca.pem"]);
@@ -217,7 +223,13 @@ fn without_run_fields(mut statement: Value) -> Value {
 fn assert_verifies(dir: &Path, reference: &str, public: &Path) {
     let out = xtask(
         dir,
-        &["verify", reference, "--key", public.to_str().unwrap(), "--json"],
+        &[
+            "verify",
+            reference,
+            "--key",
+            public.to_str().unwrap(),
+            "--json",
+        ],
         &[],
     );
     assert_ok(&out);
@@ -270,7 +282,11 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
     let out = xtask(single.path(), &["release"], &signing);
     assert_ok(&out);
     for image in ["web", "worker"] {
-        assert_verifies(single.path(), &format!("{host}/acme/{image}:v1.2.3"), &public);
+        assert_verifies(
+            single.path(),
+            &format!("{host}/acme/{image}:v1.2.3"),
+            &public,
+        );
     }
     let one = published(&registry);
     empty_registry(&registry);
@@ -287,7 +303,10 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
     let out = run_merge(merger.path(), &files, &signing);
     assert_ok(&out);
     let text = output_text(&out);
-    assert!(!text.contains("SBOM by syft"), "merge does not scan: {text}");
+    assert!(
+        !text.contains("SBOM by syft"),
+        "merge does not scan: {text}"
+    );
     let merged = published(&registry);
 
     assert_eq!(merged.indexes, one.indexes, "the same index digests");
@@ -296,11 +315,18 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
         .iter()
         .zip(merged.statements.iter().zip(&one.statements))
     {
-        assert_verifies(merger.path(), &format!("{host}/acme/{image}:v1.2.3"), &public);
+        assert_verifies(
+            merger.path(),
+            &format!("{host}/acme/{image}:v1.2.3"),
+            &public,
+        );
         let kinds: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             kinds,
-            ["https://slsa.dev/provenance/v1", "https://spdx.dev/Document"],
+            [
+                "https://slsa.dev/provenance/v1",
+                "https://spdx.dev/Document"
+            ],
             "{image}: a provenance statement and an SBOM"
         );
         // The SBOM is the one the single job made; provenance differs only in the run's times.
@@ -320,13 +346,17 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("docker-compose");
-    cmd.args(["-f", &format!("oci://{host}/acme/stack-oci:v1.2.3"), "config"])
-        .current_dir(dir.path())
-        .env("SSL_CERT_FILE", registry.ca_file.as_ref().unwrap())
-        .env("DOCKER_CONFIG", dir.path().join("docker-config"))
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .env("HOME", dir.path())
-        .env_remove("DOCKER_HOST");
+    cmd.args([
+        "-f",
+        &format!("oci://{host}/acme/stack-oci:v1.2.3"),
+        "config",
+    ])
+    .current_dir(dir.path())
+    .env("SSL_CERT_FILE", registry.ca_file.as_ref().unwrap())
+    .env("DOCKER_CONFIG", dir.path().join("docker-config"))
+    .env("XDG_CACHE_HOME", dir.path().join("cache"))
+    .env("HOME", dir.path())
+    .env_remove("DOCKER_HOST");
     let config = run_limited(cmd, Duration::from_secs(240));
     assert_ok(&config);
     let text = output_text(&config);
@@ -350,7 +380,10 @@ fn edit_json(path: &Path, edit: impl FnOnce(&mut Value)) {
 fn assert_refused(out: &Output, file: &Path, why: &str, registry: &Registry) {
     let text = output_text(out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains(&file.display().to_string()), "names {file:?}: {text}");
+    assert!(
+        text.contains(&file.display().to_string()),
+        "names {file:?}: {text}"
+    );
     assert!(text.contains(why), "says {why:?}: {text}");
     assert!(text.contains("push --by-digest"), "says the fix: {text}");
     assert!(!text.contains("panicked"), "{text}");
@@ -367,12 +400,7 @@ fn tampered_escaping_or_oversized_digest_files_and_records_are_refused() {
     let jobs: Vec<_> = PLATFORMS.iter().map(|p| matrix_job(&origin, p)).collect();
     let merger = clone(&origin);
     let dir = merger.path().join("target/stevedore/digests");
-    let collect = || {
-        collect_job_files(
-            &[(&jobs[0], PLATFORMS[0]), (&jobs[1], PLATFORMS[1])],
-            &dir,
-        )
-    };
+    let collect = || collect_job_files(&[(&jobs[0], PLATFORMS[0]), (&jobs[1], PLATFORMS[1])], &dir);
     let files = collect();
     let record = dir.join(format!("{}.job.json", digest_name(PLATFORMS[0])));
 
@@ -382,7 +410,12 @@ fn tampered_escaping_or_oversized_digest_files_and_records_are_refused() {
         *web = Value::from(format!("sha256:{}", "ab".repeat(32)));
     });
     let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(&out, &files[0], "is not a manifest the job record", &registry);
+    assert_refused(
+        &out,
+        &files[0],
+        "is not a manifest the job record",
+        &registry,
+    );
 
     // A job record whose manifest bytes do not hash to the digest.
     let files = collect();
@@ -425,4 +458,98 @@ fn tampered_escaping_or_oversized_digest_files_and_records_are_refused() {
     let out = run_merge(merger.path(), &files, &[]);
     assert_ok(&out);
     assert_eq!(registry.tags("acme/web"), TAGS.to_vec());
+}
+
+/// The in-index form of `repo:v1.2.3`: the runnable platform manifests, and per platform the
+/// statements of its attestation manifest (by predicate type, the run's times left out).
+fn in_index(registry: &Registry, repo: &str) -> (Vec<Value>, Vec<Vec<(String, Value)>>) {
+    let index = raw_json(registry, &format!("{repo}:v1.2.3"));
+    let (mut runnable, mut attested) = (Vec::new(), Vec::new());
+    for m in index["manifests"].as_array().unwrap() {
+        if m["platform"]["os"] != "unknown" {
+            runnable.push(m.clone());
+            continue;
+        }
+        let manifest = raw_json(
+            registry,
+            &format!("{repo}@{}", m["digest"].as_str().unwrap()),
+        );
+        let mut statements: Vec<(String, Value)> = manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let s: Value =
+                    serde_json::from_slice(&blob(registry, l["digest"].as_str().unwrap())).unwrap();
+                (
+                    s["predicateType"].as_str().unwrap().to_string(),
+                    without_run_fields(s),
+                )
+            })
+            .collect();
+        statements.sort_by(|a, b| a.0.cmp(&b.0));
+        attested.push(statements);
+    }
+    (runnable, attested)
+}
+
+#[test]
+fn in_index_attestations_of_a_merge_are_the_single_jobs_but_for_the_run_times() {
+    if !have_all(&["docker-registry", "busybox", "skopeo", "syft"]) {
+        return;
+    }
+    let registry = Registry::plain();
+    let origin = origin_with(&registry, "provenance = \"index\"");
+    let single = clone(&origin);
+    assert_ok(&xtask(single.path(), &["release"], &[]));
+    let one = in_index(&registry, "acme/web");
+    let one_compose = index_digest(&registry, "acme/stack-oci");
+    empty_registry(&registry);
+
+    let jobs: Vec<_> = PLATFORMS.iter().map(|p| matrix_job(&origin, p)).collect();
+    let merger = clone(&origin);
+    let files = collect_job_files(
+        &[(&jobs[0], PLATFORMS[0]), (&jobs[1], PLATFORMS[1])],
+        &merger.path().join("target/stevedore/digests"),
+    );
+    assert_ok(&run_merge(merger.path(), &files, &[]));
+    let merged = in_index(&registry, "acme/web");
+    assert_eq!(
+        merged.0, one.0,
+        "the same platform manifests, in the same order"
+    );
+    assert_eq!(
+        merged.1.len(),
+        PLATFORMS.len(),
+        "an attestation manifest per platform"
+    );
+    for statements in &merged.1 {
+        let kinds: Vec<&str> = statements.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "https://slsa.dev/provenance/v1",
+                "https://spdx.dev/Document"
+            ]
+        );
+    }
+    assert_eq!(
+        merged.1, one.1,
+        "the same statements but for the run's times"
+    );
+    assert_eq!(registry.tags("acme/web"), TAGS.to_vec());
+    // The compose artifact pins the index with its attestations: a new digest, in the same
+    // tag step.
+    let compose = raw_json(&registry, "acme/stack-oci:v1.2.3");
+    let text: String = compose["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            String::from_utf8_lossy(&blob(&registry, l["digest"].as_str().unwrap())).into_owned()
+        })
+        .collect();
+    let web = index_digest(&registry, "acme/web");
+    assert!(text.contains(&web), "pinned to {web}: {text}");
+    assert_ne!(index_digest(&registry, "acme/stack-oci"), one_compose);
 }

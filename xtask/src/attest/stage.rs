@@ -215,20 +215,16 @@ pub fn attest(
             .map(|t| t.name())
             .unwrap_or_else(|| "_".into());
         let subjects = subjects_of(&subject_desc, &index, opts);
-        let scanned = index.manifests.iter().any(|m| opts.scans.contains_key(&m.digest));
+        // syft's output per platform manifest (the index's SBOM is its first platform's),
+        // starting with what the matrix jobs made.
+        let mut scans = premade_scans(&index, opts);
         let source = match sbom_source(image, opts.mode, opts.sbom) {
-            SbomSource::Syft if !syft_on_path && !scanned => {
+            SbomSource::Syft if !syft_on_path && scans.is_empty() => {
                 without_sbom.push(image.name.as_str());
                 SbomSource::None
             }
             s => s,
         };
-        // syft's output per platform manifest (the index's SBOM is its first platform's).
-        let mut scans: BTreeMap<Digest, Vec<u8>> = index
-            .manifests
-            .iter()
-            .filter_map(|m| Some((m.digest.clone(), opts.scans.get(&m.digest)?.clone())))
-            .collect();
         let mut in_index: Vec<PlatformAttestations> = Vec::new();
         for (desc, platform) in &subjects {
             let subject = Subject {
@@ -332,6 +328,15 @@ pub fn attest(
     let referrers = referrer_entries(plan, layout, &report)?;
     report.entries.extend(referrers);
     Ok(report)
+}
+
+/// syft's output the matrix jobs made of the platform manifests of `index`.
+fn premade_scans(index: &Index, opts: &AttestOptions) -> BTreeMap<Digest, Vec<u8>> {
+    index
+        .manifests
+        .iter()
+        .filter_map(|m| Some((m.digest.clone(), opts.scans.get(&m.digest)?.clone())))
+        .collect()
 }
 
 /// The referrer attestations of `report` as layout entries, to each target of their image.

@@ -94,10 +94,18 @@ pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<(
     }
     super::release::attest_lines(&merged.attest);
     eprint!("{}", crate::report::compose::notes(&merged.compose));
-    print!("{}", crate::report::compose::summary(&merged.compose, false));
+    print!(
+        "{}",
+        crate::report::compose::summary(&merged.compose, false)
+    );
     let metadata = opts.publish.metadata_file.as_deref();
     finish(&ws.plan, &merged.published, metadata, &*progress)?;
-    for (name, image) in merged.published.images.iter().chain(&merged.published.artifacts) {
+    for (name, image) in merged
+        .published
+        .images
+        .iter()
+        .chain(&merged.published.artifacts)
+    {
         for reference in &image.references {
             println!("pushed {name} {reference}");
         }

@@ -144,7 +144,11 @@ pub fn write(
     let path = record_path(digest_file);
     let stem = path
         .file_name()
-        .map(|n| n.to_string_lossy().trim_end_matches(".job.json").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".job.json")
+                .to_string()
+        })
         .unwrap_or_default();
     let run = build_run(plan, layout.root());
     let mut record = JobRecord {
@@ -314,7 +318,11 @@ fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read {what} {}", path.display()))?;
     if !meta.is_file() {
-        return Err(refused(path, format!("the {what} is not a plain file"), FIX_FILES));
+        return Err(refused(
+            path,
+            format!("the {what} is not a plain file"),
+            FIX_FILES,
+        ));
     }
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -339,7 +347,11 @@ fn read_digest_file(plan: &Plan, f: &Path) -> Result<DigestFile> {
     if file.schema != crate::publish::SCHEMA {
         return Err(refused(
             f,
-            format!("digest file schema {} is not {}", file.schema, crate::publish::SCHEMA),
+            format!(
+                "digest file schema {} is not {}",
+                file.schema,
+                crate::publish::SCHEMA
+            ),
             "write it with the same stevedore version that merges",
         ));
     }
@@ -502,7 +514,11 @@ fn read_sbom(record_file: &Path, sbom: &SbomFile) -> Result<Vec<u8>> {
     if sbom.size > MAX_SBOM {
         return Err(refused(
             record_file,
-            format!("SBOM file {} is larger than {} MiB", sbom.file, MAX_SBOM >> 20),
+            format!(
+                "SBOM file {} is larger than {} MiB",
+                sbom.file,
+                MAX_SBOM >> 20
+            ),
             FIX_FILES,
         ));
     }
