@@ -2,9 +2,9 @@
 //! `push --by-digest`, and `merge` in a third clone publishes what a single-job `release` of
 //! that commit publishes: the same index digests, signed provenance per image that
 //! `verify --key` accepts, the same syft SBOMs, and the compose artifact pinned to the merged
-//! digests (loaded by the real docker-compose). The digest files and job records are read as
-//! hostile: a tampered digest, a path that leaves the record's directory and an oversized file
-//! are refused, naming the file and the fix, and no tag moves.
+//! digests (loaded by the real docker-compose). The digest files (with their job records) are
+//! read as hostile: a tampered digest, manifest or SBOM, a foreign image name, an unknown key
+//! and an oversized file are refused, naming the file and the fix, and no tag moves.
 
 mod support;
 
@@ -124,21 +124,19 @@ fn digest_name(platform: &str) -> String {
     format!("digests-{}", platform.replace('/', "-"))
 }
 
-/// Copies every file a job wrote beside its digest file (`digests-<platform>*`) into `to`, as
-/// a workflow's artifact upload and download would; returns the digest files.
+/// Copies each job's digest file into `to`, as a workflow's artifact upload and download
+/// would; returns their paths.
 fn collect_job_files(jobs: &[(&tempfile::TempDir, &str)], to: &Path) -> Vec<PathBuf> {
     std::fs::create_dir_all(to).unwrap();
     let mut files = Vec::new();
     for (dir, platform) in jobs {
         let name = digest_name(platform);
-        let from = dir.path().join("target/stevedore");
-        for entry in std::fs::read_dir(&from).unwrap() {
-            let entry = entry.unwrap();
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with(&name) {
-                std::fs::copy(entry.path(), to.join(&file_name)).unwrap();
-            }
-        }
+        let file = format!("{name}.json");
+        std::fs::copy(
+            dir.path().join("target/stevedore").join(&file),
+            to.join(&file),
+        )
+        .unwrap();
         files.push(to.join(format!("{name}.json")));
     }
     files
@@ -391,7 +389,7 @@ fn assert_refused(out: &Output, file: &Path, why: &str, registry: &Registry) {
 }
 
 #[test]
-fn tampered_escaping_or_oversized_digest_files_and_records_are_refused() {
+fn tampered_foreign_or_oversized_digest_files_are_refused_and_no_tag_moves() {
     if !have_all(&["docker-registry", "busybox", "skopeo", "syft"]) {
         return;
     }
@@ -401,62 +399,69 @@ fn tampered_escaping_or_oversized_digest_files_and_records_are_refused() {
     let merger = clone(&origin);
     let dir = merger.path().join("target/stevedore/digests");
     let collect = || collect_job_files(&[(&jobs[0], PLATFORMS[0]), (&jobs[1], PLATFORMS[1])], &dir);
-    let files = collect();
-    let record = dir.join(format!("{}.job.json", digest_name(PLATFORMS[0])));
+    let refused = |edit: &dyn Fn(&mut Value), why: &str| {
+        let files = collect();
+        edit_json(&files[0], edit);
+        let out = run_merge(merger.path(), &files, &[]);
+        assert_refused(&out, &files[0], why, &registry);
+    };
 
     // A digest file naming another manifest than its job built.
-    edit_json(&files[0], |d| {
-        let web = &mut d["images"]["web"][0]["digest"];
-        *web = Value::from(format!("sha256:{}", "ab".repeat(32)));
-    });
-    let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(
-        &out,
-        &files[0],
-        "is not a manifest the job record",
-        &registry,
+    refused(
+        &|d| d["images"]["web"][0]["digest"] = Value::from(format!("sha256:{}", "ab".repeat(32))),
+        "is not a manifest its job record describes",
     );
-
     // A job record whose manifest bytes do not hash to the digest.
-    let files = collect();
-    edit_json(&record, |r| {
-        let m = &mut r["images"]["web"][0]["manifest_json"];
-        *m = Value::from(m.as_str().unwrap().replacen('{', "{ ", 1));
-    });
-    let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(&out, &record, "do not hash to", &registry);
-
-    // An SBOM file named by a path that leaves the record's directory.
-    let files = collect();
-    edit_json(&record, |r| {
-        r["images"]["web"][0]["sbom"] = serde_json::json!({
-            "file": "../../../../etc/passwd",
-            "size": 10,
-            "digest": format!("sha256:{}", "00".repeat(32)),
-            "tool": "syft 1.0.0"
-        });
-    });
-    let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(&out, &record, "leaves its directory", &registry);
-
+    refused(
+        &|d| {
+            let m = &mut d["job"]["images"]["web"][0]["manifest_json"];
+            *m = Value::from(m.as_str().unwrap().replacen('{', "{ ", 1));
+        },
+        "do not hash to",
+    );
+    // An SBOM changed after the job made it.
+    refused(
+        &|d| {
+            let s = &mut d["job"]["images"]["web"][0]["sbom"]["spdx_json"];
+            *s = Value::from(s.as_str().unwrap().replacen("busybox", "busyb0x", 1));
+        },
+        "does not match its recorded size and digest",
+    );
+    // An image name that is a path out of anywhere, not an image of the config.
+    refused(
+        &|d| {
+            let images = d["images"].as_object_mut().unwrap();
+            let web = images.remove("web").unwrap();
+            images.insert("../../../etc/web".into(), web);
+        },
+        "which this config does not release",
+    );
+    // A key this stevedore does not know.
+    refused(
+        &|d| d["job"]["signed_by"] = Value::from("me"),
+        "unknown field",
+    );
+    // A digest file without a job record (an older stevedore's).
+    refused(
+        &|d| {
+            d.as_object_mut().unwrap().remove("job");
+        },
+        "has no job record",
+    );
     // An oversized digest file is not read.
     let files = collect();
-    let mut big = std::fs::read(&files[1]).unwrap();
-    big.extend(vec![b' '; 2 << 20]);
-    std::fs::write(&files[1], big).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&files[1])
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
     let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(&out, &files[1], "larger than", &registry);
-
-    // A digest file without its job record.
-    let files = collect();
-    std::fs::remove_file(&record).unwrap();
-    let out = run_merge(merger.path(), &files, &[]);
-    assert_refused(&out, &record, "no job record", &registry);
+    assert_refused(&out, &files[1], "larger than 128 MiB", &registry);
 
     // Untouched, the same files merge.
     let files = collect();
-    let out = run_merge(merger.path(), &files, &[]);
-    assert_ok(&out);
+    assert_ok(&run_merge(merger.path(), &files, &[]));
     assert_eq!(registry.tags("acme/web"), TAGS.to_vec());
 }
 

@@ -61,10 +61,10 @@ pub(super) fn push(ws: &Workspace, args: &PushArgs, verbose: bool) -> Result<()>
             sbom: attest.sbom,
         };
         let digest_file = ws.path(&args.digest_file);
-        let record = job_record::write(&ws.plan, &ws.root, &layout, &digest_file, job, &*progress)?;
+        job_record::write(&ws.plan, &ws.root, &layout, &digest_file, job, &*progress)?;
         progress.line(&format!(
-            "wrote {} (what provenance and the SBOMs need: keep it, and the SBOM files beside it, with the digest file)",
-            record.display()
+            "recorded the job in {} (what `merge` needs for provenance and the SBOMs)",
+            digest_file.display()
         ));
     }
     finish(&ws.plan, &pushed, opts.metadata_file.as_deref(), &*progress)
