@@ -164,7 +164,23 @@ pub fn write(
             let (kind, builder_version) = builder_of(image)?;
             let sbom = match sbom_source(image, attest.mode, attest.sbom) {
                 SbomSource::Syft if syft::available() && known_platform(&manifest) => {
-                    Some(scan(root, layout, image, &manifest, log)?)
+                    // As the single job: a failed scan stops `sbom = "syft"` only.
+                    match scan(root, layout, image, &manifest, log) {
+                        Ok(sbom) => Some(sbom),
+                        Err(e) if attest.sbom == SbomMode::Syft => {
+                            return Err(e.context(format!(
+                                "image {}: the SBOM (release.sbom = \"syft\")",
+                                image.name
+                            )))
+                        }
+                        Err(e) => {
+                            log.line(&format!(
+                                "note: image {}: no SBOM attached: {e:#}",
+                                image.name
+                            ));
+                            None
+                        }
+                    }
                 }
                 _ => None,
             };
