@@ -228,13 +228,14 @@ pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec
     Ok((top, platforms, blobs.into_values().collect()))
 }
 
+/// An image of a merge: its index, the manifests pushed from the layout, the manifests
+/// expected in the registry, and the blobs pushed.
+pub(super) type MergedImage = (Doc, Vec<Doc>, Vec<Descriptor>, Vec<Blob>);
+
 /// Reads what the layout of a `merge` holds for `image`: its index, the manifests of the index
 /// the layout has every blob of (pushed, with those blobs), and the others (the platform
 /// manifests the matrix jobs pushed: expected in the registry).
-pub(super) fn load_merged_image(
-    layout: &Layout,
-    image: &ImagePlan,
-) -> Result<(Doc, Vec<Doc>, Vec<Descriptor>, Vec<Blob>)> {
+pub(super) fn load_merged_image(layout: &Layout, image: &ImagePlan) -> Result<MergedImage> {
     let desc = layout
         .resolve(&image.layout_name)
         .map_err(|_| not_built(layout, image))?;
