@@ -176,7 +176,11 @@ fn blob(registry: &Registry, digest: &str) -> Vec<u8> {
 /// The statements attached to `repo:v1.2.3` (through the referrers fallback tag), by
 /// predicate type; each is a signed Sigstore bundle.
 fn statements(registry: &Registry, repo: &str) -> Vec<(String, Value)> {
-    let digest = index_digest(registry, repo);
+    statements_of(registry, repo, &index_digest(registry, repo))
+}
+
+/// The statements about `digest` in `repo` (its referrers fallback tag).
+fn statements_of(registry: &Registry, repo: &str, digest: &str) -> Vec<(String, Value)> {
     let hex = digest.strip_prefix("sha256:").unwrap();
     let fallback = raw_json(registry, &format!("{repo}:sha256-{hex}"));
     let mut out = Vec::new();
@@ -189,7 +193,7 @@ fn statements(registry: &Registry, repo: &str) -> Vec<(String, Value)> {
             registry,
             &format!("{repo}@{}", e["digest"].as_str().unwrap()),
         );
-        assert_eq!(m["subject"]["digest"], digest.as_str());
+        assert_eq!(m["subject"]["digest"], digest);
         let layer = blob(registry, m["layers"][0]["digest"].as_str().unwrap());
         let bundle: Value = serde_json::from_slice(&layer).unwrap();
         let payload = base64::engine::general_purpose::STANDARD
@@ -249,6 +253,8 @@ struct Published {
     indexes: Vec<String>,
     compose: String,
     statements: Vec<Vec<(String, Value)>>,
+    /// Per image, the statements about each platform manifest.
+    platforms: Vec<Vec<(String, Value)>>,
 }
 
 fn published(registry: &Registry) -> Published {
@@ -256,10 +262,25 @@ fn published(registry: &Registry) -> Published {
     for repo in repos.iter().chain(&["acme/stack-oci"]) {
         assert_eq!(registry.tags(repo), TAGS.to_vec(), "{repo}");
     }
+    // Per platform manifest too (`provenance-per-platform`), without the run's times.
+    let platforms = repos
+        .iter()
+        .map(|r| {
+            let index = raw_json(registry, &format!("{r}:v1.2.3"));
+            index["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|m| statements_of(registry, r, m["digest"].as_str().unwrap()))
+                .map(|(k, v)| (k, without_run_fields(v)))
+                .collect()
+        })
+        .collect();
     Published {
         indexes: repos.iter().map(|r| index_digest(registry, r)).collect(),
         compose: index_digest(registry, "acme/stack-oci"),
         statements: repos.iter().map(|r| statements(registry, r)).collect(),
+        platforms,
     }
 }
 
@@ -270,7 +291,7 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
     }
     let registry = Registry::tls();
     let host = registry.host.clone();
-    let origin = origin(&registry);
+    let origin = origin_with(&registry, "provenance-per-platform = true");
     let keys = tempfile::tempdir().unwrap();
     let (pem, public) = key_pair(keys.path());
     let signing = [("STEVEDORE_SIGNING_KEY", pem.as_str())];
@@ -337,6 +358,15 @@ fn matrix_jobs_and_merge_publish_what_a_single_job_release_does() {
             "{image}: the same provenance but for the run's times"
         );
     }
+
+    for platforms in &merged.platforms {
+        // A provenance statement and an SBOM per platform manifest.
+        assert_eq!(platforms.len(), 2 * PLATFORMS.len(), "{platforms:?}");
+    }
+    assert_eq!(
+        merged.platforms, one.platforms,
+        "per platform: the same statements"
+    );
 
     // docker-compose resolves the compose artifact to the merged digests.
     if !have_all(&["docker-compose"]) {
