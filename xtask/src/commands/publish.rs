@@ -87,11 +87,6 @@ pub(super) fn merge(ws: &Workspace, args: &MergeArgs, verbose: bool) -> Result<(
         publish,
     };
     let merged = matrix::merge(&ws.plan, &ws.root, &files, &opts, &progress)?;
-    if merged.unrecorded {
-        eprintln!(
-            "warning: some digest files have no job record beside them: nothing was attested"
-        );
-    }
     super::release::attest_lines(&merged.attest);
     eprint!("{}", crate::report::compose::notes(&merged.compose));
     print!(

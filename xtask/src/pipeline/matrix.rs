@@ -39,8 +39,6 @@ pub struct MergeReport {
     pub attest: AttestReport,
     pub compose: ComposeReport,
     pub published: publish::Report,
-    /// Digest files without a job record (provenance off): nothing of theirs was attested.
-    pub unrecorded: bool,
 }
 
 /// Merges the digest files `digest_files` of the plan's matrix jobs and publishes the indexes,
@@ -62,6 +60,7 @@ pub fn merge(
         .iter()
         .filter_map(|e| Some((plan.image(e.image()?)?, e.descriptor.clone())))
         .collect();
+    // Without job records (provenance off) there is nothing to attest from.
     let attested = if jobs.recorded {
         let mut attest_opts = opts.attest.clone();
         attest_opts.started = jobs.started;
@@ -83,7 +82,6 @@ pub fn merge(
         attest: attested,
         compose: composed,
         published,
-        unrecorded: !jobs.recorded,
     })
 }
 

@@ -10,7 +10,9 @@
 //! Matrix builds: `push --by-digest` pushes blobs and platform manifests only and writes a
 //! digest file; `merge FILES…` assembles each image's index from the digest files (the
 //! platform manifests must already be in every registry) and then moves the tags, with the
-//! same all-or-nothing rule.
+//! same all-or-nothing rule. The release's `merge` ([`merged_index`], then
+//! [`publish_merged`] of what the attest and compose stages wrote) does the same with the
+//! attestations and compose artifacts of a single-job release.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
