@@ -419,7 +419,7 @@ fn assert_refused(out: &Output, file: &Path, why: &str, registry: &Registry) {
 }
 
 #[test]
-fn tampered_foreign_or_oversized_digest_files_are_refused_and_no_tag_moves() {
+fn tampered_foreign_or_oversized_digest_files_and_a_missing_manifest_move_no_tag() {
     if !have_all(&["docker-registry", "busybox", "skopeo", "syft"]) {
         return;
     }
@@ -489,10 +489,41 @@ fn tampered_foreign_or_oversized_digest_files_are_refused_and_no_tag_moves() {
     let out = run_merge(merger.path(), &files, &[]);
     assert_refused(&out, &files[1], "larger than 128 MiB", &registry);
 
-    // Untouched, the same files merge.
+    // A platform manifest gone from the registry: nothing is tagged, not the other image, not
+    // the compose artifact (their tags move in the same last step).
+    let files = collect();
+    let file: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+    let arm64 = file["images"]["worker"][0]["digest"].as_str().unwrap();
+    let path = format!("/v2/acme/worker/manifests/{arm64}");
+    assert_eq!(http_status(&registry.host, "DELETE", &path).unwrap(), 202);
+    let out = run_merge(merger.path(), &files, &[]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(arm64) && text.contains("push --by-digest"),
+        "{text}"
+    );
+    for repo in ["acme/web", "acme/worker", "acme/stack-oci"] {
+        assert!(registry.tags(repo).is_empty(), "{repo}: no tag moved");
+    }
+
+    // The arm64 job pushes again; untouched, the same files merge.
+    let out = xtask(
+        jobs[1].path(),
+        &[
+            "push",
+            "--by-digest",
+            "--digest-file",
+            &format!("target/stevedore/{}.json", digest_name(PLATFORMS[1])),
+        ],
+        &[],
+    );
+    assert_ok(&out);
     let files = collect();
     assert_ok(&run_merge(merger.path(), &files, &[]));
-    assert_eq!(registry.tags("acme/web"), TAGS.to_vec());
+    for repo in ["acme/web", "acme/worker", "acme/stack-oci"] {
+        assert_eq!(registry.tags(repo), TAGS.to_vec(), "{repo}");
+    }
 }
 
 /// The in-index form of `repo:v1.2.3`: the runnable platform manifests, and per platform the
