@@ -72,7 +72,9 @@ pub enum Command {
     /// Publish the images of the OCI layout to every registry; tags move only when every image
     /// reached every registry.
     Push(PushArgs),
-    /// Assemble multi-platform indexes from `push --by-digest` digest files, then move the tags.
+    /// Assemble multi-platform indexes from `push --by-digest` digest files, attest them and
+    /// publish the compose artifacts as `release` does (from what each job recorded in its
+    /// digest file: manifests, builder, times, syft SBOMs), then move every tag.
     Merge(MergeArgs),
     /// Per registry: where the credentials come from and whether a push would be allowed.
     ///
@@ -98,7 +100,9 @@ pub struct PushArgs {
     /// The OCI image layout to publish from.
     #[arg(long, value_name = "DIR", default_value = "target/stevedore/oci")]
     pub layout: PathBuf,
-    /// Push blobs and platform manifests only (no tags) and write a digest file for `merge`.
+    /// Push blobs and platform manifests only (no tags) and write a digest file for `merge`,
+    /// with what provenance and the SBOMs need (the job record; syft runs here when the
+    /// single-job release would run it).
     #[arg(long)]
     pub by_digest: bool,
     /// Where `--by-digest` writes its digest file.
@@ -121,6 +125,14 @@ pub struct MergeArgs {
     /// platform of every image must be in the digest files, or nothing moves).
     #[arg(long)]
     pub allow_partial: bool,
+    /// Publish the compose artifacts despite the findings compose would ask about (as
+    /// `release --yes`).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Sign the attestations with this PEM PKCS#8 ECDSA P-256 private key (default: the key
+    /// in STEVEDORE_SIGNING_KEY, if set), as `release` does.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     #[command(flatten)]
     pub publish: PublishFlags,
 }

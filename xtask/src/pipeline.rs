@@ -17,6 +17,9 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::publish;
 
+pub mod job_record;
+pub mod matrix;
+
 /// How to run a release.
 #[derive(Debug, Clone)]
 pub struct ReleaseOptions {

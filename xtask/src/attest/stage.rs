@@ -43,6 +43,21 @@ pub struct AttestOptions {
     pub started: i64,
     /// `release.sbom`: where SBOMs come from.
     pub sbom: SbomMode,
+    /// syft's output per platform manifest, made already (by the matrix jobs that built
+    /// them): used instead of a scan, so `merge` attaches the SBOM the job made.
+    pub scans: BTreeMap<Digest, Vec<u8>>,
+    /// The run as the matrix jobs recorded it (`merge`); `None`: this process built.
+    pub run: Option<RunFacts>,
+}
+
+/// What the matrix jobs of a `merge` recorded of their builds.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    /// When the last job finished (seconds since the epoch); the start is
+    /// [`AttestOptions::started`].
+    pub finished: i64,
+    /// Image name → the builder version its jobs recorded.
+    pub builder_versions: BTreeMap<String, String>,
 }
 
 impl AttestOptions {
@@ -200,15 +215,16 @@ pub fn attest(
             .map(|t| t.name())
             .unwrap_or_else(|| "_".into());
         let subjects = subjects_of(&subject_desc, &index, opts);
+        // syft's output per platform manifest (the index's SBOM is its first platform's),
+        // starting with what the matrix jobs made.
+        let mut scans = premade_scans(&index, opts);
         let source = match sbom_source(image, opts.mode, opts.sbom) {
-            SbomSource::Syft if !syft_on_path => {
+            SbomSource::Syft if !syft_on_path && scans.is_empty() => {
                 without_sbom.push(image.name.as_str());
                 SbomSource::None
             }
             s => s,
         };
-        // syft's output per platform manifest (the index's SBOM is its first platform's).
-        let mut scans: BTreeMap<Digest, Vec<u8>> = BTreeMap::new();
         let mut in_index: Vec<PlatformAttestations> = Vec::new();
         for (desc, platform) in &subjects {
             let subject = Subject {
@@ -312,6 +328,15 @@ pub fn attest(
     let referrers = referrer_entries(plan, layout, &report)?;
     report.entries.extend(referrers);
     Ok(report)
+}
+
+/// syft's output the matrix jobs made of the platform manifests of `index`.
+fn premade_scans(index: &Index, opts: &AttestOptions) -> BTreeMap<Digest, Vec<u8>> {
+    index
+        .manifests
+        .iter()
+        .filter_map(|m| Some((m.digest.clone(), opts.scans.get(&m.digest)?.clone())))
+        .collect()
 }
 
 /// The referrer attestations of `report` as layout entries, to each target of their image.
@@ -578,20 +603,14 @@ fn facts(
         }
         _ => plan.git.sha.clone(),
     };
-    let (builder_kind, builder_version) = match &image.builder {
-        Builder::Native(_) => (
-            BuilderKind::Native,
-            format!("stevedore {}", env!("CARGO_PKG_VERSION")),
-        ),
-        Builder::Dockerfile { driver, .. } => {
-            let buildx = serde_json::to_value(driver)? == "buildx";
-            if buildx {
-                (BuilderKind::Buildx, "docker buildx".to_string())
-            } else {
-                (BuilderKind::Buildah, "buildah".to_string())
-            }
-        }
-    };
+    let (builder_kind, mut builder_version) = builder_of(image)?;
+    if let Some(v) = opts
+        .run
+        .as_ref()
+        .and_then(|r| r.builder_versions.get(&image.name))
+    {
+        builder_version = v.clone();
+    }
     // Base images, as the native builder annotates platform manifests.
     let mut base_images = Vec::new();
     for d in &index.manifests {
@@ -646,7 +665,25 @@ fn facts(
         cargo_lock_digest,
         github: opts.github.clone(),
         started_on: Timestamp::Unix(opts.started),
-        finished_on: Timestamp::Unix(now()),
+        finished_on: Timestamp::Unix(opts.run.as_ref().map_or_else(now, |r| r.finished)),
+    })
+}
+
+/// The builder of `image` and its version, as provenance names them.
+pub fn builder_of(image: &ImagePlan) -> Result<(BuilderKind, String)> {
+    Ok(match &image.builder {
+        Builder::Native(_) => (
+            BuilderKind::Native,
+            format!("stevedore {}", env!("CARGO_PKG_VERSION")),
+        ),
+        Builder::Dockerfile { driver, .. } => {
+            let buildx = serde_json::to_value(driver)? == "buildx";
+            if buildx {
+                (BuilderKind::Buildx, "docker buildx".to_string())
+            } else {
+                (BuilderKind::Buildah, "buildah".to_string())
+            }
+        }
     })
 }
 

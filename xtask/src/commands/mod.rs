@@ -256,6 +256,8 @@ pub(super) fn attest_options(
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default(),
         sbom: r.sbom,
+        scans: Default::default(),
+        run: None,
     };
     opts.check()?;
     Ok(opts)

@@ -15,7 +15,15 @@ pub(super) fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
     let progress = super::progress(false);
     let clients = super::registry_session(super::registry_settings(ws), &progress, Retries::Shown)?;
     let opts = super::build_options(args, &clients)?;
+    let started = pipeline::job_record::now();
     let report = crate::builder::build(&ws.plan, &ws.root, &opts, &progress)?;
+    // For a matrix job's `push --by-digest`: when this build ran (provenance's times).
+    pipeline::job_record::record_build(
+        &ws.plan,
+        &report.layout,
+        started,
+        pipeline::job_record::now(),
+    )?;
     print!("{}", build_table(&report, None));
     Ok(())
 }
@@ -49,21 +57,7 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
     let report = pipeline::release(&ws.plan, &ws.root, &opts, &progress, &mut |built| {
         print!("{}", build_table(built, Some(dry_run)));
     })?;
-    for note in &report.attest.notes {
-        eprintln!("note: {note}");
-    }
-    for warning in &report.attest.warnings {
-        eprintln!("warning: {warning}");
-    }
-    for a in &report.attest.attestations {
-        println!(
-            "attested {} {} {}{}",
-            a.image,
-            a.predicate_type,
-            a.subject,
-            if a.signed { " (signed)" } else { "" }
-        );
-    }
+    attest_lines(&report.attest);
     eprint!("{}", crate::report::compose::notes(&report.compose));
     print!(
         "{}",
@@ -82,6 +76,25 @@ pub(super) fn release(ws: &Workspace, args: &ReleaseArgs, verbose: bool) -> Resu
         }
     }
     Ok(())
+}
+
+/// The attest stage's notes, warnings and one line per attestation (`release`, `merge`).
+pub(super) fn attest_lines(report: &crate::attest::stage::AttestReport) {
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for a in &report.attestations {
+        println!(
+            "attested {} {} {}{}",
+            a.image,
+            a.predicate_type,
+            a.subject,
+            if a.signed { " (signed)" } else { "" }
+        );
+    }
 }
 
 /// `cargo xtask compose`: the compose artifacts into the layout, their manifests printed.

@@ -10,7 +10,9 @@
 //! Matrix builds: `push --by-digest` pushes blobs and platform manifests only and writes a
 //! digest file; `merge FILES…` assembles each image's index from the digest files (the
 //! platform manifests must already be in every registry) and then moves the tags, with the
-//! same all-or-nothing rule.
+//! same all-or-nothing rule. The release's `merge` ([`merged_index`], then
+//! [`publish_merged`] of what the attest and compose stages wrote) does the same with the
+//! attestations and compose artifacts of a single-job release.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -270,6 +272,14 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
             });
         }
     }
+    let mut images = image_entries(plan, layout)?;
+    images.extend(composes);
+    Ok(images)
+}
+
+/// The images of the plan in `layout` (what `push --by-digest` publishes: a matrix job has
+/// no compose artifact, `merge` makes it); every one must be there.
+pub fn image_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
     let mut images = Vec::new();
     for img in &plan.images {
         let descriptor = layout
@@ -284,7 +294,6 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
             targets: img.targets.clone(),
         });
     }
-    images.extend(composes);
     Ok(images)
 }
 
@@ -298,12 +307,42 @@ pub fn publish(
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<Report> {
+    publish_from(plan, entries, layout, opts, progress, false)
+}
+
+/// `cargo xtask merge`: publishes what the merge stages put into `layout` (`entries`) as
+/// [`publish`] does, except that the images' platform manifests (whose layers the layout does
+/// not hold) must already be in every registry, pushed by the matrix jobs; the rest of an
+/// index (BuildKit's in-index attestations) is pushed from the layout. Tags move last.
+pub fn publish_merged(
+    plan: &Plan,
+    entries: &[LayoutEntry],
+    layout: &Layout,
+    opts: &PublishOptions,
+    progress: &Shared,
+) -> Result<Report> {
+    publish_from(plan, entries, layout, opts, progress, true)
+}
+
+fn publish_from(
+    plan: &Plan,
+    entries: &[LayoutEntry],
+    layout: &Layout,
+    opts: &PublishOptions,
+    progress: &Shared,
+    merged: bool,
+) -> Result<Report> {
     let (images, artifacts) = split_entries(plan, entries);
     let (images, artifacts) = (&images[..], &artifacts[..]);
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in images {
-        loaded.push(load_image(layout, img)?);
+        loaded.push(if merged {
+            unit::load_merged_image(layout, img)?
+        } else {
+            let (top, platforms, blobs) = load_image(layout, img)?;
+            (top, platforms, Vec::new(), blobs)
+        });
     }
     let mut loaded_artifacts = Vec::new();
     for a in artifacts {
@@ -314,14 +353,15 @@ pub fn publish(
         };
         loaded_artifacts.push((a, top, blobs, fallback));
     }
-    // No blob leaves holding a secret value.
-    secrets::check(plan, images, artifacts, layout, progress)?;
+    // No blob leaves holding a secret value (a merge's layers were checked by its jobs).
+    let scanned: &[&ImagePlan] = if merged { &[] } else { images };
+    secrets::check(plan, scanned, artifacts, layout, progress)?;
     let report = opts.registry.block_on(async {
         let regs = connect_all(images, artifacts, opts, progress).await?;
         let mut units: Vec<Unit> = images
             .iter()
             .zip(loaded)
-            .map(|(img, (top, platforms, blobs))| {
+            .map(|(img, (top, platforms, expect, blobs))| {
                 let (top, platforms) = if opts.by_digest {
                     // Without tags there is no index to push: merge assembles it.
                     let platforms = if platforms.is_empty() {
@@ -337,7 +377,7 @@ pub fn publish(
                     name: img.name.clone(),
                     top,
                     manifests: platforms,
-                    expect: Vec::new(),
+                    expect,
                     blobs,
                     tags: if opts.by_digest {
                         Vec::new()
@@ -464,36 +504,13 @@ pub fn merge(
         let regs = connect_all(&all, &[], opts, progress).await?;
         let mut units = Vec::new();
         for img in &plan.images {
-            let mut descs = per_image.remove(&img.name).with_context(|| {
+            let descs = per_image.remove(&img.name).with_context(|| {
                 format!(
                     "no digest file lists image {}: run `cargo xtask push --by-digest` for it",
                     img.name
                 )
             })?;
-            let order = |d: &Descriptor| {
-                img.platforms
-                    .iter()
-                    .position(|p| p.to_string() == platform_label(d))
-                    .unwrap_or(usize::MAX)
-            };
-            descs.sort_by_key(|d| (order(d), platform_label(d)));
-            let missing: Vec<String> = img
-                .platforms
-                .iter()
-                .map(|p| p.to_string())
-                .filter(|p| !descs.iter().any(|d| platform_label(d) == *p))
-                .collect();
-            if !missing.is_empty() && !opts.allow_partial {
-                bail!(
-                    "image {}: no digest file has its platform(s) {}: give every platform job's \
-                     file (or pass --allow-partial to publish an index without them); no tag was moved",
-                    img.name,
-                    missing.join(", ")
-                );
-            }
-            // The same bytes as the index a single `release` writes.
-            let mut index = Index::new(descs.clone());
-            index.annotations = img.oci_annotations();
+            let (index, descs) = merged_index(img, descs, opts.allow_partial)?;
             let bytes = oci::to_bytes(&index);
             let desc = Descriptor::of(oci::MEDIA_INDEX, &bytes);
             units.push(Unit {
@@ -516,6 +533,41 @@ pub fn merge(
         scheduler::push_units(plan, units, &regs, opts, progress.clone()).await
     })??;
     Ok(report)
+}
+
+/// The index of `img` that a single `release` writes, from the platform manifests the
+/// matrix jobs pushed (`descs`, in any order): the plan's platform order, the image's
+/// annotations. Every configured platform must be there unless `allow_partial`.
+pub fn merged_index(
+    img: &ImagePlan,
+    mut descs: Vec<Descriptor>,
+    allow_partial: bool,
+) -> Result<(Index, Vec<Descriptor>)> {
+    let order = |d: &Descriptor| {
+        img.platforms
+            .iter()
+            .position(|p| p.to_string() == platform_label(d))
+            .unwrap_or(usize::MAX)
+    };
+    descs.sort_by_key(|d| (order(d), platform_label(d)));
+    let missing: Vec<String> = img
+        .platforms
+        .iter()
+        .map(|p| p.to_string())
+        .filter(|p| !descs.iter().any(|d| platform_label(d) == *p))
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        bail!(
+            "image {}: no digest file has its platform(s) {}: give every platform job's \
+             file (or pass --allow-partial to publish an index without them); no tag was moved",
+            img.name,
+            missing.join(", ")
+        );
+    }
+    // The same bytes as the index a single `release` writes.
+    let mut index = Index::new(descs.clone());
+    index.annotations = img.oci_annotations();
+    Ok((index, descs))
 }
 
 pub fn write_json_file<T: Serialize>(path: &Path, doc: &T) -> Result<()> {

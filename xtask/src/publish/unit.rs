@@ -227,3 +227,56 @@ pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec
     };
     Ok((top, platforms, blobs.into_values().collect()))
 }
+
+/// An image of a merge: its index, the manifests pushed from the layout, the manifests
+/// expected in the registry, and the blobs pushed.
+pub(super) type MergedImage = (Doc, Vec<Doc>, Vec<Descriptor>, Vec<Blob>);
+
+/// Reads what the layout of a `merge` holds for `image`: its index, the manifests of the index
+/// the layout has every blob of (pushed, with those blobs), and the others (the platform
+/// manifests the matrix jobs pushed: expected in the registry).
+pub(super) fn load_merged_image(layout: &Layout, image: &ImagePlan) -> Result<MergedImage> {
+    let desc = layout
+        .resolve(&image.layout_name)
+        .map_err(|_| not_built(layout, image))?;
+    let bytes = layout.read_blob(&desc.digest)?;
+    let index: Index = serde_json::from_slice(&bytes)
+        .with_context(|| format!("image {}: the merged index is not valid JSON", image.name))?;
+    let mut desc = desc.clone();
+    desc.annotations.remove(oci::ANNOTATION_REF_NAME);
+    let top = Doc {
+        desc,
+        bytes: bytes.into(),
+        subject: None,
+    };
+    let (mut manifests, mut expect, mut blobs) = (Vec::new(), Vec::new(), Vec::new());
+    for d in &index.manifests {
+        let local = layout
+            .read_blob(&d.digest)
+            .ok()
+            .and_then(|b| Some((serde_json::from_slice::<Manifest>(&b).ok()?, b)));
+        let Some((m, bytes)) = local.filter(|(m, _)| {
+            std::iter::once(&m.config)
+                .chain(&m.layers)
+                .all(|b| layout.has_intact_blob(&b.digest).unwrap_or(false))
+        }) else {
+            expect.push(d.clone());
+            continue;
+        };
+        for b in std::iter::once(&m.config).chain(&m.layers) {
+            if !blobs.iter().any(|o: &Blob| o.digest == b.digest) {
+                blobs.push(Blob {
+                    digest: b.digest.clone(),
+                    size: b.size,
+                    path: layout.blob_path(&b.digest),
+                });
+            }
+        }
+        manifests.push(Doc {
+            desc: d.clone(),
+            bytes: bytes.into(),
+            subject: None,
+        });
+    }
+    Ok((top, manifests, expect, blobs))
+}
