@@ -609,8 +609,9 @@ fn matrix(inputs: &Inputs) -> String {
          (ubuntu-24.04 for amd64, ubuntu-24.04-arm for arm64; other platforms are emulated with\n\
          QEMU on ubuntu-24.04): `build --platform` and `push --by-digest` (no tag), the digest\n\
          file uploaded as an artifact; then `merge` assembles the multi-platform indexes and\n\
-         moves the tags, all or nothing. This path makes no attestation and publishes no compose\n\
-         artifact: the single-job release (--kind single) does both.",
+         moves the tags, all or nothing. Each job's digest file carries what provenance needs\n\
+         (its manifests, builder, times and SBOMs), so `merge` attests, publishes the compose\n\
+         artifacts and signs as the single-job release (--kind single) does.",
     );
     w.pair(0, "name", "release");
     w.blank();
@@ -634,12 +635,13 @@ fn matrix(inputs: &Inputs) -> String {
         job.packages_write = pushes_to_ghcr(plan);
         job.open(&mut w);
         let needs = job_needs(plan, std::slice::from_ref(p), &runner);
+        // The SBOMs are made where the platform is built, as the single job makes them.
         job_setup(
             &mut w,
             inputs,
             &needs,
             steps::CacheUse::Release,
-            false,
+            inputs.syft,
             true,
         );
         let digest_file = format!("target/stevedore/{}.json", artifact_name(p));
@@ -680,6 +682,14 @@ fn matrix(inputs: &Inputs) -> String {
     job.packages_write = pushes_to_ghcr(plan);
     job.needs = build_jobs;
     job.outputs = digests_output(inputs, "merge");
+    // `merge` signs the attestations as the single job's release step does.
+    let mut merge_env = env.clone();
+    if inputs.signing() == SigningMode::Key {
+        merge_env.push((
+            "STEVEDORE_SIGNING_KEY".into(),
+            "${{ secrets.STEVEDORE_SIGNING_KEY }}".into(),
+        ));
+    }
     job.open(&mut w);
     job_setup(
         &mut w,
@@ -699,7 +709,7 @@ fn matrix(inputs: &Inputs) -> String {
         Some("merge"),
         "Merge the digests into indexes and move the tags",
         &xtask(inputs, &format!("merge {}", steps::words(&files))),
-        &env,
+        &merge_env,
     );
     github_attestations(&mut w, inputs, "merge");
     w.finish()
