@@ -12,7 +12,7 @@ use hcl::edit::Span as _;
 use hcl::eval::{Context, Evaluate};
 use hcl::Value;
 
-use super::{component, dir_of, join, line_of, ImageDraft, ImageName, Notes, Source};
+use super::{component, join, line_of, ImageDraft, ImageName, Notes, Source};
 
 /// metadata-action's bake target.
 pub const METADATA_TARGET: &str = "docker-metadata-action";
@@ -323,8 +323,9 @@ fn image(
         );
         return None;
     }
-    let base = dir_of(file);
-    let Some(context) = join(base, &context_raw) else {
+    // Bake resolves `context` from where it runs (the repository root: `docker buildx bake -f
+    // FILE` from the root, as bake-action does), not from the bake file's folder.
+    let Some(context) = join("", &context_raw) else {
         notes.not_mapped(
             at(line),
             what("context"),

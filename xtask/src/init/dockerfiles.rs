@@ -1,17 +1,27 @@
-//! Dockerfiles: `Dockerfile`, `*.Dockerfile` and `Dockerfile.*`, one image each, built in the
-//! Dockerfile's directory.
+//! Dockerfiles: `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` (and their lower-case forms
+//! `dockerfile`, `*.dockerfile`), one image each, built in the Dockerfile's directory.
 
 use super::{component, dir_of, ImageDraft, Source};
 
 /// Whether a file name is a Dockerfile's.
 pub fn is_dockerfile(name: &str) -> bool {
     name == "Dockerfile"
-        || (name.len() > ".Dockerfile".len() && name.ends_with(".Dockerfile"))
+        || name == "dockerfile"
+        || stem(name).is_some_and(|s| !s.is_empty())
         || (name.len() > "Dockerfile.".len()
             && name.starts_with("Dockerfile.")
             // Not the Dockerfile's own ignore file.
             && name != "Dockerfile.dockerignore")
 }
+
+/// `api` of `api.Dockerfile` or `api.dockerfile`.
+fn stem(name: &str) -> Option<&str> {
+    name.strip_suffix(".Dockerfile")
+        .or_else(|| name.strip_suffix(".dockerfile"))
+}
+
+/// Folders that hold a project's container files rather than name an image.
+const HOLDERS: &[&str] = &["docker", "container", "containers", ".docker", "build", "deploy"];
 
 /// The image a Dockerfile found at `file` (root-relative) describes: named after its
 /// directory (`backend/Dockerfile` → `backend`; the root's after `default_name`), plus the
@@ -20,10 +30,10 @@ pub fn image(file: &str, default_name: &str) -> ImageDraft {
     let dir = dir_of(file);
     let file_name = file.rsplit('/').next().unwrap_or(file);
     let base = match dir.rsplit('/').next() {
-        Some(d) if !d.is_empty() => component(d),
+        Some(d) if !d.is_empty() && !HOLDERS.contains(&d) => component(d),
         _ => default_name.to_string(),
     };
-    let name = if let Some(stem) = file_name.strip_suffix(".Dockerfile") {
+    let name = if let Some(stem) = stem(file_name) {
         component(stem)
     } else if let Some(variant) = file_name.strip_prefix("Dockerfile.") {
         format!("{base}-{}", component(variant))
@@ -61,7 +71,9 @@ mod tests {
             ("Dockerfile.dockerignore", false),
             (".Dockerfile", false),
             ("Dockerfile.", false),
-            ("dockerfile", false),
+            ("dockerfile", true),
+            ("base.dockerfile", true),
+            (".dockerfile", false),
             ("Dockerfile-old", false),
             ("Containerfile", false),
         ];
@@ -84,6 +96,9 @@ mod tests {
             ("docker/api.Dockerfile", "shop", "api", "docker"),
             ("web/Dockerfile.dev", "shop", "web-dev", "web"),
             ("Dockerfile.prod", "shop", "shop-prod", "."),
+            ("docker/dockerfile", "kuma", "kuma", "docker"),
+            ("docker/Dockerfile.alpine", "vw", "vw-alpine", "docker"),
+            ("container/dist.dockerfile", "sx", "dist", "container"),
         ];
         for (file, default, name, context) in cases {
             let img = image(file, default);

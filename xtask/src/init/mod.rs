@@ -17,6 +17,7 @@ pub mod compose;
 pub mod dockerfiles;
 pub mod merge;
 pub mod render;
+pub mod skip;
 pub mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -208,10 +209,9 @@ pub struct Inputs {
     pub workflows: Vec<String>,
     /// Paths not read: their names hold control characters or are not UTF-8 (shown escaped).
     pub refused: Vec<String>,
+    /// Inputs left out because the project does not release them, with why ([`skip`]).
+    pub skipped: Vec<(String, String)>,
 }
-
-/// Directories never searched.
-const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git"];
 /// Compose's default file names.
 pub const COMPOSE_NAMES: &[&str] = &[
     "compose.yaml",
@@ -223,7 +223,7 @@ pub const COMPOSE_NAMES: &[&str] = &[
 /// Finds the inputs under `root`, sorted.
 pub fn find_inputs(root: &Path) -> Result<Inputs> {
     let mut inputs = Inputs::default();
-    walk(root, root, &mut inputs)?;
+    walk(root, root, None, &mut inputs)?;
     let workflows = root.join(".github/workflows");
     if workflows.is_dir() {
         for entry in std::fs::read_dir(&workflows)
@@ -236,14 +236,61 @@ pub fn find_inputs(root: &Path) -> Result<Inputs> {
             }
         }
     }
+    leave_out_unreleased(root, &mut inputs);
     inputs.dockerfiles.sort();
     inputs.bake_files.sort();
     inputs.compose_files.sort();
     inputs.workflows.sort();
+    inputs.skipped.sort();
     Ok(inputs)
 }
 
-fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
+/// Moves GoReleaser's Dockerfiles and the inputs git ignores or export-ignores to `skipped`.
+fn leave_out_unreleased(root: &Path, inputs: &mut Inputs) {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for name in [".goreleaser.yml", ".goreleaser.yaml"] {
+        if let Ok(text) = std::fs::read_to_string(root.join(name)) {
+            for f in skip::goreleaser_dockerfiles(&text) {
+                out.push((
+                    f,
+                    format!(
+                        "GoReleaser builds it ({name} `dockers:`) from binaries it compiled \
+                         first: not a Dockerfile to build from the sources"
+                    ),
+                ));
+            }
+        }
+    }
+    let all: Vec<String> = inputs
+        .dockerfiles
+        .iter()
+        .chain(&inputs.bake_files)
+        .chain(&inputs.compose_files)
+        .cloned()
+        .collect();
+    for (p, why) in skip::by_git(root, &all) {
+        out.push((p, why.to_string()));
+    }
+    for (path, why) in out {
+        for list in [
+            &mut inputs.dockerfiles,
+            &mut inputs.bake_files,
+            &mut inputs.compose_files,
+        ] {
+            if let Some(i) = list.iter().position(|p| *p == path) {
+                list.remove(i);
+                inputs.skipped.push((path.clone(), why.clone()));
+            }
+        }
+    }
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    skipped: Option<&'static str>,
+    inputs: &mut Inputs,
+) -> Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
@@ -261,8 +308,9 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
         };
         let ty = entry.file_type()?;
         if ty.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(root, &entry.path(), inputs)?;
+            if !skip::NEVER_ENTERED.contains(&name.as_str()) {
+                let why = skipped.or_else(|| skip::dir_reason(&name));
+                walk(root, &entry.path(), why, inputs)?;
             }
             continue;
         }
@@ -270,7 +318,12 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
             continue;
         }
         let rel = relative(root, &entry.path());
-        if dockerfiles::is_dockerfile(&name) {
+        let input = dockerfiles::is_dockerfile(&name)
+            || name == "docker-bake.hcl"
+            || COMPOSE_NAMES.contains(&name.as_str());
+        if let Some(why) = skipped.or_else(|| skip::file_reason(&name)).filter(|_| input) {
+            inputs.skipped.push((rel, why.to_string()));
+        } else if dockerfiles::is_dockerfile(&name) {
             inputs.dockerfiles.push(rel);
         } else if name == "docker-bake.hcl" {
             inputs.bake_files.push(rel);
@@ -306,6 +359,26 @@ fn refuse_control(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
                 img.name, img.dockerfile, img.context
             ),
             "its name or a path holds control characters: rename it",
+        );
+        false
+    });
+}
+
+/// Drops the images whose Dockerfile or context is not in the workspace, each reported: one
+/// bad image never costs the whole draft.
+fn drop_missing(root: &Path, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    images.retain(|img| {
+        let missing = if !root.join(&img.context).is_dir() {
+            format!("its context {:?} is not a folder of the workspace", img.context)
+        } else if !root.join(&img.dockerfile).is_file() {
+            format!("its Dockerfile {:?} does not exist", img.dockerfile)
+        } else {
+            return true;
+        };
+        notes.not_mapped(
+            img.from.clone(),
+            format!("image {:?}", img.name),
+            format!("left out: {missing} (paths are relative to the workspace root)"),
         );
         false
     });
@@ -408,11 +481,13 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     for file in &inputs.bake_files {
         let mut b = bake::read(file, &read(file)?);
         refuse_control(&mut b.images, &mut b.notes);
+        drop_missing(root, &mut b.images, &mut b.notes);
         found.bake.push(b);
     }
     for file in &inputs.compose_files {
         let mut c = compose::read(file, &read(file)?)?;
         refuse_control(&mut c.images, &mut c.notes);
+        drop_missing(root, &mut c.images, &mut c.notes);
         compose_findings(root, &mut c);
         found.compose.push(c);
     }
@@ -434,6 +509,11 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "app".to_string());
     let mut draft = merge::merge(found)?;
+    for (path, why) in &inputs.skipped {
+        draft
+            .notes
+            .not_mapped(Source::new(path, 0), "left out", why.clone());
+    }
     for path in &inputs.refused {
         draft.notes.not_mapped(
             Source::new(".", 0),
@@ -588,6 +668,13 @@ mod tests {
             "web/web.Dockerfile",
             "web/Dockerfile.dev",
             "node_modules/x/Dockerfile",
+            "vendor/x/Dockerfile",
+            "vendor/x/docker-bake.hcl",
+            ".devcontainer/Dockerfile",
+            "tests/e2e/docker/docker-compose.yml",
+            "docker/Dockerfile.j2",
+            "docker/dockerfile",
+            "docker/base.dockerfile",
             "target/Dockerfile",
             "docker-bake.hcl",
             "deploy/compose.yaml",
@@ -604,6 +691,8 @@ mod tests {
                 dockerfiles: vec![
                     "Dockerfile".into(),
                     "api/Dockerfile".into(),
+                    "docker/base.dockerfile".into(),
+                    "docker/dockerfile".into(),
                     "web/Dockerfile.dev".into(),
                     "web/web.Dockerfile".into()
                 ],
@@ -611,6 +700,20 @@ mod tests {
                 compose_files: vec!["deploy/compose.yaml".into()],
                 workflows: vec![".github/workflows/release.yml".into()],
                 refused: vec![],
+                skipped: [
+                    (".devcontainer/Dockerfile", "a development container"),
+                    ("docker/Dockerfile.j2", "a template"),
+                    ("tests/e2e/docker/docker-compose.yml", "a test"),
+                    ("vendor/x/Dockerfile", "vendored"),
+                    ("vendor/x/docker-bake.hcl", "vendored"),
+                ]
+                .iter()
+                .map(|(p, why)| {
+                    let full = inputs.skipped.iter().find(|s| s.0 == *p).map(|s| s.1.clone());
+                    assert!(full.as_deref().unwrap_or("").contains(why), "{p}: {full:?}");
+                    (p.to_string(), full.unwrap_or_default())
+                })
+                .collect(),
             }
         );
     }
