@@ -87,8 +87,14 @@ fn variables(
     ctx
 }
 
-/// Reads a bake file (`file`: root-relative).
+/// Reads a bake file (`file`: root-relative), its default group's targets.
 pub fn read(file: &str, text: &str) -> Bake {
+    read_targets(file, text, &[])
+}
+
+/// Reads a bake file: the targets (or groups) CI builds (`ci_targets`: a workflow's bake-action
+/// `targets:`), else the default group's.
+pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
     let mut out = Bake::default();
     let at = |line: usize| Source::new(file, line);
     let body = match hcl::edit::parser::parse_body(text) {
@@ -160,6 +166,17 @@ pub fn read(file: &str, text: &str) -> Bake {
         .flat_map(|t| t.inherits.iter().map(String::as_str))
         .collect();
     let chosen: Vec<String> = match groups.get("default") {
+        _ if !ci_targets.is_empty() => {
+            let mut seen = Vec::new();
+            for t in ci_targets {
+                if groups.contains_key(t) {
+                    expand(t, &groups, &mut seen, 0);
+                } else if !seen.contains(t) {
+                    seen.push(t.clone());
+                }
+            }
+            seen
+        }
         Some(_) => {
             let mut seen = Vec::new();
             expand("default", &groups, &mut seen, 0);
@@ -172,7 +189,7 @@ pub fn read(file: &str, text: &str) -> Bake {
             .collect(),
     };
     for (name, (l, members)) in &groups {
-        if name == "default" {
+        if ci_targets.contains(name) || (ci_targets.is_empty() && name == "default") {
             out.notes.mapped(
                 at(*l),
                 format!("group \"default\" ({})", members.join(", ")),
@@ -190,8 +207,10 @@ pub fn read(file: &str, text: &str) -> Bake {
         if !chosen.contains(name) && name != METADATA_TARGET {
             let why = if inherited.contains(name.as_str()) {
                 "inherited by other targets: its attributes are merged into theirs"
-            } else {
+            } else if ci_targets.is_empty() {
                 "not in the default group"
+            } else {
+                "not a target the workflows build"
             };
             out.notes
                 .not_mapped(at(t.line), format!("target \"{name}\""), why);

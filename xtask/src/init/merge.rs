@@ -34,11 +34,15 @@ pub struct Found {
     pub bake: Vec<Bake>,
     pub compose: Vec<ComposeFile>,
     pub workflows: Vec<Workflow>,
+    /// The remote's default branch (`origin/HEAD`), when the clone recorded it.
+    pub origin_head: Option<String>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
     let mut notes = Notes::default();
     let (mut images, metadata_images) = collect_images(&found, &mut notes)?;
+    workflow_pushes(&found, &mut images, &mut notes);
+    compose_image_names(&found, &mut images, &mut notes);
 
     let metas: Vec<&Meta> = found
         .workflows
@@ -55,7 +59,9 @@ pub fn merge(found: Found) -> Result<Draft> {
     if let Some(meta) = metas.first() {
         name_metadata_images(meta, &mut images, &metadata_images, &mut draft, &mut notes);
     }
+    drop_unpublished(&mut images, &mut notes);
     let mut finals = repositories(images, &mut draft, &mut notes);
+    draft.default_branch = default_branch(&found, &mut notes);
     platforms(&found, &mut finals, &mut draft, &mut notes);
     if let Some(meta) = metas.first() {
         tags(meta, &metas, &mut draft, &mut notes);
@@ -124,6 +130,150 @@ fn collect_images(found: &Found, notes: &mut Notes) -> Result<(Vec<ImageDraft>, 
     }
 
     Ok((images, metadata_images))
+}
+
+/// build-push-action steps (and look-alikes): each names where the image built from its
+/// Dockerfile (and stage) is pushed, and gives its build args and cache.
+fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) {
+    for p in found.workflows.iter().flat_map(|w| w.pushes.iter()) {
+        let Some(img) = images.iter_mut().find(|i| {
+            i.dockerfile == p.dockerfile && (p.target.is_none() || i.target == p.target)
+        }) else {
+            notes.not_mapped(
+                p.from.clone(),
+                format!("build step for {}", p.dockerfile),
+                "no image of the draft is built from that Dockerfile (it is missing or left out)",
+            );
+            continue;
+        };
+        notes.mapped(
+            p.from.clone(),
+            format!("build step ({})", p.dockerfile),
+            format!("images.{}", img.name),
+        );
+        for (src, n) in &p.names {
+            notes.mapped(
+                src.clone(),
+                format!("tags name {}/{}", n.prefix, n.repository),
+                format!("release.registries and images.{}", img.name),
+            );
+            if !img.names.contains(n) {
+                img.names.push(n.clone());
+            }
+        }
+        for (k, v) in &p.build_args {
+            if SET_BY_STEVEDORE.contains(&k.as_str()) {
+                notes.mapped(
+                    p.from.clone(),
+                    format!("build arg {k}={v:?}"),
+                    format!("stevedore's own {k} (set from git)"),
+                );
+                continue;
+            }
+            if crate::compose::secrets::looks_secret(k, v) {
+                img.secret_build_args.insert(k.clone());
+                notes.not_mapped(
+                    p.from.clone(),
+                    format!("build arg {k}"),
+                    "its value looks like a secret: its name is in release.secret-build-args",
+                );
+                continue;
+            }
+            img.build_args.entry(k.clone()).or_insert_with(|| v.clone());
+            notes.mapped(
+                p.from.clone(),
+                format!("build arg {k}"),
+                format!("images.{}.build-args", img.name),
+            );
+        }
+        if let Some(c) = &p.cache {
+            img.cache.get_or_insert_with(|| c.clone());
+            notes.mapped(
+                p.from.clone(),
+                format!("cache type={c}"),
+                format!("images.{}.cache", img.name),
+            );
+        }
+    }
+}
+
+/// Compose services with only `image:`: a name that is an image's (`khoj`), or the project's
+/// name and an image's (`khoj-computer` for `computer`), says where that image is pushed.
+fn compose_image_names(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) {
+    for (src, n) in found.compose.iter().flat_map(|c| c.image_only.iter()) {
+        let project = &found.default_name;
+        let hit = images.iter_mut().find(|i| {
+            n.repository == i.name || n.repository == format!("{project}-{}", i.name)
+        });
+        match hit {
+            Some(img) => {
+                notes.mapped(
+                    src.clone(),
+                    format!("image {}/{}", n.prefix, n.repository),
+                    format!("release.registries and images.{}", img.name),
+                );
+                if !img.names.iter().any(|x| x.repository == n.repository) {
+                    img.names.push(n.clone());
+                } else if !img.names.contains(n) {
+                    img.names.push(n.clone());
+                }
+            }
+            None => notes.not_mapped(
+                src.clone(),
+                format!("image {}/{}", n.prefix, n.repository),
+                "not an image this release builds (a service it runs from elsewhere)",
+            ),
+        }
+    }
+}
+
+/// When some images are published somewhere (named by a workflow, a bake tag or a compose
+/// file), the images nothing publishes are helpers (lint, docs, builders, demos): left out.
+fn drop_unpublished(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    let published = |i: &ImageDraft| !i.names.is_empty() || i.built_by_ci;
+    if !images.iter().any(published) {
+        return;
+    }
+    images.retain(|i| {
+        if !published(i) {
+            notes.not_mapped(
+                i.from.clone(),
+                format!("image {:?}", i.name),
+                "left out: no workflow, bake tag or compose file publishes it (add it as \
+                 [images.NAME] to release it)",
+            );
+        }
+        published(i)
+    });
+}
+
+/// `release.default-branch`: `origin/HEAD`, else the branch the workflows push from.
+fn default_branch(found: &Found, notes: &mut Notes) -> Option<(Source, String)> {
+    if let Some(b) = &found.origin_head {
+        let at = Source::new(".git/refs/remotes/origin/HEAD", 0);
+        notes.mapped(at.clone(), format!("origin/HEAD ({b})"), "release.default-branch");
+        return Some((at, b.clone()));
+    }
+    let publishing = |w: &&Workflow| !w.pushes.is_empty() || !w.metas.is_empty() || !w.bake_runs.is_empty();
+    let w = found
+        .workflows
+        .iter()
+        .filter(publishing)
+        .chain(found.workflows.iter())
+        .find(|w| !w.branches.is_empty())?;
+    let b = w.branches.first()?.clone();
+    let at = w
+        .metas
+        .first()
+        .map(|m| Source::new(&m.from.file, 0))
+        .or_else(|| w.pushes.first().map(|p| Source::new(&p.from.file, 0)))
+        .unwrap_or_else(|| Source::new(".github/workflows", 0));
+    notes.mapped(
+        at.clone(),
+        format!("on.push.branches ({b})"),
+        "release.default-branch",
+    );
+    Some((at, b))
 }
 
 /// metadata-action's images: which image each names.
@@ -370,17 +520,6 @@ fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut
     let publishable: Vec<&ComposeFile> = found.compose.iter().filter(|c| c.usable).collect();
     for c in publishable {
         let at = Source::new(&c.file, 0);
-        if !c.not_publishable.is_empty() {
-            notes.not_mapped(
-                at,
-                "the compose file as a compose artifact",
-                format!(
-                    "compose would refuse to publish it: {}",
-                    c.not_publishable.join("; ")
-                ),
-            );
-            continue;
-        }
         let runs_ours = finals.iter().any(|f| {
             let repo = f.repository.as_deref().unwrap_or(&f.build.name);
             c.runs.iter().any(|r| r == repo || *r == f.build.name)
@@ -405,15 +544,32 @@ fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut
             };
             format!("{}-{stem}-oci", draft.name)
         };
+        let compose = ComposeDraft {
+            files: vec![c.file.clone()],
+            repository,
+        };
+        if !c.not_publishable.is_empty() {
+            let why = format!(
+                "compose would refuse to publish it: {}",
+                c.not_publishable.join("; ")
+            );
+            notes.not_mapped(
+                at,
+                "the compose file as a compose artifact",
+                format!("written commented out: {why}"),
+            );
+            draft.compose_commented.push((compose, why));
+            continue;
+        }
         notes.mapped(
             at,
             "the compose file",
-            format!("compose (published as {repository}, images pinned to the release's)"),
+            format!(
+                "compose (published as {}, images pinned to the release's)",
+                compose.repository
+            ),
         );
-        draft.compose.push(ComposeDraft {
-            files: vec![c.file.clone()],
-            repository,
-        });
+        draft.compose.push(compose);
     }
 }
 
@@ -489,6 +645,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
         if same.cache.is_none() {
             same.cache = img.cache;
         }
+        same.built_by_ci |= img.built_by_ci;
         return;
     }
     let name = unique(images, &img.name);

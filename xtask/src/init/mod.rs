@@ -155,6 +155,8 @@ pub struct ImageDraft {
     pub names: Vec<ImageName>,
     /// buildx cache (`gha`, `registry`, `local`).
     pub cache: Option<String>,
+    /// Built by a workflow (a bake target a workflow's bake run names).
+    pub built_by_ci: bool,
 }
 
 /// The draft config: what [`render`] writes.
@@ -171,6 +173,10 @@ pub struct Draft {
     pub images: Vec<FinalImage>,
     /// `[compose]` (one) or `[[compose]]` (several).
     pub compose: Vec<ComposeDraft>,
+    /// Compose files written commented out, with why (a finding the release would refuse).
+    pub compose_commented: Vec<(ComposeDraft, String)>,
+    /// `release.default-branch`, when known (origin/HEAD, else the workflows' branch triggers).
+    pub default_branch: Option<(Source, String)>,
     pub notes: Notes,
 }
 
@@ -364,6 +370,31 @@ fn refuse_control(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
     });
 }
 
+/// The bake targets the workflows build from bake file `file` (a run naming no file reads the
+/// root's `docker-bake.hcl`).
+fn ci_bake_targets(workflows: &[workflow::Workflow], file: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for run in workflows
+        .iter()
+        .flat_map(|w| w.bake_runs.iter())
+        .filter(|r| r.pushes)
+    {
+        let reads = if run.files.is_empty() {
+            file == "docker-bake.hcl"
+        } else {
+            run.files.iter().any(|f| f == file)
+        };
+        if reads {
+            for t in &run.targets {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Drops the images whose Dockerfile or context is not in the workspace, each reported: one
 /// bad image never costs the whole draft.
 fn drop_missing(root: &Path, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
@@ -478,8 +509,22 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             .with_context(|| format!("cannot read {rel}"))
     };
     let mut found = merge::Found::default();
+    // `${{ github.repository }}` in a workflow names the repository `origin` points at.
+    let github = crate::facts::git::facts(root)
+        .ok()
+        .and_then(|f| f.source_url)
+        .and_then(|url| workflow::GitHub::from_source_url(&url));
+    for file in &inputs.workflows {
+        found
+            .workflows
+            .push(workflow::read(file, &read(file)?, github.as_ref())?);
+    }
     for file in &inputs.bake_files {
-        let mut b = bake::read(file, &read(file)?);
+        let targets = ci_bake_targets(&found.workflows, file);
+        let mut b = bake::read_targets(file, &read(file)?, &targets);
+        for img in &mut b.images {
+            img.built_by_ci = !targets.is_empty();
+        }
         refuse_control(&mut b.images, &mut b.notes);
         drop_missing(root, &mut b.images, &mut b.notes);
         found.bake.push(b);
@@ -491,17 +536,8 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         compose_findings(root, &mut c);
         found.compose.push(c);
     }
-    // `${{ github.repository }}` in a workflow names the repository `origin` points at.
-    let github = crate::facts::git::facts(root)
-        .ok()
-        .and_then(|f| f.source_url)
-        .and_then(|url| workflow::GitHub::from_source_url(&url));
-    for file in &inputs.workflows {
-        found
-            .workflows
-            .push(workflow::read(file, &read(file)?, github.as_ref())?);
-    }
     found.dockerfiles = inputs.dockerfiles.clone();
+    found.origin_head = crate::facts::git::origin_head(root);
     found.default_name = root
         .canonicalize()
         .ok()
@@ -582,6 +618,10 @@ fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
             FindingKind::LocalInclude | FindingKind::BuildWithoutImage
         ) {
             continue;
+        }
+        if f.refused {
+            c.not_publishable
+                .push(format!("{} ({}): {}", f.key, f.file, f.problem));
         }
         let why = if f.refused {
             format!(

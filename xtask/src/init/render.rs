@@ -58,6 +58,9 @@ pub fn render(draft: &Draft) -> String {
         }
         out.push_str("]\n");
     }
+    if let Some((from, b)) = &draft.default_branch {
+        let _ = writeln!(out, "default-branch = {}  # {}", quote(b), source(from));
+    }
     if let Some(latest) = &draft.latest {
         let _ = writeln!(out, "latest = {}", quote(latest));
     }
@@ -101,6 +104,12 @@ pub fn render(draft: &Draft) -> String {
         if let Some(c) = &b.cache {
             let _ = writeln!(out, "cache = {}", quote(c));
         }
+    }
+    for (c, why) in &draft.compose_commented {
+        let _ = writeln!(out, "\n# Left out, {}", comment(why));
+        out.push_str("# [[compose]]\n");
+        let _ = writeln!(out, "# files = {}", comment(&list(&c.files)));
+        let _ = writeln!(out, "# repository = {}", comment(&quote(&c.repository)));
     }
     let many = draft.compose.len() > 1;
     for c in &draft.compose {

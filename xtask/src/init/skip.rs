@@ -17,6 +17,9 @@ pub fn dir_reason(name: &str) -> Option<&'static str> {
             Some("vendored or test-data code of other projects, not released by this one")
         }
         ".devcontainer" => Some("a development container, not released"),
+        "examples" | "example" | "demo" | "demo-env" | "samples" => {
+            Some("an example or demo, not released")
+        }
         "test" | "tests" | "e2e" | "playwright" | "__tests__" | "integration-tests" => {
             Some("a test, e2e or playwright file, not released")
         }
@@ -117,6 +120,7 @@ mod tests {
             ("tests", true),
             ("e2e", true),
             ("playwright", true),
+            ("examples", true),
             ("docker", false),
             ("backend", false),
             ("testing-tools", false),

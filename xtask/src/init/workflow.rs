@@ -9,6 +9,8 @@ use crate::yaml_positions::{Kind, Node};
 
 use super::{line_of, ImageName, Notes, Source};
 
+pub mod expr;
+
 /// metadata-action's `flavor` (less `latest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flavor {
@@ -71,14 +73,52 @@ impl GitHub {
     }
 }
 
+/// A build-push-action step (or a look-alike with the same inputs: `depot/build-push-action`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Push {
+    pub from: Source,
+    /// The Dockerfile (root-relative: build-push-action's `file`, default `CONTEXT/Dockerfile`).
+    pub dockerfile: String,
+    pub context: String,
+    pub target: Option<String>,
+    /// Where `tags:` pushes it (the names; the tags themselves come from release.tags).
+    pub names: Vec<(Source, ImageName)>,
+    pub build_args: std::collections::BTreeMap<String, String>,
+    pub cache: Option<String>,
+}
+
+/// A bake run CI makes: `docker/bake-action` `files:`/`targets:` or the `docker/github-builder`
+/// bake workflow's `target:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BakeRun {
+    pub from: Source,
+    /// Root-relative bake files (empty: the default `docker-bake.hcl`).
+    pub files: Vec<String>,
+    pub targets: Vec<String>,
+    /// Whether the run pushes (`push:` not false, an `output`/`set` with `push=true`, the
+    /// github-builder's `output: image`): a run that only tests or validates does not release.
+    pub pushes: bool,
+}
+
 /// What a workflow file gives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Workflow {
     pub metas: Vec<Meta>,
     /// build-push-action `platforms`.
     pub platforms: Vec<(Source, Vec<String>)>,
+    pub pushes: Vec<Push>,
+    pub bake_runs: Vec<BakeRun>,
+    /// `on.push.branches` literals (no glob): the branches it releases from.
+    pub branches: Vec<String>,
+    /// `on.push.tags` patterns.
+    pub tag_patterns: Vec<String>,
     pub notes: Notes,
 }
+
+/// Actions that take build-push-action's inputs.
+const PUSH_ACTIONS: &[&str] = &["docker/build-push-action", "depot/build-push-action"];
+/// The `docker/github-builder` reusable workflows.
+const GITHUB_BUILDER: &str = "docker/github-builder/.github/workflows/";
 
 /// Reads a workflow file (`file`: root-relative); `github`: the repository the workflow runs
 /// for, when the checkout's `origin` names one.
@@ -95,10 +135,41 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             return Ok(out);
         }
     };
-    let Some(jobs) = docs.first().and_then(|d| d.get("jobs")) else {
+    let Some(doc) = docs.first() else {
         return Ok(out);
     };
+    triggers(doc, &mut out);
+    let Some(jobs) = doc.get("jobs") else {
+        return Ok(out);
+    };
+    let mut base = expr::Scope::default();
+    if let Some(g) = github {
+        base.set("github.repository", vec![format!("{}/{}", g.owner, g.repo)]);
+        base.set("github.repository_owner", vec![g.owner.clone()]);
+        base.set("github.event.repository.name", vec![g.repo.clone()]);
+    }
+    base.add_env(doc.get("env"));
+    // Job outputs another job reads through `needs.JOB.outputs.X`.
+    for (name, job) in jobs.entries() {
+        let mut scope = base.clone();
+        scope.add_env(job.get("env"));
+        for (k, v) in job.get("outputs").map(|o| o.entries()).unwrap_or_default() {
+            if let Some(Ok(values)) = v.as_str().map(|raw| scope.expand(raw)) {
+                base.set(&format!("needs.{name}.outputs.{k}"), values);
+            }
+        }
+    }
     for (_, job) in jobs.entries() {
+        let mut scope = base.clone();
+        scope.add_env(job.get("env"));
+        scope.add_matrix(job);
+        if let Some(uses) = job.get("uses").and_then(Node::as_str) {
+            let at = Source::new(file, line_of(text, job.span.start));
+            if uses.starts_with(GITHUB_BUILDER) {
+                github_builder(file, text, at, job.get("with"), &scope, &mut out);
+            }
+            continue;
+        }
         let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
             continue;
         };
@@ -106,42 +177,337 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 continue;
             };
+            let mut scope = scope.clone();
+            scope.add_env(step.get("env"));
             let action = uses.split('@').next().unwrap_or(uses);
             let with = step.get("with");
             let at = Source::new(file, line_of(text, step.span.start));
             match action {
                 "docker/metadata-action" => {
+                    let with = with.map(|w| resolved(w, &scope));
                     out.metas
-                        .push(meta(file, text, at, with, github, &mut out.notes));
+                        .push(meta(file, text, at, with.as_ref(), github, &mut out.notes));
                 }
-                "docker/build-push-action" | "docker/bake-action" => {
-                    let Some(p) = with.and_then(|w| w.get("platforms")) else {
-                        continue;
-                    };
-                    let lines = entries(text, p);
-                    if lines.iter().any(|(_, l)| l.contains("${{")) {
-                        out.notes.not_mapped(
-                            Source::new(file, line_of(text, p.span.start)),
-                            format!("{action} platforms"),
-                            "a `${{ … }}` expression is only known when the workflow runs: \
-                             list the platforms in release.platforms",
-                        );
-                        continue;
+                a if PUSH_ACTIONS.contains(&a) || a == "docker/bake-action" => {
+                    match with.and_then(|w| w.get("platforms")) {
+                        Some(p) => platforms(file, text, action, p, &scope, &mut out),
+                        // A native-runner matrix: one platform per job.
+                        None => {
+                            if let Ok(list) = scope.expand("${{ matrix.platform }}") {
+                                out.platforms.push((at.clone(), list));
+                            }
+                        }
                     }
-                    let list: Vec<String> = lines
-                        .iter()
-                        .flat_map(|(_, l)| l.split(','))
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                    out.platforms
-                        .push((Source::new(file, line_of(text, p.span.start)), list));
+                    if a == "docker/bake-action" {
+                        out.bake_runs.push(bake_run(with, &scope, at));
+                    } else {
+                        let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
+                        let push = push(file, text, at, step_name, with, &scope, &mut out.notes);
+                        out.pushes.push(push);
+                    }
                 }
                 _ => {}
             }
         }
     }
     Ok(out)
+}
+
+/// `with:` with the scalars' known expressions expanded (the first value of each).
+fn resolved(with: &Node, scope: &expr::Scope) -> Node {
+    let mut node = with.clone();
+    if let Kind::Map(pairs) = &mut node.kind {
+        for (_, v) in pairs.iter_mut() {
+            if let Kind::Scalar { text, .. } = &mut v.kind {
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(|l| match scope.expand(l) {
+                        Ok(v) => v.join("\n"),
+                        Err(_) => l.to_string(),
+                    })
+                    .collect();
+                *text = lines.join("\n");
+            }
+        }
+    }
+    node
+}
+
+/// `on.push` branches (literal ones) and tag patterns.
+fn triggers(doc: &Node, out: &mut Workflow) {
+    let Some(push) = doc.get("on").and_then(|o| o.get("push")) else {
+        return;
+    };
+    let list = |key: &str| -> Vec<String> {
+        match push.get(key) {
+            Some(n) => match n.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                None => n.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
+            },
+            None => vec![],
+        }
+    };
+    out.branches = list("branches")
+        .into_iter()
+        .filter(|b| !b.contains(['*', '?', '[', '!']))
+        .collect();
+    out.tag_patterns = list("tags");
+}
+
+/// `platforms` of a build step, with the workflow's own expressions (`env`, `matrix`) resolved.
+fn platforms(
+    file: &str,
+    text: &str,
+    action: &str,
+    p: &Node,
+    scope: &expr::Scope,
+    out: &mut Workflow,
+) {
+    let at = Source::new(file, line_of(text, p.span.start));
+    let mut list: Vec<String> = Vec::new();
+    for (_, line) in entries(text, p) {
+        match scope.expand(&line) {
+            Ok(values) => {
+                for v in values {
+                    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        if !list.iter().any(|x| x == item) {
+                            list.push(item.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                out.notes.not_mapped(
+                    at.clone(),
+                    format!("{action} platforms"),
+                    format!(
+                        "{e} is only known when the workflow runs: list the platforms in \
+                         release.platforms"
+                    ),
+                );
+                return;
+            }
+        }
+    }
+    out.platforms.push((at, list));
+}
+
+/// A bake-action step's `files:` (root-relative, `workdir`/`source` `.`) and `targets:`.
+fn bake_run(with: Option<&Node>, scope: &expr::Scope, at: Source) -> BakeRun {
+    let list = |key: &str| -> Vec<String> {
+        let Some(raw) = with.and_then(|w| w.get(key)).and_then(Node::as_str) else {
+            return vec![];
+        };
+        raw.split(['\n', ','])
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .flat_map(|l| scope.expand(l).unwrap_or_default())
+            .collect()
+    };
+    let input = |k: &str| with.and_then(|w| w.get(k)).and_then(Node::as_str).unwrap_or("");
+    let pushes = (!input("push").is_empty() && input("push").trim() != "false")
+        || input("set").contains("push=true")
+        || input("set").contains("type=registry");
+    BakeRun {
+        pushes,
+        from: at,
+        files: list("files")
+            .into_iter()
+            .filter_map(|f| super::join("", &f))
+            .filter(|f| f.ends_with(".hcl") || f.ends_with(".json"))
+            .collect(),
+        targets: list("targets"),
+    }
+}
+
+/// The `docker/github-builder` reusable workflows: `meta-images`/`meta-tags`/`meta-flavor` are
+/// metadata-action's inputs; the bake workflow's `target` is the bake target CI builds.
+fn github_builder(
+    file: &str,
+    text: &str,
+    at: Source,
+    with: Option<&Node>,
+    scope: &expr::Scope,
+    out: &mut Workflow,
+) {
+    let Some(with) = with else { return };
+    let mut meta_with = resolved(with, scope);
+    if let Kind::Map(pairs) = &mut meta_with.kind {
+        pairs.retain(|(k, _)| k.as_str().is_some_and(|k| k.starts_with("meta-")));
+        for (k, _) in pairs.iter_mut() {
+            if let Kind::Scalar { text, .. } = &mut k.kind {
+                *text = text.trim_start_matches("meta-").to_string();
+            }
+        }
+    }
+    let meta_with = Node {
+        kind: match meta_with.kind {
+            Kind::Map(pairs) => Kind::Map(
+                pairs
+                    .into_iter()
+                    .filter(|(k, _)| k.as_str() != Some("bake-target"))
+                    .collect(),
+            ),
+            other => other,
+        },
+        ..meta_with
+    };
+    if !meta_with.entries().is_empty() {
+        out.metas
+            .push(meta(file, text, at.clone(), Some(&meta_with), None, &mut out.notes));
+    }
+    for (key, node) in with.entries() {
+        let why = match key {
+            k if k.starts_with("meta-") || k == "target" || k == "platforms" => continue,
+            "sign" => "signing: stevedore attests with provenance (release.provenance); keyless \
+                       signing of the image is not set up by init",
+            "sbom" => "stevedore writes its own SBOM (release.sbom)",
+            "cache" | "cache-scope" => "the builder's cache: set images.<name>.cache by hand",
+            "push" | "output" | "runner" => "how the reusable workflow runs: not a config key",
+            _ => "no config key for it",
+        };
+        out.notes.not_mapped(
+            Source::new(file, line_of(text, node.span.start)),
+            format!("docker/github-builder {key}"),
+            why,
+        );
+    }
+    if let Some(target) = with.get("target").and_then(Node::as_str) {
+        let output = with.get("output").and_then(Node::as_str).unwrap_or("");
+        out.bake_runs.push(BakeRun {
+            pushes: output == "image" || with.get("push").is_some(),
+            from: at.clone(),
+            files: vec![],
+            targets: scope.expand(target).unwrap_or_default(),
+        });
+    }
+    if let Some(p) = with.get("platforms") {
+        platforms(file, text, "docker/github-builder", p, scope, out);
+    }
+}
+
+/// A build-push-action step: where it pushes (`tags:` names), what it builds, its build args and
+/// cache; the inputs with no config key are reported by name.
+fn push(
+    file: &str,
+    text: &str,
+    at: Source,
+    step_name: &str,
+    with: Option<&Node>,
+    scope: &expr::Scope,
+    notes: &mut Notes,
+) -> Push {
+    let get = |k: &str| -> Option<String> {
+        let raw = with?.get(k)?.as_str()?;
+        scope.expand(raw).ok()?.into_iter().next()
+    };
+    let context = get("context")
+        .and_then(|c| super::join("", &c))
+        .unwrap_or_else(|| ".".into());
+    let dockerfile = get("file")
+        .and_then(|f| super::join("", &f))
+        .or_else(|| super::join(&context, "Dockerfile"))
+        .unwrap_or_else(|| "Dockerfile".into());
+    let mut p = Push {
+        from: at.clone(),
+        dockerfile,
+        context,
+        target: get("target"),
+        ..Default::default()
+    };
+    let Some(with) = with else { return p };
+    for (key, node) in with.entries() {
+        let key_at = Source::new(file, line_of(text, node.span.start));
+        match key {
+            "tags" => {
+                for (l, line) in entries(text, node) {
+                    let src = Source::new(file, l);
+                    for v in scope.expand_lenient(&line) {
+                        match push_name(&v) {
+                            Some(n) if !p.names.contains(&(src.clone(), n.clone())) => {
+                                p.names.push((src.clone(), n))
+                            }
+                            Some(_) => {}
+                            None => notes.not_mapped(
+                                src.clone(),
+                                format!("step {step_name:?} tags {line:?}"),
+                                "its image name is only known when the workflow runs: write the \
+                                 registry prefix in release.registries",
+                            ),
+                        }
+                    }
+                }
+            }
+            "build-args" => {
+                for (l, line) in entries(text, node) {
+                    let Some((k, v)) = line.split_once('=') else {
+                        continue;
+                    };
+                    let v = expr::build_arg_templates(v.trim());
+                    match scope.expand(&v) {
+                        Ok(values) => {
+                            p.build_args
+                                .insert(k.trim().to_string(), values.join(","));
+                        }
+                        Err(e) => notes.not_mapped(
+                            Source::new(file, l),
+                            format!("step {step_name:?} build arg {}", k.trim()),
+                            format!("{e} is only known when the workflow runs"),
+                        ),
+                    }
+                }
+            }
+            "cache-from" | "cache-to" => {
+                let kind = ["gha", "registry", "local"]
+                    .into_iter()
+                    .find(|k| node.as_str().unwrap_or("").contains(&format!("type={k}")));
+                match kind {
+                    Some(k) => p.cache = Some(k.to_string()),
+                    None => notes.not_mapped(
+                        key_at,
+                        format!("step {step_name:?} {key}"),
+                        "only type=gha, type=registry and type=local caches have a `cache` value",
+                    ),
+                }
+            }
+            "context" | "file" | "target" | "platforms" | "push" | "load" => {}
+            "labels" => notes.not_mapped(
+                key_at,
+                format!("step {step_name:?} labels"),
+                "stevedore sets the org.opencontainers.image.* labels itself; other labels go in \
+                 images.<name>.labels",
+            ),
+            "provenance" | "sbom" | "attests" => notes.not_mapped(
+                key_at,
+                format!("step {step_name:?} {key}"),
+                "stevedore attests every image itself (release.provenance, release.sbom)",
+            ),
+            other => notes.not_mapped(
+                key_at,
+                format!("step {step_name:?} {other}"),
+                "no config key for it",
+            ),
+        }
+    }
+    p
+}
+
+/// The registry/repository name of a `tags:` entry (`ghcr.io/o/app:TAG`), when the name part is
+/// known (the tag part may hold run-time expressions).
+fn push_name(entry: &str) -> Option<ImageName> {
+    let entry = entry.trim();
+    let last_slash = entry.rfind('/')?;
+    let name = match entry[last_slash..].find(':') {
+        Some(i) => &entry[..last_slash + i],
+        None => entry,
+    };
+    if name.contains(expr::UNKNOWN) {
+        return None;
+    }
+    ImageName::parse(&name.to_ascii_lowercase()).map(|(n, _)| n)
 }
 
 /// What a `${{ … }}` expression in a metadata-action input is.
