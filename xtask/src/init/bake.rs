@@ -14,6 +14,9 @@ use hcl::Value;
 
 use super::{component, join, line_of, ImageDraft, ImageName, Notes, Source};
 
+/// The attribute holding a `tags` expression that calls a function (its source text).
+const TAGS_CALL: &str = "tags (a function call)";
+
 /// metadata-action's bake target.
 pub const METADATA_TARGET: &str = "docker-metadata-action";
 
@@ -111,6 +114,7 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
     let line = |span: Option<std::ops::Range<usize>>| span.map_or(0, |s| line_of(text, s.start));
 
     let ctx = variables(&body, file, text, &mut out.notes);
+    let registry_vars = registry_variables(&body, &ctx);
 
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut groups: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
@@ -133,6 +137,13 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
                         Ok(v) if key == "inherits" => t.inherits = strings(&v),
                         Ok(v) => {
                             t.attrs.insert(key, (al, v));
+                        }
+                        Err(_) if key == "tags" => {
+                            // A function builds the tags (vaultwarden's generate_tags): its
+                            // call is read for where it pushes (see [`called_tags`]).
+                            let raw = attr.span().and_then(|s| text.get(s)).unwrap_or("");
+                            t.attrs
+                                .insert(TAGS_CALL.into(), (al, Value::from(raw.to_string())));
                         }
                         Err(e) => out.notes.not_mapped(
                             at(al),
@@ -229,7 +240,10 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
         };
         let mut uses_meta = false;
         let attrs = resolve(name, &targets, &mut uses_meta, 0);
-        if let Some(img) = image(file, name, t.line, &attrs, &mut out.notes) {
+        if let Some(mut img) = image(file, name, t.line, &attrs, &mut out.notes) {
+            if let Some((l, Value::String(call))) = attrs.get(TAGS_CALL) {
+                called_tags(&mut img, call, &registry_vars, at(*l), name, &mut out.notes);
+            }
             if uses_meta {
                 out.uses_metadata_action.push(img.name.clone());
                 out.notes.mapped(
@@ -242,6 +256,79 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
         }
     }
     out
+}
+
+/// Variables whose default is a comma-separated list of registry/repository names
+/// (`CONTAINER_REGISTRIES = "vaultwarden/server"`): where a tags function pushes.
+fn registry_variables(
+    body: &hcl::edit::structure::Body,
+    ctx: &Context<'static>,
+) -> Vec<(String, Vec<ImageName>)> {
+    let mut out = Vec::new();
+    for block in body.blocks() {
+        let (Some(label), "variable") = (block.labels.first(), block.ident.as_str()) else {
+            continue;
+        };
+        let Some(Ok(Value::String(v))) = block
+            .body
+            .get_attribute("default")
+            .map(|a| hcl::Expression::from(a.value.clone()).evaluate(ctx))
+        else {
+            continue;
+        };
+        let names: Option<Vec<ImageName>> = v
+            .split(',')
+            .map(|n| ImageName::parse(n.trim()).map(|(n, _)| n))
+            .collect();
+        if let Some(names) = names.filter(|n| !n.is_empty()) {
+            out.push((label.as_str().to_string(), names));
+        }
+    }
+    out
+}
+
+/// A target whose `tags` call a function: the names of the registry variables it pushes to,
+/// and the suffix its call gives (`generate_tags("-alpine", "")`: a variant in the same
+/// repository).
+fn called_tags(
+    img: &mut ImageDraft,
+    call: &str,
+    registry_vars: &[(String, Vec<ImageName>)],
+    at: Source,
+    target: &str,
+    notes: &mut Notes,
+) {
+    let Some((var, names)) = registry_vars.first() else {
+        notes.not_mapped(
+            at,
+            format!("target \"{target}\" tags"),
+            format!("{call}: functions are not evaluated, and no variable names a registry"),
+        );
+        return;
+    };
+    for n in names {
+        if !img.names.contains(n) {
+            img.names.push(n.clone());
+        }
+    }
+    img.variant_suffix = call
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .find(|a| a.len() > 1 && a.starts_with('-'))
+        .map(str::to_string);
+    notes.mapped(
+        at,
+        format!("target \"{target}\" tags ({call})"),
+        format!(
+            "release.registries (the function is not evaluated: the names in variable {var}'s \
+             default){}",
+            img.variant_suffix
+                .as_ref()
+                .map(|s| format!(", a {s} variant"))
+                .unwrap_or_default()
+        ),
+    );
 }
 
 /// The targets of group `name`, recursively, in order, each once.
@@ -369,6 +456,7 @@ fn image(
         from: at(line),
         dockerfile,
         context,
+        released: true,
         ..Default::default()
     };
     notes.mapped(
@@ -433,7 +521,7 @@ fn image(
             ),
             "description" => notes.not_mapped(at(l), what(k), "a bake description only"),
             "pull" | "no-cache" => notes.not_mapped(at(l), what(k), "no such build option"),
-            "matrix" | "dockerfile-inline" => {}
+            "matrix" | "dockerfile-inline" | TAGS_CALL => {}
             _ => notes.not_mapped(
                 at(l),
                 what(k),

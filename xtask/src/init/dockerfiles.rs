@@ -49,7 +49,9 @@ pub fn image(file: &str, default_name: &str) -> ImageDraft {
         name,
         from: Source::new(file, 0),
         dockerfile: file.to_string(),
-        context: if dir.is_empty() {
+        // A Dockerfile kept in a holder folder (`docker/`, `container/`) builds the repository:
+        // `docker build -f docker/Dockerfile .`.
+        context: if dir.is_empty() || HOLDERS.contains(&dir) {
             ".".into()
         } else {
             dir.into()
@@ -93,12 +95,13 @@ mod tests {
                 "web_ui",
                 "services/Web_UI",
             ),
-            ("docker/api.Dockerfile", "shop", "api", "docker"),
+            ("docker/api.Dockerfile", "shop", "api", "."),
             ("web/Dockerfile.dev", "shop", "web-dev", "web"),
             ("Dockerfile.prod", "shop", "shop-prod", "."),
-            ("docker/dockerfile", "kuma", "kuma", "docker"),
-            ("docker/Dockerfile.alpine", "vw", "vw-alpine", "docker"),
-            ("container/dist.dockerfile", "sx", "dist", "container"),
+            ("docker/dockerfile", "kuma", "kuma", "."),
+            ("docker/Dockerfile.alpine", "vw", "vw-alpine", "."),
+            ("container/dist.dockerfile", "sx", "dist", "."),
+            ("services/docker/Dockerfile", "sx", "sx", "services/docker"),
         ];
         for (file, default, name, context) in cases {
             let img = image(file, default);

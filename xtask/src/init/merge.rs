@@ -36,12 +36,14 @@ pub struct Found {
     pub workflows: Vec<Workflow>,
     /// The remote's default branch (`origin/HEAD`), when the clone recorded it.
     pub origin_head: Option<String>,
+    pub goreleaser: Vec<super::goreleaser::GoReleaser>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
     let mut notes = Notes::default();
     let (mut images, metadata_images) = collect_images(&found, &mut notes)?;
     workflow_pushes(&found, &mut images, &mut notes);
+    goreleaser_names(&found, &mut images, &mut notes);
     compose_image_names(&found, &mut images, &mut notes);
 
     let metas: Vec<&Meta> = found
@@ -65,6 +67,15 @@ pub fn merge(found: Found) -> Result<Draft> {
     platforms(&found, &mut finals, &mut draft, &mut notes);
     if let Some(meta) = metas.first() {
         tags(meta, &metas, &mut draft, &mut notes);
+    } else if let Some(g) = found.goreleaser.iter().find(|g| !g.tags.is_empty()) {
+        for (i, (src, rule)) in g.tags.iter().enumerate() {
+            notes.mapped(
+                src.clone(),
+                format!("tags {rule:?}"),
+                format!("release.tags[{i}]"),
+            );
+        }
+        draft.tags = g.tags.iter().map(|(_, r)| r.clone()).collect();
     }
 
     // The name: metadata-action's first image, else the workspace directory.
@@ -186,6 +197,9 @@ fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) 
                 format!("images.{}.build-args", img.name),
             );
         }
+        if img.platforms.is_empty() {
+            img.platforms = p.platforms.clone();
+        }
         if let Some(c) = &p.cache {
             img.cache.get_or_insert_with(|| c.clone());
             notes.mapped(
@@ -197,14 +211,70 @@ fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) 
     }
 }
 
+/// GoReleaser's image names go to the image built from the root Dockerfile (the same program,
+/// built from the sources), else to the only image.
+fn goreleaser_names(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) {
+    for g in &found.goreleaser {
+        notes.extend(g.notes.clone());
+        if g.names.is_empty() {
+            continue;
+        }
+        let i = images
+            .iter()
+            .position(|i| i.dockerfile == "Dockerfile")
+            .or_else(|| (images.len() == 1).then_some(0));
+        let Some(i) = i else {
+            notes.not_mapped(
+                g.from.clone(),
+                "docker_manifests",
+                "no image builds the root Dockerfile: set `repository` on the image GoReleaser \
+                 publishes",
+            );
+            continue;
+        };
+        for (src, n) in &g.names {
+            notes.mapped(
+                src.clone(),
+                format!("docker_manifests name {}/{}", n.prefix, n.repository),
+                format!(
+                    "release.registries and images.{} (built from its Dockerfile, not from \
+                     GoReleaser's binaries)",
+                    images[i].name
+                ),
+            );
+            if !images[i].names.contains(n) {
+                images[i].names.push(n.clone());
+            }
+        }
+        if images[i].platforms.is_empty() && !g.platforms.is_empty() {
+            notes.mapped(
+                g.from.clone(),
+                "dockers --platform flags",
+                "release.platforms",
+            );
+            images[i].platforms = g.platforms.clone();
+        }
+    }
+}
+
 /// Compose services with only `image:`: a name that is an image's (`khoj`), or the project's
 /// name and an image's (`khoj-computer` for `computer`), says where that image is pushed.
 fn compose_image_names(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) {
     for (src, n) in found.compose.iter().flat_map(|c| c.image_only.iter()) {
         let project = &found.default_name;
-        let hit = images.iter_mut().find(|i| {
-            n.repository == i.name || n.repository == format!("{project}-{}", i.name)
-        });
+        let mut hit = images
+            .iter()
+            .position(|i| n.repository == i.name || n.repository == format!("{project}-{}", i.name));
+        // The project's own name: its one image that is not a builder or base stage.
+        if hit.is_none() && n.repository == *project {
+            let finals: Vec<usize> = (0..images.len())
+                .filter(|i| !is_intermediate(&images[*i].name))
+                .collect();
+            if let [one] = finals[..] {
+                hit = Some(one);
+            }
+        }
+        let hit = hit.map(|i| &mut images[i]);
         match hit {
             Some(img) => {
                 notes.mapped(
@@ -227,10 +297,17 @@ fn compose_image_names(found: &Found, images: &mut [ImageDraft], notes: &mut Not
     }
 }
 
+/// An image named as a builder or base stage of another (`builder`, `debian-base`,
+/// `builder-go`): not a release image by itself.
+fn is_intermediate(name: &str) -> bool {
+    name.split(['-', '_', '.'])
+        .any(|w| matches!(w, "builder" | "base" | "build"))
+}
+
 /// When some images are published somewhere (named by a workflow, a bake tag or a compose
 /// file), the images nothing publishes are helpers (lint, docs, builders, demos): left out.
 fn drop_unpublished(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
-    let published = |i: &ImageDraft| !i.names.is_empty() || i.built_by_ci;
+    let published = |i: &ImageDraft| !i.names.is_empty() || i.released;
     if !images.iter().any(published) {
         return;
     }
@@ -360,6 +437,18 @@ fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -
                 .get(&repo)
                 .cloned()
                 .or_else(|| taken_names.iter().find(|n| **n == repo).cloned());
+            if let (Some(other), Some(suffix)) = (&other, &img.variant_suffix) {
+                notes.not_mapped(
+                    img.from.clone(),
+                    format!("images.{} ({suffix} variant of {repo:?})", img.name),
+                    format!(
+                        "left out: it is pushed to images.{other}'s repository with tags ending \
+                         in {suffix}, and stevedore's config has one image per repository \
+                         (release it as its own repository with flavor.suffix = {suffix:?})"
+                    ),
+                );
+                continue;
+            }
             if let Some(other) = other {
                 notes.not_mapped(
                     img.from.clone(),
@@ -525,12 +614,17 @@ fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut
             c.runs.iter().any(|r| r == repo || *r == f.build.name)
         });
         if !runs_ours {
-            notes.not_mapped(
-                at,
-                "the compose file as a compose artifact",
+            let why = if c.not_publishable.is_empty() {
                 "none of its services runs an image this release builds (name one in `image:` to \
-                 publish it with the release)",
-            );
+                 publish it with the release)"
+                    .to_string()
+            } else {
+                format!(
+                    "compose would refuse to publish it: {}",
+                    c.not_publishable.join("; ")
+                )
+            };
+            notes.not_mapped(at, "the compose file as a compose artifact", why);
             continue;
         }
         let repository = if draft.compose.is_empty() {
@@ -645,7 +739,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
         if same.cache.is_none() {
             same.cache = img.cache;
         }
-        same.built_by_ci |= img.built_by_ci;
+        same.released |= img.released;
         return;
     }
     let name = unique(images, &img.name);

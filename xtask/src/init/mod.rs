@@ -15,6 +15,7 @@
 pub mod bake;
 pub mod compose;
 pub mod dockerfiles;
+pub mod goreleaser;
 pub mod merge;
 pub mod render;
 pub mod skip;
@@ -155,8 +156,10 @@ pub struct ImageDraft {
     pub names: Vec<ImageName>,
     /// buildx cache (`gha`, `registry`, `local`).
     pub cache: Option<String>,
-    /// Built by a workflow (a bake target a workflow's bake run names).
-    pub built_by_ci: bool,
+    /// A bake target chosen for release (by a workflow's bake run, else the default group).
+    pub released: bool,
+    /// A same-repository variant's tag suffix (`-alpine`), when its tags say so.
+    pub variant_suffix: Option<String>,
 }
 
 /// The draft config: what [`render`] writes.
@@ -522,9 +525,6 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     for file in &inputs.bake_files {
         let targets = ci_bake_targets(&found.workflows, file);
         let mut b = bake::read_targets(file, &read(file)?, &targets);
-        for img in &mut b.images {
-            img.built_by_ci = !targets.is_empty();
-        }
         refuse_control(&mut b.images, &mut b.notes);
         drop_missing(root, &mut b.images, &mut b.notes);
         found.bake.push(b);
@@ -535,6 +535,11 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         drop_missing(root, &mut c.images, &mut c.notes);
         compose_findings(root, &mut c);
         found.compose.push(c);
+    }
+    for name in [".goreleaser.yml", ".goreleaser.yaml"] {
+        if root.join(name).is_file() {
+            found.goreleaser.push(goreleaser::read(name, &read(name)?)?);
+        }
     }
     found.dockerfiles = inputs.dockerfiles.clone();
     found.origin_head = crate::facts::git::origin_head(root);

@@ -183,6 +183,8 @@ mod tests {
                 "type=raw,value={{branch}}".into(),
             ],
             latest: Some("false".into()),
+            default_branch: Some((Source::new(".git", 0), "main".into())),
+            compose_commented: vec![],
             secret_build_args: vec!["NPM_TOKEN".into()],
             flavor: Some(Flavor {
                 prefix: "v".into(),
@@ -223,6 +225,7 @@ tags = [
   "type=ref,event=branch",  # .github/workflows/r.yml:7
   "type=raw,value={{branch}}",
 ]
+default-branch = "main"  # .git
 latest = "false"
 secret-build-args = ["NPM_TOKEN"]  # names only: init copies no secret-looking value
 flavor = { prefix = "v", suffix = "", onlatest = true }

@@ -85,6 +85,9 @@ pub struct Push {
     pub names: Vec<(Source, ImageName)>,
     pub build_args: std::collections::BTreeMap<String, String>,
     pub cache: Option<String>,
+    /// What it builds for: its `platforms`, a native-runner matrix's `platform` values, else
+    /// the runner's own (linux/amd64 on GitHub's hosted runners).
+    pub platforms: Vec<String>,
 }
 
 /// A bake run CI makes: `docker/bake-action` `files:`/`targets:` or the `docker/github-builder`
@@ -184,7 +187,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             let at = Source::new(file, line_of(text, step.span.start));
             match action {
                 "docker/metadata-action" => {
-                    let with = with.map(|w| resolved(w, &scope));
+                    let with = with.map(|w| resolved(w, &scope.without_github()));
                     out.metas
                         .push(meta(file, text, at, with.as_ref(), github, &mut out.notes));
                 }
@@ -202,7 +205,26 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         out.bake_runs.push(bake_run(with, &scope, at));
                     } else {
                         let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
-                        let push = push(file, text, at, step_name, with, &scope, &mut out.notes);
+                        let mut push =
+                            push(file, text, at, step_name, with, &scope, &mut out.notes);
+                        let pushes = with
+                            .and_then(|w| w.get("push"))
+                            .and_then(Node::as_str)
+                            .is_some_and(|v| v.trim() != "false");
+                        if !pushes {
+                            out.notes.not_mapped(
+                                push.from.clone(),
+                                format!("step {step_name:?}"),
+                                "it does not push (no `push: true`): a test build, not a release",
+                            );
+                            continue;
+                        }
+                        push.platforms = match with.and_then(|w| w.get("platforms")) {
+                            Some(_) => out.platforms.last().map(|p| p.1.clone()).unwrap_or_default(),
+                            None => scope
+                                .expand("${{ matrix.platform }}")
+                                .unwrap_or_else(|_| vec!["linux/amd64".to_string()]),
+                        };
                         out.pushes.push(push);
                     }
                 }

@@ -173,7 +173,7 @@ fn what_cannot_be_evaluated_or_mapped_is_reported() {
 }
 target "a" { tags = [tag("1")] }"#,
             "docker-bake.hcl:5: target \"a\" tags",
-            "cannot be evaluated",
+            "functions are not evaluated, and no variable names a registry",
         ),
         (
             "an unknown variable",

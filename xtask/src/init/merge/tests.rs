@@ -54,6 +54,7 @@ fn found() -> Found {
         bake: vec![bake::read("docker-bake.hcl", BAKE)],
         compose: vec![compose::read("compose.yaml", COMPOSE).unwrap()],
         workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW, None).unwrap()],
+        ..Default::default()
     }
 }
 
@@ -77,8 +78,16 @@ fn one_image_per_build_from_every_source() {
             ("api", "api/Dockerfile", Some("shop-api")),
             ("web", "web/Dockerfile", None),
             ("worker", "worker/Dockerfile", None),
-            ("tools", "tools/Dockerfile", None),
         ]
+    );
+    // Nothing publishes tools/Dockerfile (no tag, no workflow, no compose image): a helper.
+    assert!(
+        d.notes
+            .not_mapped
+            .iter()
+            .any(|n| n.from.file == "tools/Dockerfile" && n.why.contains("nothing") || n.why.contains("no workflow, bake tag or compose file publishes it")),
+        "{:#?}",
+        d.notes.not_mapped
     );
     // compose's args join bake's target.
     assert_eq!(d.images[1].build.build_args["MODE"], "prod");
@@ -110,7 +119,6 @@ fn one_image_per_build_from_every_source() {
         ".github/workflows/release.yml:8 → release.tags[0]",
         ".github/workflows/release.yml:10 → release.latest",
         ".github/workflows/release.yml:6 → release.registries and images.api",
-        "tools/Dockerfile → images.tools",
         "compose.yaml:3 → images.api",
     ] {
         assert!(keys.contains(&want.to_string()), "{want} not in {keys:#?}");
@@ -165,10 +173,9 @@ fn conflicts_are_reported_not_hidden() {
             "a repository that is another image's name",
             Found {
                 default_name: "x".into(),
-                dockerfiles: vec!["api/Dockerfile".into()],
                 bake: vec![bake::read(
                     "docker-bake.hcl",
-                    "target \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
+                    "target \"api\" {\n  context = \"api\"\n}\ntarget \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
                 )],
                 ..Default::default()
             },

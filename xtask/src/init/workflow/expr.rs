@@ -76,6 +76,14 @@ impl Scope {
         }
     }
 
+    /// This scope less the `github.*` names (for metadata-action's inputs, whose
+    /// `github.repository` is expanded and reported where it is read).
+    pub fn without_github(&self) -> Scope {
+        let mut s = self.clone();
+        s.vars.retain(|k, _| !k.starts_with("github."));
+        s
+    }
+
     /// `text` with every `${{ name }}` replaced by its values (several values: one string
     /// each); `Err` names the first expression this scope does not know.
     pub fn expand(&self, text: &str) -> Result<Vec<String>, String> {

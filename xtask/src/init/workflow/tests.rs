@@ -155,7 +155,7 @@ fn inputs_that_cannot_be_mapped_are_reported() {
 fn build_push_platforms_as_a_list_and_expressions() {
     let w = read(
         "w.yml",
-        "jobs:\n  j:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: |\n            linux/amd64\n            linux/arm/v7\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: ${{ matrix.platform }}\n",
+        "jobs:\n  j:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          push: true\n          platforms: |\n            linux/amd64\n            linux/arm/v7\n      - uses: docker/build-push-action@v6\n        with:\n          push: true\n          platforms: ${{ matrix.platform }}\n",
     );
     assert_eq!(w.platforms.len(), 1);
     assert_eq!(w.platforms[0].1, ["linux/amd64", "linux/arm/v7"]);
