@@ -167,6 +167,11 @@ fn check(name: &str) {
     );
     assert!(report.contains(&wrote), "{name}: {wrote:?} not in:\n{report}");
 
+    // The config is committed, as a user would, and the version tag moved onto that commit.
+    support::git(&repo.path, &["add", "-A"]);
+    support::git(&repo.path, &["commit", "-q", "-m", "stevedore init"]);
+    support::git(&repo.path, &["tag", "-f", &want.version_tag]);
+
     let mut problems = Vec::new();
     // No vendored, test or devcontainer image, nor a helper the project does not release.
     for img in images {

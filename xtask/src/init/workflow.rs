@@ -178,6 +178,11 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         };
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
+                if let Some(run) = step.get("run").and_then(Node::as_str) {
+                    let at = Source::new(file, line_of(text, step.span.start));
+                    let name = step.get("name").and_then(Node::as_str).unwrap_or("run");
+                    run_step(at, name, run, &mut out.notes);
+                }
                 continue;
             };
             let mut scope = scope.clone();
@@ -233,6 +238,46 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         }
     }
     Ok(out)
+}
+
+/// Release work a `run:` step does by hand, named so that nothing it does goes unmentioned.
+fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) {
+    const KNOWN: &[(&str, &str)] = &[
+        (
+            "imagetools create",
+            "merges per-platform images into one index: stevedore pushes one multi-platform \
+             index itself (no per-platform tags)",
+        ),
+        (
+            "docker manifest",
+            "merges per-platform images into one index: stevedore pushes one multi-platform \
+             index itself (no per-platform tags)",
+        ),
+        (
+            "skopeo copy",
+            "copies the image to another registry: add that registry's prefix to \
+             release.registries",
+        ),
+        (
+            "cosign",
+            "signs the image: stevedore attests with provenance (release.provenance); its \
+             signing is not set up by init",
+        ),
+        (
+            "docker push",
+            "pushes by hand: stevedore pushes to every release.registries prefix itself",
+        ),
+        (
+            "make container.push",
+            "a release script: what it pushes is not read (write the registries and tags by \
+             hand)",
+        ),
+    ];
+    for (needle, why) in KNOWN {
+        if run.contains(needle) {
+            notes.not_mapped(at.clone(), format!("step {name:?} ({needle})"), *why);
+        }
+    }
 }
 
 /// `with:` with the scalars' known expressions expanded (the first value of each).
@@ -447,7 +492,16 @@ fn push(
             "tags" => {
                 for (l, line) in entries(text, node) {
                     let src = Source::new(file, l);
-                    for v in scope.expand_lenient(&line) {
+                    let expanded = scope.expand_lenient(&line);
+                    if expanded.iter().any(|v| v.contains(expr::UNKNOWN)) {
+                        notes.not_mapped(
+                            src.clone(),
+                            format!("step {step_name:?} tags {line:?}"),
+                            "its tag is computed when the workflow runs: the tags come from \
+                             release.tags (metadata-action rules) instead",
+                        );
+                    }
+                    for v in expanded {
                         match push_name(&v) {
                             Some(n) if !p.names.contains(&(src.clone(), n.clone())) => {
                                 p.names.push((src.clone(), n))
