@@ -64,6 +64,23 @@ pub fn merge(found: Found) -> Result<Draft> {
     drop_unpublished(&mut images, &mut notes);
     let mut finals = repositories(images, &mut draft, &mut notes);
     draft.default_branch = default_branch(&found, &mut notes);
+    for w in &found.workflows {
+        for (src, host) in &w.logins {
+            let pushed = draft
+                .registries
+                .iter()
+                .any(|r| r.split('/').next() == Some(host.as_str()));
+            if !pushed {
+                notes.not_mapped(
+                    src.clone(),
+                    format!("docker/login-action {host}"),
+                    "the workflow logs in there, but nothing init read names an image pushed \
+                     there: add that registry's prefix to release.registries if the release \
+                     pushes there",
+                );
+            }
+        }
+    }
     platforms(&found, &mut finals, &mut draft, &mut notes);
     if let Some(meta) = metas.first() {
         tags(meta, &metas, &mut draft, &mut notes);

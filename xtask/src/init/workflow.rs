@@ -115,6 +115,8 @@ pub struct Workflow {
     pub branches: Vec<String>,
     /// `on.push.tags` patterns.
     pub tag_patterns: Vec<String>,
+    /// Registries a `docker/login-action` step logs in to (`docker.io` when it names none).
+    pub logins: Vec<(Source, String)>,
     pub notes: Notes,
 }
 
@@ -191,6 +193,25 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             let with = step.get("with");
             let at = Source::new(file, line_of(text, step.span.start));
             match action {
+                "docker/login-action" => {
+                    let registry = with
+                        .and_then(|w| w.get("registry"))
+                        .and_then(Node::as_str)
+                        .map_or(Ok(vec!["docker.io".to_string()]), |r| scope.expand(r));
+                    if let Ok(list) = registry {
+                        for r in list {
+                            out.logins.push((at.clone(), r));
+                        }
+                    }
+                }
+                "actions/attest" | "actions/attest-build-provenance" | "sigstore/cosign-installer" => {
+                    out.notes.not_mapped(
+                        at,
+                        format!("step {action}"),
+                        "attestation or signing: stevedore attests every image itself \
+                         (release.provenance); signing is not set up by init",
+                    );
+                }
                 "docker/metadata-action" => {
                     let with = with.map(|w| resolved(w, &scope.without_github()));
                     out.metas
@@ -207,6 +228,17 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         }
                     }
                     if a == "docker/bake-action" {
+                        let set = with.and_then(|w| w.get("set")).and_then(Node::as_str);
+                        for line in set.unwrap_or("").lines().map(str::trim) {
+                            if line.contains("cache-") || line.contains(".tags=") {
+                                out.notes.not_mapped(
+                                    at.clone(),
+                                    format!("bake-action set {line:?}"),
+                                    "an override computed when the workflow runs: set the \
+                                     image's cache and release.registries by hand",
+                                );
+                            }
+                        }
                         out.bake_runs.push(bake_run(with, &scope, at));
                     } else {
                         let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
