@@ -242,20 +242,20 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         out.bake_runs.push(bake_run(with, &scope, at));
                     } else {
                         let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
-                        let mut push =
-                            push(file, text, at, step_name, with, &scope, &mut out.notes);
                         let pushes = with
                             .and_then(|w| w.get("push"))
                             .and_then(Node::as_str)
                             .is_some_and(|v| v.trim() != "false");
                         if !pushes {
                             out.notes.not_mapped(
-                                push.from.clone(),
+                                at,
                                 format!("step {step_name:?}"),
                                 "it does not push (no `push: true`): a test build, not a release",
                             );
                             continue;
                         }
+                        let mut push =
+                            push(file, text, at, step_name, with, &scope, &mut out.notes);
                         push.platforms = match with.and_then(|w| w.get("platforms")) {
                             Some(_) => out.platforms.last().map(|p| p.1.clone()).unwrap_or_default(),
                             None => scope
@@ -539,11 +539,16 @@ fn push(
                                 p.names.push((src.clone(), n))
                             }
                             Some(_) => {}
-                            None => notes.not_mapped(
+                            None if v.contains(expr::UNKNOWN) => notes.not_mapped(
                                 src.clone(),
                                 format!("step {step_name:?} tags {line:?}"),
                                 "its image name is only known when the workflow runs: write the \
                                  registry prefix in release.registries",
+                            ),
+                            None => notes.not_mapped(
+                                src.clone(),
+                                format!("step {step_name:?} tags {line:?}"),
+                                "names no registry and namespace (e.g. ghcr.io/org/app)",
                             ),
                         }
                     }
