@@ -104,7 +104,11 @@ fn published(repo: &RealRepo, git_ref: &str) -> BTreeSet<String> {
             ("GITHUB_SHA", &sha),
         ],
     );
-    assert!(out.status.success(), "tags --json for {git_ref}: {}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "tags --json for {git_ref}: {}",
+        output_text(&out)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["images"]
         .as_object()
@@ -146,8 +150,16 @@ fn compare(
 /// The whole check of one fixture.
 fn check(name: &str) {
     let want = expected(name);
-    assert!(!want.read_from.is_empty(), "{name}: read-from names the workflows");
-    let repo = real_repo(name, &want.upstream, &want.default_branch, &want.version_tag);
+    assert!(
+        !want.read_from.is_empty(),
+        "{name}: read-from names the workflows"
+    );
+    let repo = real_repo(
+        name,
+        &want.upstream,
+        &want.default_branch,
+        &want.version_tag,
+    );
 
     let out = support::xtask(&repo.path, &["init"], &[]);
     let report = output_text(&out);
@@ -157,7 +169,11 @@ fn check(name: &str) {
 
     // The config passes stevedore's own validation, and the report counts what was written.
     let plan = support::xtask(&repo.path, &["plan", "--json"], &[]);
-    assert!(plan.status.success(), "{name}: plan: {}\n{config}", output_text(&plan));
+    assert!(
+        plan.status.success(),
+        "{name}: plan: {}\n{config}",
+        output_text(&plan)
+    );
     let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
     let images = plan["images"].as_array().unwrap();
     let wrote = format!(
@@ -165,7 +181,10 @@ fn check(name: &str) {
         images.len(),
         if images.len() == 1 { "" } else { "s" }
     );
-    assert!(report.contains(&wrote), "{name}: {wrote:?} not in:\n{report}");
+    assert!(
+        report.contains(&wrote),
+        "{name}: {wrote:?} not in:\n{report}"
+    );
 
     // The config is committed, as a user would, and the version tag moved onto that commit.
     support::git(&repo.path, &["add", "-A"]);
@@ -281,7 +300,9 @@ fn every_fixture_tallies_its_workflow_release_features() {
         .unwrap()
         .filter_map(|e| {
             let e = e.unwrap();
-            e.path().is_dir().then(|| e.file_name().to_string_lossy().into_owned())
+            e.path()
+                .is_dir()
+                .then(|| e.file_name().to_string_lossy().into_owned())
         })
         .collect();
     names.sort();

@@ -176,34 +176,12 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
         .values()
         .flat_map(|t| t.inherits.iter().map(String::as_str))
         .collect();
-    let chosen: Vec<String> = match groups.get("default") {
-        _ if !ci_targets.is_empty() => {
-            let mut seen = Vec::new();
-            for t in ci_targets {
-                if groups.contains_key(t) {
-                    expand(t, &groups, &mut seen, 0);
-                } else if !seen.contains(t) {
-                    seen.push(t.clone());
-                }
-            }
-            seen
-        }
-        Some(_) => {
-            let mut seen = Vec::new();
-            expand("default", &groups, &mut seen, 0);
-            seen
-        }
-        None => targets
-            .keys()
-            .filter(|n| !inherited.contains(n.as_str()) && n.as_str() != METADATA_TARGET)
-            .cloned()
-            .collect(),
-    };
+    let chosen = chosen_targets(ci_targets, &groups, &targets, &inherited);
     for (name, (l, members)) in &groups {
         if ci_targets.contains(name) || (ci_targets.is_empty() && name == "default") {
             out.notes.mapped(
                 at(*l),
-                format!("group \"default\" ({})", members.join(", ")),
+                format!("group \"{name}\" ({})", members.join(", ")),
                 "images (every image is released together)",
             );
         } else {
@@ -329,6 +307,39 @@ fn called_tags(
                 .unwrap_or_default()
         ),
     );
+}
+
+/// The targets released: the ones CI builds (`ci_targets`, groups expanded), else the default
+/// group's, else every target no other inherits from.
+fn chosen_targets(
+    ci_targets: &[String],
+    groups: &BTreeMap<String, (usize, Vec<String>)>,
+    targets: &BTreeMap<String, Target>,
+    inherited: &BTreeSet<&str>,
+) -> Vec<String> {
+    match groups.get("default") {
+        _ if !ci_targets.is_empty() => {
+            let mut seen = Vec::new();
+            for t in ci_targets {
+                if groups.contains_key(t) {
+                    expand(t, groups, &mut seen, 0);
+                } else if !seen.contains(t) {
+                    seen.push(t.clone());
+                }
+            }
+            seen
+        }
+        Some(_) => {
+            let mut seen = Vec::new();
+            expand("default", groups, &mut seen, 0);
+            seen
+        }
+        None => targets
+            .keys()
+            .filter(|n| !inherited.contains(n.as_str()) && n.as_str() != METADATA_TARGET)
+            .cloned()
+            .collect(),
+    }
 }
 
 /// The targets of group `name`, recursively, in order, each once.

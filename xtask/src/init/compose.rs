@@ -65,9 +65,7 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
     out.usable = true;
     let base = dir_of(file);
     for (service, node) in services.entries() {
-        if let Some((image_at, image)) = node
-            .get("image")
-            .and_then(|n| Some((at(n), n.as_str()?)))
+        if let Some((image_at, image)) = node.get("image").and_then(|n| Some((at(n), n.as_str()?)))
         {
             let text = with_defaults(image).text;
             let name = text.split('@').next().unwrap_or(&text);

@@ -21,7 +21,14 @@ fn stem(name: &str) -> Option<&str> {
 }
 
 /// Folders that hold a project's container files rather than name an image.
-const HOLDERS: &[&str] = &["docker", "container", "containers", ".docker", "build", "deploy"];
+const HOLDERS: &[&str] = &[
+    "docker",
+    "container",
+    "containers",
+    ".docker",
+    "build",
+    "deploy",
+];
 
 /// The image a Dockerfile found at `file` (root-relative) describes: named after its
 /// directory (`backend/Dockerfile` → `backend`; the root's after `default_name`), plus the

@@ -74,7 +74,11 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<GoReleaser> {
         return Ok(out);
     };
     let at = |n: &Node| Source::new(file, line_of(text, n.span.start));
-    for d in doc.get("dockers").and_then(Node::as_seq).unwrap_or_default() {
+    for d in doc
+        .get("dockers")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
         for flag in d
             .get("build_flag_templates")
             .and_then(Node::as_seq)
@@ -131,7 +135,10 @@ mod tests {
     fn goreleaser_tag_templates_become_tag_rules() {
         let cases = [
             ("{{ .Tag }}", Some("type=ref,event=tag")),
-            ("v{{ .Major }}.{{ .Minor }}", Some("type=semver,pattern=v{{major}}.{{minor}}")),
+            (
+                "v{{ .Major }}.{{ .Minor }}",
+                Some("type=semver,pattern=v{{major}}.{{minor}}"),
+            ),
             ("{{ .Version }}", Some("type=semver,pattern={{version}}")),
             ("latest", None),
             ("{{ .ShortCommit }}", None),
@@ -150,12 +157,18 @@ mod tests {
             .iter()
             .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
             .collect();
-        assert_eq!(names, ["docker.io/traefik/whoami", "ghcr.io/traefik/whoami"]);
+        assert_eq!(
+            names,
+            ["docker.io/traefik/whoami", "ghcr.io/traefik/whoami"]
+        );
         assert_eq!(g.platforms, ["linux/arm64", "linux/arm/v7"]);
         let tags: Vec<&str> = g.tags.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(
             tags,
-            ["type=ref,event=tag", "type=semver,pattern=v{{major}}.{{minor}}"]
+            [
+                "type=ref,event=tag",
+                "type=semver,pattern=v{{major}}.{{minor}}"
+            ]
         );
     }
 }

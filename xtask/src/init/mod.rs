@@ -294,12 +294,7 @@ fn leave_out_unreleased(root: &Path, inputs: &mut Inputs) {
     }
 }
 
-fn walk(
-    root: &Path,
-    dir: &Path,
-    skipped: Option<&'static str>,
-    inputs: &mut Inputs,
-) -> Result<()> {
+fn walk(root: &Path, dir: &Path, skipped: Option<&'static str>, inputs: &mut Inputs) -> Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
@@ -330,7 +325,10 @@ fn walk(
         let input = dockerfiles::is_dockerfile(&name)
             || name == "docker-bake.hcl"
             || COMPOSE_NAMES.contains(&name.as_str());
-        if let Some(why) = skipped.or_else(|| skip::file_reason(&name)).filter(|_| input) {
+        if let Some(why) = skipped
+            .or_else(|| skip::file_reason(&name))
+            .filter(|_| input)
+        {
             inputs.skipped.push((rel, why.to_string()));
         } else if dockerfiles::is_dockerfile(&name) {
             inputs.dockerfiles.push(rel);
@@ -403,7 +401,10 @@ fn ci_bake_targets(workflows: &[workflow::Workflow], file: &str) -> Vec<String> 
 fn drop_missing(root: &Path, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
     images.retain(|img| {
         let missing = if !root.join(&img.context).is_dir() {
-            format!("its context {:?} is not a folder of the workspace", img.context)
+            format!(
+                "its context {:?} is not a folder of the workspace",
+                img.context
+            )
         } else if !root.join(&img.dockerfile).is_file() {
             format!("its Dockerfile {:?} does not exist", img.dockerfile)
         } else {
@@ -754,7 +755,11 @@ mod tests {
                 ]
                 .iter()
                 .map(|(p, why)| {
-                    let full = inputs.skipped.iter().find(|s| s.0 == *p).map(|s| s.1.clone());
+                    let full = inputs
+                        .skipped
+                        .iter()
+                        .find(|s| s.0 == *p)
+                        .map(|s| s.1.clone());
                     assert!(full.as_deref().unwrap_or("").contains(why), "{p}: {full:?}");
                     (p.to_string(), full.unwrap_or_default())
                 })

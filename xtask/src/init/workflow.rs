@@ -10,6 +10,9 @@ use crate::yaml_positions::{Kind, Node};
 use super::{line_of, ImageName, Notes, Source};
 
 pub mod expr;
+mod steps;
+
+use steps::{bake_run, github_builder, push, run_step};
 
 /// metadata-action's `flavor` (less `latest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,7 +207,9 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         }
                     }
                 }
-                "actions/attest" | "actions/attest-build-provenance" | "sigstore/cosign-installer" => {
+                "actions/attest"
+                | "actions/attest-build-provenance"
+                | "sigstore/cosign-installer" => {
                     out.notes.not_mapped(
                         at,
                         format!("step {action}"),
@@ -257,7 +262,11 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         let mut push =
                             push(file, text, at, step_name, with, &scope, &mut out.notes);
                         push.platforms = match with.and_then(|w| w.get("platforms")) {
-                            Some(_) => out.platforms.last().map(|p| p.1.clone()).unwrap_or_default(),
+                            Some(_) => out
+                                .platforms
+                                .last()
+                                .map(|p| p.1.clone())
+                                .unwrap_or_default(),
                             None => scope
                                 .expand("${{ matrix.platform }}")
                                 .unwrap_or_else(|_| vec!["linux/amd64".to_string()]),
@@ -270,46 +279,6 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         }
     }
     Ok(out)
-}
-
-/// Release work a `run:` step does by hand, named so that nothing it does goes unmentioned.
-fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) {
-    const KNOWN: &[(&str, &str)] = &[
-        (
-            "imagetools create",
-            "merges per-platform images into one index: stevedore pushes one multi-platform \
-             index itself (no per-platform tags)",
-        ),
-        (
-            "docker manifest",
-            "merges per-platform images into one index: stevedore pushes one multi-platform \
-             index itself (no per-platform tags)",
-        ),
-        (
-            "skopeo copy",
-            "copies the image to another registry: add that registry's prefix to \
-             release.registries",
-        ),
-        (
-            "cosign",
-            "signs the image: stevedore attests with provenance (release.provenance); its \
-             signing is not set up by init",
-        ),
-        (
-            "docker push",
-            "pushes by hand: stevedore pushes to every release.registries prefix itself",
-        ),
-        (
-            "make container.push",
-            "a release script: what it pushes is not read (write the registries and tags by \
-             hand)",
-        ),
-    ];
-    for (needle, why) in KNOWN {
-        if run.contains(needle) {
-            notes.not_mapped(at.clone(), format!("step {name:?} ({needle})"), *why);
-        }
-    }
 }
 
 /// `with:` with the scalars' known expressions expanded (the first value of each).
@@ -392,235 +361,6 @@ fn platforms(
         }
     }
     out.platforms.push((at, list));
-}
-
-/// A bake-action step's `files:` (root-relative, `workdir`/`source` `.`) and `targets:`.
-fn bake_run(with: Option<&Node>, scope: &expr::Scope, at: Source) -> BakeRun {
-    let list = |key: &str| -> Vec<String> {
-        let Some(raw) = with.and_then(|w| w.get(key)).and_then(Node::as_str) else {
-            return vec![];
-        };
-        raw.split(['\n', ','])
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .flat_map(|l| scope.expand(l).unwrap_or_default())
-            .collect()
-    };
-    let input = |k: &str| with.and_then(|w| w.get(k)).and_then(Node::as_str).unwrap_or("");
-    let pushes = (!input("push").is_empty() && input("push").trim() != "false")
-        || input("set").contains("push=true")
-        || input("set").contains("type=registry");
-    BakeRun {
-        pushes,
-        from: at,
-        files: list("files")
-            .into_iter()
-            .filter_map(|f| super::join("", &f))
-            .filter(|f| f.ends_with(".hcl") || f.ends_with(".json"))
-            .collect(),
-        targets: list("targets"),
-    }
-}
-
-/// The `docker/github-builder` reusable workflows: `meta-images`/`meta-tags`/`meta-flavor` are
-/// metadata-action's inputs; the bake workflow's `target` is the bake target CI builds.
-fn github_builder(
-    file: &str,
-    text: &str,
-    at: Source,
-    with: Option<&Node>,
-    scope: &expr::Scope,
-    out: &mut Workflow,
-) {
-    let Some(with) = with else { return };
-    let mut meta_with = resolved(with, scope);
-    if let Kind::Map(pairs) = &mut meta_with.kind {
-        pairs.retain(|(k, _)| k.as_str().is_some_and(|k| k.starts_with("meta-")));
-        for (k, _) in pairs.iter_mut() {
-            if let Kind::Scalar { text, .. } = &mut k.kind {
-                *text = text.trim_start_matches("meta-").to_string();
-            }
-        }
-    }
-    let meta_with = Node {
-        kind: match meta_with.kind {
-            Kind::Map(pairs) => Kind::Map(
-                pairs
-                    .into_iter()
-                    .filter(|(k, _)| k.as_str() != Some("bake-target"))
-                    .collect(),
-            ),
-            other => other,
-        },
-        ..meta_with
-    };
-    if !meta_with.entries().is_empty() {
-        out.metas
-            .push(meta(file, text, at.clone(), Some(&meta_with), None, &mut out.notes));
-    }
-    for (key, node) in with.entries() {
-        let why = match key {
-            k if k.starts_with("meta-") || k == "target" || k == "platforms" => continue,
-            "sign" => "signing: stevedore attests with provenance (release.provenance); keyless \
-                       signing of the image is not set up by init",
-            "sbom" => "stevedore writes its own SBOM (release.sbom)",
-            "cache" | "cache-scope" => "the builder's cache: set images.<name>.cache by hand",
-            "push" | "output" | "runner" => "how the reusable workflow runs: not a config key",
-            _ => "no config key for it",
-        };
-        out.notes.not_mapped(
-            Source::new(file, line_of(text, node.span.start)),
-            format!("docker/github-builder {key}"),
-            why,
-        );
-    }
-    if let Some(target) = with.get("target").and_then(Node::as_str) {
-        let output = with.get("output").and_then(Node::as_str).unwrap_or("");
-        out.bake_runs.push(BakeRun {
-            pushes: output == "image" || with.get("push").is_some(),
-            from: at.clone(),
-            files: vec![],
-            targets: scope.expand(target).unwrap_or_default(),
-        });
-    }
-    if let Some(p) = with.get("platforms") {
-        platforms(file, text, "docker/github-builder", p, scope, out);
-    }
-}
-
-/// A build-push-action step: where it pushes (`tags:` names), what it builds, its build args and
-/// cache; the inputs with no config key are reported by name.
-fn push(
-    file: &str,
-    text: &str,
-    at: Source,
-    step_name: &str,
-    with: Option<&Node>,
-    scope: &expr::Scope,
-    notes: &mut Notes,
-) -> Push {
-    let get = |k: &str| -> Option<String> {
-        let raw = with?.get(k)?.as_str()?;
-        scope.expand(raw).ok()?.into_iter().next()
-    };
-    let context = get("context")
-        .and_then(|c| super::join("", &c))
-        .unwrap_or_else(|| ".".into());
-    let dockerfile = get("file")
-        .and_then(|f| super::join("", &f))
-        .or_else(|| super::join(&context, "Dockerfile"))
-        .unwrap_or_else(|| "Dockerfile".into());
-    let mut p = Push {
-        from: at.clone(),
-        dockerfile,
-        context,
-        target: get("target"),
-        ..Default::default()
-    };
-    let Some(with) = with else { return p };
-    for (key, node) in with.entries() {
-        let key_at = Source::new(file, line_of(text, node.span.start));
-        match key {
-            "tags" => {
-                for (l, line) in entries(text, node) {
-                    let src = Source::new(file, l);
-                    let expanded = scope.expand_lenient(&line);
-                    if expanded.iter().any(|v| v.contains(expr::UNKNOWN)) {
-                        notes.not_mapped(
-                            src.clone(),
-                            format!("step {step_name:?} tags {line:?}"),
-                            "its tag is computed when the workflow runs: the tags come from \
-                             release.tags (metadata-action rules) instead",
-                        );
-                    }
-                    for v in expanded {
-                        match push_name(&v) {
-                            Some(n) if !p.names.contains(&(src.clone(), n.clone())) => {
-                                p.names.push((src.clone(), n))
-                            }
-                            Some(_) => {}
-                            None if v.contains(expr::UNKNOWN) => notes.not_mapped(
-                                src.clone(),
-                                format!("step {step_name:?} tags {line:?}"),
-                                "its image name is only known when the workflow runs: write the \
-                                 registry prefix in release.registries",
-                            ),
-                            None => notes.not_mapped(
-                                src.clone(),
-                                format!("step {step_name:?} tags {line:?}"),
-                                "names no registry and namespace (e.g. ghcr.io/org/app)",
-                            ),
-                        }
-                    }
-                }
-            }
-            "build-args" => {
-                for (l, line) in entries(text, node) {
-                    let Some((k, v)) = line.split_once('=') else {
-                        continue;
-                    };
-                    let v = expr::build_arg_templates(v.trim());
-                    match scope.expand(&v) {
-                        Ok(values) => {
-                            p.build_args
-                                .insert(k.trim().to_string(), values.join(","));
-                        }
-                        Err(e) => notes.not_mapped(
-                            Source::new(file, l),
-                            format!("step {step_name:?} build arg {}", k.trim()),
-                            format!("{e} is only known when the workflow runs"),
-                        ),
-                    }
-                }
-            }
-            "cache-from" | "cache-to" => {
-                let kind = ["gha", "registry", "local"]
-                    .into_iter()
-                    .find(|k| node.as_str().unwrap_or("").contains(&format!("type={k}")));
-                match kind {
-                    Some(k) => p.cache = Some(k.to_string()),
-                    None => notes.not_mapped(
-                        key_at,
-                        format!("step {step_name:?} {key}"),
-                        "only type=gha, type=registry and type=local caches have a `cache` value",
-                    ),
-                }
-            }
-            "context" | "file" | "target" | "platforms" | "push" | "load" => {}
-            "labels" => notes.not_mapped(
-                key_at,
-                format!("step {step_name:?} labels"),
-                "stevedore sets the org.opencontainers.image.* labels itself; other labels go in \
-                 images.<name>.labels",
-            ),
-            "provenance" | "sbom" | "attests" => notes.not_mapped(
-                key_at,
-                format!("step {step_name:?} {key}"),
-                "stevedore attests every image itself (release.provenance, release.sbom)",
-            ),
-            other => notes.not_mapped(
-                key_at,
-                format!("step {step_name:?} {other}"),
-                "no config key for it",
-            ),
-        }
-    }
-    p
-}
-
-/// The registry/repository name of a `tags:` entry (`ghcr.io/o/app:TAG`), when the name part is
-/// known (the tag part may hold run-time expressions).
-fn push_name(entry: &str) -> Option<ImageName> {
-    let entry = entry.trim();
-    let last_slash = entry.rfind('/')?;
-    let name = match entry[last_slash..].find(':') {
-        Some(i) => &entry[..last_slash + i],
-        None => entry,
-    };
-    if name.contains(expr::UNKNOWN) {
-        return None;
-    }
-    ImageName::parse(&name.to_ascii_lowercase()).map(|(n, _)| n)
 }
 
 /// What a `${{ … }}` expression in a metadata-action input is.

@@ -85,7 +85,11 @@ fn one_image_per_build_from_every_source() {
         d.notes
             .not_mapped
             .iter()
-            .any(|n| n.from.file == "tools/Dockerfile" && n.why.contains("nothing") || n.why.contains("no workflow, bake tag or compose file publishes it")),
+            .any(
+                |n| n.from.file == "tools/Dockerfile" && n.why.contains("nothing")
+                    || n.why
+                        .contains("no workflow, bake tag or compose file publishes it")
+            ),
         "{:#?}",
         d.notes.not_mapped
     );

@@ -214,7 +214,10 @@ mod tests {
             ("${{ github.sha }}", "{{sha}}"),
             ("${{ steps.meta.outputs.version }}", "{{version}}"),
             ("v${{steps.docker_meta.outputs.version}}", "v{{version}}"),
-            ("${{ steps.hatch.outputs.ver }}", "${{ steps.hatch.outputs.ver }}"),
+            (
+                "${{ steps.hatch.outputs.ver }}",
+                "${{ steps.hatch.outputs.ver }}",
+            ),
             ("42110", "42110"),
         ];
         for (raw, want) in cases {
