@@ -391,3 +391,81 @@ fn labels_stevedore_sets_itself_are_reported_not_written() {
     let text = crate::init::render::render(&draft);
     assert!(!text.contains("org.opencontainers.image"), "{text}");
 }
+
+#[test]
+fn image_only_compose_services_name_the_images_and_the_rest_are_left_out() {
+    // khoj's shape: `khoj` is the project's image, `khoj-computer` its `computer` image; the
+    // database is someone else's; `lint` is published by nothing.
+    let found = Found {
+        default_name: "khoj".into(),
+        dockerfiles: vec![
+            "Dockerfile".into(),
+            "computer.Dockerfile".into(),
+            "hack/lint.Dockerfile".into(),
+        ],
+        compose: vec![compose::read(
+            "docker-compose.yml",
+            "services:\n  db:\n    image: docker.io/pgvector/pgvector:pg15\n  computer:\n    image: ghcr.io/khoj-ai/khoj-computer:latest\n  server:\n    image: ghcr.io/khoj-ai/khoj:latest\n",
+        )
+        .unwrap()],
+        workflows: vec![workflow::read(
+            ".github/workflows/ci.yml",
+            "on:\n  push:\n    branches: [master]\njobs: {}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>)> = d
+        .images
+        .iter()
+        .map(|i| (i.build.name.as_str(), i.repository.as_deref()))
+        .collect();
+    assert_eq!(
+        images,
+        [("khoj", None), ("computer", Some("khoj-computer"))]
+    );
+    assert_eq!(d.registries, ["ghcr.io/khoj-ai"]);
+    assert_eq!(
+        d.default_branch.as_ref().map(|b| b.1.as_str()),
+        Some("master")
+    );
+    for (what, why) in [
+        (
+            "image \"lint\"",
+            "no workflow, bake tag or compose file publishes it",
+        ),
+        (
+            "image docker.io/pgvector/pgvector",
+            "not an image this release builds",
+        ),
+    ] {
+        assert!(
+            d.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what == what && n.why.contains(why)),
+            "{what}: {:#?}",
+            d.notes.not_mapped
+        );
+    }
+}
+
+#[test]
+fn the_remotes_default_branch_wins_over_the_workflows_branches() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["Dockerfile".into()],
+        origin_head: Some("dev".into()),
+        workflows: vec![workflow::read(
+            ".github/workflows/ci.yml",
+            "on:\n  push:\n    branches: [main]\njobs: {}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    assert_eq!(d.default_branch.map(|b| b.1), Some("dev".to_string()));
+}

@@ -206,3 +206,118 @@ fn repository_expressions_take_the_origin_remotes_github_repository() {
     assert!(w.metas[0].images.is_empty());
     assert_eq!(w.notes.not_mapped.len(), 3);
 }
+
+/// khoj's shape: env at workflow level, a native-runner matrix, build-push-action without
+/// `platforms`, a tag computed at run time; and a push: false test build.
+const MATRIX_PUSH: &str = r#"on:
+  push:
+    branches: [master, 'release/*']
+    tags: ['*']
+env:
+  REGISTRY: ghcr.io
+  IMAGE: ${{ env.REGISTRY }}/acme/app
+jobs:
+  prepare:
+    runs-on: ubuntu-latest
+    outputs:
+      slug: ${{ env.IMAGE }}
+    steps:
+      - run: true
+  build:
+    strategy:
+      matrix:
+        include:
+          - platform: linux/amd64
+            runner: ubuntu-latest
+          - platform: linux/arm64
+            runner: ubuntu-24.04-arm
+    runs-on: ${{ matrix.runner }}
+    steps:
+      - name: Build
+        uses: depot/build-push-action@v1
+        env:
+          SUFFIX: -cloud
+        with:
+          context: .
+          file: docker/Dockerfile
+          push: true
+          tags: ${{ env.IMAGE }}${{ env.SUFFIX }}:${{ github.ref_name }}-${{ matrix.platform == 'linux/amd64' && 'amd64' || 'arm64' }}
+          build-args: |
+            COMMIT=${{ github.sha }}
+            VERSION=${{ steps.meta.outputs.version }}
+            TOKEN=${{ secrets.X }}
+          cache-from: type=registry,ref=ghcr.io/acme/app:cache
+      - name: Test image
+        uses: docker/build-push-action@v6
+        with:
+          push: false
+          tags: app:test
+      - name: Merge
+        run: docker buildx imagetools create -t x y
+  bin:
+    uses: docker/github-builder/.github/workflows/bake.yml@v1
+    needs: prepare
+    with:
+      target: image-cross
+      output: image
+      sign: true
+      meta-images: ${{ needs.prepare.outputs.slug }}
+      meta-tags: |
+        type=ref,event=branch
+"#;
+
+#[test]
+fn workflows_resolve_their_own_env_matrix_and_job_outputs() {
+    let w = read("w.yml", MATRIX_PUSH);
+    assert_eq!(w.branches, ["master"]);
+    assert_eq!(w.tag_patterns, ["*"]);
+    assert_eq!(w.pushes.len(), 1, "the push: false build is not a release");
+    let p = &w.pushes[0];
+    assert_eq!(
+        (p.dockerfile.as_str(), p.context.as_str()),
+        ("docker/Dockerfile", ".")
+    );
+    let names: Vec<String> = p
+        .names
+        .iter()
+        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+        .collect();
+    assert_eq!(names, ["ghcr.io/acme/app-cloud"]);
+    assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(p.build_args["COMMIT"], "{{sha}}");
+    assert_eq!(p.build_args["VERSION"], "{{version}}");
+    assert!(!p.build_args.contains_key("TOKEN"));
+    assert_eq!(p.cache.as_deref(), Some("registry"));
+    // The github-builder job: metadata-action's inputs under meta-*, the bake target it builds.
+    assert_eq!(w.metas.len(), 1);
+    assert_eq!(w.metas[0].images[0].1.repository, "app");
+    assert_eq!(w.metas[0].tags[0].1, "type=ref,event=branch");
+    assert_eq!(w.bake_runs.len(), 1);
+    assert_eq!(w.bake_runs[0].targets, ["image-cross"]);
+    assert!(w.bake_runs[0].pushes);
+    for (what, why) in [
+        (
+            "step \"Build\" build arg TOKEN",
+            "only known when the workflow runs",
+        ),
+        (
+            "step \"Build\" tags",
+            "its tag is computed when the workflow runs",
+        ),
+        ("step \"Test image\"", "a test build"),
+        (
+            "step \"Merge\" (imagetools create)",
+            "one multi-platform index",
+        ),
+        ("docker/github-builder sign", "signing"),
+    ] {
+        assert!(
+            w.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what.starts_with(what) && n.why.contains(why)),
+            "{what}: {:#?}",
+            w.notes.not_mapped
+        );
+    }
+}
