@@ -14,6 +14,36 @@ pub fn is_dockerfile(name: &str) -> bool {
             && name != "Dockerfile.dockerignore")
 }
 
+/// The stage names of a Dockerfile (`FROM image AS name`), in order; `""` for an unnamed stage.
+pub fn stages(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines().take(10_000) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
+        {
+            continue;
+        }
+        let name = match words.iter().position(|w| w.eq_ignore_ascii_case("AS")) {
+            Some(i) => words.get(i + 1).copied().unwrap_or(""),
+            None => "",
+        };
+        out.push(name.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The development stage of a multi-stage Dockerfile that has another final stage after it
+/// (`dev` or `development`, not the last stage): built as the image's `-dev` variant.
+pub fn dev_stage(stages: &[String]) -> Option<&str> {
+    let (last, before) = stages.split_last()?;
+    before
+        .iter()
+        .find(|s| matches!(s.as_str(), "dev" | "development") && *s != last)
+        .map(String::as_str)
+}
+
 /// `api` of `api.Dockerfile` or `api.dockerfile`.
 fn stem(name: &str) -> Option<&str> {
     name.strip_suffix(".Dockerfile")
@@ -88,6 +118,29 @@ mod tests {
         ];
         for (name, want) in cases {
             assert_eq!(is_dockerfile(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_dev_stage_before_the_final_one_is_a_variant() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "FROM node AS base\nFROM base AS dev\nFROM base AS prod\n",
+                Some("dev"),
+            ),
+            (
+                "from node as build\nFROM build as Development\nFROM nginx\n",
+                Some("development"),
+            ),
+            ("FROM node AS base\nFROM base AS dev\n", None),
+            ("FROM node\nRUN x\n", None),
+            (
+                "FROM --platform=$BUILDPLATFORM golang AS dev\nFROM scratch\n",
+                Some("dev"),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(dev_stage(&stages(text)), *want, "{text}");
         }
     }
 

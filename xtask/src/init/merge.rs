@@ -37,6 +37,8 @@ pub struct Found {
     /// The remote's default branch (`origin/HEAD`), when the clone recorded it.
     pub origin_head: Option<String>,
     pub goreleaser: Vec<super::goreleaser::GoReleaser>,
+    /// Each Dockerfile's stage names, in order.
+    pub stages: BTreeMap<String, Vec<String>>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
@@ -62,6 +64,7 @@ pub fn merge(found: Found) -> Result<Draft> {
         name_metadata_images(meta, &mut images, &metadata_images, &mut draft, &mut notes);
     }
     drop_unpublished(&mut images, &mut notes);
+    dev_variants(&found, &mut images, &mut notes);
     let mut finals = repositories(images, &mut draft, &mut notes);
     draft.default_branch = default_branch(&found, &mut notes);
     for w in &found.workflows {
@@ -205,6 +208,49 @@ fn name_metadata_images(
             }
         }
     }
+}
+
+/// An image built to its final stage whose Dockerfile has a `dev`/`development` stage before it
+/// gets a `-dev` variant: that stage, tags with the `-dev` suffix (dtx-style).
+fn dev_variants(found: &Found, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    let mut variants = Vec::new();
+    for img in images
+        .iter()
+        .filter(|i| i.target.is_none() && !i.dev_variant)
+    {
+        let Some(stage) = found
+            .stages
+            .get(&img.dockerfile)
+            .and_then(|s| super::dockerfiles::dev_stage(s))
+        else {
+            continue;
+        };
+        let mut dev = img.clone();
+        dev.name = format!("{}-dev", img.name);
+        dev.target = Some(stage.to_string());
+        dev.dev_variant = true;
+        dev.names = img
+            .names
+            .iter()
+            .map(|n| super::ImageName {
+                prefix: n.prefix.clone(),
+                repository: format!("{}-dev", n.repository),
+            })
+            .collect();
+        if images.iter().any(|i| i.name == dev.name) {
+            continue;
+        }
+        notes.mapped(
+            Source::new(&img.dockerfile, 0),
+            format!("stage {stage:?} before the final stage"),
+            format!(
+                "images.{} (target {stage:?}, flavor suffix -dev: a development variant)",
+                dev.name
+            ),
+        );
+        variants.push(dev);
+    }
+    images.extend(variants);
 }
 
 /// Registries and repositories: each image's repository name, checked against the others'.

@@ -160,6 +160,8 @@ pub struct ImageDraft {
     pub released: bool,
     /// A same-repository variant's tag suffix (`-alpine`), when its tags say so.
     pub variant_suffix: Option<String>,
+    /// A `-dev` variant (its Dockerfile's development stage): `flavor` suffix `-dev`.
+    pub dev_variant: bool,
 }
 
 /// The draft config: what [`render`] writes.
@@ -543,6 +545,13 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         }
     }
     found.dockerfiles = inputs.dockerfiles.clone();
+    for file in &inputs.dockerfiles {
+        if let Ok(text) = read(file) {
+            found
+                .stages
+                .insert(file.clone(), dockerfiles::stages(&text));
+        }
+    }
     found.origin_head = crate::facts::git::origin_head(root);
     found.default_name = root
         .canonicalize()

@@ -104,6 +104,9 @@ pub fn render(draft: &Draft) -> String {
         if let Some(c) = &b.cache {
             let _ = writeln!(out, "cache = {}", quote(c));
         }
+        if b.dev_variant {
+            out.push_str("flavor = { suffix = \"-dev\", onlatest = true }\n");
+        }
     }
     for (c, why) in &draft.compose_commented {
         let _ = writeln!(out, "\n# Left out, {}", comment(why));

@@ -469,3 +469,49 @@ fn the_remotes_default_branch_wins_over_the_workflows_branches() {
     let d = merge(found).unwrap();
     assert_eq!(d.default_branch.map(|b| b.1), Some("dev".to_string()));
 }
+
+#[test]
+fn a_dev_stage_before_the_final_stage_gives_a_dev_variant() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["frontend/Dockerfile".into(), "api/Dockerfile".into()],
+        stages: BTreeMap::from([
+            (
+                "frontend/Dockerfile".to_string(),
+                vec!["base".to_string(), "dev".to_string(), "prod".to_string()],
+            ),
+            (
+                "api/Dockerfile".to_string(),
+                vec!["build".to_string(), "".to_string()],
+            ),
+        ]),
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>, bool)> = d
+        .images
+        .iter()
+        .map(|i| {
+            (
+                i.build.name.as_str(),
+                i.build.target.as_deref(),
+                i.build.dev_variant,
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            ("frontend", None, false),
+            ("api", None, false),
+            ("frontend-dev", Some("dev"), true)
+        ]
+    );
+    let text = crate::init::render::render(&d);
+    assert!(
+        text.contains(
+            "[images.frontend-dev]  # frontend/Dockerfile\ndockerfile = \"frontend/Dockerfile\"\ncontext = \"frontend\"\ntarget = \"dev\"\nflavor = { suffix = \"-dev\", onlatest = true }\n"
+        ),
+        "{text}"
+    );
+}
