@@ -1,16 +1,24 @@
 //! `init`: an `images/release.toml` drafted from what a repository already has.
 //!
-//! - [`dockerfiles`]: every `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` (one image each);
-//! - [`bake`]: `docker-bake.hcl` targets, groups and variables;
+//! - [`skip`]: what is not released is left out (vendored code, tests, e2e, playwright,
+//!   devcontainers, templates, GoReleaser's Dockerfile, git-ignored and export-ignored files);
+//! - [`dockerfiles`]: every `Dockerfile`, `*.Dockerfile`, `Dockerfile.*`, `*.dockerfile` and
+//!   `dockerfile` (one image each; a `dev` stage before the final one: a `-dev` variant);
+//! - [`bake`]: `docker-bake.hcl` targets (the ones CI builds, else the default group), groups
+//!   and variables, paths from where bake runs;
 //! - [`compose`]: compose files' `build:` sections and `image:` names (and whether the file can
 //!   be published as a compose artifact);
-//! - [`workflow`]: `docker/metadata-action` steps (`images`, `tags`, `flavor`) and
-//!   `docker/build-push-action` platforms in `.github/workflows`;
-//! - [`merge`]: the findings → one draft (an image described twice is one image);
+//! - [`workflow`]: `docker/metadata-action` steps, build-push-action and its look-alikes,
+//!   bake-action and the `docker/github-builder` workflows in `.github/workflows`, with the
+//!   workflow's own `env`, `matrix` and job outputs resolved;
+//! - [`goreleaser`]: GoReleaser's `dockers`/`docker_manifests`;
+//! - [`merge`]: the findings → one draft (an image described twice is one image; images nothing
+//!   publishes are left out);
 //! - [`render`]: the draft → TOML text.
 //!
 //! Everything here reads files and returns data; nothing prints. Every input is either mapped
-//! (to a key of the config) or reported as not mapped, with why.
+//! (to a key of the config) or reported as not mapped, with why. One bad image is dropped and
+//! reported, never the whole draft.
 
 pub mod bake;
 pub mod compose;
