@@ -401,3 +401,36 @@ fn github_repository_in_images_is_the_origin_remotes_repository() {
         "{v}"
     );
 }
+
+/// One image the config's validation refuses (its build context leaves the workspace through a
+/// symbolic link) is left out and reported; the other images are still written.
+#[test]
+fn an_image_the_validation_refuses_is_dropped_not_the_whole_draft() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let repo = Repo::init();
+    repo.write("app/Dockerfile", "FROM scratch\n");
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("ext")).unwrap();
+    repo.write(
+        "compose.yaml",
+        "services:\n  ext:\n    build: ext\n    image: ghcr.io/a/ext\n  app:\n    build: app\n    image: ghcr.io/a/app\n",
+    );
+    repo.commit("two images");
+    let out = repo.xtask(&["init"], &[]);
+    let report = output_text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("images.ext: left out: stevedore's validation refuses it")
+            && report.contains("outside the workspace root"),
+        "{report}"
+    );
+    assert!(
+        report.contains("wrote images/release.toml: 1 image;"),
+        "{report}"
+    );
+    let config = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
+    assert!(
+        config.contains("[images.app]") && !config.contains("[images.ext]"),
+        "{config}"
+    );
+}

@@ -580,17 +580,53 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             "its name holds control characters (or is not UTF-8): not read; rename it",
         );
     }
-    let text = render::render(&draft);
     let shown: PathBuf = config_path
         .strip_prefix(root)
         .unwrap_or(config_path)
         .to_path_buf();
-    let config = match crate::config::Config::parse(root, &shown, &text) {
-        Ok(c) => c,
-        Err(e) => anyhow::bail!(
-            "the config init drafted does not pass stevedore's validation (a bug in init; \
-             nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
-        ),
+    // An image the validation refuses is dropped and reported, and the rest validated again:
+    // one bad image never costs the whole draft.
+    let (text, config) = loop {
+        let text = render::render(&draft);
+        let e = match crate::config::Config::parse(root, &shown, &text) {
+            Ok(c) => break (text, c),
+            Err(e) => format!("{e:#}"),
+        };
+        let refused: Vec<String> = draft
+            .images
+            .iter()
+            .map(|i| i.build.name.clone())
+            .filter(|n| e.contains(&format!("images.{n}.")) || e.contains(&format!("images.{n}:")))
+            .collect();
+        if refused.is_empty() || refused.len() == draft.images.len() {
+            anyhow::bail!(
+                "the config init drafted does not pass stevedore's validation (a bug in init; \
+                 nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
+            );
+        }
+        for name in &refused {
+            let problems: Vec<&str> = e
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.contains(&format!("images.{name}")))
+                .collect();
+            draft.notes.not_mapped(
+                Source::new(&shown.to_string_lossy(), 0),
+                format!("images.{name}"),
+                format!(
+                    "left out: stevedore's validation refuses it ({})",
+                    problems.join("; ")
+                ),
+            );
+        }
+        draft.images.retain(|i| !refused.contains(&i.build.name));
+        draft.secret_build_args = draft
+            .images
+            .iter()
+            .flat_map(|i| i.build.secret_build_args.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
     };
     // What is written is what was drafted: the same images, no more.
     let images: Vec<String> = config.images.keys().cloned().collect();
