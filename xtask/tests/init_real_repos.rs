@@ -35,6 +35,9 @@ struct Expected {
     branch_refs: Vec<String>,
     /// Every reference a push of `version-tag` publishes.
     version_refs: Vec<String>,
+    /// Lines init's report must hold (what it says it could not map, in its words).
+    #[serde(default)]
+    report_names: Vec<String>,
     #[serde(default)]
     differences: Differences,
     features: Features,
@@ -192,6 +195,11 @@ fn check(name: &str) {
     support::git(&repo.path, &["tag", "-f", &want.version_tag]);
 
     let mut problems = Vec::new();
+    for line in &want.report_names {
+        if !report.contains(line.as_str()) {
+            problems.push(format!("the report does not name {line:?}"));
+        }
+    }
     // No vendored, test or devcontainer image, nor a helper the project does not release.
     for img in images {
         let dockerfile = img["builder"]["dockerfile"].as_str().unwrap_or("");

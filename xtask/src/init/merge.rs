@@ -37,6 +37,8 @@ pub struct Found {
     /// The remote's default branch (`origin/HEAD`), when the clone recorded it.
     pub origin_head: Option<String>,
     pub goreleaser: Vec<super::goreleaser::GoReleaser>,
+    /// The repository's tags (their form: `1.37.2` or `v1.37.2`).
+    pub git_tags: Vec<String>,
     /// Each Dockerfile's stage names, in order.
     pub stages: BTreeMap<String, Vec<String>>,
 }
@@ -96,6 +98,8 @@ pub fn merge(found: Found) -> Result<Draft> {
             );
         }
         draft.tags = g.tags.iter().map(|(_, r)| r.clone()).collect();
+    } else {
+        default_rules_note(&found, &mut notes);
     }
 
     // The name: metadata-action's first image, else the workspace directory.
@@ -454,6 +458,50 @@ fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut Notes) {
             );
         }
     }
+}
+
+/// With no tag rules found, release.tags stays empty: metadata-action's default rules, which
+/// keep the repository's own tag form (`1.37.2` stays `1.37.2`).
+fn default_rules_note(found: &Found, notes: &mut Notes) {
+    let versions: Vec<&String> = found
+        .git_tags
+        .iter()
+        .filter(|t| {
+            t.trim_start_matches('v')
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .collect();
+    let form = match versions.last() {
+        Some(t) if t.starts_with('v') => format!("this repository's tags look like {t}"),
+        Some(t) => format!("this repository's tags look like {t}, without a v"),
+        None => "this repository has no version tag yet".to_string(),
+    };
+    let publishing =
+        |w: &&Workflow| !w.pushes.is_empty() || !w.metas.is_empty() || !w.bake_runs.is_empty();
+    let patterns: Vec<&String> = found
+        .workflows
+        .iter()
+        .filter(publishing)
+        .flat_map(|w| w.tag_patterns.iter())
+        .collect();
+    let triggers = if patterns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the workflows release on tags {}",
+            patterns
+                .iter()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    notes.mapped(
+        Source::new("images/release.toml", 0),
+        format!("tag form ({form}{triggers})"),
+        "release.tags left empty: metadata-action's default rules, which publish a version tag \
+         as it is named and a branch push as the branch name",
+    );
 }
 
 /// Compose artifacts: each compose file compose would publish and that runs an image of the

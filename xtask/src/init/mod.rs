@@ -524,8 +524,9 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
     };
     let mut found = merge::Found::default();
     // `${{ github.repository }}` in a workflow names the repository `origin` points at.
-    let github = crate::facts::git::facts(root)
-        .ok()
+    let facts = crate::facts::git::facts(root).ok();
+    found.git_tags = facts.as_ref().map(|f| f.tags.clone()).unwrap_or_default();
+    let github = facts
         .and_then(|f| f.source_url)
         .and_then(|url| workflow::GitHub::from_source_url(&url));
     for file in &inputs.workflows {
