@@ -174,7 +174,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         if let Some(uses) = job.get("uses").and_then(Node::as_str) {
             let at = Source::new(file, line_of(text, job.span.start));
             if uses.starts_with(GITHUB_BUILDER) {
-                github_builder(file, text, at, job.get("with"), &scope, &mut out);
+                github_builder(file, text, at, uses, job.get("with"), &scope, &mut out);
             }
             continue;
         }

@@ -101,6 +101,7 @@ pub(super) fn github_builder(
     file: &str,
     text: &str,
     at: Source,
+    uses: &str,
     with: Option<&Node>,
     scope: &expr::Scope,
     out: &mut Workflow,
@@ -140,6 +141,7 @@ pub(super) fn github_builder(
     for (key, node) in with.entries() {
         let why = match key {
             k if k.starts_with("meta-") || k == "target" || k == "platforms" => continue,
+            "context" | "file" | "build-args" if uses.contains("/build.yml") => continue,
             "sign" => {
                 "signing: stevedore attests with provenance (release.provenance); keyless \
                        signing of the image is not set up by init"
@@ -155,7 +157,11 @@ pub(super) fn github_builder(
             why,
         );
     }
-    if let Some(target) = with.get("target").and_then(Node::as_str) {
+    if let Some(target) = with
+        .get("target")
+        .and_then(Node::as_str)
+        .filter(|_| !uses.contains("/build.yml"))
+    {
         let output = with.get("output").and_then(Node::as_str).unwrap_or("");
         out.bake_runs.push(BakeRun {
             pushes: output == "image" || with.get("push").is_some(),
@@ -166,6 +172,36 @@ pub(super) fn github_builder(
     }
     if let Some(p) = with.get("platforms") {
         platforms(file, text, "docker/github-builder", p, scope, out);
+    }
+    // The build workflow: build-push-action's inputs (its Dockerfile, context, build args).
+    if uses.contains("/build.yml") {
+        let mut inputs = with.clone();
+        if let Kind::Map(pairs) = &mut inputs.kind {
+            pairs.retain(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    Some("context" | "file" | "target" | "build-args")
+                )
+            });
+        }
+        let mut p = push(
+            file,
+            text,
+            at,
+            "docker/github-builder",
+            Some(&inputs),
+            scope,
+            &mut out.notes,
+        );
+        p.platforms = match with.get("platforms") {
+            Some(_) => out
+                .platforms
+                .last()
+                .map(|p| p.1.clone())
+                .unwrap_or_default(),
+            None => vec!["linux/amd64".to_string()],
+        };
+        out.pushes.push(p);
     }
 }
 

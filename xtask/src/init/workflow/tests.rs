@@ -321,3 +321,17 @@ fn workflows_resolve_their_own_env_matrix_and_job_outputs() {
         );
     }
 }
+
+#[test]
+fn github_builders_build_workflow_is_a_build_push_action() {
+    let w = read(
+        "w.yml",
+        "jobs:\n  build:\n    uses: docker/github-builder/.github/workflows/build.yml@v1\n    with:\n      output: image\n      context: .\n      file: docker/Dockerfile\n      platforms: linux/amd64,linux/arm64\n      build-args: |\n        REV=${{ github.sha }}\n      meta-images: ghcr.io/acme/app\n      meta-tags: type=ref,event=tag\n",
+    );
+    assert_eq!(w.pushes.len(), 1);
+    assert_eq!(w.pushes[0].dockerfile, "docker/Dockerfile");
+    assert_eq!(w.pushes[0].platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(w.pushes[0].build_args["REV"], "{{sha}}");
+    assert!(w.bake_runs.is_empty());
+    assert_eq!(w.metas[0].tags[0].1, "type=ref,event=tag");
+}
