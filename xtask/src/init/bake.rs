@@ -211,7 +211,11 @@ pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
                 out.notes.not_mapped(
                     Source::new(file, groups.get("default").map_or(0, |g| g.0)),
                     format!("target \"{name}\""),
-                    "named by the default group but not defined",
+                    if ci_targets.is_empty() {
+                        "named by the default group but not defined"
+                    } else {
+                        "named by a workflow's bake run but not defined in this file"
+                    },
                 );
             }
             continue;

@@ -74,11 +74,29 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<GoReleaser> {
         return Ok(out);
     };
     let at = |n: &Node| Source::new(file, line_of(text, n.span.start));
+    let manifests = doc
+        .get("docker_manifests")
+        .and_then(Node::as_seq)
+        .is_some_and(|m| !m.is_empty());
     for d in doc
         .get("dockers")
         .and_then(Node::as_seq)
         .unwrap_or_default()
     {
+        // Without docker_manifests, each platform's image is pushed under its own names.
+        for t in d
+            .get("image_templates")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter(|_| !manifests)
+        {
+            if let Some(n) = t.as_str().and_then(name_of) {
+                if !out.names.iter().any(|(_, x)| *x == n) {
+                    out.names.push((at(t), n));
+                }
+            }
+        }
         for flag in d
             .get("build_flag_templates")
             .and_then(Node::as_seq)
@@ -146,6 +164,18 @@ mod tests {
         for (template, want) in cases {
             assert_eq!(tag_rule(template).as_deref(), want, "{template}");
         }
+    }
+
+    #[test]
+    fn without_manifests_the_dockers_image_templates_name_the_image() {
+        let text = "dockers:\n  - image_templates:\n      - 'acme/app:{{ .Tag }}'\n      - 'ghcr.io/acme/app:latest'\n";
+        let g = read(".goreleaser.yaml", text).unwrap();
+        let names: Vec<String> = g
+            .names
+            .iter()
+            .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+            .collect();
+        assert_eq!(names, ["docker.io/acme/app", "ghcr.io/acme/app"]);
     }
 
     #[test]
