@@ -62,8 +62,23 @@ pub fn merge(found: Found) -> Result<Draft> {
         notes: Notes::default(),
         ..Default::default()
     };
+    // The build whose `tags:` are metadata-action's output builds metadata-action's images.
+    let meta_build = found
+        .workflows
+        .iter()
+        .flat_map(|w| w.pushes.iter())
+        .find(|p| p.meta_tags)
+        .map(|p| p.dockerfile.clone());
     if let Some(meta) = metas.first() {
-        name_metadata_images(meta, &mut images, &metadata_images, &mut draft, &mut notes);
+        let by_build = meta_build.and_then(|d| images.iter().position(|i| i.dockerfile == d));
+        name_metadata_images(
+            meta,
+            &mut images,
+            &metadata_images,
+            by_build,
+            &mut draft,
+            &mut notes,
+        );
     }
     drop_unpublished(&mut images, &mut notes);
     dev_variants(&found, &mut images, &mut notes);
@@ -172,6 +187,7 @@ fn name_metadata_images(
     meta: &Meta,
     images: &mut [ImageDraft],
     metadata_images: &[String],
+    by_build: Option<usize>,
     draft: &mut Draft,
     notes: &mut Notes,
 ) {
@@ -180,6 +196,7 @@ fn name_metadata_images(
             .iter()
             .position(|i| i.names.iter().any(|n| n.repository == name.repository))
             .or_else(|| images.iter().position(|i| i.name == name.repository))
+            .or(by_build)
             .or_else(|| (images.len() == 1).then_some(0))
             .or_else(|| match metadata_images {
                 [one] => images.iter().position(|i| i.name == *one),

@@ -91,6 +91,9 @@ pub struct Push {
     /// What it builds for: its `platforms`, a native-runner matrix's `platform` values, else
     /// the runner's own (linux/amd64 on GitHub's hosted runners).
     pub platforms: Vec<String>,
+    /// Its `tags:` are a metadata-action step's output (`${{ steps.meta.outputs.tags }}`): that
+    /// step's images are this build's.
+    pub meta_tags: bool,
 }
 
 /// A bake run CI makes: `docker/bake-action` `files:`/`targets:` or the `docker/github-builder`

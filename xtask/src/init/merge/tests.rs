@@ -515,3 +515,27 @@ fn a_dev_stage_before_the_final_stage_gives_a_dev_variant() {
         "{text}"
     );
 }
+
+#[test]
+fn metadata_actions_images_go_to_the_build_its_tags_feed() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["api/Dockerfile".into(), "web/Dockerfile".into()],
+        workflows: vec![workflow::read(
+            ".github/workflows/r.yml",
+            "jobs:\n  j:\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n        with:\n          images: ghcr.io/acme/backend\n      - uses: docker/build-push-action@v6\n        with:\n          context: api\n          push: true\n          tags: ${{ steps.meta.outputs.tags }}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>)> = d
+        .images
+        .iter()
+        .map(|i| (i.build.name.as_str(), i.repository.as_deref()))
+        .collect();
+    // web/Dockerfile is published by nothing: left out.
+    assert_eq!(images, [("api", Some("backend"))]);
+    assert_eq!(d.registries, ["ghcr.io/acme"]);
+}

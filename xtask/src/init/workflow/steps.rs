@@ -241,6 +241,10 @@ pub(super) fn push(
             "tags" => {
                 for (l, line) in entries(text, node) {
                     let src = Source::new(file, l);
+                    if is_meta_output(&line) {
+                        p.meta_tags = true;
+                        continue;
+                    }
                     let expanded = scope.expand_lenient(&line);
                     if expanded.iter().any(|v| v.contains(expr::UNKNOWN)) {
                         notes.not_mapped(
@@ -322,6 +326,17 @@ pub(super) fn push(
         }
     }
     p
+}
+
+/// `${{ steps.ID.outputs.tags }}`: a metadata-action step's tags.
+fn is_meta_output(line: &str) -> bool {
+    let inner = line
+        .trim()
+        .strip_prefix("${{")
+        .and_then(|l| l.strip_suffix("}}"))
+        .map(str::trim)
+        .unwrap_or("");
+    inner.starts_with("steps.") && inner.ends_with(".outputs.tags")
 }
 
 /// The registry/repository name of a `tags:` entry (`ghcr.io/o/app:TAG`), when the name part is

@@ -335,3 +335,18 @@ fn github_builders_build_workflow_is_a_build_push_action() {
     assert!(w.bake_runs.is_empty());
     assert_eq!(w.metas[0].tags[0].1, "type=ref,event=tag");
 }
+
+#[test]
+fn a_build_tagged_by_metadata_action_is_marked_so() {
+    let w = read(
+        "w.yml",
+        "jobs:\n  j:\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n        with:\n          images: ghcr.io/acme/api\n      - uses: docker/build-push-action@v6\n        with:\n          file: api/Dockerfile\n          push: true\n          tags: ${{ steps.meta.outputs.tags }}\n",
+    );
+    assert!(w.pushes[0].meta_tags);
+    assert!(w.pushes[0].names.is_empty());
+    assert!(
+        w.notes.not_mapped.iter().all(|n| !n.what.contains("tags")),
+        "{:?}",
+        w.notes.not_mapped
+    );
+}
