@@ -285,7 +285,7 @@ target "app" {
     let not_mapped = report.split("not mapped:").nth(1).unwrap_or("");
     for want in [
         "docker-bake.hcl:1  function \"tagged\": functions are not evaluated",
-        "docker-bake.hcl:7  target \"app\" tags: cannot be evaluated",
+        "docker-bake.hcl:7  target \"app\" tags: tags = [tagged(\"1\")]: functions are not evaluated",
         "docker-bake.hcl:8  target \"app\" secret: no config key",
         "compose.yaml  the compose file as a compose artifact: compose would refuse to publish it: compose.yaml:3: service \"app\" has `build:` and no `image:`",
         "deploy/compose.yaml  services.web.volumes[0]: bind mount of \"./site\"",
@@ -294,12 +294,15 @@ target "app" {
     ] {
         assert!(not_mapped.contains(want), "{want:?} not in:\n{report}");
     }
-    // The file compose would publish (once its bind mount is dealt with) is the artifact.
+    // The file compose would publish once its bind mount is dealt with is written commented
+    // out, with the finding: no written config fails its own release.
     let config = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
     assert!(
-        config.contains("[compose]\nfiles = [\"deploy/compose.yaml\"]"),
+        config.contains("bind mount of \"./site\"")
+            && config.contains("# [[compose]]\n# files = [\"deploy/compose.yaml\"]"),
         "{config}"
     );
+    assert!(!config.contains("\n[compose]"), "{config}");
     // What could be mapped still makes a config that works.
     let out = repo.xtask(&["plan", "--json"], &[]);
     support::assert_ok(&out);
@@ -396,5 +399,38 @@ fn github_repository_in_images_is_the_origin_remotes_repository() {
         v["images"]["app"],
         serde_json::json!(["ghcr.io/acme/app:main"]),
         "{v}"
+    );
+}
+
+/// One image the config's validation refuses (its build context leaves the workspace through a
+/// symbolic link) is left out and reported; the other images are still written.
+#[test]
+fn an_image_the_validation_refuses_is_dropped_not_the_whole_draft() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let repo = Repo::init();
+    repo.write("app/Dockerfile", "FROM scratch\n");
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("ext")).unwrap();
+    repo.write(
+        "compose.yaml",
+        "services:\n  ext:\n    build: ext\n    image: ghcr.io/a/ext\n  app:\n    build: app\n    image: ghcr.io/a/app\n",
+    );
+    repo.commit("two images");
+    let out = repo.xtask(&["init"], &[]);
+    let report = output_text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("images.ext: left out: stevedore's validation refuses it")
+            && report.contains("outside the workspace root"),
+        "{report}"
+    );
+    assert!(
+        report.contains("wrote images/release.toml: 1 image;"),
+        "{report}"
+    );
+    let config = std::fs::read_to_string(repo.path().join("images/release.toml")).unwrap();
+    assert!(
+        config.contains("[images.app]") && !config.contains("[images.ext]"),
+        "{config}"
     );
 }

@@ -12,7 +12,10 @@ use hcl::edit::Span as _;
 use hcl::eval::{Context, Evaluate};
 use hcl::Value;
 
-use super::{component, dir_of, join, line_of, ImageDraft, ImageName, Notes, Source};
+use super::{component, join, line_of, ImageDraft, ImageName, Notes, Source};
+
+/// The attribute holding a `tags` expression that calls a function (its source text).
+const TAGS_CALL: &str = "tags (a function call)";
 
 /// metadata-action's bake target.
 pub const METADATA_TARGET: &str = "docker-metadata-action";
@@ -87,8 +90,14 @@ fn variables(
     ctx
 }
 
-/// Reads a bake file (`file`: root-relative).
+/// Reads a bake file (`file`: root-relative), its default group's targets.
 pub fn read(file: &str, text: &str) -> Bake {
+    read_targets(file, text, &[])
+}
+
+/// Reads a bake file: the targets (or groups) CI builds (`ci_targets`: a workflow's bake-action
+/// `targets:`), else the default group's.
+pub fn read_targets(file: &str, text: &str, ci_targets: &[String]) -> Bake {
     let mut out = Bake::default();
     let at = |line: usize| Source::new(file, line);
     let body = match hcl::edit::parser::parse_body(text) {
@@ -105,6 +114,7 @@ pub fn read(file: &str, text: &str) -> Bake {
     let line = |span: Option<std::ops::Range<usize>>| span.map_or(0, |s| line_of(text, s.start));
 
     let ctx = variables(&body, file, text, &mut out.notes);
+    let registry_vars = registry_variables(&body, &ctx);
 
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut groups: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
@@ -127,6 +137,13 @@ pub fn read(file: &str, text: &str) -> Bake {
                         Ok(v) if key == "inherits" => t.inherits = strings(&v),
                         Ok(v) => {
                             t.attrs.insert(key, (al, v));
+                        }
+                        Err(_) if key == "tags" => {
+                            // A function builds the tags (vaultwarden's generate_tags): its
+                            // call is read for where it pushes (see [`called_tags`]).
+                            let raw = attr.span().and_then(|s| text.get(s)).unwrap_or("");
+                            t.attrs
+                                .insert(TAGS_CALL.into(), (al, Value::from(raw.to_string())));
                         }
                         Err(e) => out.notes.not_mapped(
                             at(al),
@@ -159,23 +176,12 @@ pub fn read(file: &str, text: &str) -> Bake {
         .values()
         .flat_map(|t| t.inherits.iter().map(String::as_str))
         .collect();
-    let chosen: Vec<String> = match groups.get("default") {
-        Some(_) => {
-            let mut seen = Vec::new();
-            expand("default", &groups, &mut seen, 0);
-            seen
-        }
-        None => targets
-            .keys()
-            .filter(|n| !inherited.contains(n.as_str()) && n.as_str() != METADATA_TARGET)
-            .cloned()
-            .collect(),
-    };
+    let chosen = chosen_targets(ci_targets, &groups, &targets, &inherited);
     for (name, (l, members)) in &groups {
-        if name == "default" {
+        if ci_targets.contains(name) || (ci_targets.is_empty() && name == "default") {
             out.notes.mapped(
                 at(*l),
-                format!("group \"default\" ({})", members.join(", ")),
+                format!("group \"{name}\" ({})", members.join(", ")),
                 "images (every image is released together)",
             );
         } else {
@@ -190,8 +196,10 @@ pub fn read(file: &str, text: &str) -> Bake {
         if !chosen.contains(name) && name != METADATA_TARGET {
             let why = if inherited.contains(name.as_str()) {
                 "inherited by other targets: its attributes are merged into theirs"
-            } else {
+            } else if ci_targets.is_empty() {
                 "not in the default group"
+            } else {
+                "not a target the workflows build"
             };
             out.notes
                 .not_mapped(at(t.line), format!("target \"{name}\""), why);
@@ -203,14 +211,21 @@ pub fn read(file: &str, text: &str) -> Bake {
                 out.notes.not_mapped(
                     Source::new(file, groups.get("default").map_or(0, |g| g.0)),
                     format!("target \"{name}\""),
-                    "named by the default group but not defined",
+                    if ci_targets.is_empty() {
+                        "named by the default group but not defined"
+                    } else {
+                        "named by a workflow's bake run but not defined in this file"
+                    },
                 );
             }
             continue;
         };
         let mut uses_meta = false;
         let attrs = resolve(name, &targets, &mut uses_meta, 0);
-        if let Some(img) = image(file, name, t.line, &attrs, &mut out.notes) {
+        if let Some(mut img) = image(file, name, t.line, &attrs, &mut out.notes) {
+            if let Some((l, Value::String(call))) = attrs.get(TAGS_CALL) {
+                called_tags(&mut img, call, &registry_vars, at(*l), name, &mut out.notes);
+            }
             if uses_meta {
                 out.uses_metadata_action.push(img.name.clone());
                 out.notes.mapped(
@@ -223,6 +238,112 @@ pub fn read(file: &str, text: &str) -> Bake {
         }
     }
     out
+}
+
+/// Variables whose default is a comma-separated list of registry/repository names
+/// (`CONTAINER_REGISTRIES = "vaultwarden/server"`): where a tags function pushes.
+fn registry_variables(
+    body: &hcl::edit::structure::Body,
+    ctx: &Context<'static>,
+) -> Vec<(String, Vec<ImageName>)> {
+    let mut out = Vec::new();
+    for block in body.blocks() {
+        let (Some(label), "variable") = (block.labels.first(), block.ident.as_str()) else {
+            continue;
+        };
+        let Some(Ok(Value::String(v))) = block
+            .body
+            .get_attribute("default")
+            .map(|a| hcl::Expression::from(a.value.clone()).evaluate(ctx))
+        else {
+            continue;
+        };
+        let names: Option<Vec<ImageName>> = v
+            .split(',')
+            .map(|n| ImageName::parse(n.trim()).map(|(n, _)| n))
+            .collect();
+        if let Some(names) = names.filter(|n| !n.is_empty()) {
+            out.push((label.as_str().to_string(), names));
+        }
+    }
+    out
+}
+
+/// A target whose `tags` call a function: the names of the registry variables it pushes to,
+/// and the suffix its call gives (`generate_tags("-alpine", "")`: a variant in the same
+/// repository).
+fn called_tags(
+    img: &mut ImageDraft,
+    call: &str,
+    registry_vars: &[(String, Vec<ImageName>)],
+    at: Source,
+    target: &str,
+    notes: &mut Notes,
+) {
+    let Some((var, names)) = registry_vars.first() else {
+        notes.not_mapped(
+            at,
+            format!("target \"{target}\" tags"),
+            format!("{call}: functions are not evaluated, and no variable names a registry"),
+        );
+        return;
+    };
+    for n in names {
+        if !img.names.contains(n) {
+            img.names.push(n.clone());
+        }
+    }
+    img.variant_suffix = call
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .find(|a| a.len() > 1 && a.starts_with('-'))
+        .map(str::to_string);
+    notes.mapped(
+        at,
+        format!("target \"{target}\" tags ({call})"),
+        format!(
+            "release.registries (the function is not evaluated: the names in variable {var}'s \
+             default){}",
+            img.variant_suffix
+                .as_ref()
+                .map(|s| format!(", a {s} variant"))
+                .unwrap_or_default()
+        ),
+    );
+}
+
+/// The targets released: the ones CI builds (`ci_targets`, groups expanded), else the default
+/// group's, else every target no other inherits from.
+fn chosen_targets(
+    ci_targets: &[String],
+    groups: &BTreeMap<String, (usize, Vec<String>)>,
+    targets: &BTreeMap<String, Target>,
+    inherited: &BTreeSet<&str>,
+) -> Vec<String> {
+    match groups.get("default") {
+        _ if !ci_targets.is_empty() => {
+            let mut seen = Vec::new();
+            for t in ci_targets {
+                if groups.contains_key(t) {
+                    expand(t, groups, &mut seen, 0);
+                } else if !seen.contains(t) {
+                    seen.push(t.clone());
+                }
+            }
+            seen
+        }
+        Some(_) => {
+            let mut seen = Vec::new();
+            expand("default", groups, &mut seen, 0);
+            seen
+        }
+        None => targets
+            .keys()
+            .filter(|n| !inherited.contains(n.as_str()) && n.as_str() != METADATA_TARGET)
+            .cloned()
+            .collect(),
+    }
 }
 
 /// The targets of group `name`, recursively, in order, each once.
@@ -323,8 +444,9 @@ fn image(
         );
         return None;
     }
-    let base = dir_of(file);
-    let Some(context) = join(base, &context_raw) else {
+    // Bake resolves `context` from where it runs (the repository root: `docker buildx bake -f
+    // FILE` from the root, as bake-action does), not from the bake file's folder.
+    let Some(context) = join("", &context_raw) else {
         notes.not_mapped(
             at(line),
             what("context"),
@@ -349,6 +471,7 @@ fn image(
         from: at(line),
         dockerfile,
         context,
+        released: true,
         ..Default::default()
     };
     notes.mapped(
@@ -413,7 +536,7 @@ fn image(
             ),
             "description" => notes.not_mapped(at(l), what(k), "a bake description only"),
             "pull" | "no-cache" => notes.not_mapped(at(l), what(k), "no such build option"),
-            "matrix" | "dockerfile-inline" => {}
+            "matrix" | "dockerfile-inline" | TAGS_CALL => {}
             _ => notes.not_mapped(
                 at(l),
                 what(k),

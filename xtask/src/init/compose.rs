@@ -19,6 +19,9 @@ pub struct ComposeFile {
     /// The last path component of every service's `image:` (tag, digest and variables'
     /// defaults resolved): whether the file runs one of the release's images.
     pub runs: Vec<String>,
+    /// The `image:` of every service without `build:` that names a registry and repository:
+    /// where a published stack says the project's images are.
+    pub image_only: Vec<(Source, ImageName)>,
     pub notes: Notes,
 }
 
@@ -62,12 +65,18 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
     out.usable = true;
     let base = dir_of(file);
     for (service, node) in services.entries() {
-        if let Some(image) = node.get("image").and_then(Node::as_str) {
+        if let Some((image_at, image)) = node.get("image").and_then(|n| Some((at(n), n.as_str()?)))
+        {
             let text = with_defaults(image).text;
             let name = text.split('@').next().unwrap_or(&text);
             let last = name.rsplit('/').next().unwrap_or(name);
             let repo = last.split(':').next().unwrap_or(last);
             out.runs.push(repo.to_string());
+            if node.get("build").is_none() {
+                if let Some((n, _)) = ImageName::parse(&text) {
+                    out.image_only.push((image_at, n));
+                }
+            }
         }
         let Some(build) = node.get("build") else {
             continue;

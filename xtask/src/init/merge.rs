@@ -34,11 +34,21 @@ pub struct Found {
     pub bake: Vec<Bake>,
     pub compose: Vec<ComposeFile>,
     pub workflows: Vec<Workflow>,
+    /// The remote's default branch (`origin/HEAD`), when the clone recorded it.
+    pub origin_head: Option<String>,
+    pub goreleaser: Vec<super::goreleaser::GoReleaser>,
+    /// The repository's tags (their form: `1.37.2` or `v1.37.2`).
+    pub git_tags: Vec<String>,
+    /// Each Dockerfile's stage names, in order.
+    pub stages: BTreeMap<String, Vec<String>>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
     let mut notes = Notes::default();
     let (mut images, metadata_images) = collect_images(&found, &mut notes)?;
+    workflow_pushes(&found, &mut images, &mut notes);
+    goreleaser_names(&found, &mut images, &mut notes);
+    compose_image_names(&found, &mut images, &mut notes);
 
     let metas: Vec<&Meta> = found
         .workflows
@@ -52,13 +62,59 @@ pub fn merge(found: Found) -> Result<Draft> {
         notes: Notes::default(),
         ..Default::default()
     };
+    // The build whose `tags:` are metadata-action's output builds metadata-action's images.
+    let meta_build = found
+        .workflows
+        .iter()
+        .flat_map(|w| w.pushes.iter())
+        .find(|p| p.meta_tags)
+        .map(|p| p.dockerfile.clone());
     if let Some(meta) = metas.first() {
-        name_metadata_images(meta, &mut images, &metadata_images, &mut draft, &mut notes);
+        let by_build = meta_build.and_then(|d| images.iter().position(|i| i.dockerfile == d));
+        name_metadata_images(
+            meta,
+            &mut images,
+            &metadata_images,
+            by_build,
+            &mut draft,
+            &mut notes,
+        );
     }
+    drop_unpublished(&mut images, &mut notes);
+    dev_variants(&found, &mut images, &mut notes);
     let mut finals = repositories(images, &mut draft, &mut notes);
+    draft.default_branch = default_branch(&found, &mut notes);
+    for w in &found.workflows {
+        for (src, host) in &w.logins {
+            let pushed = draft
+                .registries
+                .iter()
+                .any(|r| r.split('/').next() == Some(host.as_str()));
+            if !pushed {
+                notes.not_mapped(
+                    src.clone(),
+                    format!("docker/login-action {host}"),
+                    "the workflow logs in there, but nothing init read names an image pushed \
+                     there: add that registry's prefix to release.registries if the release \
+                     pushes there",
+                );
+            }
+        }
+    }
     platforms(&found, &mut finals, &mut draft, &mut notes);
     if let Some(meta) = metas.first() {
         tags(meta, &metas, &mut draft, &mut notes);
+    } else if let Some(g) = found.goreleaser.iter().find(|g| !g.tags.is_empty()) {
+        for (i, (src, rule)) in g.tags.iter().enumerate() {
+            notes.mapped(
+                src.clone(),
+                format!("tags {rule:?}"),
+                format!("release.tags[{i}]"),
+            );
+        }
+        draft.tags = g.tags.iter().map(|(_, r)| r.clone()).collect();
+    } else {
+        default_rules_note(&found, &mut notes);
     }
 
     // The name: metadata-action's first image, else the workspace directory.
@@ -131,6 +187,7 @@ fn name_metadata_images(
     meta: &Meta,
     images: &mut [ImageDraft],
     metadata_images: &[String],
+    by_build: Option<usize>,
     draft: &mut Draft,
     notes: &mut Notes,
 ) {
@@ -139,6 +196,7 @@ fn name_metadata_images(
             .iter()
             .position(|i| i.names.iter().any(|n| n.repository == name.repository))
             .or_else(|| images.iter().position(|i| i.name == name.repository))
+            .or(by_build)
             .or_else(|| (images.len() == 1).then_some(0))
             .or_else(|| match metadata_images {
                 [one] => images.iter().position(|i| i.name == *one),
@@ -171,6 +229,49 @@ fn name_metadata_images(
             }
         }
     }
+}
+
+/// An image built to its final stage whose Dockerfile has a `dev`/`development` stage before it
+/// gets a `-dev` variant: that stage, tags with the `-dev` suffix (dtx-style).
+fn dev_variants(found: &Found, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    let mut variants = Vec::new();
+    for img in images
+        .iter()
+        .filter(|i| i.target.is_none() && !i.dev_variant)
+    {
+        let Some(stage) = found
+            .stages
+            .get(&img.dockerfile)
+            .and_then(|s| super::dockerfiles::dev_stage(s))
+        else {
+            continue;
+        };
+        let mut dev = img.clone();
+        dev.name = format!("{}-dev", img.name);
+        dev.target = Some(stage.to_string());
+        dev.dev_variant = true;
+        dev.names = img
+            .names
+            .iter()
+            .map(|n| super::ImageName {
+                prefix: n.prefix.clone(),
+                repository: format!("{}-dev", n.repository),
+            })
+            .collect();
+        if images.iter().any(|i| i.name == dev.name) {
+            continue;
+        }
+        notes.mapped(
+            Source::new(&img.dockerfile, 0),
+            format!("stage {stage:?} before the final stage"),
+            format!(
+                "images.{} (target {stage:?}, flavor suffix -dev: a development variant)",
+                dev.name
+            ),
+        );
+        variants.push(dev);
+    }
+    images.extend(variants);
 }
 
 /// Registries and repositories: each image's repository name, checked against the others'.
@@ -210,6 +311,18 @@ fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -
                 .get(&repo)
                 .cloned()
                 .or_else(|| taken_names.iter().find(|n| **n == repo).cloned());
+            if let (Some(other), Some(suffix)) = (&other, &img.variant_suffix) {
+                notes.not_mapped(
+                    img.from.clone(),
+                    format!("images.{} ({suffix} variant of {repo:?})", img.name),
+                    format!(
+                        "left out: it is pushed to images.{other}'s repository with tags ending \
+                         in {suffix}, and stevedore's config has one image per repository \
+                         (release it as its own repository with flavor.suffix = {suffix:?})"
+                    ),
+                );
+                continue;
+            }
             if let Some(other) = other {
                 notes.not_mapped(
                     img.from.clone(),
@@ -364,34 +477,72 @@ fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut Notes) {
     }
 }
 
+/// With no tag rules found, release.tags stays empty: metadata-action's default rules, which
+/// keep the repository's own tag form (`1.37.2` stays `1.37.2`).
+fn default_rules_note(found: &Found, notes: &mut Notes) {
+    let versions: Vec<&String> = found
+        .git_tags
+        .iter()
+        .filter(|t| {
+            t.trim_start_matches('v')
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .collect();
+    let form = match versions.last() {
+        Some(t) if t.starts_with('v') => format!("this repository's tags look like {t}"),
+        Some(t) => format!("this repository's tags look like {t}, without a v"),
+        None => "this repository has no version tag yet".to_string(),
+    };
+    let publishing =
+        |w: &&Workflow| !w.pushes.is_empty() || !w.metas.is_empty() || !w.bake_runs.is_empty();
+    let patterns: Vec<&String> = found
+        .workflows
+        .iter()
+        .filter(publishing)
+        .flat_map(|w| w.tag_patterns.iter())
+        .collect();
+    let triggers = if patterns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the workflows release on tags {}",
+            patterns
+                .iter()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    notes.mapped(
+        Source::new("images/release.toml", 0),
+        format!("tag form ({form}{triggers})"),
+        "release.tags left empty: metadata-action's default rules, which publish a version tag \
+         as it is named and a branch push as the branch name",
+    );
+}
+
 /// Compose artifacts: each compose file compose would publish and that runs an image of the
 /// release.
 fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut Notes) {
     let publishable: Vec<&ComposeFile> = found.compose.iter().filter(|c| c.usable).collect();
     for c in publishable {
         let at = Source::new(&c.file, 0);
-        if !c.not_publishable.is_empty() {
-            notes.not_mapped(
-                at,
-                "the compose file as a compose artifact",
-                format!(
-                    "compose would refuse to publish it: {}",
-                    c.not_publishable.join("; ")
-                ),
-            );
-            continue;
-        }
         let runs_ours = finals.iter().any(|f| {
             let repo = f.repository.as_deref().unwrap_or(&f.build.name);
             c.runs.iter().any(|r| r == repo || *r == f.build.name)
         });
         if !runs_ours {
-            notes.not_mapped(
-                at,
-                "the compose file as a compose artifact",
+            let why = if c.not_publishable.is_empty() {
                 "none of its services runs an image this release builds (name one in `image:` to \
-                 publish it with the release)",
-            );
+                 publish it with the release)"
+                    .to_string()
+            } else {
+                format!(
+                    "compose would refuse to publish it: {}",
+                    c.not_publishable.join("; ")
+                )
+            };
+            notes.not_mapped(at, "the compose file as a compose artifact", why);
             continue;
         }
         let repository = if draft.compose.is_empty() {
@@ -405,15 +556,32 @@ fn composes(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut
             };
             format!("{}-{stem}-oci", draft.name)
         };
+        let compose = ComposeDraft {
+            files: vec![c.file.clone()],
+            repository,
+        };
+        if !c.not_publishable.is_empty() {
+            let why = format!(
+                "compose would refuse to publish it: {}",
+                c.not_publishable.join("; ")
+            );
+            notes.not_mapped(
+                at,
+                "the compose file as a compose artifact",
+                format!("written commented out: {why}"),
+            );
+            draft.compose_commented.push((compose, why));
+            continue;
+        }
         notes.mapped(
             at,
             "the compose file",
-            format!("compose (published as {repository}, images pinned to the release's)"),
+            format!(
+                "compose (published as {}, images pinned to the release's)",
+                compose.repository
+            ),
         );
-        draft.compose.push(ComposeDraft {
-            files: vec![c.file.clone()],
-            repository,
-        });
+        draft.compose.push(compose);
     }
 }
 
@@ -489,6 +657,7 @@ fn add(images: &mut Vec<ImageDraft>, mut img: ImageDraft, notes: &mut Notes) {
         if same.cache.is_none() {
             same.cache = img.cache;
         }
+        same.released |= img.released;
         return;
     }
     let name = unique(images, &img.name);
@@ -568,6 +737,12 @@ fn push_unique(list: &mut Vec<String>, item: &str) {
         list.push(item.to_string());
     }
 }
+
+mod published;
+
+use published::{
+    compose_image_names, default_branch, drop_unpublished, goreleaser_names, workflow_pushes,
+};
 
 #[cfg(test)]
 mod tests;

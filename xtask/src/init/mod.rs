@@ -1,22 +1,32 @@
 //! `init`: an `images/release.toml` drafted from what a repository already has.
 //!
-//! - [`dockerfiles`]: every `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` (one image each);
-//! - [`bake`]: `docker-bake.hcl` targets, groups and variables;
+//! - [`skip`]: what is not released is left out (vendored code, tests, e2e, playwright,
+//!   devcontainers, templates, GoReleaser's Dockerfile, git-ignored and export-ignored files);
+//! - [`dockerfiles`]: every `Dockerfile`, `*.Dockerfile`, `Dockerfile.*`, `*.dockerfile` and
+//!   `dockerfile` (one image each; a `dev` stage before the final one: a `-dev` variant);
+//! - [`bake`]: `docker-bake.hcl` targets (the ones CI builds, else the default group), groups
+//!   and variables, paths from where bake runs;
 //! - [`compose`]: compose files' `build:` sections and `image:` names (and whether the file can
 //!   be published as a compose artifact);
-//! - [`workflow`]: `docker/metadata-action` steps (`images`, `tags`, `flavor`) and
-//!   `docker/build-push-action` platforms in `.github/workflows`;
-//! - [`merge`]: the findings → one draft (an image described twice is one image);
+//! - [`workflow`]: `docker/metadata-action` steps, build-push-action and its look-alikes,
+//!   bake-action and the `docker/github-builder` workflows in `.github/workflows`, with the
+//!   workflow's own `env`, `matrix` and job outputs resolved;
+//! - [`goreleaser`]: GoReleaser's `dockers`/`docker_manifests`;
+//! - [`merge`]: the findings → one draft (an image described twice is one image; images nothing
+//!   publishes are left out);
 //! - [`render`]: the draft → TOML text.
 //!
 //! Everything here reads files and returns data; nothing prints. Every input is either mapped
-//! (to a key of the config) or reported as not mapped, with why.
+//! (to a key of the config) or reported as not mapped, with why. One bad image is dropped and
+//! reported, never the whole draft.
 
 pub mod bake;
 pub mod compose;
 pub mod dockerfiles;
+pub mod goreleaser;
 pub mod merge;
 pub mod render;
+pub mod skip;
 pub mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,6 +164,12 @@ pub struct ImageDraft {
     pub names: Vec<ImageName>,
     /// buildx cache (`gha`, `registry`, `local`).
     pub cache: Option<String>,
+    /// A bake target chosen for release (by a workflow's bake run, else the default group).
+    pub released: bool,
+    /// A same-repository variant's tag suffix (`-alpine`), when its tags say so.
+    pub variant_suffix: Option<String>,
+    /// A `-dev` variant (its Dockerfile's development stage): `flavor` suffix `-dev`.
+    pub dev_variant: bool,
 }
 
 /// The draft config: what [`render`] writes.
@@ -170,6 +186,10 @@ pub struct Draft {
     pub images: Vec<FinalImage>,
     /// `[compose]` (one) or `[[compose]]` (several).
     pub compose: Vec<ComposeDraft>,
+    /// Compose files written commented out, with why (a finding the release would refuse).
+    pub compose_commented: Vec<(ComposeDraft, String)>,
+    /// `release.default-branch`, when known (origin/HEAD, else the workflows' branch triggers).
+    pub default_branch: Option<(Source, String)>,
     pub notes: Notes,
 }
 
@@ -208,10 +228,9 @@ pub struct Inputs {
     pub workflows: Vec<String>,
     /// Paths not read: their names hold control characters or are not UTF-8 (shown escaped).
     pub refused: Vec<String>,
+    /// Inputs left out because the project does not release them, with why ([`skip`]).
+    pub skipped: Vec<(String, String)>,
 }
-
-/// Directories never searched.
-const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git"];
 /// Compose's default file names.
 pub const COMPOSE_NAMES: &[&str] = &[
     "compose.yaml",
@@ -223,7 +242,7 @@ pub const COMPOSE_NAMES: &[&str] = &[
 /// Finds the inputs under `root`, sorted.
 pub fn find_inputs(root: &Path) -> Result<Inputs> {
     let mut inputs = Inputs::default();
-    walk(root, root, &mut inputs)?;
+    walk(root, root, None, &mut inputs)?;
     let workflows = root.join(".github/workflows");
     if workflows.is_dir() {
         for entry in std::fs::read_dir(&workflows)
@@ -236,14 +255,56 @@ pub fn find_inputs(root: &Path) -> Result<Inputs> {
             }
         }
     }
+    leave_out_unreleased(root, &mut inputs);
     inputs.dockerfiles.sort();
     inputs.bake_files.sort();
     inputs.compose_files.sort();
     inputs.workflows.sort();
+    inputs.skipped.sort();
     Ok(inputs)
 }
 
-fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
+/// Moves GoReleaser's Dockerfiles and the inputs git ignores or export-ignores to `skipped`.
+fn leave_out_unreleased(root: &Path, inputs: &mut Inputs) {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for name in [".goreleaser.yml", ".goreleaser.yaml"] {
+        if let Ok(text) = std::fs::read_to_string(root.join(name)) {
+            for f in skip::goreleaser_dockerfiles(&text) {
+                out.push((
+                    f,
+                    format!(
+                        "GoReleaser builds it ({name} `dockers:`) from binaries it compiled \
+                         first: not a Dockerfile to build from the sources"
+                    ),
+                ));
+            }
+        }
+    }
+    let all: Vec<String> = inputs
+        .dockerfiles
+        .iter()
+        .chain(&inputs.bake_files)
+        .chain(&inputs.compose_files)
+        .cloned()
+        .collect();
+    for (p, why) in skip::by_git(root, &all) {
+        out.push((p, why.to_string()));
+    }
+    for (path, why) in out {
+        for list in [
+            &mut inputs.dockerfiles,
+            &mut inputs.bake_files,
+            &mut inputs.compose_files,
+        ] {
+            if let Some(i) = list.iter().position(|p| *p == path) {
+                list.remove(i);
+                inputs.skipped.push((path.clone(), why.clone()));
+            }
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, skipped: Option<&'static str>, inputs: &mut Inputs) -> Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
@@ -261,8 +322,9 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
         };
         let ty = entry.file_type()?;
         if ty.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(root, &entry.path(), inputs)?;
+            if !skip::NEVER_ENTERED.contains(&name.as_str()) {
+                let why = skipped.or_else(|| skip::dir_reason(&name));
+                walk(root, &entry.path(), why, inputs)?;
             }
             continue;
         }
@@ -270,7 +332,15 @@ fn walk(root: &Path, dir: &Path, inputs: &mut Inputs) -> Result<()> {
             continue;
         }
         let rel = relative(root, &entry.path());
-        if dockerfiles::is_dockerfile(&name) {
+        let input = dockerfiles::is_dockerfile(&name)
+            || name == "docker-bake.hcl"
+            || COMPOSE_NAMES.contains(&name.as_str());
+        if let Some(why) = skipped
+            .or_else(|| skip::file_reason(&name))
+            .filter(|_| input)
+        {
+            inputs.skipped.push((rel, why.to_string()));
+        } else if dockerfiles::is_dockerfile(&name) {
             inputs.dockerfiles.push(rel);
         } else if name == "docker-bake.hcl" {
             inputs.bake_files.push(rel);
@@ -306,6 +376,54 @@ fn refuse_control(images: &mut Vec<ImageDraft>, notes: &mut Notes) {
                 img.name, img.dockerfile, img.context
             ),
             "its name or a path holds control characters: rename it",
+        );
+        false
+    });
+}
+
+/// The bake targets the workflows build from bake file `file` (a run naming no file reads the
+/// root's `docker-bake.hcl`).
+fn ci_bake_targets(workflows: &[workflow::Workflow], file: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for run in workflows
+        .iter()
+        .flat_map(|w| w.bake_runs.iter())
+        .filter(|r| r.pushes)
+    {
+        let reads = if run.files.is_empty() {
+            file == "docker-bake.hcl"
+        } else {
+            run.files.iter().any(|f| f == file)
+        };
+        if reads {
+            for t in &run.targets {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Drops the images whose Dockerfile or context is not in the workspace, each reported: one
+/// bad image never costs the whole draft.
+fn drop_missing(root: &Path, images: &mut Vec<ImageDraft>, notes: &mut Notes) {
+    images.retain(|img| {
+        let missing = if !root.join(&img.context).is_dir() {
+            format!(
+                "its context {:?} is not a folder of the workspace",
+                img.context
+            )
+        } else if !root.join(&img.dockerfile).is_file() {
+            format!("its Dockerfile {:?} does not exist", img.dockerfile)
+        } else {
+            return true;
+        };
+        notes.not_mapped(
+            img.from.clone(),
+            format!("image {:?}", img.name),
+            format!("left out: {missing} (paths are relative to the workspace root)"),
         );
         false
     });
@@ -405,20 +523,10 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             .with_context(|| format!("cannot read {rel}"))
     };
     let mut found = merge::Found::default();
-    for file in &inputs.bake_files {
-        let mut b = bake::read(file, &read(file)?);
-        refuse_control(&mut b.images, &mut b.notes);
-        found.bake.push(b);
-    }
-    for file in &inputs.compose_files {
-        let mut c = compose::read(file, &read(file)?)?;
-        refuse_control(&mut c.images, &mut c.notes);
-        compose_findings(root, &mut c);
-        found.compose.push(c);
-    }
     // `${{ github.repository }}` in a workflow names the repository `origin` points at.
-    let github = crate::facts::git::facts(root)
-        .ok()
+    let facts = crate::facts::git::facts(root).ok();
+    found.git_tags = facts.as_ref().map(|f| f.tags.clone()).unwrap_or_default();
+    let github = facts
         .and_then(|f| f.source_url)
         .and_then(|url| workflow::GitHub::from_source_url(&url));
     for file in &inputs.workflows {
@@ -426,7 +534,34 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             .workflows
             .push(workflow::read(file, &read(file)?, github.as_ref())?);
     }
+    for file in &inputs.bake_files {
+        let targets = ci_bake_targets(&found.workflows, file);
+        let mut b = bake::read_targets(file, &read(file)?, &targets);
+        refuse_control(&mut b.images, &mut b.notes);
+        drop_missing(root, &mut b.images, &mut b.notes);
+        found.bake.push(b);
+    }
+    for file in &inputs.compose_files {
+        let mut c = compose::read(file, &read(file)?)?;
+        refuse_control(&mut c.images, &mut c.notes);
+        drop_missing(root, &mut c.images, &mut c.notes);
+        compose_findings(root, &mut c);
+        found.compose.push(c);
+    }
+    for name in [".goreleaser.yml", ".goreleaser.yaml"] {
+        if root.join(name).is_file() {
+            found.goreleaser.push(goreleaser::read(name, &read(name)?)?);
+        }
+    }
     found.dockerfiles = inputs.dockerfiles.clone();
+    for file in &inputs.dockerfiles {
+        if let Ok(text) = read(file) {
+            found
+                .stages
+                .insert(file.clone(), dockerfiles::stages(&text));
+        }
+    }
+    found.origin_head = crate::facts::git::origin_head(root);
     found.default_name = root
         .canonicalize()
         .ok()
@@ -434,6 +569,11 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "app".to_string());
     let mut draft = merge::merge(found)?;
+    for (path, why) in &inputs.skipped {
+        draft
+            .notes
+            .not_mapped(Source::new(path, 0), "left out", why.clone());
+    }
     for path in &inputs.refused {
         draft.notes.not_mapped(
             Source::new(".", 0),
@@ -441,17 +581,53 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             "its name holds control characters (or is not UTF-8): not read; rename it",
         );
     }
-    let text = render::render(&draft);
     let shown: PathBuf = config_path
         .strip_prefix(root)
         .unwrap_or(config_path)
         .to_path_buf();
-    let config = match crate::config::Config::parse(root, &shown, &text) {
-        Ok(c) => c,
-        Err(e) => anyhow::bail!(
-            "the config init drafted does not pass stevedore's validation (a bug in init; \
-             nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
-        ),
+    // An image the validation refuses is dropped and reported, and the rest validated again:
+    // one bad image never costs the whole draft.
+    let (text, config) = loop {
+        let text = render::render(&draft);
+        let e = match crate::config::Config::parse(root, &shown, &text) {
+            Ok(c) => break (text, c),
+            Err(e) => format!("{e:#}"),
+        };
+        let refused: Vec<String> = draft
+            .images
+            .iter()
+            .map(|i| i.build.name.clone())
+            .filter(|n| e.contains(&format!("images.{n}.")) || e.contains(&format!("images.{n}:")))
+            .collect();
+        if refused.is_empty() || refused.len() == draft.images.len() {
+            anyhow::bail!(
+                "the config init drafted does not pass stevedore's validation (a bug in init; \
+                 nothing was written, please report it with the inputs):\n{e}\n--- drafted config\n{text}"
+            );
+        }
+        for name in &refused {
+            let problems: Vec<&str> = e
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.contains(&format!("images.{name}")))
+                .collect();
+            draft.notes.not_mapped(
+                Source::new(&shown.to_string_lossy(), 0),
+                format!("images.{name}"),
+                format!(
+                    "left out: stevedore's validation refuses it ({})",
+                    problems.join("; ")
+                ),
+            );
+        }
+        draft.images.retain(|i| !refused.contains(&i.build.name));
+        draft.secret_build_args = draft
+            .images
+            .iter()
+            .flat_map(|i| i.build.secret_build_args.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
     };
     // What is written is what was drafted: the same images, no more.
     let images: Vec<String> = config.images.keys().cloned().collect();
@@ -503,6 +679,10 @@ fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
         ) {
             continue;
         }
+        if f.refused {
+            c.not_publishable
+                .push(format!("{} ({}): {}", f.key, f.file, f.problem));
+        }
         let why = if f.refused {
             format!(
                 "{}; the release refuses to publish the compose file until this is fixed: {}",
@@ -517,101 +697,4 @@ fn compose_findings(root: &Path, c: &mut compose::ComposeFile) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_names_split_into_prefix_and_repository() {
-        type Want<'a> = Option<(&'a str, &'a str, Option<&'a str>)>;
-        let cases: &[(&str, Want)] = &[
-            (
-                "ghcr.io/acme/api:1.0",
-                Some(("ghcr.io/acme", "api", Some("1.0"))),
-            ),
-            ("name/app", Some(("docker.io/name", "app", None))),
-            ("localhost:5000/app", Some(("localhost:5000", "app", None))),
-            (
-                "registry.lan:5000/a/b/web:dev",
-                Some(("registry.lan:5000/a/b", "web", Some("dev"))),
-            ),
-            ("app", None),
-            ("ghcr.io/acme/API", None),
-        ];
-        for (input, want) in cases {
-            let got = ImageName::parse(input).map(|(n, t)| (n.prefix, n.repository, t));
-            let want = want.map(|(p, r, t)| (p.to_string(), r.to_string(), t.map(str::to_string)));
-            assert_eq!(got, want, "{input}");
-        }
-    }
-
-    #[test]
-    fn paths_join_inside_the_root_only() {
-        let cases: &[(&str, &str, Option<&str>)] = &[
-            ("", ".", Some(".")),
-            ("", "./backend", Some("backend")),
-            ("deploy", "../backend", Some("backend")),
-            ("deploy", "..", Some(".")),
-            ("", "../x", None),
-            ("a", "/abs", None),
-            ("a/b", "c/./Dockerfile", Some("a/b/c/Dockerfile")),
-        ];
-        for (base, rel, want) in cases {
-            assert_eq!(join(base, rel).as_deref(), *want, "{base} + {rel}");
-        }
-    }
-
-    #[test]
-    fn names_become_repository_components() {
-        let cases = [
-            ("Web_UI", "web_ui"),
-            ("my app", "my-app"),
-            ("api.dev", "api.dev"),
-            ("--x--", "x"),
-            ("Ünïcode", "n-code"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(component(raw), want, "{raw}");
-        }
-    }
-
-    #[test]
-    fn inputs_are_found_outside_skipped_directories() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |rel: &str| {
-            let p = dir.path().join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, "x").unwrap();
-        };
-        for f in [
-            "Dockerfile",
-            "api/Dockerfile",
-            "web/web.Dockerfile",
-            "web/Dockerfile.dev",
-            "node_modules/x/Dockerfile",
-            "target/Dockerfile",
-            "docker-bake.hcl",
-            "deploy/compose.yaml",
-            ".github/workflows/release.yml",
-            ".github/workflows/notes.txt",
-            "README.md",
-        ] {
-            write(f);
-        }
-        let inputs = find_inputs(dir.path()).unwrap();
-        assert_eq!(
-            inputs,
-            Inputs {
-                dockerfiles: vec![
-                    "Dockerfile".into(),
-                    "api/Dockerfile".into(),
-                    "web/Dockerfile.dev".into(),
-                    "web/web.Dockerfile".into()
-                ],
-                bake_files: vec!["docker-bake.hcl".into()],
-                compose_files: vec!["deploy/compose.yaml".into()],
-                workflows: vec![".github/workflows/release.yml".into()],
-                refused: vec![],
-            }
-        );
-    }
-}
+mod tests;

@@ -58,6 +58,9 @@ pub fn render(draft: &Draft) -> String {
         }
         out.push_str("]\n");
     }
+    if let Some((from, b)) = &draft.default_branch {
+        let _ = writeln!(out, "default-branch = {}  # {}", quote(b), source(from));
+    }
     if let Some(latest) = &draft.latest {
         let _ = writeln!(out, "latest = {}", quote(latest));
     }
@@ -101,6 +104,15 @@ pub fn render(draft: &Draft) -> String {
         if let Some(c) = &b.cache {
             let _ = writeln!(out, "cache = {}", quote(c));
         }
+        if b.dev_variant {
+            out.push_str("flavor = { suffix = \"-dev\", onlatest = true }\n");
+        }
+    }
+    for (c, why) in &draft.compose_commented {
+        let _ = writeln!(out, "\n# Left out, {}", comment(why));
+        out.push_str("# [[compose]]\n");
+        let _ = writeln!(out, "# files = {}", comment(&list(&c.files)));
+        let _ = writeln!(out, "# repository = {}", comment(&quote(&c.repository)));
     }
     let many = draft.compose.len() > 1;
     for c in &draft.compose {
@@ -174,6 +186,8 @@ mod tests {
                 "type=raw,value={{branch}}".into(),
             ],
             latest: Some("false".into()),
+            default_branch: Some((Source::new(".git", 0), "main".into())),
+            compose_commented: vec![],
             secret_build_args: vec!["NPM_TOKEN".into()],
             flavor: Some(Flavor {
                 prefix: "v".into(),
@@ -214,6 +228,7 @@ tags = [
   "type=ref,event=branch",  # .github/workflows/r.yml:7
   "type=raw,value={{branch}}",
 ]
+default-branch = "main"  # .git
 latest = "false"
 secret-build-args = ["NPM_TOKEN"]  # names only: init copies no secret-looking value
 flavor = { prefix = "v", suffix = "", onlatest = true }

@@ -9,6 +9,11 @@ use crate::yaml_positions::{Kind, Node};
 
 use super::{line_of, ImageName, Notes, Source};
 
+pub mod expr;
+mod steps;
+
+use steps::{bake_run, github_builder, push, run_step};
+
 /// metadata-action's `flavor` (less `latest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flavor {
@@ -71,14 +76,60 @@ impl GitHub {
     }
 }
 
+/// A build-push-action step (or a look-alike with the same inputs: `depot/build-push-action`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Push {
+    pub from: Source,
+    /// The Dockerfile (root-relative: build-push-action's `file`, default `CONTEXT/Dockerfile`).
+    pub dockerfile: String,
+    pub context: String,
+    pub target: Option<String>,
+    /// Where `tags:` pushes it (the names; the tags themselves come from release.tags).
+    pub names: Vec<(Source, ImageName)>,
+    pub build_args: std::collections::BTreeMap<String, String>,
+    pub cache: Option<String>,
+    /// What it builds for: its `platforms`, a native-runner matrix's `platform` values, else
+    /// the runner's own (linux/amd64 on GitHub's hosted runners).
+    pub platforms: Vec<String>,
+    /// Its `tags:` are a metadata-action step's output (`${{ steps.meta.outputs.tags }}`): that
+    /// step's images are this build's.
+    pub meta_tags: bool,
+}
+
+/// A bake run CI makes: `docker/bake-action` `files:`/`targets:` or the `docker/github-builder`
+/// bake workflow's `target:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BakeRun {
+    pub from: Source,
+    /// Root-relative bake files (empty: the default `docker-bake.hcl`).
+    pub files: Vec<String>,
+    pub targets: Vec<String>,
+    /// Whether the run pushes (`push:` not false, an `output`/`set` with `push=true`, the
+    /// github-builder's `output: image`): a run that only tests or validates does not release.
+    pub pushes: bool,
+}
+
 /// What a workflow file gives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Workflow {
     pub metas: Vec<Meta>,
     /// build-push-action `platforms`.
     pub platforms: Vec<(Source, Vec<String>)>,
+    pub pushes: Vec<Push>,
+    pub bake_runs: Vec<BakeRun>,
+    /// `on.push.branches` literals (no glob): the branches it releases from.
+    pub branches: Vec<String>,
+    /// `on.push.tags` patterns.
+    pub tag_patterns: Vec<String>,
+    /// Registries a `docker/login-action` step logs in to (`docker.io` when it names none).
+    pub logins: Vec<(Source, String)>,
     pub notes: Notes,
 }
+
+/// Actions that take build-push-action's inputs.
+const PUSH_ACTIONS: &[&str] = &["docker/build-push-action", "depot/build-push-action"];
+/// The `docker/github-builder` reusable workflows.
+const GITHUB_BUILDER: &str = "docker/github-builder/.github/workflows/";
 
 /// Reads a workflow file (`file`: root-relative); `github`: the repository the workflow runs
 /// for, when the checkout's `origin` names one.
@@ -95,53 +146,224 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             return Ok(out);
         }
     };
-    let Some(jobs) = docs.first().and_then(|d| d.get("jobs")) else {
+    let Some(doc) = docs.first() else {
         return Ok(out);
     };
+    triggers(doc, &mut out);
+    let Some(jobs) = doc.get("jobs") else {
+        return Ok(out);
+    };
+    let mut base = expr::Scope::default();
+    if let Some(g) = github {
+        base.set("github.repository", vec![format!("{}/{}", g.owner, g.repo)]);
+        base.set("github.repository_owner", vec![g.owner.clone()]);
+        base.set("github.event.repository.name", vec![g.repo.clone()]);
+    }
+    base.add_env(doc.get("env"));
+    // Job outputs another job reads through `needs.JOB.outputs.X`.
+    for (name, job) in jobs.entries() {
+        let mut scope = base.clone();
+        scope.add_env(job.get("env"));
+        for (k, v) in job.get("outputs").map(|o| o.entries()).unwrap_or_default() {
+            if let Some(Ok(values)) = v.as_str().map(|raw| scope.expand(raw)) {
+                base.set(&format!("needs.{name}.outputs.{k}"), values);
+            }
+        }
+    }
     for (_, job) in jobs.entries() {
+        let mut scope = base.clone();
+        scope.add_env(job.get("env"));
+        scope.add_matrix(job);
+        if let Some(uses) = job.get("uses").and_then(Node::as_str) {
+            let at = Source::new(file, line_of(text, job.span.start));
+            if uses.starts_with(GITHUB_BUILDER) {
+                github_builder(file, text, at, uses, job.get("with"), &scope, &mut out);
+            }
+            continue;
+        }
         let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
             continue;
         };
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
+                if let Some(run) = step.get("run").and_then(Node::as_str) {
+                    let at = Source::new(file, line_of(text, step.span.start));
+                    let name = step.get("name").and_then(Node::as_str).unwrap_or("run");
+                    run_step(at, name, run, &mut out.notes);
+                }
                 continue;
             };
+            let mut scope = scope.clone();
+            scope.add_env(step.get("env"));
             let action = uses.split('@').next().unwrap_or(uses);
             let with = step.get("with");
             let at = Source::new(file, line_of(text, step.span.start));
             match action {
-                "docker/metadata-action" => {
-                    out.metas
-                        .push(meta(file, text, at, with, github, &mut out.notes));
-                }
-                "docker/build-push-action" | "docker/bake-action" => {
-                    let Some(p) = with.and_then(|w| w.get("platforms")) else {
-                        continue;
-                    };
-                    let lines = entries(text, p);
-                    if lines.iter().any(|(_, l)| l.contains("${{")) {
-                        out.notes.not_mapped(
-                            Source::new(file, line_of(text, p.span.start)),
-                            format!("{action} platforms"),
-                            "a `${{ … }}` expression is only known when the workflow runs: \
-                             list the platforms in release.platforms",
-                        );
-                        continue;
+                "docker/login-action" => {
+                    let registry = with
+                        .and_then(|w| w.get("registry"))
+                        .and_then(Node::as_str)
+                        .map_or(Ok(vec!["docker.io".to_string()]), |r| scope.expand(r));
+                    if let Ok(list) = registry {
+                        for r in list {
+                            out.logins.push((at.clone(), r));
+                        }
                     }
-                    let list: Vec<String> = lines
-                        .iter()
-                        .flat_map(|(_, l)| l.split(','))
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                    out.platforms
-                        .push((Source::new(file, line_of(text, p.span.start)), list));
+                }
+                "actions/attest"
+                | "actions/attest-build-provenance"
+                | "sigstore/cosign-installer" => {
+                    out.notes.not_mapped(
+                        at,
+                        format!("step {action}"),
+                        "attestation or signing: stevedore attests every image itself \
+                         (release.provenance); signing is not set up by init",
+                    );
+                }
+                "docker/metadata-action" => {
+                    let with = with.map(|w| resolved(w, &scope.without_github()));
+                    out.metas
+                        .push(meta(file, text, at, with.as_ref(), github, &mut out.notes));
+                }
+                a if PUSH_ACTIONS.contains(&a) || a == "docker/bake-action" => {
+                    match with.and_then(|w| w.get("platforms")) {
+                        Some(p) => platforms(file, text, action, p, &scope, &mut out),
+                        // A native-runner matrix: one platform per job.
+                        None => {
+                            if let Ok(list) = scope.expand("${{ matrix.platform }}") {
+                                out.platforms.push((at.clone(), list));
+                            }
+                        }
+                    }
+                    if a == "docker/bake-action" {
+                        let set = with.and_then(|w| w.get("set")).and_then(Node::as_str);
+                        for line in set.unwrap_or("").lines().map(str::trim) {
+                            if line.contains("cache-") || line.contains(".tags=") {
+                                out.notes.not_mapped(
+                                    at.clone(),
+                                    format!("bake-action set {line:?}"),
+                                    "an override computed when the workflow runs: set the \
+                                     image's cache and release.registries by hand",
+                                );
+                            }
+                        }
+                        out.bake_runs.push(bake_run(with, &scope, at));
+                    } else {
+                        let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
+                        let pushes = with
+                            .and_then(|w| w.get("push"))
+                            .and_then(Node::as_str)
+                            .is_some_and(|v| v.trim() != "false");
+                        if !pushes {
+                            out.notes.not_mapped(
+                                at,
+                                format!("step {step_name:?}"),
+                                "it does not push (no `push: true`): a test build, not a release",
+                            );
+                            continue;
+                        }
+                        let mut push =
+                            push(file, text, at, step_name, with, &scope, &mut out.notes);
+                        push.platforms = match with.and_then(|w| w.get("platforms")) {
+                            Some(_) => out
+                                .platforms
+                                .last()
+                                .map(|p| p.1.clone())
+                                .unwrap_or_default(),
+                            None => scope
+                                .expand("${{ matrix.platform }}")
+                                .unwrap_or_else(|_| vec!["linux/amd64".to_string()]),
+                        };
+                        out.pushes.push(push);
+                    }
                 }
                 _ => {}
             }
         }
     }
     Ok(out)
+}
+
+/// `with:` with the scalars' known expressions expanded (the first value of each).
+fn resolved(with: &Node, scope: &expr::Scope) -> Node {
+    let mut node = with.clone();
+    if let Kind::Map(pairs) = &mut node.kind {
+        for (_, v) in pairs.iter_mut() {
+            if let Kind::Scalar { text, .. } = &mut v.kind {
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(|l| match scope.expand(l) {
+                        Ok(v) => v.join("\n"),
+                        Err(_) => l.to_string(),
+                    })
+                    .collect();
+                *text = lines.join("\n");
+            }
+        }
+    }
+    node
+}
+
+/// `on.push` branches (literal ones) and tag patterns.
+fn triggers(doc: &Node, out: &mut Workflow) {
+    let Some(push) = doc.get("on").and_then(|o| o.get("push")) else {
+        return;
+    };
+    let list = |key: &str| -> Vec<String> {
+        match push.get(key) {
+            Some(n) => match n.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                None => n.as_str().map(|s| vec![s.to_string()]).unwrap_or_default(),
+            },
+            None => vec![],
+        }
+    };
+    out.branches = list("branches")
+        .into_iter()
+        .filter(|b| !b.contains(['*', '?', '[', '!']))
+        .collect();
+    out.tag_patterns = list("tags");
+}
+
+/// `platforms` of a build step, with the workflow's own expressions (`env`, `matrix`) resolved.
+fn platforms(
+    file: &str,
+    text: &str,
+    action: &str,
+    p: &Node,
+    scope: &expr::Scope,
+    out: &mut Workflow,
+) {
+    let at = Source::new(file, line_of(text, p.span.start));
+    let mut list: Vec<String> = Vec::new();
+    for (_, line) in entries(text, p) {
+        match scope.expand(&line) {
+            Ok(values) => {
+                for v in values {
+                    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        if !list.iter().any(|x| x == item) {
+                            list.push(item.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                out.notes.not_mapped(
+                    at.clone(),
+                    format!("{action} platforms"),
+                    format!(
+                        "{e} is only known when the workflow runs: list the platforms in \
+                         release.platforms"
+                    ),
+                );
+                return;
+            }
+        }
+    }
+    out.platforms.push((at, list));
 }
 
 /// What a `${{ … }}` expression in a metadata-action input is.

@@ -10,6 +10,7 @@ pub mod dockerd;
 pub mod examples;
 pub mod fixtures;
 pub mod proxy;
+pub mod real_repos;
 pub mod registry;
 pub mod release_toml;
 pub mod repo;

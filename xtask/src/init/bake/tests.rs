@@ -173,7 +173,7 @@ fn what_cannot_be_evaluated_or_mapped_is_reported() {
 }
 target "a" { tags = [tag("1")] }"#,
             "docker-bake.hcl:5: target \"a\" tags",
-            "cannot be evaluated",
+            "functions are not evaluated, and no variable names a registry",
         ),
         (
             "an unknown variable",
@@ -230,14 +230,22 @@ target "a" { tags = [tag("1")] }"#,
 }
 
 #[test]
-fn a_bake_file_in_a_subdirectory_resolves_paths_from_there() {
+fn a_bake_file_in_a_subdirectory_resolves_paths_from_where_bake_runs() {
+    // vaultwarden's docker/docker-bake.hcl: `context = "."`, `dockerfile =
+    // "docker/Dockerfile.debian"`, run from the root (`bake-action` `files:`).
     let b = read(
-        "build/docker-bake.hcl",
-        r#"target "api" {
-  context = "../api"
+        "docker/docker-bake.hcl",
+        r#"target "debian" {
+  context = "."
+  dockerfile = "docker/Dockerfile.debian"
+}
+target "api" {
+  context = "api"
   dockerfile = "Dockerfile.prod"
 }"#,
     );
+    assert_eq!(b.images[1].context, ".");
+    assert_eq!(b.images[1].dockerfile, "docker/Dockerfile.debian");
     assert_eq!(b.images[0].context, "api");
     assert_eq!(b.images[0].dockerfile, "api/Dockerfile.prod");
 }

@@ -54,6 +54,7 @@ fn found() -> Found {
         bake: vec![bake::read("docker-bake.hcl", BAKE)],
         compose: vec![compose::read("compose.yaml", COMPOSE).unwrap()],
         workflows: vec![workflow::read(".github/workflows/release.yml", WORKFLOW, None).unwrap()],
+        ..Default::default()
     }
 }
 
@@ -77,8 +78,20 @@ fn one_image_per_build_from_every_source() {
             ("api", "api/Dockerfile", Some("shop-api")),
             ("web", "web/Dockerfile", None),
             ("worker", "worker/Dockerfile", None),
-            ("tools", "tools/Dockerfile", None),
         ]
+    );
+    // Nothing publishes tools/Dockerfile (no tag, no workflow, no compose image): a helper.
+    assert!(
+        d.notes
+            .not_mapped
+            .iter()
+            .any(
+                |n| n.from.file == "tools/Dockerfile" && n.why.contains("nothing")
+                    || n.why
+                        .contains("no workflow, bake tag or compose file publishes it")
+            ),
+        "{:#?}",
+        d.notes.not_mapped
     );
     // compose's args join bake's target.
     assert_eq!(d.images[1].build.build_args["MODE"], "prod");
@@ -110,7 +123,6 @@ fn one_image_per_build_from_every_source() {
         ".github/workflows/release.yml:8 → release.tags[0]",
         ".github/workflows/release.yml:10 → release.latest",
         ".github/workflows/release.yml:6 → release.registries and images.api",
-        "tools/Dockerfile → images.tools",
         "compose.yaml:3 → images.api",
     ] {
         assert!(keys.contains(&want.to_string()), "{want} not in {keys:#?}");
@@ -165,10 +177,9 @@ fn conflicts_are_reported_not_hidden() {
             "a repository that is another image's name",
             Found {
                 default_name: "x".into(),
-                dockerfiles: vec!["api/Dockerfile".into()],
                 bake: vec![bake::read(
                     "docker-bake.hcl",
-                    "target \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
+                    "target \"api\" {\n  context = \"api\"\n}\ntarget \"backend\" {\n  context = \"backend\"\n  tags = [\"ghcr.io/a/api:1\"]\n}",
                 )],
                 ..Default::default()
             },
@@ -379,4 +390,152 @@ fn labels_stevedore_sets_itself_are_reported_not_written() {
     // What init writes passes the config's own validation.
     let text = crate::init::render::render(&draft);
     assert!(!text.contains("org.opencontainers.image"), "{text}");
+}
+
+#[test]
+fn image_only_compose_services_name_the_images_and_the_rest_are_left_out() {
+    // khoj's shape: `khoj` is the project's image, `khoj-computer` its `computer` image; the
+    // database is someone else's; `lint` is published by nothing.
+    let found = Found {
+        default_name: "khoj".into(),
+        dockerfiles: vec![
+            "Dockerfile".into(),
+            "computer.Dockerfile".into(),
+            "hack/lint.Dockerfile".into(),
+        ],
+        compose: vec![compose::read(
+            "docker-compose.yml",
+            "services:\n  db:\n    image: docker.io/pgvector/pgvector:pg15\n  computer:\n    image: ghcr.io/khoj-ai/khoj-computer:latest\n  server:\n    image: ghcr.io/khoj-ai/khoj:latest\n",
+        )
+        .unwrap()],
+        workflows: vec![workflow::read(
+            ".github/workflows/ci.yml",
+            "on:\n  push:\n    branches: [master]\njobs: {}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>)> = d
+        .images
+        .iter()
+        .map(|i| (i.build.name.as_str(), i.repository.as_deref()))
+        .collect();
+    assert_eq!(
+        images,
+        [("khoj", None), ("computer", Some("khoj-computer"))]
+    );
+    assert_eq!(d.registries, ["ghcr.io/khoj-ai"]);
+    assert_eq!(
+        d.default_branch.as_ref().map(|b| b.1.as_str()),
+        Some("master")
+    );
+    for (what, why) in [
+        (
+            "image \"lint\"",
+            "no workflow, bake tag or compose file publishes it",
+        ),
+        (
+            "image docker.io/pgvector/pgvector",
+            "not an image this release builds",
+        ),
+    ] {
+        assert!(
+            d.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what == what && n.why.contains(why)),
+            "{what}: {:#?}",
+            d.notes.not_mapped
+        );
+    }
+}
+
+#[test]
+fn the_remotes_default_branch_wins_over_the_workflows_branches() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["Dockerfile".into()],
+        origin_head: Some("dev".into()),
+        workflows: vec![workflow::read(
+            ".github/workflows/ci.yml",
+            "on:\n  push:\n    branches: [main]\njobs: {}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    assert_eq!(d.default_branch.map(|b| b.1), Some("dev".to_string()));
+}
+
+#[test]
+fn a_dev_stage_before_the_final_stage_gives_a_dev_variant() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["frontend/Dockerfile".into(), "api/Dockerfile".into()],
+        stages: BTreeMap::from([
+            (
+                "frontend/Dockerfile".to_string(),
+                vec!["base".to_string(), "dev".to_string(), "prod".to_string()],
+            ),
+            (
+                "api/Dockerfile".to_string(),
+                vec!["build".to_string(), "".to_string()],
+            ),
+        ]),
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>, bool)> = d
+        .images
+        .iter()
+        .map(|i| {
+            (
+                i.build.name.as_str(),
+                i.build.target.as_deref(),
+                i.build.dev_variant,
+            )
+        })
+        .collect();
+    assert_eq!(
+        images,
+        [
+            ("frontend", None, false),
+            ("api", None, false),
+            ("frontend-dev", Some("dev"), true)
+        ]
+    );
+    let text = crate::init::render::render(&d);
+    assert!(
+        text.contains(
+            "[images.frontend-dev]  # frontend/Dockerfile\ndockerfile = \"frontend/Dockerfile\"\ncontext = \"frontend\"\ntarget = \"dev\"\nflavor = { suffix = \"-dev\", onlatest = true }\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn metadata_actions_images_go_to_the_build_its_tags_feed() {
+    let found = Found {
+        default_name: "x".into(),
+        dockerfiles: vec!["api/Dockerfile".into(), "web/Dockerfile".into()],
+        workflows: vec![workflow::read(
+            ".github/workflows/r.yml",
+            "jobs:\n  j:\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n        with:\n          images: ghcr.io/acme/backend\n      - uses: docker/build-push-action@v6\n        with:\n          context: api\n          push: true\n          tags: ${{ steps.meta.outputs.tags }}\n",
+            None,
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let images: Vec<(&str, Option<&str>)> = d
+        .images
+        .iter()
+        .map(|i| (i.build.name.as_str(), i.repository.as_deref()))
+        .collect();
+    // web/Dockerfile is published by nothing: left out.
+    assert_eq!(images, [("api", Some("backend"))]);
+    assert_eq!(d.registries, ["ghcr.io/acme"]);
 }

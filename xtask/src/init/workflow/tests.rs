@@ -155,7 +155,7 @@ fn inputs_that_cannot_be_mapped_are_reported() {
 fn build_push_platforms_as_a_list_and_expressions() {
     let w = read(
         "w.yml",
-        "jobs:\n  j:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: |\n            linux/amd64\n            linux/arm/v7\n      - uses: docker/build-push-action@v6\n        with:\n          platforms: ${{ matrix.platform }}\n",
+        "jobs:\n  j:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          push: true\n          platforms: |\n            linux/amd64\n            linux/arm/v7\n      - uses: docker/build-push-action@v6\n        with:\n          push: true\n          platforms: ${{ matrix.platform }}\n",
     );
     assert_eq!(w.platforms.len(), 1);
     assert_eq!(w.platforms[0].1, ["linux/amd64", "linux/arm/v7"]);
@@ -205,4 +205,148 @@ fn repository_expressions_take_the_origin_remotes_github_repository() {
     let w = read("w.yml", text);
     assert!(w.metas[0].images.is_empty());
     assert_eq!(w.notes.not_mapped.len(), 3);
+}
+
+/// khoj's shape: env at workflow level, a native-runner matrix, build-push-action without
+/// `platforms`, a tag computed at run time; and a push: false test build.
+const MATRIX_PUSH: &str = r#"on:
+  push:
+    branches: [master, 'release/*']
+    tags: ['*']
+env:
+  REGISTRY: ghcr.io
+  IMAGE: ${{ env.REGISTRY }}/acme/app
+jobs:
+  prepare:
+    runs-on: ubuntu-latest
+    outputs:
+      slug: ${{ env.IMAGE }}
+    steps:
+      - run: true
+  build:
+    strategy:
+      matrix:
+        include:
+          - platform: linux/amd64
+            runner: ubuntu-latest
+          - platform: linux/arm64
+            runner: ubuntu-24.04-arm
+    runs-on: ${{ matrix.runner }}
+    steps:
+      - name: Build
+        uses: depot/build-push-action@v1
+        env:
+          SUFFIX: -cloud
+        with:
+          context: .
+          file: docker/Dockerfile
+          push: true
+          tags: ${{ env.IMAGE }}${{ env.SUFFIX }}:${{ github.ref_name }}-${{ matrix.platform == 'linux/amd64' && 'amd64' || 'arm64' }}
+          build-args: |
+            COMMIT=${{ github.sha }}
+            VERSION=${{ steps.meta.outputs.version }}
+            TOKEN=${{ secrets.X }}
+          cache-from: type=registry,ref=ghcr.io/acme/app:cache
+      - name: Test image
+        uses: docker/build-push-action@v6
+        with:
+          push: false
+          tags: app:test
+      - name: Merge
+        run: docker buildx imagetools create -t x y
+  bin:
+    uses: docker/github-builder/.github/workflows/bake.yml@v1
+    needs: prepare
+    with:
+      target: image-cross
+      output: image
+      sign: true
+      meta-images: ${{ needs.prepare.outputs.slug }}
+      meta-tags: |
+        type=ref,event=branch
+"#;
+
+#[test]
+fn workflows_resolve_their_own_env_matrix_and_job_outputs() {
+    let w = read("w.yml", MATRIX_PUSH);
+    assert_eq!(w.branches, ["master"]);
+    assert_eq!(w.tag_patterns, ["*"]);
+    assert_eq!(w.pushes.len(), 1, "the push: false build is not a release");
+    let p = &w.pushes[0];
+    assert_eq!(
+        (p.dockerfile.as_str(), p.context.as_str()),
+        ("docker/Dockerfile", ".")
+    );
+    let names: Vec<String> = p
+        .names
+        .iter()
+        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+        .collect();
+    assert_eq!(names, ["ghcr.io/acme/app-cloud"]);
+    assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(p.build_args["COMMIT"], "{{sha}}");
+    assert_eq!(p.build_args["VERSION"], "{{version}}");
+    assert!(!p.build_args.contains_key("TOKEN"));
+    assert_eq!(p.cache.as_deref(), Some("registry"));
+    // The github-builder job: metadata-action's inputs under meta-*, the bake target it builds.
+    assert_eq!(w.metas.len(), 1);
+    assert_eq!(w.metas[0].images[0].1.repository, "app");
+    assert_eq!(w.metas[0].tags[0].1, "type=ref,event=branch");
+    assert_eq!(w.bake_runs.len(), 1);
+    assert_eq!(w.bake_runs[0].targets, ["image-cross"]);
+    assert!(w.bake_runs[0].pushes);
+    for (what, why) in [
+        (
+            "step \"Build\" build arg TOKEN",
+            "only known when the workflow runs",
+        ),
+        (
+            "step \"Build\" tags",
+            "its tag is computed when the workflow runs",
+        ),
+        ("step \"Test image\"", "a test build"),
+        (
+            "step \"Merge\" (imagetools create)",
+            "one multi-platform index",
+        ),
+        ("docker/github-builder sign", "signing"),
+    ] {
+        assert!(
+            w.notes
+                .not_mapped
+                .iter()
+                .any(|n| n.what.starts_with(what) && n.why.contains(why)),
+            "{what}: {:#?}",
+            w.notes.not_mapped
+        );
+    }
+}
+
+#[test]
+fn github_builders_build_workflow_is_a_build_push_action() {
+    let w = read(
+        "w.yml",
+        "jobs:\n  build:\n    uses: docker/github-builder/.github/workflows/build.yml@v1\n    with:\n      output: image\n      context: .\n      file: docker/Dockerfile\n      platforms: linux/amd64,linux/arm64\n      build-args: |\n        REV=${{ github.sha }}\n      meta-images: ghcr.io/acme/app\n      meta-tags: type=ref,event=tag\n",
+    );
+    assert_eq!(w.pushes.len(), 1);
+    assert_eq!(w.pushes[0].dockerfile, "docker/Dockerfile");
+    assert_eq!(w.pushes[0].platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(w.pushes[0].build_args["REV"], "{{sha}}");
+    assert!(w.bake_runs.is_empty());
+    assert_eq!(w.metas[0].tags[0].1, "type=ref,event=tag");
+}
+
+#[test]
+fn a_build_tagged_by_metadata_action_is_marked_so() {
+    let w = read(
+        "w.yml",
+        "jobs:\n  j:\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n        with:\n          images: ghcr.io/acme/api\n      - uses: docker/build-push-action@v6\n        with:\n          file: api/Dockerfile\n          push: true\n          tags: ${{ steps.meta.outputs.tags }}\n",
+    );
+    assert!(w.pushes[0].meta_tags);
+    assert!(w.pushes[0].names.is_empty());
+    assert!(
+        w.notes.not_mapped.iter().all(|n| !n.what.contains("tags")),
+        "{:?}",
+        w.notes.not_mapped
+    );
 }
