@@ -76,8 +76,54 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
         super::Retries::Verbose,
     )?;
 
-    // Compose artifacts: their files, env files and compose's checks, which a release runs
-    // before it builds, and the external images it pins.
+    compose(ws, &clients, &mut problem);
+
+    // Registries: credentials and push permission for every image and compose artifact
+    // repository (no secret printed).
+    if plan.registries.is_empty() {
+        problem(
+            "registries: none configured".into(),
+            "list where to publish in release.registries".into(),
+        );
+    } else {
+        let opts = super::publish_options(ws, None, &clients)?;
+        let (lines, ok) = crate::publish::login_check(plan, &opts, true)?;
+        for l in &lines {
+            println!("{}      {l}", if ok { "ok" } else { "--" });
+        }
+        let unresolved: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.split("cannot resolve host ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .collect();
+        if let Some(host) = unresolved.first() {
+            problem(
+                format!("registries: cannot resolve host {host}"),
+                "check the host name in release.registries (a typo?) and this machine's DNS".into(),
+            );
+        } else if !ok {
+            problem(
+                "registries: some would refuse the push (see above)".into(),
+                "set STEVEDORE_AUTH_<HOST>=user:token (or docker login) with push access, and check the registry is reachable".into(),
+            );
+        }
+    }
+
+    if problems > 0 {
+        bail!("{problems} problem(s): a release would not pass its preflight");
+    }
+    println!("a release would pass its preflight");
+    Ok(())
+}
+
+/// Compose artifacts: their files, env files and compose's checks, which a release runs before
+/// it builds, and the external images it pins.
+fn compose(
+    ws: &Workspace,
+    clients: &std::sync::Arc<crate::registry::Clients>,
+    problem: &mut impl FnMut(String, String),
+) {
+    let plan = &ws.plan;
     if !plan.composes.is_empty() {
         match crate::compose::stage::preflight(plan, &ws.root, false) {
             Ok(checked) => {
@@ -117,41 +163,4 @@ pub(super) fn doctor(ws: &Workspace, verbose: bool) -> Result<()> {
             }
         }
     }
-
-    // Registries: credentials and push permission for every image and compose artifact
-    // repository (no secret printed).
-    if plan.registries.is_empty() {
-        problem(
-            "registries: none configured".into(),
-            "list where to publish in release.registries".into(),
-        );
-    } else {
-        let opts = super::publish_options(ws, None, &clients)?;
-        let (lines, ok) = crate::publish::login_check(plan, &opts, true)?;
-        for l in &lines {
-            println!("{}      {l}", if ok { "ok" } else { "--" });
-        }
-        let unresolved: Vec<&str> = lines
-            .iter()
-            .filter_map(|l| l.split("cannot resolve host ").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .collect();
-        if let Some(host) = unresolved.first() {
-            problem(
-                format!("registries: cannot resolve host {host}"),
-                "check the host name in release.registries (a typo?) and this machine's DNS".into(),
-            );
-        } else if !ok {
-            problem(
-                "registries: some would refuse the push (see above)".into(),
-                "set STEVEDORE_AUTH_<HOST>=user:token (or docker login) with push access, and check the registry is reachable".into(),
-            );
-        }
-    }
-
-    if problems > 0 {
-        bail!("{problems} problem(s): a release would not pass its preflight");
-    }
-    println!("a release would pass its preflight");
-    Ok(())
 }

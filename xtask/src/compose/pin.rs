@@ -98,7 +98,8 @@ pub fn pin_images<E: fmt::Display>(
                 "write `[registry/]repository[:tag][@sha256:…]`",
             )
         })?;
-        if let Some(own) = release.iter().find(|r| named.is_repository(&r.repository)) {
+        let written_tag = parts.tag.as_deref().or(named.tag.as_deref());
+        if let Some(own) = release_image_for(release, &named, written_tag) {
             let pinned = ImageRef::parse(&own.pinned).map_err(|e| {
                 ComposeError::new(
                     ErrorKind::Image,
@@ -247,6 +248,48 @@ impl ImageRef {
             (None, None) => format!("{name}:latest"),
         }
     }
+}
+
+/// The release image a service names: the one of its repository, or, when variants share the
+/// repository (`server:1.2.3` and `server:1.2.3-alpine`), the one whose tag the service writes,
+/// else whose flavor suffix the written tag ends with (`latest-alpine`, `alpine`), else the
+/// variant without a suffix.
+fn release_image_for<'a>(
+    release: &'a [ReleaseImage],
+    named: &ImageRef,
+    written_tag: Option<&str>,
+) -> Option<&'a ReleaseImage> {
+    let candidates: Vec<(&ReleaseImage, String)> = release
+        .iter()
+        .filter(|r| named.is_repository(&r.repository))
+        .map(|r| {
+            let tag = ImageRef::parse(&r.pinned)
+                .ok()
+                .and_then(|p| p.tag)
+                .unwrap_or_default();
+            (r, tag)
+        })
+        .collect();
+    let shortest = candidates.iter().min_by_key(|(_, t)| t.len())?;
+    if candidates.len() == 1 {
+        return Some(shortest.0);
+    }
+    let Some(written) = written_tag else {
+        return Some(shortest.0);
+    };
+    if let Some((r, _)) = candidates.iter().find(|(_, t)| t == written) {
+        return Some(r);
+    }
+    candidates
+        .iter()
+        .find(|(_, t)| {
+            let extra = t.strip_prefix(shortest.1.as_str()).unwrap_or("");
+            !extra.is_empty()
+                && (written.ends_with(extra)
+                    || written == extra.trim_start_matches(['-', '.', '_']))
+        })
+        .map(|(r, _)| *r)
+        .or(Some(shortest.0))
 }
 
 struct Parts {

@@ -312,18 +312,16 @@ fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -
                 .cloned()
                 .or_else(|| taken_names.iter().find(|n| **n == repo).cloned());
             if let (Some(other), Some(suffix)) = (&other, &img.variant_suffix) {
-                notes.not_mapped(
+                // A variant of the same repository: its flavor sets its tags apart.
+                notes.mapped(
                     img.from.clone(),
                     format!("images.{} ({suffix} variant of {repo:?})", img.name),
                     format!(
-                        "left out: it is pushed to images.{other}'s repository with tags ending \
-                         in {suffix}, and stevedore's config has one image per repository \
-                         (release it as its own repository with flavor.suffix = {suffix:?})"
+                        "repository = {repo:?} beside images.{other}, flavor = {{ suffix = \
+                         {suffix:?}, onlatest = true }}"
                     ),
                 );
-                continue;
-            }
-            if let Some(other) = other {
+            } else if let Some(other) = other {
                 notes.not_mapped(
                     img.from.clone(),
                     format!("repository {repo:?}"),

@@ -106,6 +106,12 @@ pub fn render(draft: &Draft) -> String {
         }
         if b.dev_variant {
             out.push_str("flavor = { suffix = \"-dev\", onlatest = true }\n");
+        } else if let Some(suffix) = &b.variant_suffix {
+            let _ = writeln!(
+                out,
+                "flavor = {{ suffix = {}, onlatest = true }}",
+                quote(suffix)
+            );
         }
     }
     for (c, why) in &draft.compose_commented {

@@ -389,6 +389,8 @@ impl Plan {
                 .collect()
         };
 
+        // Repositories two images publish to (a variant told apart by its flavor).
+        let shared = shared_repositories(config);
         let mut images = Vec::new();
         for (name, img) in &config.images {
             let own_tags = if img.tags.is_some() || img.flavor.is_some() || img.latest.is_some() {
@@ -405,7 +407,11 @@ impl Plan {
                     }
                 }
                 Some(if inputs.dirty {
-                    vec![version.clone()]
+                    // In a shared repository the variant's flavor keeps the two apart.
+                    match (&img.flavor, shared.contains(&config.repository_of(name))) {
+                        (Some(f), true) => vec![format!("{}{version}{}", f.prefix, f.suffix)],
+                        _ => vec![version.clone()],
+                    }
                 } else {
                     own.tags
                 })
@@ -458,6 +464,8 @@ impl Plan {
                 }
             });
         }
+
+        no_tag_claimed_twice(&images, &tagset.tags)?;
 
         let composes: Vec<ComposePlan> = config
             .compose
@@ -518,4 +526,42 @@ fn push_target(prefix: &RegistryPrefix, repo: &str, tags: &[String]) -> PushTarg
             .collect(),
         repository,
     }
+}
+
+/// The repositories more than one image publishes to.
+fn shared_repositories(config: &Config) -> Vec<String> {
+    let repos: Vec<String> = config
+        .images
+        .keys()
+        .map(|n| config.repository_of(n))
+        .collect();
+    repos
+        .iter()
+        .filter(|r| repos.iter().filter(|o| o == r).count() > 1)
+        .cloned()
+        .collect()
+}
+
+/// Images that share a repository (a variant told apart by its flavor) must not claim the same
+/// tag: one would overwrite the other's in the registry.
+fn no_tag_claimed_twice(images: &[ImagePlan], release_tags: &[String]) -> Result<(), String> {
+    for (i, a) in images.iter().enumerate() {
+        for b in images[i + 1..]
+            .iter()
+            .filter(|b| b.repository == a.repository)
+        {
+            let tags_a = a.tags.as_deref().unwrap_or(release_tags);
+            let tags_b = b.tags.as_deref().unwrap_or(release_tags);
+            if let Some(t) = tags_a.iter().find(|t| tags_b.contains(t)) {
+                return Err(format!(
+                    "images.{} and images.{} publish to the same repository {:?} and both claim \
+                     the tag {t:?}\n  fix: give the variant a flavor that sets it apart on every \
+                     tag (e.g. `flavor = {{ suffix = \"-alpine\", onlatest = true }}`), or its \
+                     own `tags`",
+                    a.name, b.name, a.repository
+                ));
+            }
+        }
+    }
+    Ok(())
 }

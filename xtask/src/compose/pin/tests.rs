@@ -181,3 +181,39 @@ fn repositories_match_with_registry_prefixes_and_docker_hub_names() {
         );
     }
 }
+
+#[test]
+fn a_service_of_a_shared_repository_is_pinned_to_the_variant_its_tag_names() {
+    let main = format!("127.0.0.1:5000/vaultwarden/server:1.37.2@{D1}");
+    let alpine = format!("127.0.0.1:5000/vaultwarden/server:1.37.2-alpine@{D2}");
+    let release = vec![
+        ReleaseImage {
+            repository: "vaultwarden/server".into(),
+            pinned: alpine.clone(),
+        },
+        ReleaseImage {
+            repository: "vaultwarden/server".into(),
+            pinned: main.clone(),
+        },
+    ];
+    let cases = [
+        ("vaultwarden/server:latest", &main),
+        ("vaultwarden/server", &main),
+        ("vaultwarden/server:1.37.2", &main),
+        ("vaultwarden/server:latest-alpine", &alpine),
+        ("vaultwarden/server:alpine", &alpine),
+        ("vaultwarden/server:1.37.2-alpine", &alpine),
+        ("vaultwarden/server:${TAG:-latest-alpine}", &alpine),
+    ];
+    for (image, want) in cases {
+        let ws = Workspace::new(&[(
+            "compose.yaml",
+            &format!("services:\n  vw:\n    image: {image}\n"),
+        )]);
+        let project = ws.load(&["compose.yaml"]).unwrap();
+        let mut resolver = |_: &str| -> Result<String, String> { Err("not asked".into()) };
+        let pins = pin_images(&project, &release, true, &mut resolver).unwrap();
+        let want = ImageRef::parse(want).unwrap().docker_ref();
+        assert_eq!(pins.services, vec![("vw".to_string(), want)], "{image}");
+    }
+}

@@ -32,11 +32,20 @@ pub(super) fn check(cfg: &Config, p: &mut Problems, repos: &mut BTreeMap<String,
         if let Err(e) = validate_repository(&repo) {
             p.add(repo_key.clone(), e);
         } else if let Some(other) = repos.insert(repo.clone(), format!("images.{name}")) {
-            p.fix(
-                repo_key,
-                format!("repository {repo:?} is already used by {other}"),
-                "set a distinct `repository`",
-            );
+            // A variant of the same repository (`server:1.2.3` and `server:1.2.3-alpine`) is
+            // told apart by its flavor; the plan then checks that no tag is claimed twice.
+            let sibling = other
+                .strip_prefix("images.")
+                .and_then(|o| cfg.images.get(o))
+                .is_some_and(|o| flavor_of(cfg, o) != flavor_of(cfg, img));
+            if !sibling {
+                p.fix(
+                    repo_key,
+                    format!("repository {repo:?} is already used by {other}"),
+                    "set a distinct `repository`, or, for a variant published in the same \
+                     repository, a `flavor` of its own (e.g. `flavor = { suffix = \"-alpine\" }`)",
+                );
+            }
         }
         if let Some(pl) = &img.platforms {
             if pl.is_empty() {
@@ -78,4 +87,10 @@ pub(super) fn check(cfg: &Config, p: &mut Problems, repos: &mut BTreeMap<String,
             }
         }
     }
+}
+
+/// The prefix and suffix `img`'s tags get: its own flavor, else the release's.
+fn flavor_of<'a>(cfg: &'a Config, img: &'a crate::config::Image) -> (&'a str, &'a str) {
+    let f = img.flavor.as_ref().unwrap_or(&cfg.release.flavor);
+    (f.prefix.as_str(), f.suffix.as_str())
 }
