@@ -27,6 +27,7 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
+mod present;
 mod push_session;
 mod record_referrers;
 mod scheduler;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tokio::sync::{watch, Semaphore};
 
+use super::present::Present;
 use super::push_session::{Counters, Session};
 use super::unit::{platform_label, Blob, Target, Unit};
 use super::{tags, PublishOptions, PushedImage, Report, Uploads, SCHEMA};
@@ -38,8 +39,10 @@ pub(super) async fn push_units(
     let units: Vec<Arc<Unit>> = units.into_iter().map(Arc::new).collect();
     let mut failures: Vec<String> = Vec::new();
 
-    let blob_failed = push_blobs(&ctx, &units, &progress, &mut failures).await?;
-    let ready = push_manifests(&ctx, &units, &blob_failed, &mut failures).await?;
+    // --- Phase 0: what each target holds already (one request per unit × target) ----------
+    let present = super::present::probe(&ctx, &units, opts.floating.as_ref()).await;
+    let blob_failed = push_blobs(&ctx, &units, &present, &progress, &mut failures).await?;
+    let ready = push_manifests(&ctx, &units, &blob_failed, &present, &mut failures).await?;
 
     if !failures.is_empty() {
         failures.sort();
@@ -65,7 +68,7 @@ pub(super) async fn push_units(
     })?;
 
     // --- Phase 3: tags ----------------------------------------------------------------------
-    let kept = tags::move_all(&ctx, &units, opts.floating.as_ref()).await?;
+    let kept = tags::move_all(&ctx, &units, opts.floating.as_ref(), present.tags).await?;
 
     // --- Report -------------------------------------------------------------------------------
     let c = &ctx.counters;
@@ -101,6 +104,7 @@ pub(super) async fn push_units(
 async fn push_blobs(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
+    present: &Present,
     progress: &Shared,
     failures: &mut Vec<String>,
 ) -> Result<std::collections::HashSet<(usize, usize)>> {
@@ -115,12 +119,30 @@ async fn push_blobs(
         })
         .collect();
     // The first repository (per registry) that needs a blob uploads it; the others wait
-    // for it and mount it.
+    // for it and mount it. A repository found complete holds its blobs already: the others
+    // mount from it at once.
     let mut first: HashMap<(String, Digest), Uploader> = HashMap::new();
     let mut senders: HashMap<(String, Digest), watch::Sender<Option<bool>>> = HashMap::new();
+    let mut held = Vec::new();
+    for &(ii, ti) in &present.complete {
+        let (unit, t) = (&units[ii], &units[ii].targets[ti]);
+        bars[ii].inc(unit.blobs.iter().map(|b| b.size).sum());
+        for b in &unit.blobs {
+            let (tx, rx) = watch::channel(Some(true));
+            first
+                .entry((t.registry.name.clone(), b.digest.clone()))
+                .or_insert_with(|| {
+                    held.push(tx);
+                    (t.repo.clone(), rx)
+                });
+        }
+    }
     let mut set = tokio::task::JoinSet::new();
     for (ii, unit) in units.iter().enumerate() {
         for (ti, t) in unit.targets.iter().enumerate() {
+            if present.complete.contains(&(ii, ti)) {
+                continue;
+            }
             for b in &unit.blobs {
                 let key = (t.registry.name.clone(), b.digest.clone());
                 let (role_wait, role_signal) = match first.get(&key) {
@@ -162,6 +184,7 @@ async fn push_blobs(
     for b in &bars {
         b.finish();
     }
+    drop(held);
     Ok(blob_failed)
 }
 
@@ -170,13 +193,14 @@ async fn push_manifests(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
     blob_failed: &std::collections::HashSet<(usize, usize)>,
+    present: &Present,
     failures: &mut Vec<String>,
 ) -> Result<Vec<(usize, usize)>> {
-    let mut ready: Vec<(usize, usize)> = Vec::new();
+    let mut ready: Vec<(usize, usize)> = present.complete.iter().copied().collect();
     let mut set = tokio::task::JoinSet::new();
     for (ii, unit) in units.iter().enumerate() {
         for ti in 0..unit.targets.len() {
-            if blob_failed.contains(&(ii, ti)) {
+            if blob_failed.contains(&(ii, ti)) || present.complete.contains(&(ii, ti)) {
                 continue;
             }
             let (ctx, unit) = (ctx.clone(), unit.clone());

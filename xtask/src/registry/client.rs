@@ -2,7 +2,7 @@
 //! credentials, the bearer challenge it gave and the tokens it issued. One per host and
 //! [`Operation`] for a whole run, handed out by [`super::Clients`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use super::credentials::Credentials;
 use super::transport::{cannot_resolve, is_dns_failure, refuse_redirect_downgrade};
 use super::{error_chain, ClientOptions, Log, Operation};
 use crate::oci::reference::is_loopback_host;
+use crate::oci::Digest;
 
 /// A bearer challenge: the token realm and the service.
 pub(super) type Challenge = (Url, Option<String>);
@@ -52,6 +53,11 @@ pub struct Registry {
     pub(super) log: Log,
     /// Blob bytes handed to the network, retried and abandoned tries included.
     pub(super) sent: Arc<AtomicU64>,
+    /// What this run already knows the registry holds: `(repository, digest)` of the blobs and
+    /// manifests a `HEAD` found, a mount or `PUT` stored. Not asked about again in the same run
+    /// (content by digest does not change; tags are never kept here). Shared with the client
+    /// of the same host for the other operation.
+    pub(super) known: Arc<std::sync::Mutex<HashSet<(String, Digest)>>>,
 }
 
 impl Registry {
@@ -138,6 +144,7 @@ impl Registry {
             opts: opts.clone(),
             log,
             sent: Arc::new(AtomicU64::new(0)),
+            known: Default::default(),
         })
     }
 
@@ -159,6 +166,7 @@ impl Registry {
             opts: self.opts.clone(),
             log: self.log.clone(),
             sent: self.sent.clone(),
+            known: self.known.clone(),
         }
     }
 
@@ -166,6 +174,22 @@ impl Registry {
     /// bytes of the blobs pushed, plus what faults wasted).
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Whether this run already knows that `repo` holds the blob or manifest `digest` (a
+    /// `HEAD` found it, a mount or `PUT` stored it).
+    pub fn known_present(&self, repo: &str, digest: &Digest) -> bool {
+        self.known
+            .lock()
+            .is_ok_and(|k| k.contains(&(repo.to_string(), digest.clone())))
+    }
+
+    /// Records that `repo` holds the blob or manifest `digest`, so that it is not asked about
+    /// again in this run.
+    pub fn note_present(&self, repo: &str, digest: &Digest) {
+        if let Ok(mut k) = self.known.lock() {
+            k.insert((repo.to_string(), digest.clone()));
+        }
     }
 
     /// `http` or `https`.

@@ -13,8 +13,24 @@ use super::transport::display_ref;
 use super::*;
 
 impl Registry {
-    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
+    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any. A digest
+    /// this run already knows is there is not asked about again ([`Registry::known_present`]);
+    /// a tag always is.
     pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
+        let by_digest = reference.parse::<Digest>().ok();
+        if let Some(d) = by_digest.as_ref().filter(|d| self.known_present(repo, d)) {
+            return Ok(Some(d.clone()));
+        }
+        let found = self.head_manifest(repo, reference).await?;
+        if let (Some(asked), Some(got)) = (&by_digest, &found) {
+            if asked == got {
+                self.note_present(repo, got);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
         let what = &format!(
             "check manifest {}",
             display_ref(&self.name, repo, reference)
@@ -73,7 +89,9 @@ impl Registry {
                 _ => Ok(()),
             }
         })
-        .await
+        .await?;
+        self.note_present(repo, digest);
+        Ok(())
     }
 
     /// `GET /v2/<repo>/manifests/<digest>` into memory (at most [`MAX_MANIFEST`]): `(media
