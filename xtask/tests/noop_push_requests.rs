@@ -25,7 +25,10 @@ fn a_noop_push_costs_at_most_one_request_per_tag_and_one_per_image_per_registry(
     let proxy_a = Proxy::start(&reg_a.host, |_| Fault::Pass);
     let proxy_b = Proxy::start(&reg_b.host, |_| Fault::Pass);
     let ws = Workspace::new(
-        &[format!("{}/team", proxy_a.host), format!("{}/team", proxy_b.host)],
+        &[
+            format!("{}/team", proxy_a.host),
+            format!("{}/team", proxy_b.host),
+        ],
         &IMAGES,
         "",
     );
@@ -124,7 +127,10 @@ fn an_older_commit_released_after_a_newer_one_leaves_latest_reading_the_index_an
     for (n, b_bytes) in IMAGES.iter().zip(&b_index) {
         for tag in ["latest", "main"] {
             let now = registry.inspect_raw(&format!("demo/{n}:{tag}")).unwrap();
-            assert_eq!(&now, b_bytes, "demo/{n}:{tag} moved back to the older commit");
+            assert_eq!(
+                &now, b_bytes,
+                "demo/{n}:{tag} moved back to the older commit"
+            );
         }
         let own = registry
             .inspect_raw(&format!("demo/{n}:sha-{}", &a[..7]))
@@ -135,7 +141,10 @@ fn an_older_commit_released_after_a_newer_one_leaves_latest_reading_the_index_an
     // annotation: one GET of it per image, no platform manifest or config read.
     let log = since(&proxy, from);
     let gets: Vec<&String> = log.iter().filter(|l| l.starts_with("GET ")).collect();
-    let index_reads = gets.iter().filter(|l| l.contains("/manifests/sha256:")).count();
+    let index_reads = gets
+        .iter()
+        .filter(|l| l.contains("/manifests/sha256:"))
+        .count();
     assert!(index_reads <= IMAGES.len(), "{}", log.join("\n"));
     assert!(
         !gets.iter().any(|l| l.contains("/blobs/")),

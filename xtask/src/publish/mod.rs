@@ -35,7 +35,7 @@ mod secrets;
 mod tags;
 mod unit;
 
-use unit::{load_artifact, load_image, platform_label, Doc, Target, Unit};
+use unit::{load_artifact, load_image, load_image_at, platform_label, Doc, Target, Unit};
 
 /// An artifact of the layout published beside the images (a compose artifact, an
 /// attestation): its manifest named `layout_name`, to one repository of one registry.
@@ -167,40 +167,42 @@ pub struct DigestFile {
     pub images: BTreeMap<String, Vec<Descriptor>>,
 }
 
-/// The session's client for every registry host of the plan.
+/// The session's client for every registry host of the plan, connected all at once.
 async fn connect_all(
     images: &[&ImagePlan],
     artifacts: &[Artifact],
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
-    let mut out = HashMap::new();
+    let mut hosts: Vec<(String, String)> = Vec::new();
     let targets = images
         .iter()
         .flat_map(|i| i.targets.iter())
         .chain(artifacts.iter().map(|a| &a.target));
-    {
-        for t in targets {
-            let name = t.host().to_string();
-            if out.contains_key(&name) {
-                continue;
-            }
-            let reg = opts
-                .registry
-                .client(&name, &t.api_host, registry::Operation::Push)
-                .await?;
-            progress.verbose(&format!(
-                "registry {name}: {}://{}, credentials: {}{}",
-                reg.scheme(),
-                reg.api_host,
-                reg.creds.source,
-                reg.creds
-                    .user()
-                    .map(|u| format!(" (user {u})"))
-                    .unwrap_or_default()
-            ));
-            out.insert(name, reg);
+    for t in targets {
+        if !hosts.iter().any(|(name, _)| name == t.host()) {
+            hosts.push((t.host().to_string(), t.api_host.clone()));
         }
+    }
+    let connected = futures_util::future::join_all(hosts.iter().map(|(name, api_host)| {
+        opts.registry
+            .client(name, api_host, registry::Operation::Push)
+    }))
+    .await;
+    let mut out = HashMap::new();
+    for ((name, _), reg) in hosts.into_iter().zip(connected) {
+        let reg = reg?;
+        progress.verbose(&format!(
+            "registry {name}: {}://{}, credentials: {}{}",
+            reg.scheme(),
+            reg.api_host,
+            reg.creds.source,
+            reg.creds
+                .user()
+                .map(|u| format!(" (user {u})"))
+                .unwrap_or_default()
+        ));
+        out.insert(name, reg);
     }
     Ok(out)
 }
@@ -247,11 +249,17 @@ fn split_entries<'p>(
 /// What `cargo xtask push` publishes from `layout`: the compose artifacts of the plan, as
 /// `cargo xtask compose` (or a release) wrote them, then its images; every one must be there.
 pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
+    // index.json, read once.
+    let mut refs: HashMap<String, Descriptor> = HashMap::new();
+    for (name, d) in layout.refs().unwrap_or_default() {
+        refs.entry(name).or_insert(d);
+    }
+    let resolve = |name: &str| refs.get(name).cloned().ok_or(());
     let mut composes = Vec::new();
     for c in &plan.composes {
         for t in &c.targets {
             let name = c.layout_name_for(t);
-            let Ok(descriptor) = layout.resolve(&name) else {
+            let Ok(descriptor) = resolve(&name) else {
                 bail!(
                     "the compose artifact {} for {} is not in the layout {}: run `cargo xtask compose` first",
                     c.repository,
@@ -265,7 +273,7 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
                 descriptor,
                 content: Content::Compose {
                     repository: c.repository.clone(),
-                    fallback: layout.resolve(&fallback).is_ok().then_some(fallback),
+                    fallback: resolve(&fallback).is_ok().then_some(fallback),
                 },
                 targets: vec![t.clone()],
             });
@@ -273,9 +281,7 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
     }
     let mut images = Vec::new();
     for img in &plan.images {
-        let descriptor = layout
-            .resolve(&img.layout_name)
-            .map_err(|_| unit::not_built(layout, img))?;
+        let descriptor = resolve(&img.layout_name).map_err(|_| unit::not_built(layout, img))?;
         images.push(LayoutEntry {
             layout_name: img.layout_name.clone(),
             descriptor,
@@ -304,7 +310,14 @@ pub fn publish(
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in images {
-        loaded.push(load_image(layout, img)?);
+        let entry = entries.iter().find(|e| {
+            matches!(&e.content, Content::Image { image } if *image == img.name)
+                && e.layout_name == img.layout_name
+        });
+        loaded.push(match entry {
+            Some(e) => load_image_at(layout, img, &e.descriptor)?,
+            None => load_image(layout, img)?,
+        });
     }
     let mut loaded_artifacts = Vec::new();
     for a in artifacts {

@@ -24,6 +24,9 @@ use crate::oci::Digest;
 pub(super) struct Present {
     /// The pairs whose top manifest the registry holds (and with it everything under it).
     pub(super) complete: HashSet<(usize, usize)>,
+    /// The pairs whose top manifest the registry said it lacks (`404`): pushed without
+    /// asking again.
+    pub(super) absent: HashSet<(usize, usize)>,
     /// Tags read here: `(unit, target, tag)` → the digest it named (`None`: no such tag).
     pub(super) tags: HashMap<(usize, usize, String), Option<Digest>>,
 }
@@ -36,6 +39,8 @@ struct Found {
     /// The registry holds the fallback form of the unit (a compose artifact in its OCI 1.0
     /// form) rather than `top`.
     fell_back: bool,
+    /// The registry said it lacks `top`.
+    absent: bool,
 }
 
 /// Probes every unit × target that has a top manifest, all at once within each registry's
@@ -79,6 +84,8 @@ pub(super) async fn probe(
         if found.complete {
             mark_complete(ctx, unit, t);
             present.complete.insert((ii, ti));
+        } else if found.absent {
+            present.absent.insert((ii, ti));
         }
     }
     present
@@ -88,13 +95,19 @@ pub(super) async fn probe(
 /// that is in neither form).
 async fn probe_one(ctx: &Session, unit: &Unit, t: &Target, tag: Option<String>) -> Found {
     let reg = &t.registry;
-    let top = &unit.top.as_ref().expect("probed units have a top").desc.digest;
+    let top = &unit
+        .top
+        .as_ref()
+        .expect("probed units have a top")
+        .desc
+        .digest;
     let fallback = unit.fallback.as_ref().map(|f| &f.desc.digest);
     let sem = ctx.sem(reg);
     let mut found = Found {
         complete: false,
         tag: None,
         fell_back: false,
+        absent: false,
     };
     if let Some(tag) = tag {
         let _permit = sem.acquire().await.expect("semaphore open");
@@ -110,10 +123,14 @@ async fn probe_one(ctx: &Session, unit: &Unit, t: &Target, tag: Option<String>) 
     }
     for (digest, is_fallback) in std::iter::once((top, false)).chain(fallback.map(|f| (f, true))) {
         let _permit = sem.acquire().await.expect("semaphore open");
-        if let Ok(Some(_)) = reg.manifest_digest(&t.repo, digest.as_str()).await {
-            found.complete = true;
-            found.fell_back = is_fallback;
-            return found;
+        match reg.manifest_digest(&t.repo, digest.as_str()).await {
+            Ok(Some(_)) => {
+                found.complete = true;
+                found.fell_back = is_fallback;
+                return found;
+            }
+            Ok(None) => found.absent |= !is_fallback,
+            Err(_) => {}
         }
     }
     found

@@ -204,8 +204,9 @@ async fn push_manifests(
                 continue;
             }
             let (ctx, unit) = (ctx.clone(), unit.clone());
+            let top_absent = present.absent.contains(&(ii, ti));
             set.spawn(async move {
-                let r = manifests_job(&ctx, &unit, &unit.targets[ti]).await;
+                let r = manifests_job(&ctx, &unit, &unit.targets[ti], top_absent).await;
                 (ii, ti, r)
             });
         }
@@ -375,7 +376,14 @@ pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
 }
 
 /// Platform manifests by digest (or a check that they are there), then the index by digest.
-pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Result<()> {
+/// `top_absent`: the registry said it lacks the top manifest in this run (it is not asked
+/// again).
+pub(super) async fn manifests_job(
+    ctx: &Session,
+    unit: &Unit,
+    t: &Target,
+    top_absent: bool,
+) -> Result<()> {
     let reg = &t.registry;
     let sem = ctx.sem(reg);
     for d in &unit.expect {
@@ -397,10 +405,12 @@ pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Res
     for doc in docs {
         let _permit = sem.acquire().await.expect("semaphore open");
         let digest = &doc.desc.digest;
-        if reg
-            .manifest_digest(&t.repo, digest.as_str())
-            .await?
-            .is_some()
+        let is_top = unit.top.as_ref().is_some_and(|top| std::ptr::eq(doc, top));
+        if !(is_top && top_absent)
+            && reg
+                .manifest_digest(&t.repo, digest.as_str())
+                .await?
+                .is_some()
         {
             ctx.progress.verbose(&format!(
                 "manifest {}@{} already there",

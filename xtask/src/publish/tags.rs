@@ -197,7 +197,13 @@ async fn judge(
             }
         }
     }
-    let revisions = read_revisions(ctx, to_judge.iter().filter_map(|(t, _, d)| Some((*t, d.as_ref().ok()?)))).await;
+    let revisions = read_revisions(
+        ctx,
+        to_judge
+            .iter()
+            .filter_map(|(t, _, d)| Some((*t, d.as_ref().ok()?))),
+    )
+    .await;
     let mut decisions: HashMap<Option<String>, TagDecision> = HashMap::new();
     let mut kept = std::collections::BTreeMap::new();
     for (t, tag, named) in to_judge {
@@ -290,7 +296,9 @@ async fn revision_of(t: &Target, digest: &Digest) -> Result<Option<String>> {
     };
     let config: serde_json::Value =
         serde_json::from_slice(&reg.read_blob_capped(&t.repo, &config).await?).unwrap_or_default();
-    Ok(config["config"]["Labels"][REVISION].as_str().map(String::from))
+    Ok(config["config"]["Labels"][REVISION]
+        .as_str()
+        .map(String::from))
 }
 
 const REVISION: &str = "org.opencontainers.image.revision";

@@ -25,20 +25,21 @@ impl Registry {
         }
         let what = &format!("check blob {} in {}/{repo}", digest.short(), self.name);
         let url = self.blob_url(repo, digest);
-        let there = self.exchange(
-            repo,
-            what,
-            (Method::HEAD, &url),
-            |r| r,
-            |resp| async move {
-                match resp.status() {
-                    s if s.is_success() => Ok(true),
-                    StatusCode::NOT_FOUND => Ok(false),
-                    _ => Err(self.unexpected(what, resp).await),
-                }
-            },
-        )
-        .await?;
+        let there = self
+            .exchange(
+                repo,
+                what,
+                (Method::HEAD, &url),
+                |r| r,
+                |resp| async move {
+                    match resp.status() {
+                        s if s.is_success() => Ok(true),
+                        StatusCode::NOT_FOUND => Ok(false),
+                        _ => Err(self.unexpected(what, resp).await),
+                    }
+                },
+            )
+            .await?;
         if there {
             self.note_present(repo, digest);
         }

@@ -60,34 +60,40 @@ pub struct Registry {
     pub(super) known: Arc<std::sync::Mutex<HashSet<(String, Digest)>>>,
 }
 
+/// The HTTP client of a session (TLS roots, the extra CA files, timeouts, the redirect
+/// policy): built once, shared by every registry of the run (its connection pool keeps one
+/// set of connections per host).
+pub(super) fn http_client(opts: &ClientOptions) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
+        .connect_timeout(opts.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
+    let mut certs = Vec::new();
+    for pem in &opts.ca_pems {
+        certs.extend(
+            reqwest::Certificate::from_pem_bundle(pem)
+                .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
+        );
+    }
+    if !certs.is_empty() {
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().context("cannot set up the HTTP client")
+}
+
 impl Registry {
-    /// Sets up the client for `name` (reached at `api_host`). For loopback and insecure hosts,
-    /// HTTPS is tried first and plain HTTP used when the registry speaks only that.
+    /// Sets up the client for `name` (reached at `api_host`) over `http` (the session's HTTP
+    /// client, see [`http_client`]). For loopback and insecure hosts, HTTPS is tried first and
+    /// plain HTTP used when the registry speaks only that.
     pub(super) async fn connect(
         name: &str,
         api_host: &str,
-        creds: Credentials,
-        how_to_set: String,
+        (creds, how_to_set): (Credentials, String),
+        http: reqwest::Client,
         opts: &ClientOptions,
         log: Log,
     ) -> Result<Registry> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
-            .connect_timeout(opts.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
-        let mut certs = Vec::new();
-        for pem in &opts.ca_pems {
-            certs.extend(
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
-            );
-        }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().context("cannot set up the HTTP client")?;
-
         let plain_allowed = is_loopback_host(api_host) || opts.may_be_plain(name, api_host);
         let https = Url::parse(&format!("https://{api_host}/"))
             .with_context(|| format!("invalid registry host {api_host:?}"))?;
