@@ -2,7 +2,7 @@
 //! one registry is uploaded once and mounted into the others), then manifests by digest, then,
 //! only if everything arrived everywhere, the tags.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,8 +41,8 @@ pub(super) async fn push_units(
 
     // --- Phase 0: what each target holds already (one request per unit × target) ----------
     let present = super::present::probe(&ctx, &units, opts.floating.as_ref()).await;
-    let blob_failed = push_blobs(&ctx, &units, &present, &progress, &mut failures).await?;
-    let ready = push_manifests(&ctx, &units, &blob_failed, &present, &mut failures).await?;
+    let blobs = push_blobs(&ctx, &units, &present, &progress, &mut failures).await?;
+    let ready = push_manifests(&ctx, &units, &blobs, &present, &mut failures).await?;
 
     if !failures.is_empty() {
         failures.sort();
@@ -100,16 +100,26 @@ pub(super) async fn push_units(
     Ok(report)
 }
 
-/// Phase 1, blobs: the (image, target index) pairs whose blobs did not all arrive.
+/// What the blob phase found, by (unit, target index) pair.
+#[derive(Default)]
+struct Blobs {
+    /// The pairs whose blobs did not all arrive.
+    failed: HashSet<(usize, usize)>,
+    /// The pairs where the registry had at least one blob already: only there may some of
+    /// the unit's manifests be in place (a registry takes a manifest only once it holds its
+    /// blobs), so only there are they asked about before they are pushed.
+    found_some: HashSet<(usize, usize)>,
+}
+
+/// Phase 1, blobs.
 async fn push_blobs(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
     present: &Present,
     progress: &Shared,
     failures: &mut Vec<String>,
-) -> Result<std::collections::HashSet<(usize, usize)>> {
-    // (image, target index) pairs whose blobs all arrived.
-    let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
+) -> Result<Blobs> {
+    let mut done = Blobs::default();
     let bars: Vec<Arc<dyn Meter>> = units
         .iter()
         .map(|unit| {
@@ -173,26 +183,32 @@ async fn push_blobs(
     drop(senders);
     while let Some(res) = set.join_next().await {
         let (ii, ti, job, r) = res.context("an upload task panicked")?;
-        if let Err(e) = r {
-            failures.push(format!(
-                "{} → {}: blob {}: {e:#}",
-                units[ii].name, job.target.display, job.blob.digest
-            ));
-            blob_failed.insert((ii, ti));
+        match r {
+            Ok(true) => {
+                done.found_some.insert((ii, ti));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                failures.push(format!(
+                    "{} → {}: blob {}: {e:#}",
+                    units[ii].name, job.target.display, job.blob.digest
+                ));
+                done.failed.insert((ii, ti));
+            }
         }
     }
     for b in &bars {
         b.finish();
     }
     drop(held);
-    Ok(blob_failed)
+    Ok(done)
 }
 
 /// Phase 2, manifests by digest, for the pairs whose blobs arrived: the pairs that are ready.
 async fn push_manifests(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
-    blob_failed: &std::collections::HashSet<(usize, usize)>,
+    blobs: &Blobs,
     present: &Present,
     failures: &mut Vec<String>,
 ) -> Result<Vec<(usize, usize)>> {
@@ -200,13 +216,16 @@ async fn push_manifests(
     let mut set = tokio::task::JoinSet::new();
     for (ii, unit) in units.iter().enumerate() {
         for ti in 0..unit.targets.len() {
-            if blob_failed.contains(&(ii, ti)) || present.complete.contains(&(ii, ti)) {
+            if blobs.failed.contains(&(ii, ti)) || present.complete.contains(&(ii, ti)) {
                 continue;
             }
             let (ctx, unit) = (ctx.clone(), unit.clone());
-            let top_absent = present.absent.contains(&(ii, ti));
+            let absent = Absent {
+                top: present.absent.contains(&(ii, ti)),
+                all: !unit.blobs.is_empty() && !blobs.found_some.contains(&(ii, ti)),
+            };
             set.spawn(async move {
-                let r = manifests_job(&ctx, &unit, &unit.targets[ti], top_absent).await;
+                let r = manifests_job(&ctx, &unit, &unit.targets[ti], absent).await;
                 (ii, ti, r)
             });
         }
@@ -288,7 +307,8 @@ pub(super) struct BlobJob {
 /// Large blobs get periodic progress lines without a terminal.
 pub(super) const TICKER_MIN: u64 = 16 << 20;
 
-pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<()> {
+/// Uploads (or mounts) the blob unless the registry has it: whether it had it.
+pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<bool> {
     let r = blob_job_inner(ctx, job).await;
     if let Some(tx) = &job.signal {
         let _ = tx.send(Some(r.is_ok()));
@@ -296,7 +316,7 @@ pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<()> {
     r
 }
 
-pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
+pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<bool> {
     let (t, b) = (&job.target, &job.blob);
     let reg = &t.registry;
     let sem = ctx.sem(reg);
@@ -316,7 +336,7 @@ pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
         if reg.blob_exists(&t.repo, &b.digest).await? {
             job.bar.inc(b.size);
             done("exists", &ctx.counters.exists);
-            return Ok(());
+            return Ok(true);
         }
     }
     let mut mount_from = None;
@@ -372,17 +392,24 @@ pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
             done("pushed", &ctx.counters.pushed);
         }
     }
-    Ok(())
+    Ok(false)
+}
+
+/// What a target is known to lack, so that it is pushed without asking.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Absent {
+    /// The top manifest (the registry said so in this run).
+    pub(super) top: bool,
+    /// Every manifest of the unit (the registry had none of its blobs).
+    pub(super) all: bool,
 }
 
 /// Platform manifests by digest (or a check that they are there), then the index by digest.
-/// `top_absent`: the registry said it lacks the top manifest in this run (it is not asked
-/// again).
 pub(super) async fn manifests_job(
     ctx: &Session,
     unit: &Unit,
     t: &Target,
-    top_absent: bool,
+    absent: Absent,
 ) -> Result<()> {
     let reg = &t.registry;
     let sem = ctx.sem(reg);
@@ -406,7 +433,7 @@ pub(super) async fn manifests_job(
         let _permit = sem.acquire().await.expect("semaphore open");
         let digest = &doc.desc.digest;
         let is_top = unit.top.as_ref().is_some_and(|top| std::ptr::eq(doc, top));
-        if !(is_top && top_absent)
+        if !(absent.all || is_top && absent.top)
             && reg
                 .manifest_digest(&t.repo, digest.as_str())
                 .await?
