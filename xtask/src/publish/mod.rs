@@ -1,9 +1,13 @@
 //! Publish: what the layout holds, to every registry of the plan, never half-tagged.
 //!
-//! Order, for every image × registry: the blobs the registry lacks (HEAD first; a blob that is
-//! also going to another repository of the same registry is uploaded once and mounted into
-//! the others), then the platform manifests by digest, then the index by digest. Only when
-//! every image reached every registry: the tags (one manifest PUT per tag, the same bytes).
+//! Order, for every image × registry: first one `HEAD` says whether the registry holds the
+//! index already (a non-floating tag naming it, or the index by digest: see [`present`]); if
+//! it does, nothing under it is asked about. Otherwise the blobs the registry lacks (HEAD
+//! first; a blob that is also going to another repository of the same registry is uploaded
+//! once and mounted into the others), then the platform manifests by digest, then the index
+//! by digest. Only when every image reached every registry: the tags (each read once, one
+//! manifest PUT per tag that names something else, the same bytes). So a release that changed
+//! nothing costs one request per tag per registry.
 //! If anything fails, no tag moves anywhere; what was pushed stays (by digest, harmless) and a
 //! re-run skips it.
 //!

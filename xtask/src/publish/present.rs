@@ -10,7 +10,7 @@
 //! digest. Floating tags are never read here: they are judged when the tags move, on what
 //! they name then.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -55,11 +55,7 @@ pub(super) async fn probe(
         if unit.top.is_none() {
             continue;
         }
-        let tag = unit
-            .tags
-            .iter()
-            .find(|t| floating.is_none_or(|f| !f.tags.contains(*t)))
-            .cloned();
+        let tag = probe_tag(&unit.tags, floating.map(|f| &f.tags)).cloned();
         for ti in 0..unit.targets.len() {
             let (ctx, unit, tag) = (ctx.clone(), unit.clone(), tag.clone());
             set.spawn(async move {
@@ -89,6 +85,13 @@ pub(super) async fn probe(
         }
     }
     present
+}
+
+/// The tag a probe asks for: the first that is not floating (a floating tag is only read
+/// when the tags move, to judge it on what it names then).
+fn probe_tag<'a>(tags: &'a [String], floating: Option<&BTreeSet<String>>) -> Option<&'a String> {
+    tags.iter()
+        .find(|t| floating.is_none_or(|f| !f.contains(*t)))
 }
 
 /// One `HEAD` (two when the tag names another manifest, three for a unit with a fallback form
@@ -157,4 +160,30 @@ fn mark_complete(ctx: &Session, unit: &Unit, t: &Target) {
         unit.blobs.len(),
         unit.manifests.len()
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_asks_for_the_first_tag_that_does_not_float() {
+        let tags = |list: &[&str]| list.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let floating: BTreeSet<String> = ["latest", "1", "1.2", "main"].map(String::from).into();
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&["latest", "1", "1.2", "v1.2.3"], Some("v1.2.3")),
+            (&["v1.2.3", "latest"], Some("v1.2.3")),
+            (&["main", "sha-abc1234", "latest"], Some("sha-abc1234")),
+            (&["latest", "main"], None),
+            (&[], None),
+        ];
+        for (list, want) in cases {
+            let list = tags(list);
+            let got = probe_tag(&list, Some(&floating)).map(String::as_str);
+            assert_eq!(got, *want, "{list:?}");
+        }
+        // Without floating tags (no judge), any tag answers.
+        let list = tags(&["latest", "v1"]);
+        assert_eq!(probe_tag(&list, None).map(String::as_str), Some("latest"));
+    }
 }

@@ -272,8 +272,8 @@ async fn revision_of(t: &Target, digest: &Digest) -> Result<Option<String>> {
     let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let manifest = match doc["manifests"].as_array() {
         Some(list) => {
-            if let Some(rev) = doc["annotations"][REVISION].as_str() {
-                return Ok(Some(rev.to_string()));
+            if let Some(rev) = index_revision(&doc) {
+                return Ok(Some(rev));
             }
             let Some(first) = list
                 .iter()
@@ -303,6 +303,13 @@ async fn revision_of(t: &Target, digest: &Digest) -> Result<Option<String>> {
 
 const REVISION: &str = "org.opencontainers.image.revision";
 
+/// The commit an image index names in its own annotations (stevedore writes it there); `None`
+/// for an index without it, or for a document that is not an index.
+fn index_revision(doc: &serde_json::Value) -> Option<String> {
+    doc["manifests"].as_array()?;
+    doc["annotations"][REVISION].as_str().map(String::from)
+}
+
 /// Points `tag` at `top`. `known`: the tag was read in this run and names another manifest
 /// (or none); otherwise it is read first, and left alone when it names `top` already.
 async fn push_tag(ctx: &Session, t: &Target, tag: &str, top: &Doc, known: bool) -> Result<()> {
@@ -318,4 +325,34 @@ async fn push_tag(ctx: &Session, t: &Target, tag: &str, top: &Doc, known: bool) 
     ctx.progress
         .line(&format!("tagged {}:{tag} → {}", t.display, digest.short()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_commit_comes_from_the_index_annotation_only() {
+        let cases = [
+            (
+                json!({"manifests": [], "annotations": {REVISION: "abc123"}}),
+                Some("abc123"),
+            ),
+            (json!({"manifests": [], "annotations": {}}), None),
+            (json!({"manifests": []}), None),
+            // A single manifest's annotations are not read: its config label is.
+            (
+                json!({"config": {}, "layers": [], "annotations": {REVISION: "abc123"}}),
+                None,
+            ),
+            (
+                json!({"manifests": [], "annotations": {REVISION: 42}}),
+                None,
+            ),
+        ];
+        for (doc, want) in cases {
+            assert_eq!(index_revision(&doc).as_deref(), want, "{doc}");
+        }
+    }
 }
