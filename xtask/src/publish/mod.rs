@@ -1,9 +1,13 @@
 //! Publish: what the layout holds, to every registry of the plan, never half-tagged.
 //!
-//! Order, for every image × registry: the blobs the registry lacks (HEAD first; a blob that is
-//! also going to another repository of the same registry is uploaded once and mounted into
-//! the others), then the platform manifests by digest, then the index by digest. Only when
-//! every image reached every registry: the tags (one manifest PUT per tag, the same bytes).
+//! Order, for every image × registry: first one `HEAD` says whether the registry holds the
+//! index already (a non-floating tag naming it, or the index by digest: see [`present`]); if
+//! it does, nothing under it is asked about. Otherwise the blobs the registry lacks (HEAD
+//! first; a blob that is also going to another repository of the same registry is uploaded
+//! once and mounted into the others), then the platform manifests by digest, then the index
+//! by digest. Only when every image reached every registry: the tags (each read once, one
+//! manifest PUT per tag that names something else, the same bytes). So a release that changed
+//! nothing costs one request per tag per registry.
 //! If anything fails, no tag moves anywhere; what was pushed stays (by digest, harmless) and a
 //! re-run skips it.
 //!
@@ -29,6 +33,7 @@ use crate::plan::{ImagePlan, Plan};
 use crate::progress::Shared;
 use crate::registry::{self, Registry};
 
+mod present;
 mod push_session;
 mod record_referrers;
 mod scheduler;
@@ -36,7 +41,7 @@ mod secrets;
 mod tags;
 mod unit;
 
-use unit::{load_artifact, load_image, platform_label, Doc, Target, Unit};
+use unit::{load_artifact, load_image, load_image_at, platform_label, Doc, Target, Unit};
 
 /// An artifact of the layout published beside the images (a compose artifact, an
 /// attestation): its manifest named `layout_name`, to one repository of one registry.
@@ -168,40 +173,42 @@ pub struct DigestFile {
     pub images: BTreeMap<String, Vec<Descriptor>>,
 }
 
-/// The session's client for every registry host of the plan.
+/// The session's client for every registry host of the plan, connected all at once.
 async fn connect_all(
     images: &[&ImagePlan],
     artifacts: &[Artifact],
     opts: &PublishOptions,
     progress: &Shared,
 ) -> Result<HashMap<String, Arc<Registry>>> {
-    let mut out = HashMap::new();
+    let mut hosts: Vec<(String, String)> = Vec::new();
     let targets = images
         .iter()
         .flat_map(|i| i.targets.iter())
         .chain(artifacts.iter().map(|a| &a.target));
-    {
-        for t in targets {
-            let name = t.host().to_string();
-            if out.contains_key(&name) {
-                continue;
-            }
-            let reg = opts
-                .registry
-                .client(&name, &t.api_host, registry::Operation::Push)
-                .await?;
-            progress.verbose(&format!(
-                "registry {name}: {}://{}, credentials: {}{}",
-                reg.scheme(),
-                reg.api_host,
-                reg.creds.source,
-                reg.creds
-                    .user()
-                    .map(|u| format!(" (user {u})"))
-                    .unwrap_or_default()
-            ));
-            out.insert(name, reg);
+    for t in targets {
+        if !hosts.iter().any(|(name, _)| name == t.host()) {
+            hosts.push((t.host().to_string(), t.api_host.clone()));
         }
+    }
+    let connected = futures_util::future::join_all(hosts.iter().map(|(name, api_host)| {
+        opts.registry
+            .client(name, api_host, registry::Operation::Push)
+    }))
+    .await;
+    let mut out = HashMap::new();
+    for ((name, _), reg) in hosts.into_iter().zip(connected) {
+        let reg = reg?;
+        progress.verbose(&format!(
+            "registry {name}: {}://{}, credentials: {}{}",
+            reg.scheme(),
+            reg.api_host,
+            reg.creds.source,
+            reg.creds
+                .user()
+                .map(|u| format!(" (user {u})"))
+                .unwrap_or_default()
+        ));
+        out.insert(name, reg);
     }
     Ok(out)
 }
@@ -248,11 +255,13 @@ fn split_entries<'p>(
 /// What `cargo xtask push` publishes from `layout`: the compose artifacts of the plan, as
 /// `cargo xtask compose` (or a release) wrote them, then its images; every one must be there.
 pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
+    let refs = layout_refs(layout);
+    let resolve = |name: &str| refs.get(name).cloned().ok_or(());
     let mut composes = Vec::new();
     for c in &plan.composes {
         for t in &c.targets {
             let name = c.layout_name_for(t);
-            let Ok(descriptor) = layout.resolve(&name) else {
+            let Ok(descriptor) = resolve(&name) else {
                 bail!(
                     "the compose artifact {} for {} is not in the layout {}: run `cargo xtask compose` first",
                     c.repository,
@@ -266,25 +275,43 @@ pub fn layout_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> 
                 descriptor,
                 content: Content::Compose {
                     repository: c.repository.clone(),
-                    fallback: layout.resolve(&fallback).is_ok().then_some(fallback),
+                    fallback: resolve(&fallback).is_ok().then_some(fallback),
                 },
                 targets: vec![t.clone()],
             });
         }
     }
-    let mut images = image_entries(plan, layout)?;
+    let mut images = images_in(plan, layout, &refs)?;
     images.extend(composes);
     Ok(images)
+}
+
+/// The layout's names (`index.json`, read once).
+fn layout_refs(layout: &Layout) -> HashMap<String, Descriptor> {
+    let mut refs: HashMap<String, Descriptor> = HashMap::new();
+    for (name, d) in layout.refs().unwrap_or_default() {
+        refs.entry(name).or_insert(d);
+    }
+    refs
 }
 
 /// The images of the plan in `layout` (what `push --by-digest` publishes: a matrix job has
 /// no compose artifact, `merge` makes it); every one must be there.
 pub fn image_entries(plan: &Plan, layout: &Layout) -> Result<Vec<LayoutEntry>> {
+    images_in(plan, layout, &layout_refs(layout))
+}
+
+fn images_in(
+    plan: &Plan,
+    layout: &Layout,
+    refs: &HashMap<String, Descriptor>,
+) -> Result<Vec<LayoutEntry>> {
     let mut images = Vec::new();
     for img in &plan.images {
-        let descriptor = layout
-            .resolve(&img.layout_name)
-            .map_err(|_| unit::not_built(layout, img))?;
+        let descriptor = refs
+            .get(&img.layout_name)
+            .cloned()
+            .ok_or_else(|| unit::not_built(layout, img))?;
         images.push(LayoutEntry {
             layout_name: img.layout_name.clone(),
             descriptor,
@@ -337,10 +364,17 @@ fn publish_from(
     // Read the layout first: a missing image fails before any network traffic.
     let mut loaded = Vec::new();
     for img in images {
+        let entry = entries.iter().find(|e| {
+            matches!(&e.content, Content::Image { image } if *image == img.name)
+                && e.layout_name == img.layout_name
+        });
         loaded.push(if merged {
             unit::load_merged_image(layout, img)?
         } else {
-            let (top, platforms, blobs) = load_image(layout, img)?;
+            let (top, platforms, blobs) = match entry {
+                Some(e) => load_image_at(layout, img, &e.descriptor)?,
+                None => load_image(layout, img)?,
+            };
             (top, platforms, Vec::new(), blobs)
         });
     }

@@ -2,7 +2,7 @@
 //! one registry is uploaded once and mounted into the others), then manifests by digest, then,
 //! only if everything arrived everywhere, the tags.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tokio::sync::{watch, Semaphore};
 
+use super::present::Present;
 use super::push_session::{Counters, Session};
 use super::unit::{platform_label, Blob, Target, Unit};
 use super::{tags, PublishOptions, PushedImage, Report, Uploads, SCHEMA};
@@ -38,8 +39,10 @@ pub(super) async fn push_units(
     let units: Vec<Arc<Unit>> = units.into_iter().map(Arc::new).collect();
     let mut failures: Vec<String> = Vec::new();
 
-    let blob_failed = push_blobs(&ctx, &units, &progress, &mut failures).await?;
-    let ready = push_manifests(&ctx, &units, &blob_failed, &mut failures).await?;
+    // --- Phase 0: what each target holds already (one request per unit × target) ----------
+    let present = super::present::probe(&ctx, &units, opts.floating.as_ref()).await;
+    let blobs = push_blobs(&ctx, &units, &present, &progress, &mut failures).await?;
+    let ready = push_manifests(&ctx, &units, &blobs, &present, &mut failures).await?;
 
     if !failures.is_empty() {
         failures.sort();
@@ -65,7 +68,7 @@ pub(super) async fn push_units(
     })?;
 
     // --- Phase 3: tags ----------------------------------------------------------------------
-    let kept = tags::move_all(&ctx, &units, opts.floating.as_ref()).await?;
+    let kept = tags::move_all(&ctx, &units, opts.floating.as_ref(), present.tags).await?;
 
     // --- Report -------------------------------------------------------------------------------
     let c = &ctx.counters;
@@ -97,15 +100,26 @@ pub(super) async fn push_units(
     Ok(report)
 }
 
-/// Phase 1, blobs: the (image, target index) pairs whose blobs did not all arrive.
+/// What the blob phase found, by (unit, target index) pair.
+#[derive(Default)]
+struct Blobs {
+    /// The pairs whose blobs did not all arrive.
+    failed: HashSet<(usize, usize)>,
+    /// The pairs where the registry had at least one blob already: only there may some of
+    /// the unit's manifests be in place (a registry takes a manifest only once it holds its
+    /// blobs), so only there are they asked about before they are pushed.
+    found_some: HashSet<(usize, usize)>,
+}
+
+/// Phase 1, blobs.
 async fn push_blobs(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
+    present: &Present,
     progress: &Shared,
     failures: &mut Vec<String>,
-) -> Result<std::collections::HashSet<(usize, usize)>> {
-    // (image, target index) pairs whose blobs all arrived.
-    let mut blob_failed: std::collections::HashSet<(usize, usize)> = Default::default();
+) -> Result<Blobs> {
+    let mut done = Blobs::default();
     let bars: Vec<Arc<dyn Meter>> = units
         .iter()
         .map(|unit| {
@@ -115,12 +129,30 @@ async fn push_blobs(
         })
         .collect();
     // The first repository (per registry) that needs a blob uploads it; the others wait
-    // for it and mount it.
+    // for it and mount it. A repository found complete holds its blobs already: the others
+    // mount from it at once.
     let mut first: HashMap<(String, Digest), Uploader> = HashMap::new();
     let mut senders: HashMap<(String, Digest), watch::Sender<Option<bool>>> = HashMap::new();
+    let mut held = Vec::new();
+    for &(ii, ti) in &present.complete {
+        let (unit, t) = (&units[ii], &units[ii].targets[ti]);
+        bars[ii].inc(unit.blobs.iter().map(|b| b.size).sum());
+        for b in &unit.blobs {
+            let (tx, rx) = watch::channel(Some(true));
+            first
+                .entry((t.registry.name.clone(), b.digest.clone()))
+                .or_insert_with(|| {
+                    held.push(tx);
+                    (t.repo.clone(), rx)
+                });
+        }
+    }
     let mut set = tokio::task::JoinSet::new();
     for (ii, unit) in units.iter().enumerate() {
         for (ti, t) in unit.targets.iter().enumerate() {
+            if present.complete.contains(&(ii, ti)) {
+                continue;
+            }
             for b in &unit.blobs {
                 let key = (t.registry.name.clone(), b.digest.clone());
                 let (role_wait, role_signal) = match first.get(&key) {
@@ -151,37 +183,49 @@ async fn push_blobs(
     drop(senders);
     while let Some(res) = set.join_next().await {
         let (ii, ti, job, r) = res.context("an upload task panicked")?;
-        if let Err(e) = r {
-            failures.push(format!(
-                "{} → {}: blob {}: {e:#}",
-                units[ii].name, job.target.display, job.blob.digest
-            ));
-            blob_failed.insert((ii, ti));
+        match r {
+            Ok(true) => {
+                done.found_some.insert((ii, ti));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                failures.push(format!(
+                    "{} → {}: blob {}: {e:#}",
+                    units[ii].name, job.target.display, job.blob.digest
+                ));
+                done.failed.insert((ii, ti));
+            }
         }
     }
     for b in &bars {
         b.finish();
     }
-    Ok(blob_failed)
+    drop(held);
+    Ok(done)
 }
 
 /// Phase 2, manifests by digest, for the pairs whose blobs arrived: the pairs that are ready.
 async fn push_manifests(
     ctx: &Arc<Session>,
     units: &[Arc<Unit>],
-    blob_failed: &std::collections::HashSet<(usize, usize)>,
+    blobs: &Blobs,
+    present: &Present,
     failures: &mut Vec<String>,
 ) -> Result<Vec<(usize, usize)>> {
-    let mut ready: Vec<(usize, usize)> = Vec::new();
+    let mut ready: Vec<(usize, usize)> = present.complete.iter().copied().collect();
     let mut set = tokio::task::JoinSet::new();
     for (ii, unit) in units.iter().enumerate() {
         for ti in 0..unit.targets.len() {
-            if blob_failed.contains(&(ii, ti)) {
+            if blobs.failed.contains(&(ii, ti)) || present.complete.contains(&(ii, ti)) {
                 continue;
             }
             let (ctx, unit) = (ctx.clone(), unit.clone());
+            let absent = Absent {
+                top: present.absent.contains(&(ii, ti)),
+                all: !unit.blobs.is_empty() && !blobs.found_some.contains(&(ii, ti)),
+            };
             set.spawn(async move {
-                let r = manifests_job(&ctx, &unit, &unit.targets[ti]).await;
+                let r = manifests_job(&ctx, &unit, &unit.targets[ti], absent).await;
                 (ii, ti, r)
             });
         }
@@ -263,7 +307,8 @@ pub(super) struct BlobJob {
 /// Large blobs get periodic progress lines without a terminal.
 pub(super) const TICKER_MIN: u64 = 16 << 20;
 
-pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<()> {
+/// Uploads (or mounts) the blob unless the registry has it: whether it had it.
+pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<bool> {
     let r = blob_job_inner(ctx, job).await;
     if let Some(tx) = &job.signal {
         let _ = tx.send(Some(r.is_ok()));
@@ -271,7 +316,7 @@ pub(super) async fn blob_job(ctx: &Session, job: &BlobJob) -> Result<()> {
     r
 }
 
-pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
+pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<bool> {
     let (t, b) = (&job.target, &job.blob);
     let reg = &t.registry;
     let sem = ctx.sem(reg);
@@ -291,7 +336,7 @@ pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
         if reg.blob_exists(&t.repo, &b.digest).await? {
             job.bar.inc(b.size);
             done("exists", &ctx.counters.exists);
-            return Ok(());
+            return Ok(true);
         }
     }
     let mut mount_from = None;
@@ -347,11 +392,25 @@ pub(super) async fn blob_job_inner(ctx: &Session, job: &BlobJob) -> Result<()> {
             done("pushed", &ctx.counters.pushed);
         }
     }
-    Ok(())
+    Ok(false)
+}
+
+/// What a target is known to lack, so that it is pushed without asking.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Absent {
+    /// The top manifest (the registry said so in this run).
+    pub(super) top: bool,
+    /// Every manifest of the unit (the registry had none of its blobs).
+    pub(super) all: bool,
 }
 
 /// Platform manifests by digest (or a check that they are there), then the index by digest.
-pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Result<()> {
+pub(super) async fn manifests_job(
+    ctx: &Session,
+    unit: &Unit,
+    t: &Target,
+    absent: Absent,
+) -> Result<()> {
     let reg = &t.registry;
     let sem = ctx.sem(reg);
     for d in &unit.expect {
@@ -373,10 +432,12 @@ pub(super) async fn manifests_job(ctx: &Session, unit: &Unit, t: &Target) -> Res
     for doc in docs {
         let _permit = sem.acquire().await.expect("semaphore open");
         let digest = &doc.desc.digest;
-        if reg
-            .manifest_digest(&t.repo, digest.as_str())
-            .await?
-            .is_some()
+        let is_top = unit.top.as_ref().is_some_and(|top| std::ptr::eq(doc, top));
+        if !(absent.all || is_top && absent.top)
+            && reg
+                .manifest_digest(&t.repo, digest.as_str())
+                .await?
+                .is_some()
         {
             ctx.progress.verbose(&format!(
                 "manifest {}@{} already there",

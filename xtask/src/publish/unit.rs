@@ -161,6 +161,15 @@ pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec
     let top = layout
         .resolve(&image.layout_name)
         .map_err(|_| not_built(layout, image))?;
+    load_image_at(layout, image, &top)
+}
+
+/// [`load_image`] with its top descriptor already resolved (`top`).
+pub(super) fn load_image_at(
+    layout: &Layout,
+    image: &ImagePlan,
+    top: &Descriptor,
+) -> Result<(Doc, Vec<Doc>, Vec<Blob>)> {
     let read_doc = |d: &Descriptor| -> Result<Doc> {
         let bytes = layout
             .read_blob(&d.digest)
@@ -173,7 +182,7 @@ pub(super) fn load_image(layout: &Layout, image: &ImagePlan) -> Result<(Doc, Vec
             subject: None,
         })
     };
-    let top = read_doc(&top)?;
+    let top = read_doc(top)?;
     let manifests: Vec<Doc> = if is_index(&top.desc.media_type) {
         let index: Index = serde_json::from_slice(&top.bytes)
             .with_context(|| format!("image {}: the index is not valid JSON", image.name))?;

@@ -17,24 +17,33 @@ use super::transport::*;
 use super::*;
 
 impl Registry {
-    /// `HEAD /v2/<repo>/blobs/<digest>`.
+    /// `HEAD /v2/<repo>/blobs/<digest>`; no request when this run already knows the blob is
+    /// there ([`Registry::known_present`]).
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool> {
+        if self.known_present(repo, digest) {
+            return Ok(true);
+        }
         let what = &format!("check blob {} in {}/{repo}", digest.short(), self.name);
         let url = self.blob_url(repo, digest);
-        self.exchange(
-            repo,
-            what,
-            (Method::HEAD, &url),
-            |r| r,
-            |resp| async move {
-                match resp.status() {
-                    s if s.is_success() => Ok(true),
-                    StatusCode::NOT_FOUND => Ok(false),
-                    _ => Err(self.unexpected(what, resp).await),
-                }
-            },
-        )
-        .await
+        let there = self
+            .exchange(
+                repo,
+                what,
+                (Method::HEAD, &url),
+                |r| r,
+                |resp| async move {
+                    match resp.status() {
+                        s if s.is_success() => Ok(true),
+                        StatusCode::NOT_FOUND => Ok(false),
+                        _ => Err(self.unexpected(what, resp).await),
+                    }
+                },
+            )
+            .await?;
+        if there {
+            self.note_present(repo, digest);
+        }
+        Ok(there)
     }
 
     /// Uploads the blob stored at `path` (size `size`) to `repo`, first trying a mount from
@@ -46,6 +55,22 @@ impl Registry {
     /// starts over with a new session. Larger blobs go in chunks that survive a failed try
     /// ([`Registry::upload_chunked`]).
     pub async fn upload_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        path: &Path,
+        mount_from: Option<&str>,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Uploaded> {
+        let done = self
+            .upload_blob_once(repo, digest, size, path, mount_from, progress)
+            .await?;
+        self.note_present(repo, digest);
+        Ok(done)
+    }
+
+    async fn upload_blob_once(
         &self,
         repo: &str,
         digest: &Digest,

@@ -2,7 +2,7 @@
 //! credentials, the bearer challenge it gave and the tokens it issued. One per host and
 //! [`Operation`] for a whole run, handed out by [`super::Clients`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use super::credentials::Credentials;
 use super::transport::{cannot_resolve, is_dns_failure, refuse_redirect_downgrade};
 use super::{error_chain, ClientOptions, Log, Operation};
 use crate::oci::reference::is_loopback_host;
+use crate::oci::Digest;
 
 /// A bearer challenge: the token realm and the service.
 pub(super) type Challenge = (Url, Option<String>);
@@ -52,36 +53,47 @@ pub struct Registry {
     pub(super) log: Log,
     /// Blob bytes handed to the network, retried and abandoned tries included.
     pub(super) sent: Arc<AtomicU64>,
+    /// What this run already knows the registry holds: `(repository, digest)` of the blobs and
+    /// manifests a `HEAD` found, a mount or `PUT` stored. Not asked about again in the same run
+    /// (content by digest does not change; tags are never kept here). Shared with the client
+    /// of the same host for the other operation.
+    pub(super) known: Arc<std::sync::Mutex<HashSet<(String, Digest)>>>,
+}
+
+/// The HTTP client of a session (TLS roots, the extra CA files, timeouts, the redirect
+/// policy): built once, shared by every registry of the run (its connection pool keeps one
+/// set of connections per host).
+pub(super) fn http_client(opts: &ClientOptions) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
+        .connect_timeout(opts.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
+    let mut certs = Vec::new();
+    for pem in &opts.ca_pems {
+        certs.extend(
+            reqwest::Certificate::from_pem_bundle(pem)
+                .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
+        );
+    }
+    if !certs.is_empty() {
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().context("cannot set up the HTTP client")
 }
 
 impl Registry {
-    /// Sets up the client for `name` (reached at `api_host`). For loopback and insecure hosts,
-    /// HTTPS is tried first and plain HTTP used when the registry speaks only that.
+    /// Sets up the client for `name` (reached at `api_host`) over `http` (the session's HTTP
+    /// client, see [`http_client`]). For loopback and insecure hosts, HTTPS is tried first and
+    /// plain HTTP used when the registry speaks only that.
     pub(super) async fn connect(
         name: &str,
         api_host: &str,
-        creds: Credentials,
-        how_to_set: String,
+        (creds, how_to_set): (Credentials, String),
+        http: reqwest::Client,
         opts: &ClientOptions,
         log: Log,
     ) -> Result<Registry> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::custom(refuse_redirect_downgrade))
-            .connect_timeout(opts.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("stevedore/", env!("CARGO_PKG_VERSION")));
-        let mut certs = Vec::new();
-        for pem in &opts.ca_pems {
-            certs.extend(
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .context("a CA file (release.ca-files or SSL_CERT_FILE) is not valid PEM")?,
-            );
-        }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder.build().context("cannot set up the HTTP client")?;
-
         let plain_allowed = is_loopback_host(api_host) || opts.may_be_plain(name, api_host);
         let https = Url::parse(&format!("https://{api_host}/"))
             .with_context(|| format!("invalid registry host {api_host:?}"))?;
@@ -138,6 +150,7 @@ impl Registry {
             opts: opts.clone(),
             log,
             sent: Arc::new(AtomicU64::new(0)),
+            known: Default::default(),
         })
     }
 
@@ -159,6 +172,7 @@ impl Registry {
             opts: self.opts.clone(),
             log: self.log.clone(),
             sent: self.sent.clone(),
+            known: self.known.clone(),
         }
     }
 
@@ -166,6 +180,22 @@ impl Registry {
     /// bytes of the blobs pushed, plus what faults wasted).
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Whether this run already knows that `repo` holds the blob or manifest `digest` (a
+    /// `HEAD` found it, a mount or `PUT` stored it).
+    pub fn known_present(&self, repo: &str, digest: &Digest) -> bool {
+        self.known
+            .lock()
+            .is_ok_and(|k| k.contains(&(repo.to_string(), digest.clone())))
+    }
+
+    /// Records that `repo` holds the blob or manifest `digest`, so that it is not asked about
+    /// again in this run.
+    pub fn note_present(&self, repo: &str, digest: &Digest) {
+        if let Ok(mut k) = self.known.lock() {
+            k.insert((repo.to_string(), digest.clone()));
+        }
     }
 
     /// `http` or `https`.

@@ -13,8 +13,35 @@ use super::transport::display_ref;
 use super::*;
 
 impl Registry {
-    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any.
+    /// `HEAD /v2/<repo>/manifests/<reference>`: the digest it points at, if any. A digest
+    /// this run already knows is there is not asked about again ([`Registry::known_present`]);
+    /// a tag always is.
     pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>> {
+        let by_digest = reference.parse::<Digest>().ok();
+        if let Some(d) = by_digest.as_ref().filter(|d| self.known_present(repo, d)) {
+            return Ok(Some(d.clone()));
+        }
+        let found = match self.head_manifest(repo, reference).await? {
+            Headed::Absent => None,
+            Headed::Digest(d) => Some(d),
+            // A registry that names no digest on `HEAD`: the manifest, read, says which it is.
+            Headed::Present => match by_digest.clone() {
+                Some(d) => Some(d),
+                None => self
+                    .read_manifest(repo, reference)
+                    .await?
+                    .map(|(_, bytes)| Digest::of(&bytes)),
+            },
+        };
+        if let (Some(asked), Some(got)) = (&by_digest, &found) {
+            if asked == got {
+                self.note_present(repo, got);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Headed> {
         let what = &format!(
             "check manifest {}",
             display_ref(&self.name, repo, reference)
@@ -30,8 +57,8 @@ impl Registry {
                 match resp.status() {
                     s if s.is_success() => Ok(header(&resp, "docker-content-digest")
                         .and_then(|v| v.parse().ok())
-                        .or_else(|| reference.parse().ok())),
-                    StatusCode::NOT_FOUND => Ok(None),
+                        .map_or(Headed::Present, Headed::Digest)),
+                    StatusCode::NOT_FOUND => Ok(Headed::Absent),
                     _ => Err(self.unexpected(what, resp).await),
                 }
             },
@@ -73,7 +100,9 @@ impl Registry {
                 _ => Ok(()),
             }
         })
-        .await
+        .await?;
+        self.note_present(repo, digest);
+        Ok(())
     }
 
     /// `GET /v2/<repo>/manifests/<digest>` into memory (at most [`MAX_MANIFEST`]): `(media
@@ -117,6 +146,15 @@ impl Registry {
         })
         .await
     }
+}
+
+/// What a `HEAD` of a manifest said.
+enum Headed {
+    Absent,
+    /// There, with this `Docker-Content-Digest`.
+    Digest(Digest),
+    /// There, without naming its digest.
+    Present,
 }
 
 /// The registry refused a manifest document with this 4xx status (not an auth problem): some

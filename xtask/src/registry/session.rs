@@ -28,6 +28,8 @@ pub struct Clients {
     resolved: Mutex<HashMap<String, Credentials>>,
     /// Fields drop in order: the clients (their connection pools) before the runtime.
     registries: tokio::sync::Mutex<HashMap<(String, Operation), Arc<Registry>>>,
+    /// One HTTP client (one connection pool) for every host.
+    http: OnceLock<reqwest::Client>,
     runtime: OnceLock<tokio::runtime::Runtime>,
     /// Held while the runtime is being started, so that it is started once.
     starting: Mutex<()>,
@@ -53,6 +55,7 @@ impl Clients {
             verbose,
             resolved: Mutex::new(HashMap::new()),
             registries: tokio::sync::Mutex::new(HashMap::new()),
+            http: OnceLock::new(),
             runtime: OnceLock::new(),
             starting: Mutex::new(()),
         })
@@ -111,16 +114,20 @@ impl Clients {
         api_host: &str,
         operation: Operation,
     ) -> Result<Arc<Registry>> {
-        let mut registries = self.registries.lock().await;
         let key = (host.to_string(), operation);
-        if let Some(r) = registries.get(&key) {
-            return Ok(r.clone());
-        }
         let other = match operation {
             Operation::Pull => Operation::Push,
             Operation::Push => Operation::Pull,
         };
-        let reg = match registries.get(&(host.to_string(), other)) {
+        let sibling = {
+            let registries = self.registries.lock().await;
+            if let Some(r) = registries.get(&key) {
+                return Ok(r.clone());
+            }
+            registries.get(&(host.to_string(), other)).cloned()
+        };
+        // Connected without holding the lock: several hosts connect at once.
+        let reg = match sibling {
             Some(r) => r.sibling(operation),
             None => {
                 let creds = self.credentials(host)?;
@@ -128,8 +135,8 @@ impl Clients {
                 let mut reg = Registry::connect(
                     host,
                     api_host,
-                    creds,
-                    how_to_set,
+                    (creds, how_to_set),
+                    self.http()?,
                     &self.options,
                     self.log.clone(),
                 )
@@ -143,9 +150,22 @@ impl Clients {
                 reg
             }
         };
-        let reg = Arc::new(reg);
-        registries.insert(key, reg.clone());
-        Ok(reg)
+        // The first client of a host stays the one (a concurrent connect to the same host
+        // is dropped).
+        let mut registries = self.registries.lock().await;
+        Ok(registries
+            .entry(key)
+            .or_insert_with(|| Arc::new(reg))
+            .clone())
+    }
+
+    /// The session's HTTP client, built on first use.
+    fn http(&self) -> Result<reqwest::Client> {
+        if let Some(h) = self.http.get() {
+            return Ok(h.clone());
+        }
+        let h = super::client::http_client(&self.options)?;
+        Ok(self.http.get_or_init(|| h).clone())
     }
 
     /// [`Clients::client`] from code that is not async itself.
