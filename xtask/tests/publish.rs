@@ -335,12 +335,18 @@ fn faults_are_retried_and_bytes_stay_bounded() {
 }
 
 /// A 401 in the middle of a release (an expired token): the token is refreshed and the
-/// request retried.
+/// request retried. The first blob upload and the first manifest PUT are refused once each (by
+/// what they are, not by their place in the run, which concurrency reorders).
 #[test]
 fn unauthorized_mid_release_refreshes_and_continues() {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let reg = Registry::with_auth("u", "p4ss");
-    let proxy = Proxy::start(&reg.host, |r| {
-        if r.n == 5 || r.n == 12 {
+    let (upload, manifest) = (AtomicBool::new(false), AtomicBool::new(false));
+    let proxy = Proxy::start(&reg.host, move |r| {
+        let once = |flag: &AtomicBool| !flag.swap(true, Ordering::SeqCst);
+        if r.method == "POST" && r.path.contains("/blobs/uploads/") && once(&upload) {
+            Fault::Status(401)
+        } else if r.method == "PUT" && r.path.contains("/manifests/") && once(&manifest) {
             Fault::Status(401)
         } else {
             Fault::Pass
