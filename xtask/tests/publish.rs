@@ -344,9 +344,9 @@ fn unauthorized_mid_release_refreshes_and_continues() {
     let (upload, manifest) = (AtomicBool::new(false), AtomicBool::new(false));
     let proxy = Proxy::start(&reg.host, move |r| {
         let once = |flag: &AtomicBool| !flag.swap(true, Ordering::SeqCst);
-        if r.method == "POST" && r.path.contains("/blobs/uploads/") && once(&upload) {
-            Fault::Status(401)
-        } else if r.method == "PUT" && r.path.contains("/manifests/") && once(&manifest) {
+        let first_upload = r.method == "POST" && r.path.contains("/blobs/uploads/");
+        let first_manifest = r.method == "PUT" && r.path.contains("/manifests/");
+        if (first_upload && once(&upload)) || (first_manifest && once(&manifest)) {
             Fault::Status(401)
         } else {
             Fault::Pass
