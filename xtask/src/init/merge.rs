@@ -5,9 +5,12 @@
 //!   details merged.
 //! - Registries: metadata-action's `images` first, then bake tags and compose `image:` names.
 //!   Every image goes to every registry prefix; an image's repository is the name it was
-//!   pushed under, when that is not the image name.
+//!   pushed under, when that is not the image name. A job that releases through the project's
+//!   own script pushes where it logs in: that host, under the namespace the others share.
 //! - Tags, `latest` and `flavor`: the first metadata-action step.
-//! - Platforms: build-push-action's, else the first image's own; images that differ keep theirs.
+//! - Platforms: build-push-action's, else the architectures a matrix hands a release script,
+//!   else the list a release script spells out, else the first image's own; images that differ
+//!   keep theirs.
 //! - `[compose]`: every compose file compose would publish.
 //! - Build args and labels whose value looks like a secret (a sensitive name such as
 //!   `NPM_TOKEN`, or a token-shaped value): never copied. A build arg's name goes to
@@ -41,6 +44,8 @@ pub struct Found {
     pub git_tags: Vec<String>,
     /// Each Dockerfile's stage names, in order.
     pub stages: BTreeMap<String, Vec<String>>,
+    /// The platform lists the release scripts spell out (`scripts::platforms`).
+    pub script_platforms: Vec<(Source, Vec<String>)>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
@@ -90,6 +95,20 @@ pub fn merge(found: Found) -> Result<Draft> {
                 .registries
                 .iter()
                 .any(|r| r.split('/').next() == Some(host.as_str()));
+            if !pushed && w.script_logins.contains(&(src.clone(), host.clone())) {
+                if let Some(prefix) = script_registry(host, &draft.registries) {
+                    notes.mapped(
+                        src.clone(),
+                        format!(
+                            "docker/login-action {host} in a job that releases by a script \
+                             (its pushes are not read: check the prefix)"
+                        ),
+                        format!("release.registries ({prefix:?})"),
+                    );
+                    draft.registries.push(prefix);
+                    continue;
+                }
+            }
             if !pushed {
                 notes.not_mapped(
                     src.clone(),
@@ -356,6 +375,20 @@ fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -
     finals
 }
 
+/// The prefix a release script pushes to on `host`, where its job logs in: the namespace the
+/// other registries share (`docker.io/searxng` → `ghcr.io/searxng`); `None` when there is none
+/// or they differ.
+fn script_registry(host: &str, registries: &[String]) -> Option<String> {
+    let mut namespaces = registries
+        .iter()
+        .map(|r| r.split_once('/').map(|(_, ns)| ns));
+    let first = namespaces.next()??;
+    if first.is_empty() || !namespaces.all(|ns| ns == Some(first)) {
+        return None;
+    }
+    Some(format!("{host}/{first}"))
+}
+
 /// Platforms: the workflow's, else the first image's, else linux/amd64; an image keeps its own
 /// when they differ.
 fn platforms(found: &Found, finals: &mut [FinalImage], draft: &mut Draft, notes: &mut Notes) {
@@ -369,25 +402,36 @@ fn platforms(found: &Found, finals: &mut [FinalImage], draft: &mut Draft, notes:
         }
         out
     };
-    let workflow_platforms = found
-        .workflows
-        .iter()
+    // Build steps' own platforms, else the architectures a matrix hands a release script, else
+    // the platform list a release script spells out.
+    let workflows = found.workflows.iter();
+    let candidates = workflows
+        .clone()
         .flat_map(|w| w.platforms.iter())
-        .next();
-    draft.platforms = match workflow_platforms {
-        Some((src, list)) => {
-            let list = good(list, src, notes);
-            if !list.is_empty() {
-                notes.mapped(
-                    src.clone(),
-                    "build-push-action platforms",
-                    "release.platforms",
-                );
-            }
-            list
+        .map(|(src, list)| (src, "build-push-action platforms".to_string(), list))
+        .chain(
+            workflows
+                .flat_map(|w| w.script_platforms.iter())
+                .map(|(src, key, list)| {
+                    let what = format!("{key} handed to a release script ({})", list.join(", "));
+                    (src, what, list)
+                }),
+        )
+        .chain(found.script_platforms.iter().map(|(src, list)| {
+            let what = format!(
+                "platforms a release script spells out ({})",
+                list.join(", ")
+            );
+            (src, what, list)
+        }));
+    for (src, what, list) in candidates {
+        let list = good(list, src, notes);
+        if !list.is_empty() {
+            notes.mapped(src.clone(), what, "release.platforms");
+            draft.platforms = list;
+            break;
         }
-        None => Vec::new(),
-    };
+    }
     if draft.platforms.is_empty() {
         if let Some(f) = finals.iter().find(|f| !f.build.platforms.is_empty()) {
             draft.platforms = good(&f.build.platforms, &f.build.from, notes);

@@ -26,6 +26,7 @@ pub mod dockerfiles;
 pub mod goreleaser;
 pub mod merge;
 pub mod render;
+pub mod scripts;
 pub mod skip;
 pub mod workflow;
 
@@ -533,6 +534,13 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
         found
             .workflows
             .push(workflow::read(file, &read(file)?, github.as_ref())?);
+    }
+    for (_, file) in found.workflows.iter().flat_map(|w| w.scripts.iter()) {
+        if let Some(p) = scripts::platforms(root, file) {
+            if !found.script_platforms.contains(&p) {
+                found.script_platforms.push(p);
+            }
+        }
     }
     for file in &inputs.bake_files {
         let targets = ci_bake_targets(&found.workflows, file);

@@ -12,7 +12,7 @@ use super::{line_of, ImageName, Notes, Source};
 pub mod expr;
 mod steps;
 
-use steps::{bake_run, github_builder, push, run_step};
+use steps::{arch_platforms, bake_run, github_builder, matrix_refs, push, run_step, script_file};
 
 /// metadata-action's `flavor` (less `latest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +123,13 @@ pub struct Workflow {
     pub tag_patterns: Vec<String>,
     /// Registries a `docker/login-action` step logs in to (`docker.io` when it names none).
     pub logins: Vec<(Source, String)>,
+    /// The logins of jobs that release through the project's own script: where it pushes.
+    pub script_logins: Vec<(Source, String)>,
+    /// Script files (root-relative) the release steps run: `node extra/release/build-images.mjs`.
+    pub scripts: Vec<(Source, String)>,
+    /// Platforms a release step hands its script through the matrix (`OVERRIDE_ARCH:
+    /// ${{ matrix.arch }}` over `amd64`, `arm64`, `armv7`): the step, the matrix key, the list.
+    pub script_platforms: Vec<(Source, String, Vec<String>)>,
     pub notes: Notes,
 }
 
@@ -153,23 +160,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
     let Some(jobs) = doc.get("jobs") else {
         return Ok(out);
     };
-    let mut base = expr::Scope::default();
-    if let Some(g) = github {
-        base.set("github.repository", vec![format!("{}/{}", g.owner, g.repo)]);
-        base.set("github.repository_owner", vec![g.owner.clone()]);
-        base.set("github.event.repository.name", vec![g.repo.clone()]);
-    }
-    base.add_env(doc.get("env"));
-    // Job outputs another job reads through `needs.JOB.outputs.X`.
-    for (name, job) in jobs.entries() {
-        let mut scope = base.clone();
-        scope.add_env(job.get("env"));
-        for (k, v) in job.get("outputs").map(|o| o.entries()).unwrap_or_default() {
-            if let Some(Ok(values)) = v.as_str().map(|raw| scope.expand(raw)) {
-                base.set(&format!("needs.{name}.outputs.{k}"), values);
-            }
-        }
-    }
+    let base = workflow_scope(doc, jobs, github);
     for (_, job) in jobs.entries() {
         let mut scope = base.clone();
         scope.add_env(job.get("env"));
@@ -184,12 +175,18 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
             continue;
         };
+        let job_logins = out.logins.len();
+        let mut releases_by_script = false;
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 if let Some(run) = step.get("run").and_then(Node::as_str) {
                     let at = Source::new(file, line_of(text, step.span.start));
                     let name = step.get("name").and_then(Node::as_str).unwrap_or("run");
-                    run_step(at, name, run, &mut out.notes);
+                    let scripts = run_step(at.clone(), name, run, &mut out.notes);
+                    if !scripts.is_empty() {
+                        releases_by_script = true;
+                        script_step(&at, step, run, &scripts, &scope, &mut out);
+                    }
                 }
                 continue;
             };
@@ -280,8 +277,65 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                 _ => {}
             }
         }
+        if releases_by_script {
+            let logins = out.logins[job_logins..].to_vec();
+            out.script_logins.extend(logins);
+        }
     }
     Ok(out)
+}
+
+/// What every job of the workflow can read: the repository `origin` names, the workflow's
+/// `env:`, and the job outputs another job reads through `needs.JOB.outputs.X`.
+fn workflow_scope(doc: &Node, jobs: &Node, github: Option<&GitHub>) -> expr::Scope {
+    let mut base = expr::Scope::default();
+    if let Some(g) = github {
+        base.set("github.repository", vec![format!("{}/{}", g.owner, g.repo)]);
+        base.set("github.repository_owner", vec![g.owner.clone()]);
+        base.set("github.event.repository.name", vec![g.repo.clone()]);
+    }
+    base.add_env(doc.get("env"));
+    for (name, job) in jobs.entries() {
+        let mut scope = base.clone();
+        scope.add_env(job.get("env"));
+        for (k, v) in job.get("outputs").map(|o| o.entries()).unwrap_or_default() {
+            if let Some(Ok(values)) = v.as_str().map(|raw| scope.expand(raw)) {
+                base.set(&format!("needs.{name}.outputs.{k}"), values);
+            }
+        }
+    }
+    base
+}
+
+/// A step that releases through a script: the script files it runs, and the platforms its
+/// matrix hands the script (a `matrix.X` its `run:` or `env:` reads, whose every value is an
+/// architecture).
+fn script_step(
+    at: &Source,
+    step: &Node,
+    run: &str,
+    scripts: &[String],
+    scope: &expr::Scope,
+    out: &mut Workflow,
+) {
+    for line in scripts {
+        if let Some(f) = script_file(line) {
+            out.scripts.push((at.clone(), f));
+        }
+    }
+    let mut texts = vec![run];
+    for (_, v) in step.get("env").map(|e| e.entries()).unwrap_or_default() {
+        texts.extend(v.as_str());
+    }
+    for key in texts.iter().flat_map(|t| matrix_refs(t)) {
+        let Ok(values) = scope.expand(&format!("${{{{ matrix.{key} }}}}")) else {
+            continue;
+        };
+        if let Some(list) = arch_platforms(&values) {
+            out.script_platforms
+                .push((at.clone(), format!("matrix.{key}"), list));
+        }
+    }
 }
 
 /// `with:` with the scalars' known expressions expanded (the first value of each).

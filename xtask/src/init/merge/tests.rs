@@ -539,3 +539,27 @@ fn metadata_actions_images_go_to_the_build_its_tags_feed() {
     assert_eq!(images, [("api", Some("backend"))]);
     assert_eq!(d.registries, ["ghcr.io/acme"]);
 }
+
+#[test]
+fn a_script_release_pushes_where_its_job_logs_in_under_the_shared_namespace() {
+    let r = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: &[(&str, &[&str], Option<&str>)] = &[
+        ("ghcr.io", &["docker.io/searxng"], Some("ghcr.io/searxng")),
+        (
+            "ghcr.io",
+            &["docker.io/louislam", "quay.io/louislam"],
+            Some("ghcr.io/louislam"),
+        ),
+        // Two namespaces, or none to copy: the login is reported, not guessed.
+        ("ghcr.io", &["docker.io/a", "quay.io/b"], None),
+        ("ghcr.io", &[], None),
+        ("ghcr.io", &["localhost:5000"], None),
+    ];
+    for (host, registries, want) in cases {
+        assert_eq!(
+            script_registry(host, &r(registries)).as_deref(),
+            *want,
+            "{host} {registries:?}"
+        );
+    }
+}

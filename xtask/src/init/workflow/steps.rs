@@ -4,8 +4,10 @@
 
 use super::*;
 
-/// Release work a `run:` step does by hand, named so that nothing it does goes unmentioned.
-pub(super) fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) {
+/// Release work a `run:` step does by hand or through the project's own script, named so that
+/// nothing it does goes unmentioned. The script lines it runs are returned: their job's logins
+/// and matrix, and the platforms the scripts spell out, say what they release.
+pub(super) fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) -> Vec<String> {
     const KNOWN: &[(&str, &str)] = &[
         (
             "imagetools create",
@@ -31,11 +33,6 @@ pub(super) fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) {
             "docker push",
             "pushes by hand: stevedore pushes to every release.registries prefix itself",
         ),
-        (
-            "make container.push",
-            "a release script: what it pushes is not read (write the registries and tags by \
-             hand)",
-        ),
     ];
     let mut named = false;
     for (needle, why) in KNOWN {
@@ -44,23 +41,122 @@ pub(super) fn run_step(at: Source, name: &str, run: &str, notes: &mut Notes) {
             notes.not_mapped(at.clone(), format!("step {name:?} ({needle})"), *why);
         }
     }
+    let scripts: Vec<String> = run.lines().filter_map(release_script).collect();
+    for line in &scripts {
+        notes.not_mapped(
+            at.clone(),
+            format!("step {name:?} ({line})"),
+            "a release script: init does not run it, so its tags are not read (write \
+             release.tags by hand); where its job logs in, and the platforms its matrix hands \
+             it or its text spells out, are read where init can tell (on their own lines)",
+        );
+    }
     const BUILDS: &[&str] = &[
         "docker build ",
         "docker buildx build",
-        "build-images",
-        "build-docker",
-        "container.build",
         "podman build",
         "buildah bud",
     ];
-    if let Some(needle) = BUILDS.iter().find(|n| run.contains(**n)).filter(|_| !named) {
-        notes.not_mapped(
-            at,
-            format!("step {name:?} ({})", needle.trim()),
-            "builds images by a script: what it builds and pushes is not read (write the \
-             images, registries and tags it makes by hand)",
-        );
+    if scripts.is_empty() && !named {
+        if let Some(needle) = BUILDS.iter().find(|n| run.contains(**n)) {
+            notes.not_mapped(
+                at,
+                format!("step {name:?} ({})", needle.trim()),
+                "builds images by hand: what it builds and pushes is not read (write the \
+                 images, registries and tags it makes by hand)",
+            );
+        }
     }
+    scripts
+}
+
+/// A command line that runs the project's own release script for images: a `make` target, a
+/// package script or a script file whose words speak of images (docker, container, image) and
+/// of making or shipping them (build, push, release, publish): `make container.push`,
+/// `node extra/release/build-images.mjs`, `npm run build-docker`. The line, trimmed.
+pub(super) fn release_script(line: &str) -> Option<String> {
+    const RUNNERS: &[&str] = &[
+        "make", "just", "task", "npm", "pnpm", "yarn", "bun", "node", "deno", "npx", "bash", "sh",
+        "python", "python3", "go",
+    ];
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let first = *words.first()?;
+    if !(RUNNERS.contains(&first) || first.starts_with("./") || first.ends_with(".sh")) {
+        return None;
+    }
+    let text = words.join(" ").to_ascii_lowercase();
+    let images = ["docker", "container", "image"]
+        .iter()
+        .any(|w| text.contains(w));
+    let work = ["build", "push", "release", "publish"]
+        .iter()
+        .any(|w| text.contains(w));
+    (images && work).then(|| words.join(" "))
+}
+
+/// The script file a release-script line runs (`node extra/release/build-images.mjs`,
+/// `bash scripts/release.sh`, `./hack/push-images`), root-relative; `None` for `make` targets
+/// and package scripts.
+pub(super) fn script_file(line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let path = match first {
+        "node" | "bun" | "bash" | "sh" | "python" | "python3" => {
+            words.find(|w| !w.starts_with('-'))?
+        }
+        "deno" => words.find(|w| !w.starts_with('-') && *w != "run")?,
+        f if f.starts_with("./") => f,
+        _ => return None,
+    };
+    crate::init::join("", path)
+}
+
+/// The platforms a list of matrix values names, when every value is an architecture or a
+/// platform (`amd64`, `aarch64`, `armv7`, `linux/arm/v7`): a native-runner matrix handing its
+/// architecture to a script.
+pub(super) fn arch_platforms(values: &[String]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for v in values {
+        let p = match v.trim().to_ascii_lowercase().as_str() {
+            "amd64" | "x86_64" | "x64" => "linux/amd64".to_string(),
+            "arm64" | "aarch64" | "arm64v8" => "linux/arm64".to_string(),
+            "armv7" | "arm/v7" | "armhf" | "arm32v7" => "linux/arm/v7".to_string(),
+            "armv6" | "arm/v6" | "arm32v6" => "linux/arm/v6".to_string(),
+            "386" | "i386" | "x86" => "linux/386".to_string(),
+            a @ ("ppc64le" | "s390x" | "riscv64") => format!("linux/{a}"),
+            p if p.starts_with("linux/") && p.parse::<crate::oci::platform::Platform>().is_ok() => {
+                p.to_string()
+            }
+            _ => return None,
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The `matrix.X` names a text's `${{ … }}` expressions read.
+pub(super) fn matrix_refs(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${{") {
+        rest = &rest[i + 3..];
+        let Some(j) = rest.find("}}") else { break };
+        let inner = rest[..j].trim();
+        if let Some(name) = inner.strip_prefix("matrix.") {
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && !out.iter().any(|n| n == name)
+            {
+                out.push(name.to_string());
+            }
+        }
+        rest = &rest[j + 2..];
+    }
+    out
 }
 
 /// A bake-action step's `files:` (root-relative, `workdir`/`source` `.`) and `targets:`.

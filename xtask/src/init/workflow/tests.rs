@@ -350,3 +350,131 @@ fn a_build_tagged_by_metadata_action_is_marked_so() {
         w.notes.not_mapped
     );
 }
+
+#[test]
+fn release_scripts_are_told_from_other_run_lines() {
+    let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+        // line, release script, script file
+        ("make container.push", Some("make container.push"), None),
+        (
+            "node extra/release/build-images.mjs",
+            Some("node extra/release/build-images.mjs"),
+            Some("extra/release/build-images.mjs"),
+        ),
+        (
+            "  npm run build-docker  ",
+            Some("npm run build-docker"),
+            None,
+        ),
+        (
+            "bash -e ./scripts/push-image.sh v1",
+            Some("bash -e ./scripts/push-image.sh v1"),
+            Some("scripts/push-image.sh"),
+        ),
+        (
+            "./hack/release-images",
+            Some("./hack/release-images"),
+            Some("hack/release-images"),
+        ),
+        (
+            "deno run -A tools/publish_image.ts",
+            Some("deno run -A tools/publish_image.ts"),
+            Some("tools/publish_image.ts"),
+        ),
+        (
+            "node ../../outside/build-image.mjs",
+            Some("node ../../outside/build-image.mjs"),
+            None,
+        ),
+        ("npm run build", None, None),
+        ("make test-container", None, None),
+        ("docker build -t x .", None, None),
+        ("echo build the docker image", None, None),
+    ];
+    for (line, script, file) in cases {
+        let got = steps::release_script(line);
+        assert_eq!(got.as_deref(), *script, "{line}");
+        if let Some(s) = got {
+            assert_eq!(steps::script_file(&s).as_deref(), *file, "{line}");
+        }
+    }
+}
+
+#[test]
+fn matrix_values_that_are_architectures_are_platforms() {
+    let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        steps::arch_platforms(&v(&["amd64", "arm64", "armv7"])),
+        Some(v(&["linux/amd64", "linux/arm64", "linux/arm/v7"]))
+    );
+    assert_eq!(
+        steps::arch_platforms(&v(&["x86_64", "aarch64", "linux/s390x", "amd64"])),
+        Some(v(&["linux/amd64", "linux/arm64", "linux/s390x"]))
+    );
+    assert_eq!(steps::arch_platforms(&v(&["amd64", "ubuntu-latest"])), None);
+    assert_eq!(steps::arch_platforms(&v(&["linux/bogus/v9/x"])), None);
+    assert_eq!(steps::arch_platforms(&[]), None);
+    assert_eq!(
+        steps::matrix_refs("X=${{ matrix.arch }} ${{matrix.os}} ${{ matrix.arch }} ${{ env.A }} ${{ matrix.a || 'b' }}"),
+        vec!["arch", "os"]
+    );
+}
+
+#[test]
+fn a_job_releasing_by_a_script_gives_its_logins_matrix_platforms_and_script_files() {
+    let w = read(
+        ".github/workflows/container.yml",
+        r#"on: push
+jobs:
+  build:
+    runs-on: ${{ matrix.runner }}
+    strategy:
+      matrix:
+        include:
+          - runner: ubuntu-24.04
+            arch: amd64
+          - runner: ubuntu-24.04-arm
+            arch: arm64
+    steps:
+      - uses: docker/login-action@v3
+        with:
+          registry: ghcr.io
+      - name: Build
+        env:
+          OVERRIDE_ARCH: "${{ matrix.arch }}"
+        run: |
+          make container.build
+          node tools/push-images.mjs
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/login-action@v3
+        with:
+          registry: quay.io
+      - run: make lint
+"#,
+    );
+    let at = Source::new(".github/workflows/container.yml", 16);
+    assert_eq!(
+        w.script_platforms,
+        vec![(
+            at.clone(),
+            "matrix.arch".to_string(),
+            vec!["linux/amd64".to_string(), "linux/arm64".to_string()]
+        )]
+    );
+    assert_eq!(w.scripts, vec![(at, "tools/push-images.mjs".to_string())]);
+    assert_eq!(
+        w.script_logins,
+        vec![(
+            Source::new(".github/workflows/container.yml", 13),
+            "ghcr.io".to_string()
+        )]
+    );
+    assert_eq!(w.logins.len(), 2);
+    assert!(w
+        .notes
+        .not_mapped
+        .iter()
+        .any(|n| n.what.contains("(make container.build)")));
+}

@@ -1,0 +1,215 @@
+//! The release scripts a workflow runs (`node extra/release/build-images.mjs`), read and never
+//! run, for the one thing they reliably spell as a literal: the platform list they build
+//! (`platform = "linux/amd64,linux/arm64,linux/arm/v7"`, `--platform linux/amd64,linux/arm64`).
+//!
+//! The script and the local files it imports (`from "./lib.mjs"`, `require("./x")`) or sources
+//! (`source ./x.sh`) are read breadth first, at most [`MAX_FILES`] files of at most
+//! [`MAX_BYTES`] each, regular files inside the workspace only (no symlink, nothing that leaves
+//! the root). The longest list wins, the first one found on a tie.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use super::{dir_of, join, line_of, Source};
+use crate::oci::platform::Platform;
+
+pub const MAX_FILES: usize = 16;
+pub const MAX_BYTES: u64 = 512 * 1024;
+
+/// The longest platform list of the script `file` (root-relative) and the local files it
+/// imports, with where it is spelled.
+pub fn platforms(root: &Path, file: &str) -> Option<(Source, Vec<String>)> {
+    let root = root.canonicalize().ok()?;
+    let mut queue = VecDeque::from([file.to_string()]);
+    let mut seen: Vec<String> = Vec::new();
+    let mut best: Option<(Source, Vec<String>)> = None;
+    while let Some(f) = queue.pop_front() {
+        if seen.contains(&f) || seen.len() >= MAX_FILES {
+            continue;
+        }
+        seen.push(f.clone());
+        let Some(text) = read_small(&root, &f) else {
+            continue;
+        };
+        for (offset, list) in lists(&text) {
+            if best.as_ref().is_none_or(|(_, b)| list.len() > b.len()) {
+                best = Some((Source::new(&f, line_of(&text, offset)), list));
+            }
+        }
+        queue.extend(
+            local_imports(&text)
+                .iter()
+                .filter_map(|dep| join(dir_of(&f), dep)),
+        );
+    }
+    best
+}
+
+/// A regular file of at most [`MAX_BYTES`] inside `root` (canonical), as text.
+fn read_small(root: &Path, file: &str) -> Option<String> {
+    let path = root.join(file);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_BYTES {
+        return None;
+    }
+    if !path.canonicalize().ok()?.starts_with(root) {
+        return None;
+    }
+    let bytes = std::fs::read(&path).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every comma-separated run of platforms in `text` (`linux/amd64,linux/arm64`), with its byte
+/// offset.
+fn lists(text: &str) -> Vec<(usize, Vec<String>)> {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | ',' | '.' | '_' | '-');
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (is_part(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let chunk = &text[s..i];
+                start = None;
+                if !chunk.contains("linux/") {
+                    continue;
+                }
+                let items: Vec<&str> = chunk.split(',').filter(|p| !p.is_empty()).collect();
+                let all = !items.is_empty()
+                    && items
+                        .iter()
+                        .all(|p| p.starts_with("linux/") && p.parse::<Platform>().is_ok());
+                if all {
+                    out.push((s, items.iter().map(|p| p.to_string()).collect()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The local files a script loads: JavaScript/TypeScript `from "./x"`, `import "./x"`,
+/// `import("./x")`, `require("./x")`, and shell `source ./x` / `. ./x` (relative paths only).
+fn local_imports(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        for lead in ["from ", "import ", "import(", "require("] {
+            let mut rest = line;
+            while let Some(i) = rest.find(lead) {
+                rest = rest[i + lead.len()..].trim_start();
+                let Some(q) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                    continue;
+                };
+                let Some(end) = rest[1..].find(q) else { break };
+                let path = &rest[1..1 + end];
+                if path.starts_with("./") || path.starts_with("../") {
+                    out.push(path.to_string());
+                }
+                rest = &rest[1 + end..];
+            }
+        }
+        for lead in ["source ", ". "] {
+            if let Some(path) = line.strip_prefix(lead) {
+                let path = path.split_whitespace().next().unwrap_or("");
+                let path = path.trim_matches(['"', '\'']);
+                if path.starts_with("./") || path.starts_with("../") {
+                    out.push(path.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_lists_are_found_where_a_script_spells_them() {
+        let cases: &[(&str, &[&[&str]])] = &[
+            (
+                r#"platform = "linux/amd64,linux/arm64,linux/arm/v7""#,
+                &[&["linux/amd64", "linux/arm64", "linux/arm/v7"]],
+            ),
+            (
+                "docker buildx build --platform=linux/amd64,linux/arm64 .",
+                &[&["linux/amd64", "linux/arm64"]],
+            ),
+            (
+                r#"PLATFORMS=("linux/amd64" "linux/s390x")"#,
+                &[&["linux/amd64"], &["linux/s390x"]],
+            ),
+            ("see https://example.com/linux/amd64.html", &[]),
+            ("linux/amd64,windows/amd64", &[]),
+            ("linux/", &[]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<Vec<String>> = lists(text).into_iter().map(|(_, l)| l).collect();
+            let want: Vec<Vec<String>> = want
+                .iter()
+                .map(|l| l.iter().map(|p| p.to_string()).collect())
+                .collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn local_imports_are_relative_paths_only() {
+        let text = r#"
+import { a } from "./lib.mjs";
+import fs from "fs";
+const b = require('../shared/b.js');
+await import("./c.mjs");
+source ./utils/lib.sh
+. "$(dirname "$0")/x.sh"
+import x from "https://example.com/x.mjs";
+"#;
+        assert_eq!(
+            local_imports(text),
+            vec!["./lib.mjs", "../shared/b.js", "./c.mjs", "./utils/lib.sh"]
+        );
+    }
+
+    #[test]
+    fn the_longest_list_of_the_script_and_its_imports_wins_and_nothing_leaves_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        std::fs::create_dir_all(root.join("extra/release")).unwrap();
+        std::fs::write(
+            root.join("extra/release/build.mjs"),
+            "import { go } from \"./lib.mjs\";\nimport \"../../../outside.mjs\";\n// --platform linux/amd64\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("extra/release/lib.mjs"),
+            "export function go(platform = \"linux/amd64,linux/arm64\") {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("outside.mjs"),
+            "\"linux/amd64,linux/arm64,linux/arm/v7,linux/386\"",
+        )
+        .unwrap();
+        let (from, list) = platforms(&root, "extra/release/build.mjs").unwrap();
+        assert_eq!(list, vec!["linux/amd64", "linux/arm64"]);
+        assert_eq!(from, Source::new("extra/release/lib.mjs", 1));
+
+        // A symlinked script is not read.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(
+                dir.path().join("outside.mjs"),
+                root.join("extra/release/link.mjs"),
+            )
+            .unwrap();
+            assert_eq!(platforms(&root, "extra/release/link.mjs"), None);
+        }
+        // Nor one over the size bound.
+        let big = "x".repeat(MAX_BYTES as usize + 1) + " linux/amd64";
+        std::fs::write(root.join("big.sh"), big).unwrap();
+        assert_eq!(platforms(&root, "big.sh"), None);
+    }
+}
