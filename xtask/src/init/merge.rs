@@ -228,9 +228,10 @@ fn name_metadata_images(
                     format!("metadata-action image {}/{}", name.prefix, name.repository),
                     format!("release.registries and images.{}", images[i].name),
                 );
-                if !images[i].names.contains(name) {
-                    images[i].names.insert(0, name.clone());
-                }
+                // metadata-action's names come first: they name the repository (another
+                // step's or the compose file's may have been met before).
+                images[i].names.retain(|n| n != name);
+                images[i].names.insert(0, name.clone());
                 push_unique(&mut draft.registries, &name.prefix);
             }
             None => {

@@ -20,9 +20,8 @@ pub fn dir_reason(name: &str) -> Option<&'static str> {
         "examples" | "example" | "demo" | "demo-env" | "samples" => {
             Some("an example or demo, not released")
         }
-        "test" | "tests" | "e2e" | "playwright" | "__tests__" | "integration-tests" => {
-            Some("a test, e2e or playwright file, not released")
-        }
+        "test" | "tests" | "e2e" | "playwright" | "cypress" | "__tests__" | "integration-tests"
+        | "e2e-tests" => Some("a test, e2e or playwright file, not released"),
         _ => None,
     }
 }
@@ -120,6 +119,8 @@ mod tests {
             ("tests", true),
             ("e2e", true),
             ("playwright", true),
+            ("cypress", true),
+            ("e2e-tests", true),
             ("examples", true),
             ("docker", false),
             ("backend", false),

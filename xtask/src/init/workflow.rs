@@ -12,7 +12,10 @@ use super::{line_of, ImageName, Notes, Source};
 pub mod expr;
 mod steps;
 
-use steps::{arch_platforms, bake_run, github_builder, matrix_refs, push, run_step, script_file};
+use steps::{
+    arch_platforms, bake_run, github_builder, image_names_in, matrix_refs, push, run_step,
+    script_file,
+};
 
 /// metadata-action's `flavor` (less `latest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,6 +181,13 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         let job_logins = out.logins.len();
         let mut releases_by_script = false;
         for step in steps {
+            let id = step.get("id").and_then(Node::as_str);
+            if let (Some(id), Some(run)) = (id, step.get("run").and_then(Node::as_str)) {
+                let text = scope.expand_lenient(run).join("\n");
+                scope.set_step_names(id, image_names_in(&text));
+            }
+        }
+        for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 if let Some(run) = step.get("run").and_then(Node::as_str) {
                     let at = Source::new(file, line_of(text, step.span.start));
@@ -247,15 +257,12 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         out.bake_runs.push(bake_run(with, &scope, at));
                     } else {
                         let step_name = step.get("name").and_then(Node::as_str).unwrap_or(a);
-                        let pushes = with
-                            .and_then(|w| w.get("push"))
-                            .and_then(Node::as_str)
-                            .is_some_and(|v| v.trim() != "false");
-                        if !pushes {
+                        if !steps::build_pushes(with) {
                             out.notes.not_mapped(
                                 at,
                                 format!("step {step_name:?}"),
-                                "it does not push (no `push: true`): a test build, not a release",
+                                "it does not push (no `push: true`, no `outputs` with \
+                                 `push=true` or `type=registry`): a test build, not a release",
                             );
                             continue;
                         }

@@ -23,6 +23,9 @@ pub(super) fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &
             format!("build step ({})", p.dockerfile),
             format!("images.{}", img.name),
         );
+        // A step that pushes releases the image, even where its names are only known when the
+        // workflow runs.
+        img.released = true;
         for (src, n) in &p.names {
             notes.mapped(
                 src.clone(),

@@ -15,6 +15,9 @@ const MAX_EXPANSIONS: usize = 64;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     vars: BTreeMap<String, Vec<String>>,
+    /// The image names each `run:` step of the job (by `id`) spells out: what its outputs,
+    /// computed when the workflow runs, name.
+    step_names: BTreeMap<String, Vec<String>>,
 }
 
 /// What a placeholder for an unknown expression is in an expanded string.
@@ -67,6 +70,12 @@ impl Scope {
                         if let Some(s) = item.as_str() {
                             push(k, s);
                         }
+                        // A list of objects: `matrix.KEY.FIELD` (`{ platform: linux/amd64 }`).
+                        for (field, value) in item.entries() {
+                            if let Some(s) = value.as_str() {
+                                push(&format!("{k}.{field}"), s);
+                            }
+                        }
                     }
                 }
             }
@@ -74,6 +83,27 @@ impl Scope {
         for (k, v) in values {
             self.set(&k, v);
         }
+    }
+
+    /// Records the image names the `run:` step `id` spells out.
+    pub fn set_step_names(&mut self, id: &str, names: Vec<String>) {
+        if !names.is_empty() {
+            self.step_names.insert(id.to_string(), names);
+        }
+    }
+
+    /// For `${{ steps.ID.outputs.X }}` (the whole text) where `ID` is a `run:` step that spells
+    /// out image names: its id and those names.
+    pub fn step_names(&self, text: &str) -> Option<(&str, &[String])> {
+        let inner = text
+            .trim()
+            .strip_prefix("${{")?
+            .strip_suffix("}}")?
+            .trim()
+            .strip_prefix("steps.")?;
+        let (id, _) = inner.split_once(".outputs.")?;
+        let (id, names) = self.step_names.get_key_value(id)?;
+        Some((id.as_str(), names.as_slice()))
     }
 
     /// This scope less the `github.*` names (for metadata-action's inputs, whose

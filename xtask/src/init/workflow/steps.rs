@@ -136,6 +136,57 @@ pub(super) fn arch_platforms(values: &[String]) -> Option<Vec<String>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The image names (`ghcr.io/acme/app`, `acme/app`) a `run:` script spells out before a tag
+/// (`NAME:$VERSION`, `NAME:${MAJOR}`, `NAME:latest`), with its known `${{ … }}` expressions
+/// already expanded. Words holding a run-time expression in the name, URLs and paths are not
+/// names; at most 16 are kept.
+pub(super) fn image_names_in(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let words = text.split(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '=' | '(' | ')' | ';' | '`')
+    });
+    for w in words {
+        if out.len() >= 16 {
+            break;
+        }
+        if w.contains("://") || w.starts_with('/') || w.starts_with('.') {
+            continue;
+        }
+        let Some(slash) = w.rfind('/') else { continue };
+        let Some(colon) = w[slash..].find(':').map(|i| slash + i) else {
+            continue;
+        };
+        let (name, tag) = (&w[..colon], &w[colon + 1..]);
+        let tag_like = tag
+            .chars()
+            .next()
+            .is_some_and(|c| c == '$' || c == '{' || c.is_ascii_alphanumeric());
+        let plain = name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_' | '/' | ':')
+        });
+        if tag_like && plain && push_name(name).is_some() && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+/// Whether a build-push-action step pushes: `push:` other than `false`, or an `outputs:` entry
+/// that does (`type=image,push-by-digest=true,push=true`, Docker's multi-platform matrix
+/// recipe, or `type=registry`).
+pub(super) fn build_pushes(with: Option<&Node>) -> bool {
+    let input = |k: &str| with.and_then(|w| w.get(k)).and_then(Node::as_str);
+    if input("push").is_some_and(|v| v.trim() != "false") {
+        return true;
+    }
+    input("outputs").is_some_and(|o| {
+        o.split(['\n', ';']).any(|entry| {
+            let keys: Vec<&str> = entry.split(',').map(str::trim).collect();
+            keys.contains(&"type=registry") || keys.contains(&"push=true")
+        })
+    })
+}
+
 /// The `matrix.X` names a text's `${{ … }}` expressions read.
 pub(super) fn matrix_refs(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -337,6 +388,31 @@ pub(super) fn push(
             "tags" => {
                 for (l, line) in entries(text, node) {
                     let src = Source::new(file, l);
+                    if let Some((id, names)) = scope.step_names(&line) {
+                        for n in names.iter().filter_map(|n| push_name(n)) {
+                            if !p.names.contains(&(src.clone(), n.clone())) {
+                                p.names.push((src.clone(), n));
+                            }
+                        }
+                        notes.mapped(
+                            src.clone(),
+                            format!(
+                                "step {step_name:?} tags {line:?}: the image names step {id:?} \
+                                 spells out ({})",
+                                names.join(", ")
+                            ),
+                            "release.registries and the images' repositories",
+                        );
+                        notes.not_mapped(
+                            src.clone(),
+                            format!("step {step_name:?} tags {line:?}"),
+                            format!(
+                                "step {id:?} computes the tags when the workflow runs: the tags \
+                                 come from release.tags (metadata-action rules) instead"
+                            ),
+                        );
+                        continue;
+                    }
                     if is_meta_output(&line) {
                         p.meta_tags = true;
                         continue;

@@ -478,3 +478,120 @@ jobs:
         .iter()
         .any(|n| n.what.contains("(make container.build)")));
 }
+
+#[test]
+fn a_build_pushes_through_push_or_through_an_output_that_pushes() {
+    let cases: &[(&str, bool)] = &[
+        ("push: true", true),
+        ("push: ${{ github.event_name != 'pull_request' }}", true),
+        ("push: false", false),
+        ("load: true", false),
+        // Docker's multi-platform matrix recipe.
+        (
+            "outputs: type=image,name=ghcr.io/a/b,push-by-digest=true,name-canonical=true,push=true",
+            true,
+        ),
+        ("outputs: type=registry", true),
+        ("outputs: type=image,push=false", false),
+        ("outputs: type=docker,dest=/tmp/x.tar", false),
+        ("outputs: type=local,dest=out/push=true", false),
+    ];
+    for (with, pushes) in cases {
+        let doc = crate::yaml_positions::parse(with).unwrap();
+        assert_eq!(steps::build_pushes(doc.first()), *pushes, "{with}");
+    }
+}
+
+#[test]
+fn a_matrix_of_objects_gives_each_field() {
+    let w = read(
+        ".github/workflows/release.yml",
+        r#"on: push
+jobs:
+  build:
+    strategy:
+      matrix:
+        platform: [
+          { platform: linux/amd64, cache: amd },
+          { platform: linux/arm64, cache: arm },
+        ]
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          file: ./prod.Dockerfile
+          target: backend
+          platforms: ${{ matrix.platform.platform }}
+          outputs: type=image,push-by-digest=true,push=true
+"#,
+    );
+    assert_eq!(w.pushes.len(), 1, "{:?}", w.notes);
+    assert_eq!(w.pushes[0].dockerfile, "prod.Dockerfile");
+    assert_eq!(
+        w.platforms[0].1,
+        vec!["linux/amd64".to_string(), "linux/arm64".to_string()]
+    );
+}
+
+#[test]
+fn image_names_a_run_step_computes_are_its_outputs_names() {
+    let text = r#"
+GHCR_TAGS="ghcr.io/umami-software/umami:$VERSION"
+GHCR_TAGS="$GHCR_TAGS,ghcr.io/umami-software/umami:${MAJOR}.${MINOR}"
+DOCKER_TAGS="umamisoftware/umami:$VERSION"
+echo "see https://github.com/umami-software/umami:main"
+cp ./dist/a:b /tmp/x:y
+TAG=registry.local:5000/team/api:latest
+X="ghcr.io/${{ github.repository_owner }}\u{1}/app:$V"
+echo "docker_tags=$DOCKER_TAGS" >> $GITHUB_OUTPUT
+"#;
+    assert_eq!(
+        steps::image_names_in(text),
+        vec![
+            "ghcr.io/umami-software/umami",
+            "umamisoftware/umami",
+            "registry.local:5000/team/api"
+        ]
+    );
+
+    let w = super::read(
+        ".github/workflows/cd.yml",
+        r#"on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: compute
+        run: |
+          GHCR_TAGS="ghcr.io/${{ github.repository }}:$VERSION"
+          DOCKER_TAGS="umamisoftware/umami:$VERSION"
+          echo "ghcr_tags=$GHCR_TAGS" >> $GITHUB_OUTPUT
+      - uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ${{ steps.compute.outputs.ghcr_tags }}
+"#,
+        Some(&GitHub {
+            owner: "umami-software".into(),
+            repo: "umami".into(),
+        }),
+    )
+    .unwrap();
+    let names: Vec<String> = w.pushes[0]
+        .names
+        .iter()
+        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "ghcr.io/umami-software/umami",
+            "docker.io/umamisoftware/umami"
+        ]
+    );
+    assert!(w
+        .notes
+        .not_mapped
+        .iter()
+        .any(|n| n.why.contains("step \"compute\" computes the tags")));
+}
