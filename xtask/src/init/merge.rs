@@ -123,6 +123,7 @@ pub fn merge(found: Found) -> Result<Draft> {
     platforms(&found, &mut finals, &mut draft, &mut notes);
     if let Some(meta) = metas.first() {
         tags(meta, &metas, &mut draft, &mut notes);
+        event_bounds(&found, meta, &mut draft, &mut notes);
     } else if let Some(g) = found.goreleaser.iter().find(|g| !g.tags.is_empty()) {
         for (i, (src, rule)) in g.tags.iter().enumerate() {
             notes.mapped(
@@ -517,6 +518,75 @@ fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut Notes) {
                 ),
             );
         }
+    }
+}
+
+/// The events the tag rules answer, as the workflows release them. metadata-action's rules
+/// apply to the events its workflow runs on; stevedore's apply to every release:
+/// - rules of a workflow that runs on pushes to the default branch only, and that no event
+///   condition bounds (`type=raw`, `type=sha`), get `enable={{is_default_branch}}`: a `canary`
+///   tag stays off a version release;
+/// - when another workflow releases on tag pushes and no rule answers a tag push,
+///   `type=ref,event=tag` (metadata-action's default: the git tag as named) is added and
+///   reported, to replace with the rules that workflow computes.
+fn event_bounds(found: &Found, meta: &Meta, draft: &mut Draft, notes: &mut Notes) {
+    let Some(w) = found
+        .workflows
+        .iter()
+        .find(|w| w.metas.iter().any(|m| m.from == meta.from))
+    else {
+        return;
+    };
+    let default = draft.default_branch.as_ref().map(|(_, b)| b.as_str());
+    let branch_only = w.tag_patterns.is_empty()
+        && default.is_some()
+        && w.branches.iter().all(|b| Some(b.as_str()) == default)
+        && !w.branches.is_empty();
+    if branch_only {
+        for (i, rule) in draft.tags.iter_mut().enumerate() {
+            let unbounded = (rule.starts_with("type=raw") || rule.starts_with("type=sha"))
+                && !rule.contains("enable=");
+            if unbounded {
+                rule.push_str(",enable={{is_default_branch}}");
+                notes.mapped(
+                    meta.from.clone(),
+                    format!(
+                        "the workflow runs on pushes to {} only",
+                        default.unwrap_or_default()
+                    ),
+                    format!("release.tags[{i}] with enable={{{{is_default_branch}}}}"),
+                );
+            }
+        }
+    }
+    let answers_tags = draft.tags.iter().any(|r| {
+        r.starts_with("type=semver")
+            || r.starts_with("type=pep440")
+            || r.starts_with("type=match")
+            || r.contains("event=tag")
+    });
+    let tag_release = found
+        .workflows
+        .iter()
+        .find(|o| !o.tag_patterns.is_empty() && (!o.pushes.is_empty() || !o.bake_runs.is_empty()));
+    if let (false, Some(o)) = (answers_tags, tag_release) {
+        let at = o
+            .pushes
+            .first()
+            .map(|p| p.from.clone())
+            .or_else(|| o.bake_runs.first().map(|b| b.from.clone()))
+            .unwrap_or_default();
+        notes.not_mapped(
+            at,
+            format!("tag pushes ({})", o.tag_patterns.join(", ")),
+            format!(
+                "this workflow releases on them with tags computed when it runs: \
+                 release.tags[{}] = \"type=ref,event=tag\" publishes the git tag as named; \
+                 write the rules it computes (e.g. type=semver,pattern={{{{version}}}})",
+                draft.tags.len()
+            ),
+        );
+        draft.tags.push("type=ref,event=tag".to_string());
     }
 }
 

@@ -26,6 +26,15 @@ pub(super) fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &
         // A step that pushes releases the image, even where its names are only known when the
         // workflow runs.
         img.released = true;
+        // The release builds what CI builds: the step's context (`.` when it names none).
+        if img.context != p.context {
+            notes.mapped(
+                p.from.clone(),
+                format!("build step context {:?} (not {:?})", p.context, img.context),
+                format!("images.{}.context", img.name),
+            );
+            img.context = p.context.clone();
+        }
         for (src, n) in &p.names {
             notes.mapped(
                 src.clone(),

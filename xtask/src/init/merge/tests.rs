@@ -563,3 +563,71 @@ fn a_script_release_pushes_where_its_job_logs_in_under_the_shared_namespace() {
         );
     }
 }
+
+#[test]
+fn a_canary_rule_of_a_default_branch_workflow_stays_off_the_version_releases_of_another() {
+    let canary = r#"on:
+  push:
+    branches: [main]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: ghcr.io/acme/app
+          tags: |
+            type=raw,value=canary
+            type=sha,enable=false
+      - uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ${{ steps.meta.outputs.tags }}
+"#;
+    let release = r#"on:
+  push:
+    tags: ["v*.*.*"]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          outputs: type=image,name=ghcr.io/acme/app,push-by-digest=true,push=true
+"#;
+    let found = |with_release: bool| Found {
+        default_name: "app".into(),
+        dockerfiles: vec!["Dockerfile".into()],
+        origin_head: Some("main".into()),
+        workflows: [("canary.yml", canary), ("release.yml", release)]
+            .iter()
+            .take(if with_release { 2 } else { 1 })
+            .map(|(f, t)| workflow::read(&format!(".github/workflows/{f}"), t, None).unwrap())
+            .collect(),
+        ..Default::default()
+    };
+    let d = merge(found(true)).unwrap();
+    assert_eq!(
+        d.tags,
+        vec![
+            "type=raw,value=canary,enable={{is_default_branch}}",
+            "type=sha,enable=false",
+            "type=ref,event=tag",
+        ]
+    );
+    assert!(d
+        .notes
+        .not_mapped
+        .iter()
+        .any(|n| n.what.contains("tag pushes (v*.*.*)")));
+    // Without a workflow releasing on tags, nothing is added.
+    let d = merge(found(false)).unwrap();
+    assert_eq!(
+        d.tags,
+        vec![
+            "type=raw,value=canary,enable={{is_default_branch}}",
+            "type=sha,enable=false"
+        ]
+    );
+}

@@ -171,6 +171,41 @@ pub(super) fn image_names_in(text: &str) -> Vec<String> {
     out
 }
 
+/// The image names of an `outputs:` entry that pushes (`type=image,name=a/b,push=true`;
+/// `name="a/b,c/d"` lists several).
+pub(super) fn output_names(entry: &str) -> Vec<String> {
+    let keys = csv_fields(entry);
+    let pushes = keys
+        .iter()
+        .any(|k| k == "push=true" || k == "type=registry");
+    if !pushes {
+        return vec![];
+    }
+    keys.iter()
+        .filter_map(|k| k.strip_prefix("name="))
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// `a=b,c="d,e"` → `["a=b", "c=d,e"]`: buildx's CSV fields, double quotes kept together.
+fn csv_fields(entry: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in entry.trim().chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().expect("one field").push(c),
+        }
+    }
+    out.into_iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
 /// Whether a build-push-action step pushes: `push:` other than `false`, or an `outputs:` entry
 /// that does (`type=image,push-by-digest=true,push=true`, Docker's multi-platform matrix
 /// recipe, or `type=registry`).
@@ -181,8 +216,9 @@ pub(super) fn build_pushes(with: Option<&Node>) -> bool {
     }
     input("outputs").is_some_and(|o| {
         o.split(['\n', ';']).any(|entry| {
-            let keys: Vec<&str> = entry.split(',').map(str::trim).collect();
-            keys.contains(&"type=registry") || keys.contains(&"push=true")
+            let keys = csv_fields(entry);
+            keys.iter()
+                .any(|k| k == "type=registry" || k == "push=true")
         })
     })
 }
@@ -476,6 +512,20 @@ pub(super) fn push(
                         format!("step {step_name:?} {key}"),
                         "only type=gha, type=registry and type=local caches have a `cache` value",
                     ),
+                }
+            }
+            // Docker's multi-platform recipe names the image in `outputs`, not `tags`.
+            "outputs" => {
+                for (l, line) in entries(text, node) {
+                    let src = Source::new(file, l);
+                    for name in output_names(&line) {
+                        let expanded = scope.expand_lenient(&name);
+                        for n in expanded.iter().filter_map(|v| push_name(v)) {
+                            if !p.names.contains(&(src.clone(), n.clone())) {
+                                p.names.push((src.clone(), n));
+                            }
+                        }
+                    }
                 }
             }
             "context" | "file" | "target" | "platforms" | "push" | "load" => {}
