@@ -421,68 +421,7 @@ pub(super) fn push(
     for (key, node) in with.entries() {
         let key_at = Source::new(file, line_of(text, node.span.start));
         match key {
-            "tags" => {
-                for (l, line) in entries(text, node) {
-                    let src = Source::new(file, l);
-                    if let Some((id, names)) = scope.step_names(&line) {
-                        for n in names.iter().filter_map(|n| push_name(n)) {
-                            if !p.names.contains(&(src.clone(), n.clone())) {
-                                p.names.push((src.clone(), n));
-                            }
-                        }
-                        notes.mapped(
-                            src.clone(),
-                            format!(
-                                "step {step_name:?} tags {line:?}: the image names step {id:?} \
-                                 spells out ({})",
-                                names.join(", ")
-                            ),
-                            "release.registries and the images' repositories",
-                        );
-                        notes.not_mapped(
-                            src.clone(),
-                            format!("step {step_name:?} tags {line:?}"),
-                            format!(
-                                "step {id:?} computes the tags when the workflow runs: the tags \
-                                 come from release.tags (metadata-action rules) instead"
-                            ),
-                        );
-                        continue;
-                    }
-                    if is_meta_output(&line) {
-                        p.meta_tags = true;
-                        continue;
-                    }
-                    let expanded = scope.expand_lenient(&line);
-                    if expanded.iter().any(|v| v.contains(expr::UNKNOWN)) {
-                        notes.not_mapped(
-                            src.clone(),
-                            format!("step {step_name:?} tags {line:?}"),
-                            "its tag is computed when the workflow runs: the tags come from \
-                             release.tags (metadata-action rules) instead",
-                        );
-                    }
-                    for v in expanded {
-                        match push_name(&v) {
-                            Some(n) if !p.names.contains(&(src.clone(), n.clone())) => {
-                                p.names.push((src.clone(), n))
-                            }
-                            Some(_) => {}
-                            None if v.contains(expr::UNKNOWN) => notes.not_mapped(
-                                src.clone(),
-                                format!("step {step_name:?} tags {line:?}"),
-                                "its image name is only known when the workflow runs: write the \
-                                 registry prefix in release.registries",
-                            ),
-                            None => notes.not_mapped(
-                                src.clone(),
-                                format!("step {step_name:?} tags {line:?}"),
-                                "names no registry and namespace (e.g. ghcr.io/org/app)",
-                            ),
-                        }
-                    }
-                }
-            }
+            "tags" => push_tags(file, text, node, step_name, scope, &mut p, notes),
             "build-args" => {
                 for (l, line) in entries(text, node) {
                     let Some((k, v)) = line.split_once('=') else {
@@ -548,6 +487,79 @@ pub(super) fn push(
         }
     }
     p
+}
+
+/// A build step's `tags:` entries: the names they push to (the tags themselves come from
+/// release.tags), metadata-action's output, or the names a `run:` step computes.
+fn push_tags(
+    file: &str,
+    text: &str,
+    node: &Node,
+    step_name: &str,
+    scope: &expr::Scope,
+    p: &mut Push,
+    notes: &mut Notes,
+) {
+    for (l, line) in entries(text, node) {
+        let src = Source::new(file, l);
+        if let Some((id, names)) = scope.step_names(&line) {
+            for n in names.iter().filter_map(|n| push_name(n)) {
+                if !p.names.contains(&(src.clone(), n.clone())) {
+                    p.names.push((src.clone(), n));
+                }
+            }
+            notes.mapped(
+                src.clone(),
+                format!(
+                    "step {step_name:?} tags {line:?}: the image names step {id:?} \
+                         spells out ({})",
+                    names.join(", ")
+                ),
+                "release.registries and the images' repositories",
+            );
+            notes.not_mapped(
+                src.clone(),
+                format!("step {step_name:?} tags {line:?}"),
+                format!(
+                    "step {id:?} computes the tags when the workflow runs: the tags \
+                         come from release.tags (metadata-action rules) instead"
+                ),
+            );
+            continue;
+        }
+        if is_meta_output(&line) {
+            p.meta_tags = true;
+            continue;
+        }
+        let expanded = scope.expand_lenient(&line);
+        if expanded.iter().any(|v| v.contains(expr::UNKNOWN)) {
+            notes.not_mapped(
+                src.clone(),
+                format!("step {step_name:?} tags {line:?}"),
+                "its tag is computed when the workflow runs: the tags come from \
+                     release.tags (metadata-action rules) instead",
+            );
+        }
+        for v in expanded {
+            match push_name(&v) {
+                Some(n) if !p.names.contains(&(src.clone(), n.clone())) => {
+                    p.names.push((src.clone(), n))
+                }
+                Some(_) => {}
+                None if v.contains(expr::UNKNOWN) => notes.not_mapped(
+                    src.clone(),
+                    format!("step {step_name:?} tags {line:?}"),
+                    "its image name is only known when the workflow runs: write the \
+                         registry prefix in release.registries",
+                ),
+                None => notes.not_mapped(
+                    src.clone(),
+                    format!("step {step_name:?} tags {line:?}"),
+                    "names no registry and namespace (e.g. ghcr.io/org/app)",
+                ),
+            }
+        }
+    }
 }
 
 /// `${{ steps.ID.outputs.tags }}`: a metadata-action step's tags.
