@@ -298,6 +298,16 @@ fn whoami_released_by_goreleaser() {
     check("whoami");
 }
 
+#[test]
+fn memos_canary_on_main_and_a_tag_release_pushed_by_digest() {
+    check("memos");
+}
+
+#[test]
+fn umami_image_names_computed_by_a_run_step_and_a_cypress_compose_file() {
+    check("umami");
+}
+
 /// The tally of issue 20's measure: the release features of the seven workflows, mapped right,
 /// wrongly, or not at all (a feature `init` names in its report as not mapped counts as
 /// missing but reported).

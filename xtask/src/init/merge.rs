@@ -407,7 +407,11 @@ fn platforms(found: &Found, finals: &mut [FinalImage], draft: &mut Draft, notes:
     };
     // Build steps' own platforms, else the architectures a matrix hands a release script, else
     // the platform list a release script spells out.
-    let workflows = found.workflows.iter();
+    // The workflows that release on tag pushes first: theirs are the release's platforms (a
+    // canary build on every push may build fewer).
+    let mut ordered: Vec<&Workflow> = found.workflows.iter().collect();
+    ordered.sort_by_key(|w| w.tag_patterns.is_empty());
+    let workflows = ordered.iter().copied();
     let candidates = workflows
         .clone()
         .flat_map(|w| w.platforms.iter())

@@ -281,7 +281,13 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                         out.pushes.push(push);
                     }
                 }
-                _ => {}
+                other => {
+                    if let Some(why) = steps::unknown_image_action(other) {
+                        let step_name = step.get("name").and_then(Node::as_str).unwrap_or(other);
+                        out.notes
+                            .not_mapped(at, format!("step {step_name:?} ({other})"), why);
+                    }
+                }
             }
         }
         if releases_by_script {

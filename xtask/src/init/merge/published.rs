@@ -6,7 +6,11 @@ use super::*;
 /// build-push-action steps (and look-alikes): each names where the image built from its
 /// Dockerfile (and stage) is pushed, and gives its build args and cache.
 pub(super) fn workflow_pushes(found: &Found, images: &mut [ImageDraft], notes: &mut Notes) {
-    for p in found.workflows.iter().flat_map(|w| w.pushes.iter()) {
+    // The workflows that release on tag pushes first: an image two workflows build takes the
+    // release's platforms, not a canary build's.
+    let mut ordered: Vec<&Workflow> = found.workflows.iter().collect();
+    ordered.sort_by_key(|w| w.tag_patterns.is_empty());
+    for p in ordered.iter().flat_map(|w| w.pushes.iter()) {
         let Some(img) = images
             .iter_mut()
             .find(|i| i.dockerfile == p.dockerfile && (p.target.is_none() || i.target == p.target))

@@ -206,6 +206,34 @@ fn csv_fields(entry: &str) -> Vec<String> {
         .collect()
 }
 
+/// An action init does not read whose name says it builds or pushes images
+/// (`mr-smithers-excellent/docker-build-push`, `redhat-actions/push-to-registry`): named in the
+/// report, since what it releases is not in the draft.
+pub(super) fn unknown_image_action(action: &str) -> Option<&'static str> {
+    let a = action.to_ascii_lowercase();
+    let images = [
+        "docker",
+        "container",
+        "image",
+        "oci",
+        "registry",
+        "buildah",
+        "podman",
+        "kaniko",
+        "ko-build",
+    ]
+    .iter()
+    .any(|w| a.contains(w));
+    let work = ["build", "push", "publish", "release"]
+        .iter()
+        .any(|w| a.contains(w));
+    let known_setup = a.contains("setup") || a.contains("login") || a.contains("cache");
+    (images && work && !known_setup).then_some(
+        "an image build or push action init does not read: write the images, registries, \
+         platforms and tags it releases by hand",
+    )
+}
+
 /// Whether a build-push-action step pushes: `push:` other than `false`, or an `outputs:` entry
 /// that does (`type=image,push-by-digest=true,push=true`, Docker's multi-platform matrix
 /// recipe, or `type=registry`).
