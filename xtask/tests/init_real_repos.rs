@@ -1,4 +1,4 @@
-//! `init` on condensed copies of seven public repositories that release images today
+//! `init` on condensed copies of nine public repositories that release images today
 //! (`tests/fixtures/real-repos/`, README there): for each, a scratch clone gets a config that
 //! passes stevedore's own validation (`plan --json`), builds no vendored, test, e2e or
 //! devcontainer image, and publishes — for a push to the default branch and for a version tag
@@ -308,7 +308,7 @@ fn umami_image_names_computed_by_a_run_step_and_a_cypress_compose_file() {
     check("umami");
 }
 
-/// The tally of issue 20's measure: the release features of the seven workflows, mapped right,
+/// The tally of issue 20's measure: the release features of the nine projects, mapped right,
 /// wrongly, or not at all (a feature `init` names in its report as not mapped counts as
 /// missing but reported).
 #[test]

@@ -180,13 +180,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         };
         let job_logins = out.logins.len();
         let mut releases_by_script = false;
-        for step in steps {
-            let id = step.get("id").and_then(Node::as_str);
-            if let (Some(id), Some(run)) = (id, step.get("run").and_then(Node::as_str)) {
-                let text = scope.expand_lenient(run).join("\n");
-                scope.set_step_names(id, image_names_in(&text));
-            }
-        }
+        step_names(steps, &mut scope);
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 if let Some(run) = step.get("run").and_then(Node::as_str) {
@@ -296,6 +290,18 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         }
     }
     Ok(out)
+}
+
+/// The image names each `run:` step of a job (by `id`) spells out, for the build steps whose
+/// `tags:` are that step's outputs.
+fn step_names(steps: &[Node], scope: &mut expr::Scope) {
+    for step in steps {
+        let id = step.get("id").and_then(Node::as_str);
+        if let (Some(id), Some(run)) = (id, step.get("run").and_then(Node::as_str)) {
+            let text = scope.expand_lenient(run).join("\n");
+            scope.set_step_names(id, image_names_in(&text));
+        }
+    }
 }
 
 /// What every job of the workflow can read: the repository `origin` names, the workflow's
