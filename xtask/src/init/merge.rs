@@ -47,6 +47,9 @@ pub struct Found {
     pub stages: BTreeMap<String, Vec<String>>,
     /// The platform lists the release scripts spell out (`scripts::platforms`).
     pub script_platforms: Vec<(Source, Vec<String>)>,
+    /// The image names package scripts build (`-t NAME:TAG`): a registry for the image of the
+    /// same repository.
+    pub script_names: Vec<(Source, String)>,
 }
 
 pub fn merge(found: Found) -> Result<Draft> {
@@ -89,6 +92,7 @@ pub fn merge(found: Found) -> Result<Draft> {
     drop_unpublished(&mut images, &mut notes);
     dev_variants(&found, &mut images, &mut notes);
     let mut finals = repositories(images, &mut draft, &mut notes);
+    script_names(&found, &finals, &mut draft, &mut notes);
     draft.default_branch = default_branch(&found, &mut notes);
     for w in &found.workflows {
         for (src, host) in &w.logins {
@@ -376,6 +380,27 @@ fn repositories(images: Vec<ImageDraft>, draft: &mut Draft, notes: &mut Notes) -
     }
 
     finals
+}
+
+/// Image names a package script builds whose repository is a drafted image's: their registry
+/// prefixes join release.registries.
+fn script_names(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: &mut Notes) {
+    for (src, raw) in &found.script_names {
+        let Some((name, _)) = super::ImageName::parse(&raw.to_ascii_lowercase()) else {
+            continue;
+        };
+        let ours = finals
+            .iter()
+            .any(|f| f.repository.as_deref().unwrap_or(&f.build.name) == name.repository);
+        if ours && !draft.registries.contains(&name.prefix) {
+            notes.mapped(
+                src.clone(),
+                format!("image name {raw} of a package script"),
+                format!("release.registries ({:?})", name.prefix),
+            );
+            draft.registries.push(name.prefix.clone());
+        }
+    }
 }
 
 /// The prefix a release script pushes to on `host`, where its job logs in: the namespace the

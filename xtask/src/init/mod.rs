@@ -514,6 +514,40 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// The package scripts the workflows run (`npm run release-nightly`) that build images: their
+/// platforms go with the release scripts', the jobs' logins say where they push, and their
+/// image names (`-t louislam/dockge:nightly`) name registries.
+fn package_builds(root: &Path, found: &mut merge::Found) {
+    for w in &mut found.workflows {
+        for run in w.package_scripts.clone() {
+            let Some(build) = scripts::package_script(root, &run.dir, &run.name) else {
+                continue;
+            };
+            w.notes.not_mapped(
+                run.from.clone(),
+                format!("package script {:?} ({})", run.name, build.from),
+                "builds images: init does not run it; its platforms, image names and the \
+                 registries its job logs in to are read, its tags are not (write release.tags \
+                 by hand)",
+            );
+            if !build.platforms.is_empty()
+                && !found
+                    .script_platforms
+                    .iter()
+                    .any(|p| p.1 == build.platforms)
+            {
+                found
+                    .script_platforms
+                    .push((build.from.clone(), build.platforms.clone()));
+            }
+            for n in &build.names {
+                found.script_names.push((build.from.clone(), n.clone()));
+            }
+            w.script_logins.extend(run.logins.iter().cloned());
+        }
+    }
+}
+
 /// Reads everything under `root`, drafts the config, renders it and validates the text with
 /// the config's own validation (`config_path` names the file in messages). A draft that fails
 /// validation is an error: nothing is to be written.
@@ -542,6 +576,7 @@ pub fn init(root: &Path, config_path: &Path) -> Result<Init> {
             }
         }
     }
+    package_builds(root, &mut found);
     for file in &inputs.bake_files {
         let targets = ci_bake_targets(&found.workflows, file);
         let mut b = bake::read_targets(file, &read(file)?, &targets);

@@ -123,6 +123,131 @@ fn local_imports(text: &str) -> Vec<String> {
     out
 }
 
+/// The package script a `run:` line runs: `npm run X`, `npm run-script X`, `pnpm run X`,
+/// `pnpm X`, `yarn X`, `yarn run X`, `bun run X`, `node --run X` (not npm's own commands:
+/// `npm ci`, `yarn install`).
+pub fn package_script_name(line: &str) -> Option<String> {
+    const OWN: &[&str] = &[
+        "install", "ci", "i", "add", "remove", "exec", "dlx", "test", "audit", "publish",
+        "version", "init", "create", "why", "outdated", "update", "upgrade", "config", "set",
+    ];
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let name = match words.as_slice() {
+        ["npm" | "pnpm" | "bun", "run" | "run-script", name, ..] => *name,
+        ["node", "--run", name, ..] => *name,
+        ["yarn", "run", name, ..] => *name,
+        ["pnpm" | "yarn", name, ..] if !OWN.contains(name) && !name.starts_with('-') => *name,
+        _ => return None,
+    };
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.' | '/'));
+    ok.then(|| name.to_string())
+}
+
+/// What a package script builds, when it (or a package script it runs) runs `docker build`,
+/// `docker buildx build`, `podman build` or `buildah bud`: where, and the platforms and image
+/// names (`-t NAME:TAG`, the name part) its command lines give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageBuild {
+    pub from: Source,
+    pub platforms: Vec<String>,
+    pub names: Vec<String>,
+}
+
+/// The package script `name` of `DIR/package.json`, followed through the package scripts it
+/// runs (at most [`MAX_FILES`]).
+pub fn package_script(root: &Path, dir: &str, name: &str) -> Option<PackageBuild> {
+    let root = root.canonicalize().ok()?;
+    let file = join(dir, "package.json")?;
+    let text = read_small(&root, &file)?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let scripts = json.get("scripts")?.as_object()?;
+    let mut queue = vec![name.to_string()];
+    let mut seen: Vec<String> = Vec::new();
+    let mut out: Option<PackageBuild> = None;
+    while let Some(n) = queue.pop() {
+        if seen.contains(&n) || seen.len() >= MAX_FILES {
+            continue;
+        }
+        seen.push(n.clone());
+        let Some(command) = scripts.get(&n).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let parts = command
+            .split("&&")
+            .flat_map(|p| p.split("||"))
+            .flat_map(|p| p.split(';'));
+        for part in parts {
+            if let Some(next) = package_script_name(part.trim()) {
+                queue.push(next);
+                continue;
+            }
+            let Some(args) = build_args(part) else {
+                continue;
+            };
+            let line = text
+                .find(&format!("\"{n}\""))
+                .map_or(0, |at| line_of(&text, at));
+            let build = out.get_or_insert_with(|| PackageBuild {
+                from: Source::new(&file, line),
+                ..Default::default()
+            });
+            let mut words = args.iter();
+            while let Some(w) = words.next() {
+                let (key, value) = match w.split_once('=') {
+                    Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
+                    _ => (w.as_str(), None),
+                };
+                let value = || value.clone().or_else(|| words.clone().next().cloned());
+                match key {
+                    "--platform" => {
+                        for p in value().unwrap_or_default().split(',') {
+                            let p = p.trim();
+                            if p.parse::<Platform>().is_ok()
+                                && !build.platforms.iter().any(|x| x == p)
+                            {
+                                build.platforms.push(p.to_string());
+                            }
+                        }
+                    }
+                    "-t" | "--tag" => {
+                        let Some(v) = value() else { continue };
+                        let name = match v.rfind('/') {
+                            Some(slash) => match v[slash..].find(':') {
+                                Some(i) => v[..slash + i].to_string(),
+                                None => v.clone(),
+                            },
+                            None => v.split(':').next().unwrap_or("").to_string(),
+                        };
+                        if !name.is_empty() && !name.contains('$') && !build.names.contains(&name) {
+                            build.names.push(name);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The arguments of an image build command line (`docker buildx build …`), unquoted.
+fn build_args(line: &str) -> Option<Vec<String>> {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .map(|w| w.trim_matches(['"', '\'']).to_string())
+        .collect();
+    let at = words.windows(2).position(|w| {
+        matches!(
+            (w[0].as_str(), w[1].as_str()),
+            ("docker" | "podman", "build") | ("buildx", "build") | ("buildah", "bud" | "build")
+        )
+    })?;
+    Some(words[at + 2..].to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +336,64 @@ import x from "https://example.com/x.mjs";
         let big = "x".repeat(MAX_BYTES as usize + 1) + " linux/amd64";
         std::fs::write(root.join("big.sh"), big).unwrap();
         assert_eq!(platforms(&root, "big.sh"), None);
+    }
+
+    #[test]
+    fn package_scripts_are_told_from_the_package_managers_own_commands() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("npm run release-nightly", Some("release-nightly")),
+            ("npm run-script build:docker -- --x", Some("build:docker")),
+            ("pnpm run docker", Some("docker")),
+            ("pnpm docker:push", Some("docker:push")),
+            ("yarn build-image", Some("build-image")),
+            ("yarn run build-image", Some("build-image")),
+            ("bun run images", Some("images")),
+            (
+                "node --run build-docker-pr-test",
+                Some("build-docker-pr-test"),
+            ),
+            ("npm ci", None),
+            ("npm clean-install --no-fund", None),
+            ("yarn install --frozen-lockfile", None),
+            ("pnpm -r build", None),
+            ("npm run $(echo x)", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(package_script_name(line).as_deref(), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_package_script_that_builds_images_gives_its_platforms_and_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("package.json"),
+            r#"{
+  "name": "dockge",
+  "scripts": {
+    "build:frontend": "vite build",
+    "release-nightly": "npm run build:frontend && npm run push-nightly",
+    "push-nightly": "docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 -t louislam/dockge:nightly -t ghcr.io/louislam/dockge:nightly --target nightly -f ./docker/Dockerfile . --push",
+    "loop-a": "npm run loop-b",
+    "loop-b": "npm run loop-a",
+    "lint": "eslint ."
+  }
+}"#,
+        )
+        .unwrap();
+        let b = package_script(root, ".", "release-nightly").unwrap();
+        assert_eq!(
+            b.platforms,
+            vec!["linux/amd64", "linux/arm64", "linux/arm/v7"]
+        );
+        assert_eq!(b.names, vec!["louislam/dockge", "ghcr.io/louislam/dockge"]);
+        assert_eq!(b.from, Source::new("package.json", 6));
+        // A script that builds nothing, a cycle, a missing script or package.json: nothing.
+        assert_eq!(package_script(root, ".", "lint"), None);
+        assert_eq!(package_script(root, ".", "loop-a"), None);
+        assert_eq!(package_script(root, ".", "nope"), None);
+        assert_eq!(package_script(root, "web", "lint"), None);
+        assert_eq!(package_script(root, "../..", "lint"), None);
     }
 }

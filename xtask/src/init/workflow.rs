@@ -133,7 +133,21 @@ pub struct Workflow {
     /// Platforms a release step hands its script through the matrix (`OVERRIDE_ARCH:
     /// ${{ matrix.arch }}` over `amd64`, `arm64`, `armv7`): the step, the matrix key, the list.
     pub script_platforms: Vec<(Source, String, Vec<String>)>,
+    /// Package scripts the steps run (`npm run release-nightly`): read in `package.json` by
+    /// `scripts::package_script`, which tells whether they build images.
+    pub package_scripts: Vec<PackageRun>,
     pub notes: Notes,
+}
+
+/// A `run:` line that runs a package script: where, the folder of its `package.json`
+/// (root-relative, the step's `working-directory`), the script's name, and the logins of its
+/// job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageRun {
+    pub from: Source,
+    pub dir: String,
+    pub name: String,
+    pub logins: Vec<(Source, String)>,
 }
 
 /// Actions that take build-push-action's inputs.
@@ -179,18 +193,14 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
             continue;
         };
         let job_logins = out.logins.len();
+        let job_packages = out.package_scripts.len();
         let mut releases_by_script = false;
         step_names(steps, &mut scope);
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 if let Some(run) = step.get("run").and_then(Node::as_str) {
                     let at = Source::new(file, line_of(text, step.span.start));
-                    let name = step.get("name").and_then(Node::as_str).unwrap_or("run");
-                    let scripts = run_step(at.clone(), name, run, &mut out.notes);
-                    if !scripts.is_empty() {
-                        releases_by_script = true;
-                        script_step(&at, step, run, &scripts, &scope, &mut out);
-                    }
+                    releases_by_script |= run_in_job(at, step, run, &scope, &mut out);
                 }
                 continue;
             };
@@ -284,8 +294,11 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                 }
             }
         }
+        let logins = out.logins[job_logins..].to_vec();
+        for run in &mut out.package_scripts[job_packages..] {
+            run.logins = logins.clone();
+        }
         if releases_by_script {
-            let logins = out.logins[job_logins..].to_vec();
             out.script_logins.extend(logins);
         }
     }
@@ -324,6 +337,34 @@ fn workflow_scope(doc: &Node, jobs: &Node, github: Option<&GitHub>) -> expr::Sco
         }
     }
     base
+}
+
+/// A `run:` step: the package scripts it runs, the release work it does by hand or through a
+/// script (reported); whether it releases through a script.
+fn run_in_job(at: Source, step: &Node, run: &str, scope: &expr::Scope, out: &mut Workflow) -> bool {
+    let name = step.get("name").and_then(Node::as_str).unwrap_or("run");
+    let dir = step
+        .get("working-directory")
+        .and_then(Node::as_str)
+        .and_then(|d| crate::init::join("", d))
+        .unwrap_or_else(|| ".".into());
+    for script in run
+        .lines()
+        .filter_map(|l| crate::init::scripts::package_script_name(l.trim()))
+    {
+        out.package_scripts.push(PackageRun {
+            from: at.clone(),
+            dir: dir.clone(),
+            name: script,
+            logins: vec![],
+        });
+    }
+    let scripts = run_step(at.clone(), name, run, &mut out.notes);
+    if scripts.is_empty() {
+        return false;
+    }
+    script_step(&at, step, run, &scripts, scope, out);
+    true
 }
 
 /// A step that releases through a script: the script files it runs, and the platforms its
