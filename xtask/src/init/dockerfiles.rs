@@ -10,8 +10,12 @@ pub fn is_dockerfile(name: &str) -> bool {
         || stem(name).is_some_and(|s| !s.is_empty())
         || (name.len() > "Dockerfile.".len()
             && name.starts_with("Dockerfile.")
-            // Not the Dockerfile's own ignore file.
-            && name != "Dockerfile.dockerignore")
+            && !name.ends_with(".dockerignore"))
+        // Not a Dockerfile's own ignore file (`Dockerfile.dev.dockerignore`), nor a note or a
+        // backup beside it.
+        && ![".dockerignore", ".md", ".bak", ".orig", ".swp"]
+            .iter()
+            .any(|s| name.ends_with(s))
 }
 
 /// The stage names of a Dockerfile (`FROM image AS name`), in order; `""` for an unnamed stage.
@@ -108,6 +112,10 @@ mod tests {
             ("api.Dockerfile", true),
             ("Dockerfile.dev", true),
             ("Dockerfile.dockerignore", false),
+            ("Dockerfile.dev.dockerignore", false),
+            ("api.Dockerfile.dockerignore", false),
+            ("Dockerfile.md", false),
+            ("Dockerfile.bak", false),
             (".Dockerfile", false),
             ("Dockerfile.", false),
             ("dockerfile", true),

@@ -151,6 +151,9 @@ pub fn merge(found: Found) -> Result<Draft> {
 
     composes(&found, &finals, &mut draft, &mut notes);
 
+    for f in finals.iter_mut() {
+        foreign_templates_out(&mut f.build, &mut notes);
+    }
     let secret: std::collections::BTreeSet<&String> = finals
         .iter()
         .flat_map(|f| f.build.secret_build_args.iter())
@@ -401,6 +404,29 @@ fn script_names(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: 
             draft.registries.push(name.prefix.clone());
         }
     }
+}
+
+/// Build args whose value holds a `{{…}}` that is not one of stevedore's templates
+/// (`{{meta.version}}`, a Go or Helm template the workflow passes on): left out and reported,
+/// so that the draft passes its own validation.
+fn foreign_templates_out(img: &mut ImageDraft, notes: &mut Notes) {
+    img.build_args.retain(|k, v| {
+        let unknown = crate::config::build_arg_templates::unknown_arg_templates(v);
+        if unknown.is_empty() {
+            return true;
+        }
+        notes.not_mapped(
+            img.from.clone(),
+            format!("build arg {k}"),
+            format!(
+                "its value holds {}, which is not a template stevedore knows ({{{{version}}}}, \
+                 {{{{sha}}}}, {{{{branch}}}}): left out; write it in images.{}.build-args by hand",
+                unknown.join(", "),
+                img.name
+            ),
+        );
+        false
+    });
 }
 
 /// The prefix a release script pushes to on `host`, where its job logs in: the namespace the

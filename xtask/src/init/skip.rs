@@ -26,10 +26,27 @@ pub fn dir_reason(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Why a file named `name` is not released, if it is not (templates).
+/// Why a file named `name` is not released, if it is not: templates, and Dockerfiles named for
+/// tests (`Dockerfile.e2e`, `test.Dockerfile`, `Dockerfile.coverage`).
 pub fn file_reason(name: &str) -> Option<&'static str> {
     if name.ends_with(".j2") || name.ends_with(".tmpl") || name.ends_with(".template") {
         return Some("a template that generates the real file, not built itself");
+    }
+    let lower = name.to_ascii_lowercase();
+    let word = lower
+        .strip_prefix("dockerfile.")
+        .or_else(|| lower.strip_suffix(".dockerfile"));
+    const TESTS: &[&str] = &[
+        "test",
+        "tests",
+        "e2e",
+        "coverage",
+        "playwright",
+        "cypress",
+        "integration",
+    ];
+    if word.is_some_and(|w| TESTS.contains(&w)) {
+        return Some("a test, e2e or playwright file, not released");
     }
     None
 }
@@ -137,6 +154,11 @@ mod tests {
             ("Dockerfile.j2", true),
             ("Dockerfile.tmpl", true),
             ("compose.yaml.template", true),
+            ("Dockerfile.e2e", true),
+            ("Dockerfile.test", true),
+            ("test.Dockerfile", true),
+            ("Dockerfile.coverage", true),
+            ("Dockerfile.testing", false),
             ("Dockerfile", false),
             ("Dockerfile.alpine", false),
         ];
