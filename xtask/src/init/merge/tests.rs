@@ -631,3 +631,37 @@ jobs:
         ]
     );
 }
+
+#[test]
+fn a_build_arg_holding_a_template_stevedore_does_not_know_is_left_out_and_reported() {
+    let wf = r#"on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ghcr.io/acme/app:latest
+          build-args: |
+            PIHOLE_DOCKER_TAG={{meta.version}}
+            MODE=production
+            V=${{ steps.meta.outputs.version }}
+"#;
+    let found = Found {
+        default_name: "app".into(),
+        dockerfiles: vec!["Dockerfile".into()],
+        workflows: vec![workflow::read(".github/workflows/release.yml", wf, None).unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    let args = &d.images[0].build.build_args;
+    assert!(!args.contains_key("PIHOLE_DOCKER_TAG"), "{args:?}");
+    assert_eq!(args.get("MODE").map(String::as_str), Some("production"));
+    assert_eq!(args.get("V").map(String::as_str), Some("{{version}}"));
+    assert!(d
+        .notes
+        .not_mapped
+        .iter()
+        .any(|n| n.what == "build arg PIHOLE_DOCKER_TAG" && n.why.contains("{{meta.version}}")));
+}
