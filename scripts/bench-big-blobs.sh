@@ -22,19 +22,7 @@ echo "== building the xtask binary (dev profile, as \`cargo xtask\` runs it)"
 cargo build -q -p xtask --manifest-path "$ROOT/Cargo.toml"
 XTASK=$CARGO_TARGET_DIR/debug/xtask
 
-WS=$WORK/ws
-LAYOUT=$WS/target/stevedore/oci
-mkdir -p "$LAYOUT/blobs/sha256" "$WS/files" "$WS/images"
-printf '{"imageLayoutVersion":"1.0.0"}' > "$LAYOUT/oci-layout"
-echo hello > "$WS/files/hello.txt"
-
-blob() {
-  local d
-  d=$(sha256sum "$1" | cut -d' ' -f1)
-  mv "$1" "$LAYOUT/blobs/sha256/$d"
-  echo "$d"
-}
-size_of() { stat -c %s "$LAYOUT/blobs/sha256/$1"; }
+bench_workspace "$WORK/ws"
 
 echo "== generating 4 layers of $BLOB_MB MiB"
 LAYERS=()
@@ -73,19 +61,24 @@ curl_put() {
     "$loc${sep}digest=sha256:$2"
 }
 
+# write_config REGISTRY: images/release.toml publishing the one image there, tag 1.0.0.
+write_config() {
+  {
+    echo '[release]'
+    echo 'name = "bench"'
+    echo "registries = [\"$1/bench\"]"
+    echo 'platforms = ["linux/amd64"]'
+    echo 'tags = ["type=semver,pattern={{version}}"]'
+    echo 'latest = "false"'
+    echo '[images.big]'
+    echo 'native = { files = [{ src = "files/hello.txt", dst = "/hello.txt" }] }'
+  } > "$WS/images/release.toml"
+}
+
 # The blobs were written by hand, so stevedore checks each one's digest once before its first
 # upload (a build stamps the blobs it writes): a warm-up push, not timed, does that.
 WARM=$(start_registry "$WORK/registries/warm-up" quiet)
-{
-  echo '[release]'
-  echo 'name = "bench"'
-  echo "registries = [\"$WARM/bench\"]"
-  echo 'platforms = ["linux/amd64"]'
-  echo 'tags = ["type=semver,pattern={{version}}"]'
-  echo 'latest = "false"'
-  echo '[images.big]'
-  echo 'native = { files = [{ src = "files/hello.txt", dst = "/hello.txt" }] }'
-} > "$WS/images/release.toml"
+write_config "$WARM"
 bench_commit "$WS" v1.0.0
 "$XTASK" -C "$WS" push > /dev/null 2> "$WORK/warm-up.log" || { cat "$WORK/warm-up.log" >&2; exit 1; }
 stop_registries "$WORK/registries"
@@ -96,16 +89,7 @@ for round in $(seq 1 "$ROUNDS"); do
   CURL_REG=$(start_registry "$WORK/registries/curl-$round" quiet)
   ST_REG=$(start_registry "$WORK/registries/stevedore-$round" quiet)
   rm -rf "$WS/.git" "$WS/target/stevedore/state"
-  {
-    echo '[release]'
-    echo 'name = "bench"'
-    echo "registries = [\"$ST_REG/bench\"]"
-    echo 'platforms = ["linux/amd64"]'
-    echo 'tags = ["type=semver,pattern={{version}}"]'
-    echo 'latest = "false"'
-    echo '[images.big]'
-    echo 'native = { files = [{ src = "files/hello.txt", dst = "/hello.txt" }] }'
-  } > "$WS/images/release.toml"
+  write_config "$ST_REG"
   bench_commit "$WS" v1.0.0
 
   t0=$(now)

@@ -94,3 +94,22 @@ YML
   echo "docker-registry in $dir did not start" >&2
   exit 1
 }
+
+# bench_workspace DIR: a workspace at DIR with an empty OCI layout (LAYOUT, exported to the
+# caller) and one file for native images (files/hello.txt).
+bench_workspace() {
+  WS=$1
+  LAYOUT=$WS/target/stevedore/oci
+  mkdir -p "$LAYOUT/blobs/sha256" "$WS/files" "$WS/images"
+  printf '{"imageLayoutVersion":"1.0.0"}' > "$LAYOUT/oci-layout"
+  echo hello > "$WS/files/hello.txt"
+}
+
+# blob FILE: moves FILE into $LAYOUT under its digest; prints the hex digest.
+blob() {
+  local d
+  d=$(sha256sum "$1" | cut -d' ' -f1)
+  mv "$1" "$LAYOUT/blobs/sha256/$d"
+  echo "$d"
+}
+size_of() { stat -c %s "$LAYOUT/blobs/sha256/$1"; }

@@ -42,20 +42,7 @@ ING=$(start_registry "$WORK/registries/ingest" quiet)
 
 IMAGES="api web worker admin"
 VERSION=1.2.3
-WS=$WORK/ws
-LAYOUT=$WS/target/stevedore/oci
-mkdir -p "$LAYOUT/blobs/sha256" "$WS/files" "$WS/images"
-printf '{"imageLayoutVersion":"1.0.0"}' > "$LAYOUT/oci-layout"
-echo hello > "$WS/files/hello.txt"
-
-# blob FILE: moves FILE into the layout under its digest; prints the hex digest.
-blob() {
-  local d
-  d=$(sha256sum "$1" | cut -d' ' -f1)
-  mv "$1" "$LAYOUT/blobs/sha256/$d"
-  echo "$d"
-}
-size_of() { stat -c %s "$LAYOUT/blobs/sha256/$1"; }
+bench_workspace "$WORK/ws"
 
 echo "== generating the layout: 4 images × 2 platforms, $((2 * BASE_MB + 8 * OWN_MB)) MB unique"
 declare -A BASE

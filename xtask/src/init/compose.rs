@@ -31,16 +31,8 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<ComposeFile> {
         file: file.to_string(),
         ..Default::default()
     };
-    let docs = match super::parse_yaml(file, text)? {
-        Ok(d) => d,
-        Err(e) => {
-            out.notes.not_mapped(
-                Source::new(file, e.line),
-                "the compose file",
-                format!("not valid YAML: {}", e.message),
-            );
-            return Ok(out);
-        }
+    let Some(docs) = super::yaml_documents(file, text, "the compose file", &mut out.notes)? else {
+        return Ok(out);
     };
     let Some(doc) = docs.first() else {
         out.notes

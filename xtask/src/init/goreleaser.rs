@@ -59,16 +59,9 @@ pub fn read(file: &str, text: &str) -> anyhow::Result<GoReleaser> {
         from: Source::new(file, 0),
         ..Default::default()
     };
-    let docs = match super::parse_yaml(file, text)? {
-        Ok(d) => d,
-        Err(e) => {
-            out.notes.not_mapped(
-                Source::new(file, e.line),
-                "the GoReleaser config",
-                format!("not valid YAML: {}", e.message),
-            );
-            return Ok(out);
-        }
+    let Some(docs) = super::yaml_documents(file, text, "the GoReleaser config", &mut out.notes)?
+    else {
+        return Ok(out);
     };
     let Some(doc) = docs.first() else {
         return Ok(out);

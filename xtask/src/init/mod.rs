@@ -504,6 +504,28 @@ pub fn parse_yaml(
     }
 }
 
+/// The documents of a YAML input read for the draft; `None` when it is not valid YAML, which is
+/// reported as `what` (`the workflow`) not mapped. Over the YAML bounds: an error, as
+/// [`parse_yaml`].
+pub fn yaml_documents(
+    file: &str,
+    text: &str,
+    what: &str,
+    notes: &mut Notes,
+) -> Result<Option<Vec<crate::yaml_positions::Node>>> {
+    Ok(match parse_yaml(file, text)? {
+        Ok(docs) => Some(docs),
+        Err(e) => {
+            notes.not_mapped(
+                Source::new(file, e.line),
+                what,
+                format!("not valid YAML: {}", e.message),
+            );
+            None
+        }
+    })
+}
+
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());

@@ -159,16 +159,8 @@ const GITHUB_BUILDER: &str = "docker/github-builder/.github/workflows/";
 /// for, when the checkout's `origin` names one.
 pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<Workflow> {
     let mut out = Workflow::default();
-    let docs = match super::parse_yaml(file, text)? {
-        Ok(d) => d,
-        Err(e) => {
-            out.notes.not_mapped(
-                Source::new(file, e.line),
-                "the workflow",
-                format!("not valid YAML: {}", e.message),
-            );
-            return Ok(out);
-        }
+    let Some(docs) = super::yaml_documents(file, text, "the workflow", &mut out.notes)? else {
+        return Ok(out);
     };
     let Some(doc) = docs.first() else {
         return Ok(out);
