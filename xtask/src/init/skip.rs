@@ -17,6 +17,22 @@ pub fn dir_reason(name: &str) -> Option<&'static str> {
             Some("vendored or test-data code of other projects, not released by this one")
         }
         ".devcontainer" => Some("a development container, not released"),
+        // Hidden folders hold tooling (`.worktree-container`, `.vscode`), except the ones that
+        // hold a project's CI or container files.
+        n if n.starts_with('.')
+            && ![
+                ".github",
+                ".gitea",
+                ".forgejo",
+                ".docker",
+                ".ci",
+                ".deploy",
+                ".container",
+            ]
+            .contains(&n) =>
+        {
+            Some("a hidden folder of tooling, not released")
+        }
         "examples" | "example" | "demo" | "demo-env" | "samples" => {
             Some("an example or demo, not released")
         }
@@ -142,6 +158,10 @@ mod tests {
             ("docker", false),
             ("backend", false),
             ("testing-tools", false),
+            (".worktree-container", true),
+            (".vscode", true),
+            (".github", false),
+            (".docker", false),
         ];
         for (name, skipped) in cases {
             assert_eq!(dir_reason(name).is_some(), skipped, "{name}");

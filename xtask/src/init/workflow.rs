@@ -176,9 +176,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         scope.add_matrix(job);
         if let Some(uses) = job.get("uses").and_then(Node::as_str) {
             let at = Source::new(file, line_of(text, job.span.start));
-            if uses.starts_with(GITHUB_BUILDER) {
-                github_builder(file, text, at, uses, job.get("with"), &scope, &mut out);
-            }
+            reusable_job(file, text, at, uses, job, &scope, &mut out);
             continue;
         }
         let Some(steps) = job.get("steps").and_then(Node::as_seq) else {
@@ -278,8 +276,15 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
                     }
                 }
                 other => {
-                    if let Some(why) = steps::unknown_image_action(other) {
-                        let step_name = step.get("name").and_then(Node::as_str).unwrap_or(other);
+                    let step_name = step.get("name").and_then(Node::as_str).unwrap_or(other);
+                    if let Some(p) =
+                        steps::look_alike(at.clone(), other, with, &scope, &mut out.notes)
+                    {
+                        out.platforms.extend(
+                            (!p.platforms.is_empty()).then(|| (at.clone(), p.platforms.clone())),
+                        );
+                        out.pushes.push(p);
+                    } else if let Some(why) = steps::unknown_image_action(other) {
                         out.notes
                             .not_mapped(at, format!("step {step_name:?} ({other})"), why);
                     }
@@ -295,6 +300,36 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         }
     }
     Ok(out)
+}
+
+/// A job that calls a reusable workflow: the `docker/github-builder` ones are read; one from
+/// another repository named for building or pushing images is reported.
+fn reusable_job(
+    file: &str,
+    text: &str,
+    at: Source,
+    uses: &str,
+    job: &Node,
+    scope: &expr::Scope,
+    out: &mut Workflow,
+) {
+    // A local reusable workflow (`./…`) is read as a workflow file of its own.
+    let remote = !uses.starts_with("./");
+    if uses.starts_with(GITHUB_BUILDER) {
+        github_builder(file, text, at, uses, job.get("with"), scope, out);
+    } else if let Some(why) = remote
+        .then(|| steps::unknown_image_action(uses.split('@').next().unwrap_or(uses)))
+        .flatten()
+    {
+        out.notes.not_mapped(
+            at,
+            format!("reusable workflow {uses}"),
+            why.replace(
+                "an image build or push action",
+                "an image build or push workflow",
+            ),
+        );
+    }
 }
 
 /// The image names each `run:` step of a job (by `id`) spells out, for the build steps whose

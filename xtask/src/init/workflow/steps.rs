@@ -228,10 +228,89 @@ pub(super) fn unknown_image_action(action: &str) -> Option<&'static str> {
         .iter()
         .any(|w| a.contains(w));
     let known_setup = a.contains("setup") || a.contains("login") || a.contains("cache");
-    (images && work && !known_setup).then_some(
+    // `makeplane/actions/build-push`: named for building and pushing, and not for another
+    // kind of artifact.
+    let build_push = ["build-push", "build-and-push", "build_push"]
+        .iter()
+        .any(|w| a.contains(w))
+        && ![
+            "docs", "site", "pages", "npm", "pypi", "gem", "helm", "chart", "wheel", "book",
+        ]
+        .iter()
+        .any(|w| a.contains(w));
+    ((images && work || build_push) && !known_setup).then_some(
         "an image build or push action init does not read: write the images, registries, \
          platforms and tags it releases by hand",
     )
+}
+
+/// A build-push-action look-alike with its own input names (`makeplane/actions/build-push`:
+/// `dockerfile-path`, `build-context`, `buildx-platforms`): an action named for building and
+/// pushing images with an input naming a Dockerfile. Its Dockerfile, context, target and
+/// platforms are read (the mapping is reported); its image names and tags are not.
+pub(super) fn look_alike(
+    at: Source,
+    action: &str,
+    with: Option<&Node>,
+    scope: &expr::Scope,
+    notes: &mut Notes,
+) -> Option<Push> {
+    unknown_image_action(action)?;
+    let inputs = with?.entries();
+    let find = |want: &dyn Fn(&str) -> bool| -> Option<(String, String)> {
+        inputs
+            .iter()
+            .find(|(k, _)| want(&k.to_ascii_lowercase()))
+            .and_then(|(k, v)| {
+                let raw = v.as_str()?;
+                let value = scope.expand(raw).ok()?.into_iter().next()?;
+                Some((k.to_string(), value.trim().to_string()))
+            })
+    };
+    let (file_key, file) = find(&|k| k.contains("dockerfile"))?;
+    if inputs
+        .iter()
+        .any(|(k, v)| *k == "push" && v.as_str().is_some_and(|v| v.trim() == "false"))
+    {
+        return None;
+    }
+    let (context_key, context) = find(&|k| k.contains("context"))
+        .and_then(|(k, c)| Some((k, crate::init::join("", &c)?)))
+        .unwrap_or_else(|| (String::new(), ".".into()));
+    let dockerfile = crate::init::join("", &file)?;
+    let target = find(&|k| k == "target" || k.ends_with("-target")).map(|(_, t)| t);
+    let platforms = find(&|k| k.contains("platforms"))
+        .map(|(_, p)| {
+            p.split([',', '\n'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let read: Vec<&str> = [file_key.as_str(), context_key.as_str()]
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .collect();
+    notes.mapped(
+        at.clone(),
+        format!("{action} (a build-push look-alike: {})", read.join(", ")),
+        "the image built from that Dockerfile",
+    );
+    notes.not_mapped(
+        at.clone(),
+        format!("step {action}"),
+        "its image names and tags are its own inputs, not read: check release.registries and \
+         the images' repositories",
+    );
+    Some(Push {
+        from: at,
+        dockerfile,
+        context,
+        target,
+        platforms,
+        ..Default::default()
+    })
 }
 
 /// Whether a build-push-action step pushes: `push:` other than `false`, or an `outputs:` entry

@@ -595,3 +595,52 @@ jobs:
         .iter()
         .any(|n| n.why.contains("step \"compute\" computes the tags")));
 }
+
+#[test]
+fn a_build_push_look_alike_with_its_own_input_names_gives_a_build() {
+    let w = read(
+        ".github/workflows/build-branch.yml",
+        r#"on: push
+jobs:
+  web:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Web Build and Push
+        uses: makeplane/actions/build-push@v1.4.0
+        with:
+          docker-image-owner: makeplane
+          docker-image-name: ${{ needs.setup.outputs.dh_img_web }}
+          build-context: .
+          dockerfile-path: ./apps/web/Dockerfile.web
+          buildx-platforms: linux/amd64,linux/arm64
+  notify:
+    uses: acme/shared/.github/workflows/build-push-image.yaml@v1
+  local:
+    uses: ./.github/workflows/docker-publish.yml
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: acme/build-and-push-docs@v1
+      - uses: acme/docker-build-push@v1
+        with:
+          dockerfile: Dockerfile
+          push: false
+"#,
+    );
+    assert_eq!(w.pushes.len(), 1, "{:?}", w.notes);
+    let p = &w.pushes[0];
+    assert_eq!(p.dockerfile, "apps/web/Dockerfile.web");
+    assert_eq!(p.context, ".");
+    assert_eq!(p.platforms, vec!["linux/amd64", "linux/arm64"]);
+    let not_mapped: Vec<&str> = w.notes.not_mapped.iter().map(|n| n.what.as_str()).collect();
+    assert!(not_mapped
+        .iter()
+        .any(|n| n.starts_with("reusable workflow acme/shared/")));
+    assert!(!not_mapped.iter().any(|n| n.contains("docker-publish.yml")));
+    // A docs action is not an image's; a look-alike that does not push is not a release,
+    // and is named.
+    assert!(!not_mapped.iter().any(|n| n.contains("build-and-push-docs")));
+    assert!(not_mapped
+        .iter()
+        .any(|n| n.contains("acme/docker-build-push")));
+}
