@@ -186,6 +186,7 @@ pub fn read(file: &str, text: &str, github: Option<&GitHub>) -> anyhow::Result<W
         let job_packages = out.package_scripts.len();
         let mut releases_by_script = false;
         step_names(steps, &mut scope);
+        add_run_outputs(job, &mut scope);
         for step in steps {
             let Some(uses) = step.get("uses").and_then(Node::as_str) else {
                 if let Some(run) = step.get("run").and_then(Node::as_str) {
@@ -332,6 +333,18 @@ fn reusable_job(
     }
 }
 
+/// The literal outputs of a job's `run:` steps (`echo "DH_IMG_WEB=plane-frontend" >>
+/// $GITHUB_OUTPUT`): `steps.ID.outputs.KEY`.
+fn add_run_outputs(job: &Node, scope: &mut expr::Scope) {
+    for step in job.get("steps").and_then(Node::as_seq).unwrap_or_default() {
+        let id = step.get("id").and_then(Node::as_str);
+        if let (Some(id), Some(run)) = (id, step.get("run").and_then(Node::as_str)) {
+            let run = scope.expand_lenient(run).join("\n");
+            scope.add_step_outputs(id, &run);
+        }
+    }
+}
+
 /// The image names each `run:` step of a job (by `id`) spells out, for the build steps whose
 /// `tags:` are that step's outputs.
 fn step_names(steps: &[Node], scope: &mut expr::Scope) {
@@ -357,6 +370,7 @@ fn workflow_scope(doc: &Node, jobs: &Node, github: Option<&GitHub>) -> expr::Sco
     for (name, job) in jobs.entries() {
         let mut scope = base.clone();
         scope.add_env(job.get("env"));
+        add_run_outputs(job, &mut scope);
         for (k, v) in job.get("outputs").map(|o| o.entries()).unwrap_or_default() {
             if let Some(Ok(values)) = v.as_str().map(|raw| scope.expand(raw)) {
                 base.set(&format!("needs.{name}.outputs.{k}"), values);

@@ -85,6 +85,48 @@ impl Scope {
         }
     }
 
+    /// Adds the outputs a `run:` step (`id`) writes as literals: `echo "KEY=VALUE" >>
+    /// "$GITHUB_OUTPUT"` (every literal value a key is given, in order; a value holding `$` or
+    /// a backquote is computed when the step runs and left out).
+    pub fn add_step_outputs(&mut self, id: &str, run: &str) {
+        for line in run.lines() {
+            let line = line.trim();
+            if !line.contains("GITHUB_OUTPUT") || !line.contains(">>") {
+                continue;
+            }
+            let Some(rest) = line.strip_prefix("echo ") else {
+                continue;
+            };
+            let assignment = rest.split(">>").next().unwrap_or("").trim();
+            let assignment = assignment
+                .strip_prefix('"')
+                .and_then(|a| a.strip_suffix('"'))
+                .or_else(|| {
+                    assignment
+                        .strip_prefix('\'')
+                        .and_then(|a| a.strip_suffix('\''))
+                })
+                .unwrap_or(assignment);
+            let Some((key, value)) = assignment.split_once('=') else {
+                continue;
+            };
+            let plain_key = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !plain_key || value.contains(['$', '`', '"', '\'']) || value.contains(UNKNOWN) {
+                continue;
+            }
+            let list = self
+                .vars
+                .entry(format!("steps.{id}.outputs.{key}"))
+                .or_default();
+            if !list.iter().any(|v| v == value) {
+                list.push(value.to_string());
+            }
+        }
+    }
+
     /// Records the image names the `run:` step `id` spells out.
     pub fn set_step_names(&mut self, id: &str, names: Vec<String>) {
         if !names.is_empty() {

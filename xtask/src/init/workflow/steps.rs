@@ -288,10 +288,32 @@ pub(super) fn look_alike(
                 .collect()
         })
         .unwrap_or_default();
-    let read: Vec<&str> = [file_key.as_str(), context_key.as_str()]
+    // Its image: a full name (`image: ghcr.io/acme/app`), or an owner and a name
+    // (`docker-image-owner: makeplane`, `docker-image-name: plane-frontend`: Docker Hub's).
+    let owner = find(&|k| k.contains("owner") || k.contains("namespace") || k.ends_with("-org"));
+    let image = find(&|k| {
+        (k.contains("image") || k.contains("repository"))
+            && !k.contains("platform")
+            && !k.contains("owner")
+            && !k.contains("tag")
+    });
+    let name = match (owner, image) {
+        (_, Some((k, v))) if v.contains('/') => Some((k, v)),
+        (Some((ko, o)), Some((ki, i))) => Some((format!("{ko}, {ki}"), format!("{o}/{i}"))),
+        _ => None,
+    };
+    let names: Vec<(Source, ImageName)> = name
+        .as_ref()
+        .and_then(|(_, n)| push_name(n))
+        .map(|n| vec![(at.clone(), n)])
+        .unwrap_or_default();
+    let mut read: Vec<&str> = [file_key.as_str(), context_key.as_str()]
         .into_iter()
         .filter(|k| !k.is_empty())
         .collect();
+    if !names.is_empty() {
+        read.extend(name.as_ref().map(|(k, _)| k.as_str()));
+    }
     notes.mapped(
         at.clone(),
         format!("{action} (a build-push look-alike: {})", read.join(", ")),
@@ -300,8 +322,12 @@ pub(super) fn look_alike(
     notes.not_mapped(
         at.clone(),
         format!("step {action}"),
-        "its image names and tags are its own inputs, not read: check release.registries and \
-         the images' repositories",
+        if names.is_empty() {
+            "its image names and tags are its own inputs, not read: check release.registries \
+             and the images' repositories"
+        } else {
+            "its tags are its own inputs, not read: the tags come from release.tags"
+        },
     );
     Some(Push {
         from: at,
@@ -309,6 +335,7 @@ pub(super) fn look_alike(
         context,
         target,
         platforms,
+        names,
         ..Default::default()
     })
 }

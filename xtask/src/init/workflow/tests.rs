@@ -644,3 +644,64 @@ jobs:
         .iter()
         .any(|n| n.contains("acme/docker-build-push")));
 }
+
+#[test]
+fn literal_step_outputs_resolve_through_job_outputs() {
+    let w = read(
+        ".github/workflows/build-branch.yml",
+        r#"on: push
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs:
+      platforms: ${{ steps.vars.outputs.BUILDX_PLATFORMS }}
+      img_web: ${{ steps.vars.outputs.DH_IMG_WEB }}
+    steps:
+      - id: vars
+        run: |
+          if [ "$ARM" = true ]; then
+            echo "BUILDX_PLATFORMS=linux/amd64,linux/arm64" >> $GITHUB_OUTPUT
+          else
+            echo "BUILDX_PLATFORMS=linux/amd64" >> $GITHUB_OUTPUT
+          fi
+          echo "DH_IMG_WEB=plane-frontend" >> "$GITHUB_OUTPUT"
+          echo "BRANCH=$BR_NAME" >> $GITHUB_OUTPUT
+          echo 'QUOTED=x' >> $GITHUB_OUTPUT
+  web:
+    needs: [setup]
+    runs-on: ubuntu-latest
+    steps:
+      - uses: makeplane/actions/build-push@v1
+        with:
+          docker-image-owner: makeplane
+          docker-image-name: ${{ needs.setup.outputs.img_web }}
+          dockerfile-path: ./apps/web/Dockerfile.web
+          buildx-platforms: ${{ needs.setup.outputs.platforms }}
+"#,
+    );
+    assert_eq!(w.pushes.len(), 1, "{:?}", w.notes);
+    let p = &w.pushes[0];
+    let names: Vec<String> = p
+        .names
+        .iter()
+        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+        .collect();
+    assert_eq!(names, vec!["docker.io/makeplane/plane-frontend"]);
+    assert_eq!(p.platforms, vec!["linux/amd64", "linux/arm64"]);
+
+    let mut scope = expr::Scope::default();
+    scope.add_step_outputs(
+        "v",
+        "echo \"A=1\" >> $GITHUB_OUTPUT\necho B=$X >> $GITHUB_OUTPUT\necho 'C=c' >> \"$GITHUB_OUTPUT\"\necho D=d\n",
+    );
+    assert_eq!(
+        scope.expand("${{ steps.v.outputs.A }}"),
+        Ok(vec!["1".to_string()])
+    );
+    assert!(scope.expand("${{ steps.v.outputs.B }}").is_err());
+    assert_eq!(
+        scope.expand("${{ steps.v.outputs.C }}"),
+        Ok(vec!["c".to_string()])
+    );
+    assert!(scope.expand("${{ steps.v.outputs.D }}").is_err());
+}
