@@ -1,4 +1,4 @@
-//! `init` on condensed copies of nine public repositories that release images today
+//! `init` on condensed copies of ten public repositories that release images today
 //! (`tests/fixtures/real-repos/`, README there): for each, a scratch clone gets a config that
 //! passes stevedore's own validation (`plan --json`), builds no vendored, test, e2e or
 //! devcontainer image, and publishes — for a push to the default branch and for a version tag
@@ -308,7 +308,12 @@ fn umami_image_names_computed_by_a_run_step_and_a_cypress_compose_file() {
     check("umami");
 }
 
-/// The tally of issue 20's measure: the release features of the nine projects, mapped right,
+#[test]
+fn plane_a_build_push_look_alike_named_by_literal_step_outputs() {
+    check("plane");
+}
+
+/// The tally of issue 20's measure: the release features of the ten projects, mapped right,
 /// wrongly, or not at all (a feature `init` names in its report as not mapped counts as
 /// missing but reported).
 #[test]
