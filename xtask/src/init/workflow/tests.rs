@@ -1,5 +1,13 @@
 use super::*;
 
+/// Where a build pushes: `registry/namespace/repository` of each name.
+fn pushed_names(p: &Push) -> Vec<String> {
+    p.names
+        .iter()
+        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
+        .collect()
+}
+
 /// A workflow read in a checkout whose `origin` names no GitHub repository.
 fn read(file: &str, text: &str) -> Workflow {
     super::read(file, text, None).unwrap()
@@ -277,11 +285,7 @@ fn workflows_resolve_their_own_env_matrix_and_job_outputs() {
         (p.dockerfile.as_str(), p.context.as_str()),
         ("docker/Dockerfile", ".")
     );
-    let names: Vec<String> = p
-        .names
-        .iter()
-        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
-        .collect();
+    let names = pushed_names(&p);
     assert_eq!(names, ["ghcr.io/acme/app-cloud"]);
     assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
     assert_eq!(p.build_args["COMMIT"], "{{sha}}");
@@ -577,11 +581,7 @@ jobs:
         }),
     )
     .unwrap();
-    let names: Vec<String> = w.pushes[0]
-        .names
-        .iter()
-        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
-        .collect();
+    let names = pushed_names(&w.pushes[0]);
     assert_eq!(
         names,
         vec![
@@ -681,11 +681,7 @@ jobs:
     );
     assert_eq!(w.pushes.len(), 1, "{:?}", w.notes);
     let p = &w.pushes[0];
-    let names: Vec<String> = p
-        .names
-        .iter()
-        .map(|(_, n)| format!("{}/{}", n.prefix, n.repository))
-        .collect();
+    let names = pushed_names(&p);
     assert_eq!(names, vec!["docker.io/makeplane/plane-frontend"]);
     assert_eq!(p.platforms, vec!["linux/amd64", "linux/arm64"]);
 
