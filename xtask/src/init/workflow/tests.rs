@@ -285,7 +285,7 @@ fn workflows_resolve_their_own_env_matrix_and_job_outputs() {
         (p.dockerfile.as_str(), p.context.as_str()),
         ("docker/Dockerfile", ".")
     );
-    let names = pushed_names(&p);
+    let names = pushed_names(p);
     assert_eq!(names, ["ghcr.io/acme/app-cloud"]);
     assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
     assert_eq!(p.build_args["COMMIT"], "{{sha}}");
@@ -681,7 +681,7 @@ jobs:
     );
     assert_eq!(w.pushes.len(), 1, "{:?}", w.notes);
     let p = &w.pushes[0];
-    let names = pushed_names(&p);
+    let names = pushed_names(p);
     assert_eq!(names, vec!["docker.io/makeplane/plane-frontend"]);
     assert_eq!(p.platforms, vec!["linux/amd64", "linux/arm64"]);
 
