@@ -64,6 +64,11 @@ const HOLDERS: &[&str] = &[
     "deploy",
 ];
 
+/// A holder folder, in any case (`Docker/` as `docker/`).
+fn is_holder(dir: &str) -> bool {
+    HOLDERS.contains(&dir.to_ascii_lowercase().as_str())
+}
+
 /// The image a Dockerfile found at `file` (root-relative) describes: named after its
 /// directory (`backend/Dockerfile` → `backend`; the root's after `default_name`), plus the
 /// variant its file name gives (`api.Dockerfile` → `api`, `web/Dockerfile.dev` → `web-dev`).
@@ -71,7 +76,7 @@ pub fn image(file: &str, default_name: &str) -> ImageDraft {
     let dir = dir_of(file);
     let file_name = file.rsplit('/').next().unwrap_or(file);
     let base = match dir.rsplit('/').next() {
-        Some(d) if !d.is_empty() && !HOLDERS.contains(&d) => component(d),
+        Some(d) if !d.is_empty() && !is_holder(d) => component(d),
         _ => default_name.to_string(),
     };
     let name = if let Some(stem) = stem(file_name) {
@@ -92,7 +97,7 @@ pub fn image(file: &str, default_name: &str) -> ImageDraft {
         dockerfile: file.to_string(),
         // A Dockerfile kept in a holder folder (`docker/`, `container/`) builds the repository:
         // `docker build -f docker/Dockerfile .`.
-        context: if dir.is_empty() || HOLDERS.contains(&dir) {
+        context: if dir.is_empty() || is_holder(dir) {
             ".".into()
         } else {
             dir.into()
@@ -170,6 +175,7 @@ mod tests {
             ("docker/Dockerfile.alpine", "vw", "vw-alpine", "."),
             ("container/dist.dockerfile", "sx", "dist", "."),
             ("services/docker/Dockerfile", "sx", "sx", "services/docker"),
+            ("Docker/Dockerfile", "freshrss", "freshrss", "."),
         ];
         for (file, default, name, context) in cases {
             let img = image(file, default);

@@ -199,6 +199,16 @@ fn collect_images(found: &Found, notes: &mut Notes) -> Result<(Vec<ImageDraft>, 
         );
         add(&mut images, img, notes);
     }
+    if images.is_empty() && !found.goreleaser.is_empty() {
+        anyhow::bail!(crate::problem::Problem::config(
+            "no image stevedore can build: the only Dockerfiles here are GoReleaser's (`dockers:` \
+             in .goreleaser.yml), which copy the binaries GoReleaser built; stevedore builds \
+             images from the sources",
+            "add a Dockerfile that builds the program itself (a multi-stage build), or a \
+             `native` image in images/release.toml (see README, \"The release config\"), then \
+             run init again",
+        ));
+    }
     if images.is_empty() {
         anyhow::bail!(
             "no image found: no Dockerfile, docker-bake.hcl target or compose service with \

@@ -665,3 +665,22 @@ jobs:
         .iter()
         .any(|n| n.what == "build arg PIHOLE_DOCKER_TAG" && n.why.contains("{{meta.version}}")));
 }
+
+#[test]
+fn only_goreleasers_dockerfiles_is_an_error_that_says_so() {
+    let found = Found {
+        default_name: "filebrowser".into(),
+        goreleaser: vec![super::super::goreleaser::read(
+            ".goreleaser.yml",
+            "dockers:\n  - dockerfile: Dockerfile\n    image_templates: ['filebrowser/filebrowser:{{ .Tag }}']\n",
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let e = format!("{:#}", merge(found).unwrap_err());
+    assert!(
+        e.contains("the only Dockerfiles here are GoReleaser's"),
+        "{e}"
+    );
+    assert!(e.contains("multi-stage build"), "{e}");
+}
