@@ -59,11 +59,15 @@ pub fn merge(found: Found) -> Result<Draft> {
     goreleaser_names(&found, &mut images, &mut notes);
     compose_image_names(&found, &mut images, &mut notes);
 
-    let metas: Vec<&Meta> = found
+    // metadata-action steps that name only registries on the CI machine itself (a job's own
+    // registry for base stages) come after the ones that name release destinations.
+    let mut metas: Vec<&Meta> = found
         .workflows
         .iter()
         .flat_map(|w| w.metas.iter())
         .collect();
+    metas
+        .sort_by_key(|m| !m.images.is_empty() && m.images.iter().all(|(_, n)| is_local(&n.prefix)));
     for w in &found.workflows {
         notes.extend(w.notes.clone());
     }
@@ -154,6 +158,7 @@ pub fn merge(found: Found) -> Result<Draft> {
     for f in finals.iter_mut() {
         foreign_templates_out(&mut f.build, &mut notes);
     }
+    local_registries_out(&mut draft, &mut notes);
     let secret: std::collections::BTreeSet<&String> = finals
         .iter()
         .flat_map(|f| f.build.secret_build_args.iter())
@@ -414,6 +419,30 @@ fn script_names(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: 
             draft.registries.push(name.prefix.clone());
         }
     }
+}
+
+/// Whether a registry prefix is on the machine itself (`localhost:5000/acme`).
+fn is_local(prefix: &str) -> bool {
+    let host = prefix.split('/').next().unwrap_or("");
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(name, "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0") || name.ends_with(".localhost")
+}
+
+/// Registries on the machine CI runs on (`localhost:5000/acme`, a job's own registry for
+/// build stages): not where a release goes; left out and reported.
+fn local_registries_out(draft: &mut Draft, notes: &mut Notes) {
+    draft.registries.retain(|r| {
+        let local = is_local(r);
+        if local {
+            notes.not_mapped(
+                Source::new("images/release.toml", 0),
+                format!("registry {r}"),
+                "a registry on the machine the workflow runs on (a job's own, for build \
+                 stages), not a release destination: left out of release.registries",
+            );
+        }
+        !local
+    });
 }
 
 /// Build args whose value holds a `{{…}}` that is not one of stevedore's templates

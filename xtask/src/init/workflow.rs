@@ -680,6 +680,8 @@ fn meta(
                     }
                     let rule = spell_out(&line);
                     match rule.parse::<Rule>() {
+                        // The same rule twice (a matrix expands `tags:` once per value) is one.
+                        Ok(_) if m.tags.iter().any(|(_, r)| *r == rule) => {}
                         Ok(_) => m.tags.push((src, rule)),
                         Err(e) => notes.not_mapped(src, format!("tags {line:?}"), e),
                     }

@@ -684,3 +684,64 @@ fn only_goreleasers_dockerfiles_is_an_error_that_says_so() {
     );
     assert!(e.contains("multi-stage build"), "{e}");
 }
+
+#[test]
+fn a_ci_machine_registry_is_no_release_destination_and_its_rules_come_last() {
+    let wf = r#"on: push
+jobs:
+  base:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta-base
+        uses: docker/metadata-action@v5
+        with:
+          images: localhost:5000/acme/app
+          tags: type=raw,value=base
+  release:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        flavor: [debian, alpine]
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: |
+            acme/app
+            ghcr.io/acme/app
+          tags: |
+            type=semver,pattern={{version}}
+            type=ref,event=${{ matrix.flavor == 'x' && 'tag' || 'tag' }}
+            type=semver,pattern={{version}}
+      - uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ${{ steps.meta.outputs.tags }}
+"#;
+    let found = Found {
+        default_name: "app".into(),
+        dockerfiles: vec!["Dockerfile".into()],
+        workflows: vec![workflow::read(".github/workflows/release.yml", wf, None).unwrap()],
+        ..Default::default()
+    };
+    let d = merge(found).unwrap();
+    assert_eq!(d.registries, vec!["docker.io/acme", "ghcr.io/acme"]);
+    assert_eq!(d.tags, vec!["type=semver,pattern={{version}}"]);
+
+    let mut draft = Draft {
+        registries: vec![
+            "localhost:5000/acme".into(),
+            "ghcr.io/acme".into(),
+            "127.0.0.1:5000/x".into(),
+            "registry.localhost/y".into(),
+        ],
+        ..Default::default()
+    };
+    let mut notes = Notes::default();
+    local_registries_out(&mut draft, &mut notes);
+    assert_eq!(draft.registries, vec!["ghcr.io/acme"]);
+    assert!(notes
+        .not_mapped
+        .iter()
+        .any(|n| n.what == "registry localhost:5000/acme"));
+}
