@@ -413,7 +413,7 @@ fn script_names(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: 
         if ours && !draft.registries.contains(&name.prefix) {
             notes.mapped(
                 src.clone(),
-                format!("image name {raw} of a package script"),
+                format!("image name {raw} of a release script"),
                 format!("release.registries ({:?})", name.prefix),
             );
             draft.registries.push(name.prefix.clone());

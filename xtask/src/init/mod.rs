@@ -542,12 +542,21 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 fn package_builds(root: &Path, found: &mut merge::Found) {
     for w in &mut found.workflows {
         for run in w.package_scripts.clone() {
-            let Some(build) = scripts::package_script(root, &run.dir, &run.name) else {
+            let build = match run.make {
+                true => scripts::make_target(root, &run.dir, &run.name),
+                false => scripts::package_script(root, &run.dir, &run.name),
+            };
+            let Some(build) = build else {
                 continue;
+            };
+            let kind = if run.make {
+                "make target"
+            } else {
+                "package script"
             };
             w.notes.not_mapped(
                 run.from.clone(),
-                format!("package script {:?} ({})", run.name, build.from),
+                format!("{kind} {:?} ({})", run.name, build.from),
                 "builds images: init does not run it; its platforms, image names and the \
                  registries its job logs in to are read, its tags are not (write release.tags \
                  by hand)",

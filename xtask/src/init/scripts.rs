@@ -194,43 +194,212 @@ pub fn package_script(root: &Path, dir: &str, name: &str) -> Option<PackageBuild
                 from: Source::new(&file, line),
                 ..Default::default()
             });
-            let mut words = args.iter();
-            while let Some(w) = words.next() {
-                let (key, value) = match w.split_once('=') {
-                    Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
-                    _ => (w.as_str(), None),
-                };
-                let value = || value.clone().or_else(|| words.clone().next().cloned());
-                match key {
-                    "--platform" => {
-                        for p in value().unwrap_or_default().split(',') {
-                            let p = p.trim();
-                            if p.parse::<Platform>().is_ok()
-                                && !build.platforms.iter().any(|x| x == p)
-                            {
-                                build.platforms.push(p.to_string());
-                            }
-                        }
-                    }
-                    "-t" | "--tag" => {
-                        let Some(v) = value() else { continue };
-                        let name = match v.rfind('/') {
-                            Some(slash) => match v[slash..].find(':') {
-                                Some(i) => v[..slash + i].to_string(),
-                                None => v.clone(),
-                            },
-                            None => v.split(':').next().unwrap_or("").to_string(),
-                        };
-                        if !name.is_empty() && !name.contains('$') && !build.names.contains(&name) {
-                            build.names.push(name);
-                        }
-                    }
-                    _ => {}
+            read_build_args(&args, build);
+        }
+    }
+    out
+}
+
+/// The targets a `make` line builds: `make DOCKER_BUILD_PUSH=true build-docker` →
+/// `build-docker` (variables and options aside; a `-C DIR` line's Makefile is not followed).
+pub fn make_targets(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for command in line
+        .split("&&")
+        .flat_map(|c| c.split("||"))
+        .flat_map(|c| c.split(';'))
+    {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        if words.first() != Some(&"make") || words.iter().any(|w| w.starts_with("-C")) {
+            continue;
+        }
+        out.extend(
+            words[1..]
+                .iter()
+                .take_while(|w| **w != "|")
+                .filter(|w| !w.starts_with('-') && !w.contains('='))
+                .filter(|w| {
+                    w.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+                })
+                .map(|w| w.to_string()),
+        );
+    }
+    out
+}
+
+/// What the `make` target `target` of `DIR/Makefile` builds, as [`package_script`]: its recipe
+/// and the targets it depends on or runs (`$(MAKE) other`), followed (at most [`MAX_FILES`]),
+/// with the Makefile's simple variables (`NAME = value`, `:=`, `?=`) put in.
+pub fn make_target(root: &Path, dir: &str, target: &str) -> Option<PackageBuild> {
+    let root = root.canonicalize().ok()?;
+    let (file, text) = ["Makefile", "makefile", "GNUmakefile"]
+        .iter()
+        .filter_map(|n| join(dir, n))
+        .find_map(|f| read_small(&root, &f).map(|t| (f, t)))?;
+    let makefile = Makefile::parse(&text);
+    let mut queue = vec![target.to_string()];
+    let mut seen: Vec<String> = Vec::new();
+    let mut out: Option<PackageBuild> = None;
+    while let Some(t) = queue.pop() {
+        if seen.contains(&t) || seen.len() >= MAX_FILES {
+            continue;
+        }
+        seen.push(t.clone());
+        let Some(rule) = makefile.rules.iter().find(|r| r.targets.contains(&t)) else {
+            continue;
+        };
+        queue.extend(rule.prerequisites.iter().cloned());
+        for command in &rule.recipe {
+            let command = makefile.expand(command);
+            let words: Vec<&str> = command.split_whitespace().collect();
+            for pair in words.windows(2) {
+                if matches!(pair[0], "$(MAKE)" | "${MAKE}" | "make") && !pair[1].starts_with('-') {
+                    queue.push(pair[1].to_string());
                 }
+            }
+            if let Some(args) = build_args(&command) {
+                let build = out.get_or_insert_with(|| PackageBuild {
+                    from: Source::new(&file, rule.line),
+                    ..Default::default()
+                });
+                read_build_args(&args, build);
             }
         }
     }
     out
+}
+
+/// A Makefile's rules and simple variables, as much as [`make_target`] needs.
+struct Makefile {
+    vars: Vec<(String, String)>,
+    rules: Vec<MakeRule>,
+}
+
+struct MakeRule {
+    line: usize,
+    targets: Vec<String>,
+    prerequisites: Vec<String>,
+    recipe: Vec<String>,
+}
+
+impl Makefile {
+    fn parse(text: &str) -> Makefile {
+        // Continuation lines joined first, each logical line with its first line's number.
+        let mut lines: Vec<(usize, String)> = Vec::new();
+        let mut pending: Option<(usize, String)> = None;
+        for (i, raw) in text.lines().enumerate() {
+            let (n, mut acc) = pending.take().unwrap_or((i + 1, String::new()));
+            let part = if acc.is_empty() {
+                raw
+            } else {
+                raw.trim_start()
+            };
+            match part.strip_suffix('\\') {
+                Some(head) => {
+                    acc.push_str(head);
+                    acc.push(' ');
+                    pending = Some((n, acc));
+                }
+                None => {
+                    acc.push_str(part);
+                    lines.push((n, acc));
+                }
+            }
+        }
+        let mut vars = Vec::new();
+        let mut rules: Vec<MakeRule> = Vec::new();
+        for (n, line) in lines {
+            if let Some(command) = line.strip_prefix('\t') {
+                if let Some(rule) = rules.last_mut() {
+                    rule.recipe.push(command.trim().to_string());
+                }
+                continue;
+            }
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let assignment = ["?=", ":=", "+=", "="]
+                .iter()
+                .filter_map(|op| trimmed.find(op).map(|i| (i, *op)))
+                .min_by_key(|(i, _)| *i);
+            let colon = trimmed.find(':');
+            match (assignment, colon) {
+                (Some((i, op)), c) if c.is_none_or(|c| i <= c) => {
+                    let name = trimmed[..i].trim();
+                    let value = trimmed[i + op.len()..].trim();
+                    if !name.is_empty() && !name.contains(char::is_whitespace) {
+                        vars.push((name.to_string(), value.to_string()));
+                    }
+                }
+                (_, Some(c)) => {
+                    let words = |s: &str| -> Vec<String> {
+                        s.split_whitespace().map(str::to_string).collect()
+                    };
+                    rules.push(MakeRule {
+                        line: n,
+                        targets: words(&trimmed[..c]),
+                        prerequisites: words(trimmed[c + 1..].split(';').next().unwrap_or("")),
+                        recipe: Vec::new(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Makefile { vars, rules }
+    }
+
+    /// `$(NAME)` and `${NAME}` of the simple variables put in (one level).
+    fn expand(&self, command: &str) -> String {
+        let mut out = command.to_string();
+        for (name, value) in &self.vars {
+            if value.contains('$') {
+                continue;
+            }
+            out = out
+                .replace(&format!("$({name})"), value)
+                .replace(&format!("${{{name}}}"), value);
+        }
+        out
+    }
+}
+
+/// The platforms (`--platform`) and image names (`-t NAME:TAG`, the name part) of an image build
+/// command line's arguments, added to `build`.
+fn read_build_args(args: &[String], build: &mut PackageBuild) {
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        let (key, value) = match w.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
+            _ => (w.as_str(), None),
+        };
+        let value = || value.clone().or_else(|| words.clone().next().cloned());
+        match key {
+            "--platform" => {
+                for p in value().unwrap_or_default().split(',') {
+                    let p = p.trim();
+                    if p.parse::<Platform>().is_ok() && !build.platforms.iter().any(|x| x == p) {
+                        build.platforms.push(p.to_string());
+                    }
+                }
+            }
+            "-t" | "--tag" => {
+                let Some(v) = value() else { continue };
+                let name = match v.rfind('/') {
+                    Some(slash) => match v[slash..].find(':') {
+                        Some(i) => v[..slash + i].to_string(),
+                        None => v.clone(),
+                    },
+                    None => v.split(':').next().unwrap_or("").to_string(),
+                };
+                if !name.is_empty() && !name.contains('$') && !build.names.contains(&name) {
+                    build.names.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The arguments of an image build command line (`docker buildx build …`), unquoted.
@@ -395,5 +564,43 @@ import x from "https://example.com/x.mjs";
         assert_eq!(package_script(root, ".", "nope"), None);
         assert_eq!(package_script(root, "web", "lint"), None);
         assert_eq!(package_script(root, "../..", "lint"), None);
+    }
+
+    #[test]
+    fn make_lines_give_their_targets() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "make DOCKER_BUILD_PUSH=true build-docker",
+                &["build-docker"],
+            ),
+            ("make container.push", &["container.push"]),
+            ("make -j2 images push", &["images", "push"]),
+            ("make -C web build", &[]),
+            ("make test && make build-docker", &["test", "build-docker"]),
+            ("cmake --build .", &[]),
+            ("make $(TARGET)", &[]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(make_targets(line), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_make_target_that_builds_images_gives_its_platforms_and_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Makefile"),
+            "PLATFORMS ?= linux/amd64,linux/arm64\nVERSION := $(shell git describe)\n\n.PHONY: build-docker\nbuild-docker: require-version build-docker-multiarch\n\nrequire-version:\n\t@test -n \"$(VERSION)\"\n\nbuild-docker-multiarch:\n\tdocker buildx build --sbom=true \\\n\t\t$(if $(PUSH),--push) \\\n\t\t--platform $(PLATFORMS) \\\n\t\t-t gotify/server:$(shell echo $(VERSION) | cut -d '.' -f -2) \\\n\t\t-t ghcr.io/gotify/server:${VERSION} \\\n\t\t-f docker/Dockerfile .\n\nrelease:\n\t$(MAKE) build-docker\n\nloop: loop\n\nlint:\n\tgolangci-lint run\n",
+        )
+        .unwrap();
+        let b = make_target(root, ".", "release").unwrap();
+        assert_eq!(b.platforms, vec!["linux/amd64", "linux/arm64"]);
+        assert_eq!(b.names, vec!["gotify/server", "ghcr.io/gotify/server"]);
+        assert_eq!(b.from, Source::new("Makefile", 10));
+        assert_eq!(make_target(root, ".", "lint"), None);
+        assert_eq!(make_target(root, ".", "loop"), None);
+        assert_eq!(make_target(root, ".", "nope"), None);
+        assert_eq!(make_target(root, "sub", "release"), None);
     }
 }

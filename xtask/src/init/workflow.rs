@@ -147,6 +147,8 @@ pub struct PackageRun {
     pub from: Source,
     pub dir: String,
     pub name: String,
+    /// A `make` target (`make DOCKER_BUILD_PUSH=true build-docker`), not a package script.
+    pub make: bool,
     pub logins: Vec<(Source, String)>,
 }
 
@@ -389,16 +391,20 @@ fn run_in_job(at: Source, step: &Node, run: &str, scope: &expr::Scope, out: &mut
         .and_then(Node::as_str)
         .and_then(|d| crate::init::join("", d))
         .unwrap_or_else(|| ".".into());
-    for script in run
-        .lines()
-        .filter_map(|l| crate::init::scripts::package_script_name(l.trim()))
-    {
-        out.package_scripts.push(PackageRun {
-            from: at.clone(),
-            dir: dir.clone(),
-            name: script,
-            logins: vec![],
-        });
+    for line in run.lines().map(str::trim) {
+        let package = crate::init::scripts::package_script_name(line).map(|n| (n, false));
+        let targets = crate::init::scripts::make_targets(line)
+            .into_iter()
+            .map(|t| (t, true));
+        for (name, make) in package.into_iter().chain(targets) {
+            out.package_scripts.push(PackageRun {
+                from: at.clone(),
+                dir: dir.clone(),
+                name,
+                make,
+                logins: vec![],
+            });
+        }
     }
     let scripts = run_step(at.clone(), name, run, &mut out.notes);
     if scripts.is_empty() {
