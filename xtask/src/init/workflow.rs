@@ -335,6 +335,32 @@ fn reusable_job(
     }
 }
 
+/// A semver or pep440 rule's `value=` that is only the release's own tag
+/// (`${{ github.event.release.tag_name }}`, `${{ github.ref_name }}`) says what the rule reads
+/// anyway: dropped, so that the rule maps.
+fn release_tag_value_out(line: &str) -> String {
+    if !(line.starts_with("type=semver") || line.starts_with("type=pep440")) {
+        return line.to_string();
+    }
+    line.split(',')
+        .filter(|part| {
+            let Some(v) = part.trim().strip_prefix("value=") else {
+                return true;
+            };
+            let inner = v
+                .trim()
+                .strip_prefix("${{")
+                .and_then(|v| v.strip_suffix("}}"))
+                .map(str::trim);
+            !matches!(
+                inner,
+                Some("github.event.release.tag_name" | "github.ref_name")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The literal outputs of a job's `run:` steps (`echo "DH_IMG_WEB=plane-frontend" >>
 /// $GITHUB_OUTPUT`): `steps.ID.outputs.KEY`.
 fn add_run_outputs(job: &Node, scope: &mut expr::Scope) {
@@ -673,6 +699,7 @@ fn meta(
             "tags" => {
                 for (src, line) in entries(text, node) {
                     let src = Source::new(file, src);
+                    let line = release_tag_value_out(&line);
                     if line.contains("${{") {
                         notes.not_mapped(
                             src,

@@ -52,6 +52,8 @@ pub(super) fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut 
                 "metadata-action step (same inputs)",
                 "release.tags",
             );
+        } else if release_rules(other) && !draft.tags.iter().any(|r| answers_tags(r)) {
+            tag_release_step(other, draft, notes);
         } else {
             notes.not_mapped(
                 other.from.clone(),
@@ -62,6 +64,62 @@ pub(super) fn tags(meta: &Meta, metas: &[&Meta], draft: &mut Draft, notes: &mut 
                     meta.from
                 ),
             );
+        }
+    }
+}
+
+/// Whether a rule answers a tag push (a version release).
+fn answers_tags(rule: &str) -> bool {
+    rule.starts_with("type=semver")
+        || rule.starts_with("type=pep440")
+        || rule.starts_with("type=match")
+        || rule.contains("event=tag")
+}
+
+/// `type=raw,value=latest` (with or without a condition).
+fn raw_latest(rule: &str) -> bool {
+    rule.starts_with("type=raw,value=latest")
+        && !rule.contains("suffix")
+        && !rule.contains("prefix")
+}
+
+/// A metadata-action step of version releases only: every rule answers a tag push, or is
+/// `type=raw,value=latest`.
+fn release_rules(meta: &Meta) -> bool {
+    meta.tags.iter().any(|(_, r)| answers_tags(r))
+        && meta
+            .tags
+            .iter()
+            .all(|(_, r)| answers_tags(r) || raw_latest(r))
+}
+
+/// The first step tags branch builds (`type=raw,value=dev`) and `release` tags the version
+/// releases (changedetection.io's two steps of one workflow): both sets of rules, the first's
+/// unconditioned ones bounded to the default branch so that they stay off a version release,
+/// and the release step's `type=raw,value=latest` as `latest = "auto"`.
+fn tag_release_step(release: &Meta, draft: &mut Draft, notes: &mut Notes) {
+    for rule in draft.tags.iter_mut() {
+        if (rule.starts_with("type=raw") || rule.starts_with("type=sha"))
+            && !rule.contains("enable=")
+        {
+            rule.push_str(",enable={{is_default_branch}}");
+        }
+    }
+    for (src, rule) in &release.tags {
+        if raw_latest(rule) {
+            notes.mapped(
+                src.clone(),
+                format!("tags {rule:?} of the version-release step"),
+                "release.latest = \"auto\" (the highest version release takes latest)",
+            );
+            draft.latest = Some("auto".into());
+        } else if !draft.tags.contains(rule) {
+            notes.mapped(
+                src.clone(),
+                format!("tags {rule:?} of the version-release step"),
+                format!("release.tags[{}]", draft.tags.len()),
+            );
+            draft.tags.push(rule.clone());
         }
     }
 }
@@ -104,12 +162,7 @@ pub(super) fn event_bounds(found: &Found, meta: &Meta, draft: &mut Draft, notes:
             }
         }
     }
-    let answers_tags = draft.tags.iter().any(|r| {
-        r.starts_with("type=semver")
-            || r.starts_with("type=pep440")
-            || r.starts_with("type=match")
-            || r.contains("event=tag")
-    });
+    let answers_tags = draft.tags.iter().any(|r| answers_tags(r));
     let tag_release = found
         .workflows
         .iter()
@@ -178,3 +231,6 @@ pub(super) fn default_rules_note(found: &Found, notes: &mut Notes) {
          as it is named and a branch push as the branch name",
     );
 }
+
+#[cfg(test)]
+mod tests;
