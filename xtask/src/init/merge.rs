@@ -421,11 +421,14 @@ fn script_names(found: &Found, finals: &[FinalImage], draft: &mut Draft, notes: 
     }
 }
 
-/// Whether a registry prefix is on the machine itself (`localhost:5000/acme`).
+/// Whether a registry prefix is on the machine itself (`localhost:5000/acme`, any loopback
+/// address, `0.0.0.0`, a `*.localhost` name).
 fn is_local(prefix: &str) -> bool {
     let host = prefix.split('/').next().unwrap_or("");
     let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]" | "0.0.0.0") || name.ends_with(".localhost")
+    crate::oci::reference::is_loopback_host(host)
+        || name == "0.0.0.0"
+        || name.ends_with(".localhost")
 }
 
 /// Registries on the machine CI runs on (`localhost:5000/acme`, a job's own registry for

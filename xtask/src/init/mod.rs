@@ -462,6 +462,17 @@ pub fn join(base: &str, rel: &str) -> Option<String> {
     })
 }
 
+/// The name part of an image reference `NAME:TAG`: up to the first `:` after the last `/`
+/// (`ghcr.io/o/app:1.2` → `ghcr.io/o/app`, `localhost:5000/app:${V:-x}` → `localhost:5000/app`,
+/// `app:1` → `app`); the whole text without a tag.
+pub fn name_part(reference: &str) -> &str {
+    let from = reference.rfind('/').unwrap_or(0);
+    match reference[from..].find(':') {
+        Some(i) => &reference[..from + i],
+        None => reference,
+    }
+}
+
 /// The directory of a root-relative file (`""` at the root).
 pub fn dir_of(file: &str) -> &str {
     file.rsplit_once('/').map_or("", |(d, _)| d)

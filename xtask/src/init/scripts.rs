@@ -386,13 +386,7 @@ fn read_build_args(args: &[String], build: &mut PackageBuild) {
             }
             "-t" | "--tag" => {
                 let Some(v) = value() else { continue };
-                let name = match v.rfind('/') {
-                    Some(slash) => match v[slash..].find(':') {
-                        Some(i) => v[..slash + i].to_string(),
-                        None => v.clone(),
-                    },
-                    None => v.split(':').next().unwrap_or("").to_string(),
-                };
+                let name = super::name_part(&v).to_string();
                 if !name.is_empty() && !name.contains('$') && !build.names.contains(&name) {
                     build.names.push(name);
                 }

@@ -152,11 +152,13 @@ pub(super) fn image_names_in(text: &str) -> Vec<String> {
         if w.contains("://") || w.starts_with('/') || w.starts_with('.') {
             continue;
         }
-        let Some(slash) = w.rfind('/') else { continue };
-        let Some(colon) = w[slash..].find(':').map(|i| slash + i) else {
+        let name = crate::init::name_part(w);
+        let Some(tag) = w[name.len()..].strip_prefix(':') else {
             continue;
         };
-        let (name, tag) = (&w[..colon], &w[colon + 1..]);
+        if !name.contains('/') {
+            continue;
+        }
         let tag_like = tag
             .chars()
             .next()
@@ -711,11 +713,8 @@ fn is_meta_output(line: &str) -> bool {
 /// known (the tag part may hold run-time expressions).
 pub(super) fn push_name(entry: &str) -> Option<ImageName> {
     let entry = entry.trim();
-    let last_slash = entry.rfind('/')?;
-    let name = match entry[last_slash..].find(':') {
-        Some(i) => &entry[..last_slash + i],
-        None => entry,
-    };
+    entry.rfind('/')?;
+    let name = crate::init::name_part(entry);
     if name.contains(expr::UNKNOWN) {
         return None;
     }
